@@ -1,0 +1,32 @@
+/* Making Debian's OpenBLAS run the kernels this CPU supports.
+ *
+ * OpenBLAS (DYNAMIC_ARCH) picks its kernels once, when the library loads.
+ * Debian 12's 0.3.21 does not recognise recent Xeons and falls back to the
+ * SSE3 "Prescott" kernels, 5x slower for sgemm, unless OPENBLAS_CORETYPE is
+ * set in the environment before the process starts. So shardml checks the
+ * choice at start-up, before MPI_Init, and if it is weaker than the CPU
+ * allows, sets the variable and re-executes itself. */
+#ifndef SHARDML_BLAS_CORE_H
+#define SHARDML_BLAS_CORE_H
+
+/* Opt-out: SHARDML_BLAS_AUTOCORE=0 keeps whatever OpenBLAS chose. */
+#define SML_BLAS_AUTOCORE_ENV "SHARDML_BLAS_AUTOCORE"
+/* Set by shardml on re-exec to the core OpenBLAS had first chosen. */
+#define SML_BLAS_REEXEC_ENV "SHARDML_BLAS_REEXEC_FROM"
+
+/* Call first thing in main(). Returns only when no re-exec is needed (or
+ * exec failed, in which case shardml carries on with the slow kernels). */
+void sml_blas_core_fix(int argc, char **argv);
+
+/* The kernel set OpenBLAS is running ("SkylakeX", "Haswell", "Prescott"...). */
+const char *sml_blas_core_name(void);
+/* The best OPENBLAS_CORETYPE this CPU and OS support, or NULL if unknown. */
+const char *sml_cpu_best_core(void);
+/* Relative strength of a core name: 1 SSE, 2 AVX, 3 AVX2, 4 AVX-512;
+ * 0 for a name shardml does not know (never triggers a re-exec). */
+int sml_blas_core_level(const char *core);
+/* If this process was re-executed by sml_blas_core_fix, a one-line notice
+ * (to print on rank 0), else NULL. */
+const char *sml_blas_core_notice(void);
+
+#endif

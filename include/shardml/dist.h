@@ -1,0 +1,56 @@
+/* The process-wide MPI/OpenMP context and the collectives the rest of
+ * shardml uses. This is the only module that knows MPI beyond a communicator
+ * handle: every other module calls these wrappers. */
+#ifndef SHARDML_DIST_H
+#define SHARDML_DIST_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "shardml/error.h"
+
+/* A communicator with its rank and size cached. */
+typedef struct {
+  MPI_Comm comm;
+  int rank;
+  int size;
+} sml_comm;
+
+sml_comm sml_comm_of(MPI_Comm comm);
+sml_comm sml_comm_world(void);
+sml_comm sml_comm_self(void);
+
+/* MPI_Init_thread(FUNNELED) and MPI_Finalize. */
+void sml_dist_init(int *argc, char ***argv);
+void sml_dist_finalize(void);
+
+/* Collective agreement on an error: every rank of c calls it, whatever its
+ * local status. Returns the largest status of any rank; when it is not
+ * SML_OK, err holds the message of the lowest-numbered failing rank on every
+ * rank, so that rank 0 can report it once. */
+int sml_agree(const sml_comm *c, int status, sml_err *err);
+
+/* Thin, typed collectives (sum reductions in place, broadcasts from root). */
+void sml_allreduce_sum_u64(const sml_comm *c, uint64_t *buf, int64_t n);
+void sml_allreduce_sum_i64(const sml_comm *c, int64_t *buf, int64_t n);
+void sml_allreduce_sum_f64(const sml_comm *c, double *buf, int64_t n);
+void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n);
+void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n);
+void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root);
+/* Gathers one int64 per rank on root (out has c->size entries there). */
+void sml_gather_i64(const sml_comm *c, int64_t value, int64_t *out, int root);
+/* Gathers variable-length byte blocks on root; counts/out only used there. */
+void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
+                       const int64_t *counts, int root);
+void sml_barrier(const sml_comm *c);
+
+/* Wall-clock seconds (MPI_Wtime). */
+double sml_now(void);
+
+/* Rank-0-only logging to stderr, prefixed "shardml: ". */
+void sml_log(const sml_comm *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Number of OpenMP threads each rank uses. */
+int sml_threads(void);
+
+#endif

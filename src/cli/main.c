@@ -1,0 +1,61 @@
+/* shardml: the entry point. Fixes the BLAS kernel choice (before MPI_Init,
+ * since it may re-exec), starts MPI, runs one subcommand, and turns its
+ * status into one error line on rank 0 and the same exit code on every rank. */
+#include <stdio.h>
+#include <string.h>
+
+#include "options.h"
+#include "shardml/blas_core.h"
+#include "shardml/dist.h"
+
+static const struct {
+  const char *name;
+  cli_command_fn run;
+  const char *summary;
+} commands[] = {
+    {"info", cmd_info, "describe a dataset and how it is sharded over the ranks"},
+    {"convert", cmd_convert, "write a dataset in shardml's HDF5 layout"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: mpirun -n P shardml COMMAND [options]   (shardml COMMAND --help for options)\n\ncommands:\n");
+  for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\nexit status: 0 success, 1 runtime failure, 2 bad usage or input\n");
+}
+
+int main(int argc, char **argv) {
+  sml_blas_core_fix(argc, argv);
+  sml_dist_init(&argc, &argv);
+  sml_comm world = sml_comm_world();
+  const char *notice = sml_blas_core_notice();
+  if (notice) sml_log(&world, "%s", notice);
+
+  int status = SML_OK;
+  sml_err err = {{0}};
+  const char *cmd = argc > 1 ? argv[1] : NULL;
+  if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    if (world.rank == 0) usage(cmd ? stdout : stderr);
+    status = cmd ? SML_OK : SML_EINPUT;
+  } else if (strcmp(cmd, "--version") == 0) {
+    if (world.rank == 0) printf("shardml 0.1.0\n");
+  } else {
+    size_t i = 0;
+    while (i < NCOMMANDS && strcmp(commands[i].name, cmd) != 0) i++;
+    if (i == NCOMMANDS) {
+      status = sml_fail(&err, SML_EINPUT, "unknown command '%s' (see shardml --help)", cmd);
+      cmd = NULL;
+    } else {
+      status = commands[i].run(&world, argc - 1, argv + 1, &err);
+      if (status == CLI_HELP) status = SML_OK;
+    }
+  }
+  /* Commands agree on their own failures; this catches any path that did not. */
+  status = sml_agree(&world, status, &err);
+  if (status != SML_OK && world.rank == 0) {
+    fprintf(stderr, "shardml%s%s: error: %s\n", cmd ? " " : "", cmd ? cmd : "", err.msg);
+    fflush(stderr);
+  }
+  sml_dist_finalize();
+  return status;
+}

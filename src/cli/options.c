@@ -1,0 +1,85 @@
+#include "options.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_usage(const char *cmd, const char *summary, const cli_option *opts) {
+  printf("usage: shardml %s [options]\n\n%s\n\noptions:\n", cmd, summary);
+  for (const cli_option *o = opts; o->name; o++) {
+    char left[64];
+    snprintf(left, sizeof left, "--%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
+    printf("  %-24s %s\n", left, o->help);
+  }
+  printf("  %-24s %s\n", "--help", "show this help");
+}
+
+static int set_value(const cli_option *o, const char *text, sml_err *err) {
+  char *end = NULL;
+  errno = 0;
+  switch (o->kind) {
+    case OPT_STRING:
+      *(const char **)o->value = text;
+      return SML_OK;
+    case OPT_INT: {
+      long long v = strtoll(text, &end, 10);
+      if (errno || end == text || *end)
+        return sml_fail(err, SML_EINPUT, "--%s %s: not an integer", o->name, text);
+      *(int64_t *)o->value = v;
+      return SML_OK;
+    }
+    case OPT_REAL: {
+      double v = strtod(text, &end);
+      if (errno || end == text || *end || !isfinite(v))
+        return sml_fail(err, SML_EINPUT, "--%s %s: not a finite number", o->name, text);
+      *(double *)o->value = v;
+      return SML_OK;
+    }
+    case OPT_FLAG:
+      *(int *)o->value = 1;
+      return SML_OK;
+  }
+  return SML_EINPUT;
+}
+
+int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc, char **argv,
+              const cli_option *opts, sml_err *err) {
+  for (int i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+    if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+      if (c->rank == 0) print_usage(cmd, summary, opts);
+      return CLI_HELP;
+    }
+    if (strncmp(arg, "--", 2) != 0)
+      return sml_fail(err, SML_EINPUT, "unexpected argument '%s' (see shardml %s --help)", arg, cmd);
+    const char *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const cli_option *o = opts;
+    while (o->name && !(strlen(o->name) == len && strncmp(o->name, name, len) == 0)) o++;
+    if (!o->name)
+      return sml_fail(err, SML_EINPUT, "unknown option '--%.*s' for 'shardml %s' (see shardml %s --help)",
+                      (int)len, name, cmd, cmd);
+    const char *value = NULL;
+    if (o->kind == OPT_FLAG) {
+      if (eq) return sml_fail(err, SML_EINPUT, "--%s takes no value", o->name);
+    } else if (eq) {
+      value = eq + 1;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      return sml_fail(err, SML_EINPUT, "--%s needs a value (%s)", o->name, o->meta ? o->meta : "");
+    }
+    SML_TRY(set_value(o, value, err));
+  }
+  return SML_OK;
+}
+
+sml_data_options cli_data_options(const cli_data_args *args, int load_test) {
+  sml_data_options o = {.path = args->data, .test_path = args->test_data, .load_test = load_test};
+  /* --val N (a count) or --val F (a fraction below 1). */
+  if (args->val >= 1.0 || args->val < 0) o.val_count = (int64_t)args->val;
+  else o.val_fraction = args->val;
+  if (args->val >= 1.0 && args->val != floor(args->val)) o.val_fraction = -1; /* rejected by the loader */
+  return o;
+}

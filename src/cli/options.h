@@ -1,0 +1,53 @@
+/* Table-driven command-line options: every subcommand declares its options
+ * once, and gets parsing, validation messages that name the option, and
+ * --help text from the same table. */
+#ifndef SHARDML_CLI_OPTIONS_H
+#define SHARDML_CLI_OPTIONS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shardml/dataset.h"
+#include "shardml/dist.h"
+#include "shardml/error.h"
+
+typedef enum { OPT_STRING, OPT_INT, OPT_REAL, OPT_FLAG } opt_kind;
+
+typedef struct {
+  const char *name;  /* without the leading "--"; NULL ends a table */
+  opt_kind kind;
+  void *value;       /* const char **, int64_t *, double *, int * */
+  const char *meta;  /* e.g. "DIR" */
+  const char *help;
+} cli_option;
+
+/* Returned by cli_parse when --help was given (after printing usage). */
+#define CLI_HELP (-1)
+
+/* Parses argv[1..] ("--name value" or "--name=value"). */
+int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc, char **argv,
+              const cli_option *opts, sml_err *err);
+
+/* The data options every subcommand that reads a dataset shares. */
+typedef struct {
+  const char *data;
+  const char *test_data;
+  double val;
+} cli_data_args;
+
+#define CLI_DATA_OPTIONS(args)                                                                   \
+  {"data", OPT_STRING, &(args)->data, "PATH",                                                    \
+   "dataset directory or file (IDX[.gz], CIFAR-10 .bin, shardml .h5); default " SML_DEFAULT_DATA_DIR}, \
+  {"test-data", OPT_STRING, &(args)->test_data, "FILE", "test split from a separate file"},       \
+  {"val", OPT_REAL, &(args)->val, "N|F",                                                         \
+   "hold out the last N training images (or fraction F < 1) for validation; default 0"}
+
+/* Turns parsed data options into loader options. */
+sml_data_options cli_data_options(const cli_data_args *args, int load_test);
+
+/* Subcommands: each returns an SML_* status, with err filled on failure. */
+typedef int (*cli_command_fn)(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err);
+
+#endif

@@ -1,0 +1,352 @@
+/* Finding a dataset from --data, validating it, and reading this rank's
+ * blocks. Every rank probes the headers itself (they are small), so no
+ * struct needs broadcasting, and every failure goes through sml_agree. */
+#include "shardml/dataset.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+static const char *fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+static const char *cifar_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
+                                      "dog", "frog", "horse", "ship", "truck"};
+
+const char *sml_format_name(sml_format f) {
+  switch (f) {
+    case SML_FORMAT_IDX: return "IDX";
+    case SML_FORMAT_CIFAR: return "CIFAR-10 binary";
+    case SML_FORMAT_HDF5: return "HDF5";
+  }
+  return "unknown";
+}
+
+void sml_block_range(int64_t n, int rank, int size, int64_t *first, int64_t *count) {
+  int64_t base = n / size, extra = n % size;
+  *count = base + (rank < extra ? 1 : 0);
+  *first = rank * base + (rank < extra ? rank : extra);
+}
+
+int64_t sml_dataset_dim(const sml_dataset *ds) {
+  return (int64_t)ds->height * ds->width * ds->channels;
+}
+
+int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges,
+                   sml_err *err) {
+  switch (s->format) {
+    case SML_FORMAT_IDX: return sml_idx_read(s, nranges, ranges, err);
+    case SML_FORMAT_CIFAR: return sml_cifar_read(s, nranges, ranges, err);
+    case SML_FORMAT_HDF5: return sml_h5_read(s, nranges, ranges, err);
+  }
+  return sml_fail(err, SML_ERUNTIME, "unknown dataset format");
+}
+
+const char *sml_split_file_of(const sml_split_source *s, int64_t index) {
+  if (s->format == SML_FORMAT_IDX) return s->files[1]; /* labels live there */
+  if (s->format == SML_FORMAT_CIFAR) {
+    for (int i = 0; i < s->nfiles; i++) {
+      if (index < s->file_count[i]) return s->files[i];
+      index -= s->file_count[i];
+    }
+  }
+  return s->files[0];
+}
+
+/* ---------------------------------------------------------------- finding */
+
+static int is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+static int is_file(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* dir/name or dir/name.gz, whichever exists. */
+static int find_maybe_gz(const char *dir, const char *name, char *out) {
+  snprintf(out, SML_PATH_LEN, "%s/%s", dir, name);
+  if (is_file(out)) return 1;
+  snprintf(out, SML_PATH_LEN, "%s/%s.gz", dir, name);
+  return is_file(out);
+}
+
+static int has_suffix(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+static void set_names(sml_dataset *ds, const char **names, int n) {
+  ds->num_classes = n;
+  for (int i = 0; i < n; i++) snprintf(ds->class_names[i], SML_CLASS_NAME_LEN, "%s", names[i]);
+}
+
+static void set_idx_identity(sml_dataset *ds, const char *path) {
+  char lower[SML_PATH_LEN];
+  size_t i = 0;
+  for (; path[i] && i < sizeof lower - 1; i++) lower[i] = (char)tolower((unsigned char)path[i]);
+  lower[i] = '\0';
+  if (strstr(lower, "fashion")) {
+    set_names(ds, fashion_names, 10);
+    snprintf(ds->source, sizeof ds->source, "Fashion-MNIST (IDX)");
+  } else {
+    static const char *digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    set_names(ds, digits, 10);
+    snprintf(ds->source, sizeof ds->source, "MNIST-format IDX");
+  }
+}
+
+/* A CIFAR directory may carry batches.meta.txt with one class name a line. */
+static void set_cifar_identity(sml_dataset *ds, const char *dir) {
+  set_names(ds, cifar_names, 10);
+  snprintf(ds->source, sizeof ds->source, "CIFAR-10 (binary)");
+  char meta[SML_PATH_LEN];
+  snprintf(meta, sizeof meta, "%s/batches.meta.txt", dir);
+  FILE *f = fopen(meta, "r");
+  if (!f) return;
+  char line[256];
+  int n = 0;
+  while (n < 10 && fgets(line, sizeof line, f)) {
+    line[strcspn(line, "\r\n")] = '\0';
+    if (line[0]) snprintf(ds->class_names[n++], SML_CLASS_NAME_LEN, "%.*s", SML_CLASS_NAME_LEN - 1, line);
+  }
+  fclose(f);
+}
+
+/* The labels file that goes with an IDX images file: "...images-idx3..." ->
+ * "...labels-idx1...". */
+static int idx_labels_for(const char *images, char *labels) {
+  const char *hit = strstr(images, "images-idx3");
+  if (!hit) return 0;
+  size_t pre = (size_t)(hit - images);
+  snprintf(labels, SML_PATH_LEN, "%.*slabels-idx1%s", (int)pre, images, hit + strlen("images-idx3"));
+  return is_file(labels);
+}
+
+static int file_magic(const char *path, unsigned char *magic, size_t n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return -1;
+  size_t got = fread(magic, 1, n, f);
+  fclose(f);
+  return got == n ? 0 : -1;
+}
+
+/* Resolves one --data/--test-data file into its primary split. */
+static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path, sml_err *err) {
+  unsigned char magic[8] = {0};
+  if (file_magic(path, magic, sizeof magic) != 0 && !has_suffix(path, ".bin"))
+    return sml_fail(err, SML_EINPUT, "%s: too short to be a dataset file", path);
+  if (memcmp(magic, "\x89HDF\r\n\x1a\n", 8) == 0) {
+    SML_TRY(sml_h5_probe(split, path, "", err));
+    ds->format = SML_FORMAT_HDF5;
+    snprintf(ds->source, sizeof ds->source, "shardml HDF5");
+    return sml_h5_read_class_names(ds, path, err);
+  }
+  if (has_suffix(path, ".bin")) {
+    char files[1][SML_PATH_LEN];
+    snprintf(files[0], SML_PATH_LEN, "%s", path);
+    ds->format = SML_FORMAT_CIFAR;
+    set_cifar_identity(ds, ".");
+    return sml_cifar_probe(split, files, 1, err);
+  }
+  if ((magic[0] == 0x1f && magic[1] == 0x8b) || (magic[0] == 0 && magic[1] == 0)) {
+    char labels[SML_PATH_LEN];
+    if (!idx_labels_for(path, labels))
+      return sml_fail(err, SML_EINPUT,
+                      "%s: cannot find the matching labels file (expected the name with "
+                      "'images-idx3' replaced by 'labels-idx1')", path);
+    ds->format = SML_FORMAT_IDX;
+    set_idx_identity(ds, path);
+    return sml_idx_probe(split, path, labels, err);
+  }
+  return sml_fail(err, SML_EINPUT,
+                  "%s: unknown format (expected IDX [.gz], CIFAR-10 .bin or shardml HDF5)", path);
+}
+
+/* Finds a single .h5/.hdf5 file in dir, if there is exactly one. */
+static int find_single_h5(const char *dir, char *out) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int found = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (has_suffix(e->d_name, ".h5") || has_suffix(e->d_name, ".hdf5")) {
+      if (found++ == 0) snprintf(out, SML_PATH_LEN, "%s/%s", dir, e->d_name);
+    }
+  }
+  closedir(d);
+  return found == 1;
+}
+
+static int probe_dir(sml_dataset *ds, const char *dir, sml_err *err) {
+  char img[SML_PATH_LEN], lab[SML_PATH_LEN];
+  if (find_maybe_gz(dir, "train-images-idx3-ubyte", img)) {
+    if (!find_maybe_gz(dir, "train-labels-idx1-ubyte", lab))
+      return sml_fail(err, SML_EINPUT, "%s: has train-images-idx3-ubyte but no train-labels-idx1-ubyte[.gz]", dir);
+    ds->format = SML_FORMAT_IDX;
+    set_idx_identity(ds, dir);
+    SML_TRY(sml_idx_probe(&ds->train_src, img, lab, err));
+    if (find_maybe_gz(dir, "t10k-images-idx3-ubyte", img)) {
+      if (!find_maybe_gz(dir, "t10k-labels-idx1-ubyte", lab))
+        return sml_fail(err, SML_EINPUT, "%s: has t10k-images-idx3-ubyte but no t10k-labels-idx1-ubyte[.gz]", dir);
+      SML_TRY(sml_idx_probe(&ds->test_src, img, lab, err));
+    }
+    return SML_OK;
+  }
+  char batches[SML_MAX_SPLIT_FILES][SML_PATH_LEN];
+  int nb = 0;
+  for (int i = 1; i <= 5; i++) {
+    snprintf(batches[nb], SML_PATH_LEN, "%s/data_batch_%d.bin", dir, i);
+    if (!is_file(batches[nb])) break;
+    nb++;
+  }
+  if (nb > 0) {
+    ds->format = SML_FORMAT_CIFAR;
+    set_cifar_identity(ds, dir);
+    SML_TRY(sml_cifar_probe(&ds->train_src, batches, nb, err));
+    snprintf(batches[0], SML_PATH_LEN, "%s/test_batch.bin", dir);
+    if (is_file(batches[0])) SML_TRY(sml_cifar_probe(&ds->test_src, batches, 1, err));
+    return SML_OK;
+  }
+  char h5[SML_PATH_LEN];
+  if (find_single_h5(dir, h5)) return probe_file(ds, &ds->train_src, h5, err);
+  return sml_fail(err, SML_EINPUT,
+                  "%s: no dataset found (looked for IDX train-images-idx3-ubyte[.gz], CIFAR-10 "
+                  "data_batch_1.bin, or a single .h5 file)", dir);
+}
+
+/* Primary source: the training split and, when the source has one, the test split. */
+static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *err) {
+  const char *path = opt->path ? opt->path : SML_DEFAULT_DATA_DIR;
+  snprintf(ds->path, sizeof ds->path, "%s", path);
+  struct stat st;
+  if (stat(path, &st) != 0) {
+    if (!opt->path)
+      return sml_fail(err, SML_EINPUT,
+                      "%s: default dataset not found; install it with 'apt-get install %s' "
+                      "(jobs/setup-debian.sh does) or pass --data DIR", path,
+                      SML_DEFAULT_DATA_PACKAGE);
+    return sml_fail(err, SML_EINPUT, "%s: %s", path, strerror(errno));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    SML_TRY(probe_dir(ds, path, err));
+  } else {
+    SML_TRY(probe_file(ds, &ds->train_src, path, err));
+    if (ds->format == SML_FORMAT_HDF5) {
+      /* shardml's HDF5 file may hold its test split under /test. */
+      sml_err ignore;
+      if (sml_h5_probe(&ds->test_src, path, "/test", &ignore) != SML_OK)
+        memset(&ds->test_src, 0, sizeof ds->test_src);
+    }
+  }
+  if (opt->test_path) {
+    sml_dataset other;
+    memset(&other, 0, sizeof other);
+    if (is_dir(opt->test_path))
+      return sml_fail(err, SML_EINPUT, "--test-data %s: expected a file, not a directory", opt->test_path);
+    SML_TRY(probe_file(&other, &ds->test_src, opt->test_path, err));
+  }
+  ds->height = ds->train_src.height;
+  ds->width = ds->train_src.width;
+  ds->channels = ds->train_src.channels;
+  if (ds->train_src.count == 0)
+    return sml_fail(err, SML_EINPUT, "%s: the training split holds no images", ds->train_src.files[0]);
+  if (ds->test_src.count > 0 &&
+      (ds->test_src.height != ds->height || ds->test_src.width != ds->width ||
+       ds->test_src.channels != ds->channels))
+    return sml_fail(err, SML_EINPUT, "%s: test images are %dx%dx%d but training images are %dx%dx%d",
+                    ds->test_src.files[0], ds->test_src.height, ds->test_src.width,
+                    ds->test_src.channels, ds->height, ds->width, ds->channels);
+  return SML_OK;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static void shard_alloc(sml_shard *sh, int64_t total, int64_t first, int64_t count, int64_t dim) {
+  sh->total = total;
+  sh->first = first;
+  sh->count = count;
+  sh->images = SML_ALLOC((size_t)(count * dim));
+  sh->labels = SML_ALLOC((size_t)count);
+}
+
+static int check_labels(const sml_dataset *ds, const sml_split_source *src, const sml_shard *sh,
+                        int64_t split_offset, sml_err *err) {
+  for (int64_t i = 0; i < sh->count; i++) {
+    if (sh->labels[i] >= ds->num_classes) {
+      int64_t index = split_offset + sh->first + i;
+      return sml_fail(err, SML_EINPUT, "%s: label %d of image %lld is out of range (%d classes)",
+                      sml_split_file_of(src, index), sh->labels[i], (long long)index,
+                      ds->num_classes);
+    }
+  }
+  return SML_OK;
+}
+
+static int validation_count(const sml_data_options *opt, int64_t n, int64_t *out, sml_err *err) {
+  *out = 0;
+  if (opt->val_count < 0) return sml_fail(err, SML_EINPUT, "--val %lld: must not be negative", (long long)opt->val_count);
+  if (opt->val_fraction < 0 || opt->val_fraction >= 1)
+    return sml_fail(err, SML_EINPUT, "--val %g: a fraction must be in [0, 1)", opt->val_fraction);
+  int64_t v = opt->val_count > 0 ? opt->val_count : (int64_t)(opt->val_fraction * (double)n);
+  if (v >= n)
+    return sml_fail(err, SML_EINPUT, "--val %lld: leaves no training images (the training split has %lld)",
+                    (long long)v, (long long)n);
+  *out = v;
+  return SML_OK;
+}
+
+static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err) {
+  SML_TRY(probe_sources(ds, opt, err));
+  int64_t n_val;
+  SML_TRY(validation_count(opt, ds->train_src.count, &n_val, err));
+  const int64_t dim = sml_dataset_dim(ds), n_train = ds->train_src.count - n_val;
+
+  int64_t first, count;
+  sml_block_range(n_train, c->rank, c->size, &first, &count);
+  shard_alloc(&ds->train, n_train, first, count, dim);
+  sml_block_range(n_val, c->rank, c->size, &first, &count);
+  shard_alloc(&ds->val, n_val, first, count, dim);
+  sml_read_range ranges[2] = {
+      {ds->train.first, ds->train.count, ds->train.images, ds->train.labels},
+      {n_train + ds->val.first, ds->val.count, ds->val.images, ds->val.labels},
+  };
+  SML_TRY(sml_split_read(&ds->train_src, 2, ranges, err));
+  SML_TRY(check_labels(ds, &ds->train_src, &ds->train, 0, err));
+  SML_TRY(check_labels(ds, &ds->train_src, &ds->val, n_train, err));
+
+  int64_t n_test = opt->load_test ? ds->test_src.count : 0;
+  sml_block_range(n_test, c->rank, c->size, &first, &count);
+  shard_alloc(&ds->test, n_test, first, count, dim);
+  if (n_test > 0) {
+    sml_read_range r = {ds->test.first, ds->test.count, ds->test.images, ds->test.labels};
+    SML_TRY(sml_split_read(&ds->test_src, 1, &r, err));
+    SML_TRY(check_labels(ds, &ds->test_src, &ds->test, 0, err));
+  }
+  return SML_OK;
+}
+
+int sml_dataset_load(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err) {
+  memset(ds, 0, sizeof *ds);
+  int st = load_local(ds, opt, c, err);
+  st = sml_agree(c, st, err);
+  if (st != SML_OK) sml_dataset_free(ds);
+  return st;
+}
+
+static void shard_free(sml_shard *sh) {
+  free(sh->images);
+  free(sh->labels);
+  memset(sh, 0, sizeof *sh);
+}
+
+void sml_dataset_free(sml_dataset *ds) {
+  shard_free(&ds->train);
+  shard_free(&ds->val);
+  shard_free(&ds->test);
+}

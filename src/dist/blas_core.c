@@ -1,0 +1,83 @@
+/* See shardml/blas_core.h for why this exists. */
+#include "shardml/blas_core.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* OpenBLAS's x86-64 DYNAMIC_ARCH core names, by instruction-set level. */
+static const struct {
+  const char *name;
+  int level;
+} core_levels[] = {
+    {"Prescott", 1},   {"Core2", 1},      {"Penryn", 1},         {"Dunnington", 1},
+    {"Nehalem", 1},    {"Atom", 1},       {"Opteron", 1},        {"Opteron(SSE3)", 1},
+    {"Barcelona", 1},  {"Nano", 1},       {"Bobcat", 1},         {"Katmai", 1},
+    {"Coppermine", 1}, {"Northwood", 1},  {"Banias", 1},         {"Athlon", 1},
+    {"Sandybridge", 2}, {"Bulldozer", 2}, {"Piledriver", 2},
+    {"Haswell", 3},    {"Steamroller", 3}, {"Excavator", 3},     {"Zen", 3},
+    {"SkylakeX", 4},   {"Cooperlake", 4}, {"SapphireRapids", 4},
+};
+
+int sml_blas_core_level(const char *core) {
+  if (!core) return 0;
+  for (size_t i = 0; i < sizeof core_levels / sizeof core_levels[0]; i++)
+    if (strcasecmp(core, core_levels[i].name) == 0) return core_levels[i].level;
+  return 0;
+}
+
+const char *sml_blas_core_name(void) {
+  const char *name = openblas_get_corename();
+  return name ? name : "unknown";
+}
+
+const char *sml_cpu_best_core(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  /* __builtin_cpu_supports also checks that the OS saves the wide registers. */
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512cd"))
+    return "SkylakeX";
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  if (__builtin_cpu_supports("avx")) return "Sandybridge";
+#endif
+  return NULL;
+}
+
+static char notice[256];
+
+const char *sml_blas_core_notice(void) { return notice[0] ? notice : NULL; }
+
+void sml_blas_core_fix(int argc, char **argv) {
+  (void)argc;
+  const char *from = getenv(SML_BLAS_REEXEC_ENV);
+  if (from) {
+    snprintf(notice, sizeof notice,
+             "OpenBLAS chose its %s kernels for this CPU; restarted with OPENBLAS_CORETYPE=%s "
+             "(set %s=0 to keep OpenBLAS's choice)",
+             from, sml_blas_core_name(), SML_BLAS_AUTOCORE_ENV);
+    unsetenv(SML_BLAS_REEXEC_ENV); /* children we spawn start clean */
+    return;
+  }
+  if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice stands */
+  const char *optout = getenv(SML_BLAS_AUTOCORE_ENV);
+  if (optout && strcmp(optout, "0") == 0) return;
+
+  const char *best = sml_cpu_best_core();
+  const char *current = sml_blas_core_name();
+  int current_level = sml_blas_core_level(current);
+  if (!best || current_level == 0 || current_level >= sml_blas_core_level(best)) return;
+
+  /* exec keeps the PID and the environment, so an MPI launcher's wiring
+   * (PMIx variables) survives; MPI_Init has not run yet. */
+  setenv("OPENBLAS_CORETYPE", best, 1);
+  setenv(SML_BLAS_REEXEC_ENV, current, 1);
+  execv("/proc/self/exe", argv);
+  /* exec failed: carry on with the slow kernels rather than not at all. */
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv(SML_BLAS_REEXEC_ENV);
+}

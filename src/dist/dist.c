@@ -1,0 +1,125 @@
+/* MPI context and typed collectives. Large buffers are sent in chunks so
+ * that counts above INT_MAX (MPI's int counts) stay correct. */
+#include "shardml/dist.h"
+
+#include <limits.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define SML_MPI_CHUNK ((int64_t)1 << 30)
+
+sml_comm sml_comm_of(MPI_Comm comm) {
+  sml_comm c = {.comm = comm, .rank = 0, .size = 1};
+  MPI_Comm_rank(comm, &c.rank);
+  MPI_Comm_size(comm, &c.size);
+  return c;
+}
+sml_comm sml_comm_world(void) { return sml_comm_of(MPI_COMM_WORLD); }
+sml_comm sml_comm_self(void) { return sml_comm_of(MPI_COMM_SELF); }
+
+void sml_dist_init(int *argc, char ***argv) {
+  int provided = 0;
+  /* Only the main thread calls MPI; OpenMP regions never do. */
+  MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+}
+
+void sml_dist_finalize(void) { MPI_Finalize(); }
+
+int sml_agree(const sml_comm *c, int status, sml_err *err) {
+  int worst = status;
+  MPI_Allreduce(&status, &worst, 1, MPI_INT, MPI_MAX, c->comm);
+  if (worst == SML_OK) return SML_OK;
+  /* The lowest failing rank speaks for everyone: deterministic, and the
+   * message names the file/option that rank saw. */
+  int speaker = status != SML_OK ? c->rank : INT_MAX;
+  int first = INT_MAX;
+  MPI_Allreduce(&speaker, &first, 1, MPI_INT, MPI_MIN, c->comm);
+  sml_err local;
+  if (err == NULL) err = &local;
+  if (c->rank != first) err->msg[0] = '\0';
+  err->msg[SML_ERR_LEN - 1] = '\0';
+  MPI_Bcast(err->msg, SML_ERR_LEN, MPI_CHAR, first, c->comm);
+  return worst;
+}
+
+static void allreduce_chunked(const sml_comm *c, void *buf, int64_t n, size_t elem,
+                              MPI_Datatype type, MPI_Op op) {
+  char *p = buf;
+  for (int64_t done = 0; done < n; done += SML_MPI_CHUNK) {
+    int64_t part = n - done < SML_MPI_CHUNK ? n - done : SML_MPI_CHUNK;
+    MPI_Allreduce(MPI_IN_PLACE, p + done * (int64_t)elem, (int)part, type, op, c->comm);
+  }
+}
+
+void sml_allreduce_sum_u64(const sml_comm *c, uint64_t *buf, int64_t n) {
+  allreduce_chunked(c, buf, n, sizeof *buf, MPI_UINT64_T, MPI_SUM);
+}
+void sml_allreduce_sum_i64(const sml_comm *c, int64_t *buf, int64_t n) {
+  allreduce_chunked(c, buf, n, sizeof *buf, MPI_INT64_T, MPI_SUM);
+}
+void sml_allreduce_sum_f64(const sml_comm *c, double *buf, int64_t n) {
+  allreduce_chunked(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_SUM);
+}
+void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n) {
+  allreduce_chunked(c, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
+}
+void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n) {
+  allreduce_chunked(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_MAX);
+}
+
+void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root) {
+  char *p = buf;
+  for (int64_t done = 0; done < bytes; done += SML_MPI_CHUNK) {
+    int64_t part = bytes - done < SML_MPI_CHUNK ? bytes - done : SML_MPI_CHUNK;
+    MPI_Bcast(p + done, (int)part, MPI_BYTE, root, c->comm);
+  }
+}
+
+void sml_gather_i64(const sml_comm *c, int64_t value, int64_t *out, int root) {
+  MPI_Gather(&value, 1, MPI_INT64_T, out, 1, MPI_INT64_T, root, c->comm);
+}
+
+/* Point-to-point so that blocks above 2 GiB need no MPI-4 large counts. */
+void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
+                       const int64_t *counts, int root) {
+  const int tag = 7301;
+  if (c->rank != root) {
+    const char *p = in;
+    for (int64_t done = 0; done < bytes; done += SML_MPI_CHUNK) {
+      int64_t part = bytes - done < SML_MPI_CHUNK ? bytes - done : SML_MPI_CHUNK;
+      MPI_Send(p + done, (int)part, MPI_BYTE, root, tag, c->comm);
+    }
+    return;
+  }
+  char *dst = out;
+  for (int r = 0; r < c->size; r++) {
+    if (r == root) {
+      if (counts[r] > 0) memcpy(dst, in, (size_t)counts[r]);
+    } else {
+      for (int64_t done = 0; done < counts[r]; done += SML_MPI_CHUNK) {
+        int64_t part = counts[r] - done < SML_MPI_CHUNK ? counts[r] - done : SML_MPI_CHUNK;
+        MPI_Recv(dst + done, (int)part, MPI_BYTE, r, tag, c->comm, MPI_STATUS_IGNORE);
+      }
+    }
+    dst += counts[r];
+  }
+}
+
+void sml_barrier(const sml_comm *c) { MPI_Barrier(c->comm); }
+
+double sml_now(void) { return MPI_Wtime(); }
+
+void sml_log(const sml_comm *c, const char *fmt, ...) {
+  if (c->rank != 0) return;
+  char line[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "shardml: %s\n", line);
+  fflush(stderr);
+}
+
+int sml_threads(void) { return omp_get_max_threads(); }

@@ -1,0 +1,51 @@
+/* Error messages and the abort paths of the check macros. */
+#include "shardml/error.h"
+
+#include <mpi.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int sml_fail(sml_err *err, int code, const char *fmt, ...) {
+  if (err) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+  }
+  return code;
+}
+
+/* Abort the whole job: a lone rank exiting would leave the others hanging
+ * in their next collective. */
+static void abort_job(void) {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, SML_ERUNTIME);
+  exit(SML_ERUNTIME);
+}
+
+void *sml_alloc_or_die(size_t bytes, const char *file, int line) {
+  void *p = malloc(bytes ? bytes : 1);
+  if (!p) {
+    fprintf(stderr, "shardml: out of memory allocating %zu bytes at %s:%d\n", bytes, file, line);
+    abort_job();
+  }
+  return p;
+}
+
+void *sml_calloc_or_die(size_t count, size_t size, const char *file, int line) {
+  void *p = calloc(count ? count : 1, size ? size : 1);
+  if (!p) {
+    fprintf(stderr, "shardml: out of memory allocating %zu x %zu bytes at %s:%d\n", count, size,
+            file, line);
+    abort_job();
+  }
+  return p;
+}
+
+void sml_assert_fail(const char *expr, const char *file, int line) {
+  fprintf(stderr, "shardml: internal error: %s failed at %s:%d\n", expr, file, line);
+  abort_job();
+}

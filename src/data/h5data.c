@@ -100,7 +100,16 @@ static int read_string_attr(hid_t obj, const char *name, char *out, size_t outle
   out[0] = '\0';
   if (H5Aexists(obj, name) <= 0) return -1;
   hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  hid_t ftype = H5Aget_type(a);
   hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_cset(t, H5Tget_cset(ftype));
+  int is_vlen = H5Tis_variable_str(ftype) > 0;
+  H5Tclose(ftype);
+  if (!is_vlen) {
+    H5Tclose(t);
+    H5Aclose(a);
+    return -1;
+  }
   H5Tset_size(t, H5T_VARIABLE);
   char *value = NULL;
   int rc = H5Aread(a, t, &value);
@@ -113,6 +122,47 @@ static int read_string_attr(hid_t obj, const char *name, char *out, size_t outle
   return rc < 0 ? -1 : 0;
 }
 
+/* Reads a 1-D string attribute (variable- or fixed-length, ASCII or UTF-8,
+ * as h5py and C writers produce) into out[n][len]. Returns the count or -1. */
+static int read_string_array(hid_t obj, const char *name, char (*out)[SML_CLASS_NAME_LEN], int max) {
+  hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+  if (a < 0) return -1;
+  hid_t ftype = H5Aget_type(a), space = H5Aget_space(a);
+  hssize_t n = H5Sget_simple_extent_npoints(space);
+  int count = -1;
+  if (H5Tget_class(ftype) == H5T_STRING && n >= 1 && n <= max) {
+    hid_t mtype = H5Tcopy(H5T_C_S1);
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
+    if (H5Tis_variable_str(ftype) > 0) {
+      H5Tset_size(mtype, H5T_VARIABLE);
+      char **names = SML_CALLOC((size_t)n, sizeof *names);
+      if (H5Aread(a, mtype, names) >= 0) {
+        count = (int)n;
+        for (hssize_t i = 0; i < n; i++)
+          snprintf(out[i], SML_CLASS_NAME_LEN, "%.*s", SML_CLASS_NAME_LEN - 1, names[i] ? names[i] : "");
+        H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, names);
+      }
+      free(names);
+    } else {
+      size_t len = H5Tget_size(ftype);
+      H5Tset_size(mtype, len + 1);
+      H5Tset_strpad(mtype, H5T_STR_NULLTERM);
+      char *buf = SML_CALLOC((size_t)n, len + 1);
+      if (H5Aread(a, mtype, buf) >= 0) {
+        count = (int)n;
+        for (hssize_t i = 0; i < n; i++)
+          snprintf(out[i], SML_CLASS_NAME_LEN, "%.*s", SML_CLASS_NAME_LEN - 1, buf + (size_t)i * (len + 1));
+      }
+      free(buf);
+    }
+    H5Tclose(mtype);
+  }
+  H5Sclose(space);
+  H5Tclose(ftype);
+  H5Aclose(a);
+  return count;
+}
+
 int sml_h5_read_class_names(sml_dataset *ds, const char *path, sml_err *err) {
   hid_t f = open_file(path, err);
   if (f < 0) return SML_EINPUT;
@@ -120,30 +170,11 @@ int sml_h5_read_class_names(sml_dataset *ds, const char *path, sml_err *err) {
   if (H5Aexists(f, "class_names") <= 0) {
     st = sml_fail(err, SML_EINPUT, "%s: missing attribute class_names on / %s", path, layout_hint);
   } else {
-    hid_t a = H5Aopen(f, "class_names", H5P_DEFAULT);
-    hid_t space = H5Aget_space(a);
-    hssize_t n = H5Sget_simple_extent_npoints(space);
-    if (n < 1 || n > SML_MAX_CLASSES) {
-      st = sml_fail(err, SML_EINPUT, "%s: class_names has %lld entries (1..%d allowed)", path,
-                    (long long)n, SML_MAX_CLASSES);
-    } else {
-      hid_t t = H5Tcopy(H5T_C_S1);
-      H5Tset_size(t, H5T_VARIABLE);
-      char **names = SML_CALLOC((size_t)n, sizeof *names);
-      if (H5Aread(a, t, names) < 0) {
-        st = sml_fail(err, SML_EINPUT, "%s: class_names is not an array of variable-length strings", path);
-      } else {
-        ds->num_classes = (int)n;
-        for (hssize_t i = 0; i < n; i++) {
-          snprintf(ds->class_names[i], SML_CLASS_NAME_LEN, "%s", names[i] ? names[i] : "");
-          if (names[i]) H5free_memory(names[i]);
-        }
-      }
-      free(names);
-      H5Tclose(t);
-    }
-    H5Sclose(space);
-    H5Aclose(a);
+    int n = read_string_array(f, "class_names", ds->class_names, SML_MAX_CLASSES);
+    if (n < 1)
+      st = sml_fail(err, SML_EINPUT, "%s: class_names must be 1 to %d strings", path, SML_MAX_CLASSES);
+    else
+      ds->num_classes = n;
   }
   char source[sizeof ds->source];
   if (st == SML_OK && read_string_attr(f, "source", source, sizeof source) == 0)

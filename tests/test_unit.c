@@ -1,0 +1,106 @@
+/* Unit tests of the pieces that need no data files: block decomposition,
+ * BLAS core levels, preprocessing against a naive loop, and error agreement
+ * (run at several rank counts: one failing rank must be heard by all). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/blas_core.h"
+#include "shardml/dataset.h"
+#include "shardml/prep.h"
+
+static int failures = 0;
+#define EXPECT(cond, ...)                                                  \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      failures++;                                                          \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
+      fprintf(stderr, __VA_ARGS__);                                        \
+      fprintf(stderr, "\n");                                               \
+    }                                                                      \
+  } while (0)
+
+static void test_block_range(void) {
+  for (int64_t n = 0; n < 40; n++)
+    for (int p = 1; p <= 7; p++) {
+      int64_t next = 0, mn = n, mx = 0;
+      for (int r = 0; r < p; r++) {
+        int64_t first, count;
+        sml_block_range(n, r, p, &first, &count);
+        EXPECT(first == next, "n=%lld p=%d r=%d first=%lld", (long long)n, p, r, (long long)first);
+        next = first + count;
+        if (count < mn) mn = count;
+        if (count > mx) mx = count;
+      }
+      EXPECT(next == n, "n=%lld p=%d covers %lld", (long long)n, p, (long long)next);
+      EXPECT(mx - mn <= 1, "n=%lld p=%d sizes %lld..%lld", (long long)n, p, (long long)mn, (long long)mx);
+    }
+}
+
+static void test_core_levels(void) {
+  EXPECT(sml_blas_core_level("Prescott") == 1, "Prescott");
+  EXPECT(sml_blas_core_level("haswell") == 3, "case-insensitive");
+  EXPECT(sml_blas_core_level("SkylakeX") == 4, "SkylakeX");
+  EXPECT(sml_blas_core_level("NoSuchCore") == 0, "unknown names never trigger a re-exec");
+  const char *best = sml_cpu_best_core();
+  if (best) EXPECT(sml_blas_core_level(best) >= 2, "best core %s", best);
+}
+
+static void test_prep_batch(const sml_comm *c) {
+  enum { N = 9, D = 13 };
+  uint8_t images[N * D];
+  uint8_t labels[N] = {0};
+  for (int i = 0; i < N * D; i++) images[i] = (uint8_t)((i * 37 + 11) % 256);
+  sml_shard sh = {.images = images, .labels = labels, .count = N, .first = 0, .total = N};
+  sml_comm self = sml_comm_self();
+  sml_prep p;
+  sml_prep_init(&p, &sh, D, &self);
+  int64_t idx[3] = {4, 0, 8};
+  float out[3 * D];
+  sml_prep_batch(&p, images, idx, 3, out);
+  for (int j = 0; j < D; j++) {
+    double mean = 0;
+    for (int i = 0; i < N; i++) mean += images[i * D + j] / 255.0;
+    mean /= N;
+    EXPECT(fabs(mean - p.mean[j]) < 1e-7, "mean[%d] %g vs %g", j, p.mean[j], mean);
+    for (int b = 0; b < 3; b++) {
+      double want = images[idx[b] * D + j] / 255.0 - mean;
+      EXPECT(fabs(want - out[b * D + j]) < 1e-6, "out[%d,%d] %g vs %g", b, j, out[b * D + j], want);
+    }
+  }
+  sml_prep_free(&p);
+  (void)c;
+}
+
+static void test_agree(const sml_comm *c) {
+  sml_err err = {{0}};
+  int st = sml_agree(c, SML_OK, &err);
+  EXPECT(st == SML_OK, "all ok -> ok");
+  int failing = c->size - 1;
+  int local = c->rank == failing ? sml_fail(&err, SML_EINPUT, "file-%d: broken", c->rank) : SML_OK;
+  st = sml_agree(c, local, &err);
+  char want[64];
+  snprintf(want, sizeof want, "file-%d: broken", failing);
+  EXPECT(st == SML_EINPUT, "status %d", st);
+  EXPECT(strcmp(err.msg, want) == 0, "rank %d got '%s'", c->rank, err.msg);
+  /* Two failing ranks: the worst status wins, the lowest rank speaks. */
+  local = c->rank == 0 ? sml_fail(&err, SML_EINPUT, "input") : sml_fail(&err, SML_ERUNTIME, "runtime");
+  st = sml_agree(c, local, &err);
+  EXPECT(st == (c->size > 1 ? SML_EINPUT : SML_EINPUT), "status %d", st);
+  EXPECT(strcmp(err.msg, "input") == 0, "rank %d got '%s'", c->rank, err.msg);
+}
+
+int main(int argc, char **argv) {
+  sml_dist_init(&argc, &argv);
+  sml_comm world = sml_comm_world();
+  test_block_range();
+  test_core_levels();
+  test_prep_batch(&world);
+  test_agree(&world);
+  int64_t total = failures;
+  sml_allreduce_sum_i64(&world, &total, 1);
+  if (world.rank == 0) printf("test_unit: %lld failures on %d ranks\n", (long long)total, world.size);
+  sml_dist_finalize();
+  return total ? 1 : 0;
+}

@@ -1,0 +1,174 @@
+/* Writes the small datasets the tests use, good and bad, into one directory:
+ *   idx_raw/ idx_gz/   IDX, 37 train + 11 test images of 5x6 (H != W catches transposes)
+ *   cifar/             CIFAR-10 binary: data_batch_1 (20), data_batch_2 (17), test_batch (9)
+ *   good.h5            shardml HDF5 layout, 23 train + 7 test images of 4x3x2, 3 classes
+ *   bad_*              one defect each (see the names below)
+ * Pixels come from a fixed LCG, so every run writes the same bytes. */
+#include <hdf5.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+static uint32_t lcg_state = 12345;
+static uint8_t next_byte(void) {
+  lcg_state = lcg_state * 1664525u + 1013904223u;
+  return (uint8_t)(lcg_state >> 24);
+}
+
+static void die(const char *what) {
+  fprintf(stderr, "testdata: %s\n", what);
+  exit(1);
+}
+
+static void be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+
+/* Writes bytes to path, gzip-compressed if gz; only the first `keep` bytes
+ * (to make truncated files). */
+static void write_bytes(const char *path, const uint8_t *data, size_t n, int gz, size_t keep) {
+  if (keep < n) n = keep;
+  if (gz) {
+    gzFile f = gzopen(path, "wb");
+    if (!f || gzwrite(f, data, (unsigned)n) != (int)n) die(path);
+    gzclose(f);
+  } else {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n) die(path);
+    fclose(f);
+  }
+}
+
+typedef struct {
+  uint32_t images_magic, labels_magic;
+  uint32_t n_images, n_labels;   /* header counts */
+  int bad_label_at;              /* -1: none */
+  size_t truncate_images;        /* bytes kept, SIZE_MAX: all */
+  int gz;
+} idx_spec;
+
+static void write_idx(const char *dir, const char *prefix, uint32_t n, uint32_t h, uint32_t w,
+                      idx_spec s) {
+  char path[1024];
+  size_t isize = 16 + (size_t)n * h * w, lsize = 8 + (size_t)s.n_labels;
+  uint8_t *img = malloc(isize), *lab = malloc(lsize);
+  be32(img, s.images_magic); be32(img + 4, s.n_images); be32(img + 8, h); be32(img + 12, w);
+  for (size_t i = 16; i < isize; i++) img[i] = next_byte();
+  be32(lab, s.labels_magic); be32(lab + 4, s.n_labels);
+  for (uint32_t i = 0; i < s.n_labels; i++) lab[8 + i] = (uint8_t)(next_byte() % 10);
+  if (s.bad_label_at >= 0) lab[8 + s.bad_label_at] = 12;
+  const char *ext = s.gz ? ".gz" : "";
+  snprintf(path, sizeof path, "%s/%s-images-idx3-ubyte%s", dir, prefix, ext);
+  write_bytes(path, img, isize, s.gz, s.truncate_images);
+  snprintf(path, sizeof path, "%s/%s-labels-idx1-ubyte%s", dir, prefix, ext);
+  write_bytes(path, lab, lsize, s.gz, SIZE_MAX);
+  free(img);
+  free(lab);
+}
+
+static idx_spec idx_ok(uint32_t n, int gz) {
+  idx_spec s = {0x803, 0x801, n, n, -1, SIZE_MAX, gz};
+  return s;
+}
+
+static void mkdir_in(char *out, const char *root, const char *name) {
+  snprintf(out, 1024, "%s/%s", root, name);
+  mkdir(out, 0755);
+}
+
+static void write_cifar(const char *path, int records, size_t extra_bytes) {
+  size_t n = (size_t)records * 3073 + extra_bytes;
+  uint8_t *buf = malloc(n);
+  for (size_t i = 0; i < n; i++) buf[i] = next_byte();
+  for (int r = 0; r < records; r++) buf[(size_t)r * 3073] %= 10;
+  write_bytes(path, buf, n, 0, SIZE_MAX);
+  free(buf);
+}
+
+static void h5_write_u8(hid_t f, const char *name, int rank, const hsize_t *dims) {
+  size_t n = 1;
+  for (int i = 0; i < rank; i++) n *= dims[i];
+  uint8_t *buf = malloc(n);
+  for (size_t i = 0; i < n; i++) buf[i] = rank == 1 ? (uint8_t)(next_byte() % 3) : next_byte();
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
+  hid_t d = H5Dcreate2(f, name, H5T_NATIVE_UINT8, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  if (d < 0 || H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) die(name);
+  H5Dclose(d); H5Sclose(sp); H5Pclose(lcpl);
+  free(buf);
+}
+
+static void h5_class_names(hid_t f) {
+  const char *names[3] = {"circle", "square", "triangle"};
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, H5T_VARIABLE);
+  hsize_t n = 3;
+  hid_t sp = H5Screate_simple(1, &n, NULL);
+  hid_t a = H5Acreate2(f, "class_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, t, names);
+  H5Aclose(a); H5Sclose(sp); H5Tclose(t);
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) die("usage: sml_testdata OUTDIR");
+  const char *root = argv[1];
+  mkdir(root, 0755);
+  char d[1024], p[1100];
+
+  mkdir_in(d, root, "idx_raw");
+  write_idx(d, "train", 37, 5, 6, idx_ok(37, 0));
+  write_idx(d, "t10k", 11, 5, 6, idx_ok(11, 0));
+  lcg_state = 12345; /* same bytes, compressed */
+  mkdir_in(d, root, "idx_gz");
+  write_idx(d, "train", 37, 5, 6, idx_ok(37, 1));
+  write_idx(d, "t10k", 11, 5, 6, idx_ok(11, 1));
+
+  mkdir_in(d, root, "cifar");
+  snprintf(p, sizeof p, "%s/data_batch_1.bin", d); write_cifar(p, 20, 0);
+  snprintf(p, sizeof p, "%s/data_batch_2.bin", d); write_cifar(p, 17, 0);
+  snprintf(p, sizeof p, "%s/test_batch.bin", d); write_cifar(p, 9, 0);
+
+  snprintf(p, sizeof p, "%s/good.h5", root);
+  hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t tr[4] = {23, 4, 3, 2}, trl[1] = {23}, te[4] = {7, 4, 3, 2}, tel[1] = {7};
+  h5_write_u8(f, "/images", 4, tr); h5_write_u8(f, "/labels", 1, trl);
+  h5_write_u8(f, "/test/images", 4, te); h5_write_u8(f, "/test/labels", 1, tel);
+  h5_class_names(f);
+  H5Fclose(f);
+
+  /* Defects. */
+  idx_spec s;
+  mkdir_in(d, root, "bad_magic");
+  s = idx_ok(37, 0); s.images_magic = 0x804; write_idx(d, "train", 37, 5, 6, s);
+  mkdir_in(d, root, "bad_truncated_raw");
+  s = idx_ok(37, 0); s.truncate_images = 16 + 30 * 5 * 6 + 7; write_idx(d, "train", 37, 5, 6, s);
+  mkdir_in(d, root, "bad_truncated_gz");
+  s = idx_ok(37, 1); s.truncate_images = 16 + 30 * 5 * 6 + 7; write_idx(d, "train", 37, 5, 6, s);
+  mkdir_in(d, root, "bad_truncated_labels");
+  s = idx_ok(37, 0); s.n_labels = 30; write_idx(d, "train", 37, 5, 6, s);
+  /* header says 37 labels but only 30 stored: rewrite the header count */
+  snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte", d);
+  { FILE *lf = fopen(p, "r+b"); uint8_t b[4]; be32(b, 37); fseek(lf, 4, SEEK_SET); fwrite(b, 1, 4, lf); fclose(lf); }
+  mkdir_in(d, root, "bad_count");
+  s = idx_ok(37, 0); s.n_labels = 36; write_idx(d, "train", 37, 5, 6, s);
+  mkdir_in(d, root, "bad_label");
+  s = idx_ok(37, 0); s.bad_label_at = 35; write_idx(d, "train", 37, 5, 6, s);
+  mkdir_in(d, root, "bad_cifar_size");
+  snprintf(p, sizeof p, "%s/data_batch_1.bin", d); write_cifar(p, 3, 5);
+  mkdir_in(d, root, "empty");
+
+  snprintf(p, sizeof p, "%s/bad_no_images.h5", root);
+  f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
+  H5Fclose(f);
+  snprintf(p, sizeof p, "%s/bad_rank.h5", root);
+  f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hsize_t r3[3] = {23, 4, 3};
+  h5_write_u8(f, "/images", 3, r3); h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
+  H5Fclose(f);
+  return 0;
+}

@@ -15,6 +15,8 @@ static const struct {
 } commands[] = {
     {"info", cmd_info, "describe a dataset and how it is sharded over the ranks"},
     {"convert", cmd_convert, "write a dataset in shardml's HDF5 layout"},
+    {"train", cmd_train, "train a softmax, SVM or MLP classifier (data-parallel SGD)"},
+    {"gradcheck", cmd_gradcheck, "check a model's analytic gradient against centred differences"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

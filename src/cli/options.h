@@ -49,5 +49,7 @@ sml_data_options cli_data_options(const cli_data_args *args, int load_test);
 typedef int (*cli_command_fn)(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err);
 
 #endif

@@ -1,0 +1,65 @@
+/* Output files: every file is written under a temporary name in the same
+ * directory and renamed only when complete, so an interrupted run never
+ * leaves a half file under the final name. */
+#ifndef SHARDML_IO_H
+#define SHARDML_IO_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "shardml/error.h"
+
+typedef struct {
+  FILE *f;
+  char path[4096];
+  char tmp[4160];
+} sml_atomic_file;
+
+/* Opens path.tmp.<pid> for writing. */
+int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err);
+/* Flushes, fsyncs, closes and renames onto the final name. On any earlier
+ * write error the temporary is removed and the final name is untouched. */
+int sml_atomic_commit(sml_atomic_file *a, sml_err *err);
+void sml_atomic_abort(sml_atomic_file *a);
+/* The temporary name for a file written by a library (HDF5, libpng). */
+void sml_temp_name(char *out, size_t len, const char *path);
+int sml_rename_into_place(const char *tmp, const char *path, sml_err *err);
+
+/* Creates a directory (and parents) if missing. */
+int sml_mkdirs(const char *dir, sml_err *err);
+
+/* 8-bit PNG, channels 1 (gray) or 3 (RGB), rows top to bottom. */
+int sml_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
+                  sml_err *err);
+
+/* An SVG line/scatter plot. */
+typedef struct {
+  const char *name;
+  int64_t n;
+  const double *x, *y;
+  const double *yerr;   /* optional: +/- error bars */
+  int points_only;      /* dots without a line */
+} sml_svg_series;
+int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                 int log_x, const sml_svg_series *series, int nseries, sml_err *err);
+
+#endif
+
+/* A small HDF5 writer for shardml's own files (models, checkpoints): float
+ * tensors as named datasets plus attributes on /, written to a temporary
+ * name by one process and renamed on close. */
+typedef struct {
+  int64_t file; /* hid_t */
+  int failed;
+  char path[4096];
+  char tmp[4160];
+} sml_h5_writer;
+
+int sml_h5w_open(sml_h5_writer *w, const char *path, sml_err *err);
+void sml_h5w_tensor(sml_h5_writer *w, const char *name, int ndim, const int64_t *shape, const float *data);
+void sml_h5w_attr_string(sml_h5_writer *w, const char *name, const char *value);
+void sml_h5w_attr_double(sml_h5_writer *w, const char *name, double value);
+void sml_h5w_attr_i64s(sml_h5_writer *w, const char *name, const int64_t *values, int n);
+void sml_h5w_attr_strings(sml_h5_writer *w, const char *name, const char *const *values, int n);
+/* Closes and renames into place; fails (removing the temporary) if any write failed. */
+int sml_h5w_commit(sml_h5_writer *w, sml_err *err);

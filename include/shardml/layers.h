@@ -1,0 +1,33 @@
+/* Layers and losses as forward/backward pairs on raw float buffers.
+ * Matrices are row-major; a batch is B rows. Backward functions ACCUMULATE
+ * into parameter gradients (so a whole model's gradient can be built in one
+ * flat buffer) and OVERWRITE input gradients. */
+#ifndef SHARDML_LAYERS_H
+#define SHARDML_LAYERS_H
+
+#include <stdint.h>
+
+/* out[B,Dout] = in[B,Din] . w[Dout,Din]^T + b[Dout] */
+void sml_affine_forward(float *out, const float *in, const float *w, const float *b, int64_t B,
+                        int64_t Din, int64_t Dout);
+/* dw[Dout,Din] += dout[B,Dout]^T . in[B,Din];  db[Dout] += sum_b dout[b,:];
+ * din[B,Din] = dout . w   (skipped when din is NULL, e.g. for the input layer) */
+void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int64_t B, int64_t Din, int64_t Dout);
+
+/* out[n] = max(in[n], 0); out may alias in. */
+void sml_relu_forward(float *out, const float *in, int64_t n);
+/* din[n] = dout[n] where out[n] > 0, else 0; din may alias dout. */
+void sml_relu_backward(float *din, const float *dout, const float *out, int64_t n);
+
+/* Losses over a batch: return the SUM of per-sample losses (the trainer
+ * divides by the global sample count after the allreduce) and write
+ * dscores[B,C] = d(per-sample loss)/d(scores), not averaged.
+ * Softmax cross-entropy, computed with scores shifted by their row maximum. */
+double sml_softmax_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B,
+                        int64_t C);
+/* Multiclass hinge: L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin). */
+double sml_svm_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B,
+                    int64_t C, float margin);
+
+#endif

@@ -1,0 +1,69 @@
+/* Parametric models: a stack of affine layers with ReLU between them and a
+ * loss on top. A linear classifier (softmax or SVM) is the stack with no
+ * hidden layer; an MLP has one or more. All parameters live in one
+ * contiguous float buffer described by a table of (name, shape, offset);
+ * gradients and optimizer state use the same layout, so one allreduce, one
+ * update loop and one checkpoint write cover the whole model. */
+#ifndef SHARDML_MODEL_H
+#define SHARDML_MODEL_H
+
+#include <stdint.h>
+
+#include "shardml/error.h"
+
+#define SML_MAX_LAYERS 8
+
+typedef enum { SML_LOSS_SOFTMAX, SML_LOSS_SVM } sml_loss_kind;
+
+typedef struct {
+  char name[16];     /* "W0", "b0", "W1", ... */
+  int ndim;          /* 2 for weights [out, in], 1 for biases [out] */
+  int64_t shape[2];
+  int64_t offset;    /* in floats, into the flat buffer */
+  int64_t size;
+  int regularized;   /* weights get L2 regularisation, biases do not */
+} sml_param_entry;
+
+typedef struct {
+  char kind[16];            /* "softmax", "svm" or "mlp" */
+  sml_loss_kind loss;
+  float svm_margin;
+  int nlayers;              /* affine layers */
+  int64_t width[SML_MAX_LAYERS + 1]; /* width[0] = D inputs ... width[nlayers] = C classes */
+  int nparams;
+  sml_param_entry param[2 * SML_MAX_LAYERS];
+  int64_t nweights;         /* floats in the flat buffer */
+} sml_model;
+
+/* kind: "softmax", "svm" (no hidden layers allowed) or "mlp" (hidden widths
+ * required). */
+int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes,
+                   const int64_t *hidden, int nhidden, sml_err *err);
+/* Seeded initialisation (call on rank 0, then broadcast): weights
+ * N(0, std^2) with std = weight_scale, or He (sqrt(2/fan_in)) when
+ * weight_scale <= 0; biases 0. */
+void sml_model_init_params(const sml_model *m, float *params, uint64_t seed, double weight_scale);
+
+/* Scratch buffers for a batch of up to max_batch samples. */
+typedef struct {
+  int64_t max_batch;
+  float *act[SML_MAX_LAYERS + 1]; /* act[l]: [B, width[l]]; act[0] unused (input is external) */
+  float *grad_a, *grad_b;         /* [B, max width], ping-pong for backward */
+} sml_workspace;
+void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch);
+void sml_workspace_free(sml_workspace *ws);
+
+/* Forward pass: returns scores [B, C] (inside ws). */
+const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
+                               sml_workspace *ws);
+/* Forward + loss + backward: returns the SUM of per-sample data losses and
+ * ACCUMULATES the summed data-loss gradient into grad (no regularisation, no
+ * division by B: the trainer does both after the allreduce). */
+double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
+                           const uint8_t *labels, int64_t B, sml_workspace *ws);
+/* reg * sum of squared regularised weights; adds 2*reg*W to grad if not NULL. */
+double sml_model_regularize(const sml_model *m, const float *params, float *grad, double reg);
+/* Number of correct argmax predictions in a batch. */
+int64_t sml_count_correct(const float *scores, const uint8_t *labels, int64_t B, int64_t C);
+
+#endif

@@ -1,0 +1,78 @@
+/* Data-parallel minibatch SGD, shared by every parametric model.
+ *
+ * Each epoch, every rank derives the same permutation of the global training
+ * indices from (seed, epoch). Step s takes global positions [s*B, s*B+B) of
+ * it; each rank processes the ones that fall in its own shard. So the global
+ * minibatch is the same whatever the number of ranks, shards of unequal size
+ * need no special case, and the partial last batch is just shorter. One
+ * MPI_Allreduce sums the gradient, the loss and the sample count; dividing
+ * by the count gives the exact minibatch mean on every rank, and every rank
+ * applies the identical update. */
+#ifndef SHARDML_TRAIN_H
+#define SHARDML_TRAIN_H
+
+#include <stdint.h>
+
+#include "shardml/dataset.h"
+#include "shardml/dist.h"
+#include "shardml/model.h"
+#include "shardml/prep.h"
+
+typedef enum { SML_SCHEDULE_STEP, SML_SCHEDULE_COSINE } sml_schedule;
+
+typedef struct {
+  int64_t epochs;
+  int64_t batch;          /* global minibatch size */
+  double lr;              /* base learning rate */
+  double reg;             /* L2 strength: loss += reg * sum W^2 (biases excluded) */
+  double momentum;
+  double lr_decay;        /* step schedule: lr *= lr_decay every lr_step epochs */
+  int64_t lr_step;
+  sml_schedule schedule;
+  int lr_scaling;         /* linear scaling: lr * batch / base_batch */
+  int64_t base_batch;
+  double warmup_epochs;   /* linear warm-up from 0 over this many epochs */
+  uint64_t seed;
+  double init_scale;      /* weight init std; <= 0: He */
+  int64_t log_every;      /* record the loss every N steps (0: only per epoch) */
+} sml_train_config;
+
+/* Per-epoch metrics, kept on every rank (identical everywhere). */
+typedef struct {
+  double loss;             /* mean minibatch loss over the epoch */
+  double train_acc, val_acc; /* val_acc < 0: no validation split */
+  double images_per_sec;
+  double compute_s, allreduce_s, other_s, eval_s;
+  double lr;
+} sml_epoch_stats;
+
+typedef struct {
+  int64_t nepochs;
+  sml_epoch_stats *epochs;       /* [nepochs] */
+  int64_t nsteps_logged;
+  int64_t *step_index;           /* [nsteps_logged] global step numbers */
+  double *step_loss;             /* [nsteps_logged] */
+  double test_acc;               /* < 0: no test split */
+} sml_train_history;
+
+void sml_train_history_free(sml_train_history *h);
+
+int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err *err);
+
+/* Trains params (already identical on every rank) in place. Collective. */
+int sml_train(const sml_model *m, float *params, const sml_dataset *ds, const sml_prep *prep,
+              const sml_train_config *cfg, const sml_comm *c, sml_train_history *hist, sml_err *err);
+
+/* Accuracy of params on a sharded split (collective); -1 for an empty split. */
+double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
+                    const sml_prep *prep, const sml_comm *c);
+
+/* Learning rate at a fractional epoch position. */
+double sml_lr_at(const sml_train_config *cfg, int64_t epoch, double epoch_fraction);
+
+/* Rank 0 writes history.csv, steps.csv (if steps were logged) and loss.svg
+ * into dir. Returns an agreed status. */
+int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c,
+                            sml_err *err);
+
+#endif

@@ -1,0 +1,155 @@
+/* The affine/ReLU stack: parameter table, initialisation, forward and
+ * backward passes over one batch. */
+#include "shardml/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/layers.h"
+#include "shardml/rng.h"
+
+static void add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1,
+                      int regularized) {
+  sml_param_entry *p = &m->param[m->nparams++];
+  snprintf(p->name, sizeof p->name, "%s%d", name, layer);
+  p->ndim = ndim;
+  p->shape[0] = d0;
+  p->shape[1] = ndim == 2 ? d1 : 1;
+  p->size = d0 * p->shape[1];
+  p->offset = m->nweights;
+  p->regularized = regularized;
+  m->nweights += p->size;
+}
+
+int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes,
+                   const int64_t *hidden, int nhidden, sml_err *err) {
+  memset(m, 0, sizeof *m);
+  if (strcmp(kind, "softmax") == 0 || strcmp(kind, "mlp") == 0) {
+    m->loss = SML_LOSS_SOFTMAX;
+  } else if (strcmp(kind, "svm") == 0) {
+    m->loss = SML_LOSS_SVM;
+  } else {
+    return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp)", kind);
+  }
+  if (strcmp(kind, "mlp") == 0 && nhidden == 0)
+    return sml_fail(err, SML_EINPUT, "--model mlp needs --hidden W[,W...]");
+  if (strcmp(kind, "mlp") != 0 && nhidden > 0)
+    return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", kind);
+  if (nhidden > SML_MAX_LAYERS - 1)
+    return sml_fail(err, SML_EINPUT, "--hidden: at most %d hidden layers", SML_MAX_LAYERS - 1);
+  snprintf(m->kind, sizeof m->kind, "%s", kind);
+  m->svm_margin = 1.0f;
+  m->nlayers = nhidden + 1;
+  m->width[0] = input_dim;
+  for (int l = 0; l < nhidden; l++) {
+    if (hidden[l] < 1 || hidden[l] > (1 << 20))
+      return sml_fail(err, SML_EINPUT, "--hidden: width %lld out of range", (long long)hidden[l]);
+    m->width[l + 1] = hidden[l];
+  }
+  m->width[m->nlayers] = num_classes;
+  for (int l = 0; l < m->nlayers; l++) {
+    add_param(m, "W", l, 2, m->width[l + 1], m->width[l], 1);
+    add_param(m, "b", l, 1, m->width[l + 1], 0, 0);
+  }
+  return SML_OK;
+}
+
+void sml_model_init_params(const sml_model *m, float *params, uint64_t seed, double weight_scale) {
+  sml_rng rng = sml_rng_stream(seed, SML_STREAM_INIT, 0);
+  memset(params, 0, (size_t)m->nweights * sizeof *params);
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    if (!e->regularized) continue; /* biases start at zero */
+    double std = weight_scale > 0 ? weight_scale : sqrt(2.0 / (double)e->shape[1]);
+    for (int64_t i = 0; i < e->size; i++) params[e->offset + i] = (float)(std * sml_rng_normal(&rng));
+  }
+}
+
+void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch) {
+  memset(ws, 0, sizeof *ws);
+  ws->max_batch = max_batch;
+  int64_t widest = 0;
+  for (int l = 0; l <= m->nlayers; l++) {
+    if (l > 0) ws->act[l] = SML_ALLOC((size_t)(max_batch * m->width[l]) * sizeof(float));
+    if (m->width[l] > widest) widest = m->width[l];
+  }
+  ws->grad_a = SML_ALLOC((size_t)(max_batch * widest) * sizeof(float));
+  ws->grad_b = SML_ALLOC((size_t)(max_batch * widest) * sizeof(float));
+}
+
+void sml_workspace_free(sml_workspace *ws) {
+  for (int l = 0; l <= SML_MAX_LAYERS; l++) free(ws->act[l]);
+  free(ws->grad_a);
+  free(ws->grad_b);
+  memset(ws, 0, sizeof *ws);
+}
+
+const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
+                               sml_workspace *ws) {
+  SML_ASSERT(B <= ws->max_batch);
+  const float *in = x;
+  for (int l = 0; l < m->nlayers; l++) {
+    const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
+    float *out = ws->act[l + 1];
+    sml_affine_forward(out, in, params + w->offset, params + b->offset, B, m->width[l], m->width[l + 1]);
+    if (l + 1 < m->nlayers) sml_relu_forward(out, out, B * m->width[l + 1]);
+    in = out;
+  }
+  return ws->act[m->nlayers];
+}
+
+double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
+                           const uint8_t *labels, int64_t B, sml_workspace *ws) {
+  if (B == 0) return 0.0;
+  const float *scores = sml_model_forward(m, params, x, B, ws);
+  const int64_t C = m->width[m->nlayers];
+  float *dout = ws->grad_a, *dnext = ws->grad_b;
+  double loss = m->loss == SML_LOSS_SOFTMAX ? sml_softmax_loss(dout, scores, labels, B, C)
+                                            : sml_svm_loss(dout, scores, labels, B, C, m->svm_margin);
+  for (int l = m->nlayers - 1; l >= 0; l--) {
+    const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
+    const float *in = l == 0 ? x : ws->act[l];
+    sml_affine_backward(l == 0 ? NULL : dnext, grad + w->offset, grad + b->offset, dout, in,
+                        params + w->offset, B, m->width[l], m->width[l + 1]);
+    if (l > 0) {
+      sml_relu_backward(dnext, dnext, ws->act[l], B * m->width[l]);
+      float *t = dout;
+      dout = dnext;
+      dnext = t;
+    }
+  }
+  return loss;
+}
+
+double sml_model_regularize(const sml_model *m, const float *params, float *grad, double reg) {
+  double sumsq = 0.0;
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    if (!e->regularized) continue;
+    const float *w = params + e->offset;
+    float *g = grad ? grad + e->offset : NULL;
+    const float twice = (float)(2.0 * reg);
+    double s = 0.0;
+#pragma omp parallel for reduction(+ : s) schedule(static)
+    for (int64_t i = 0; i < e->size; i++) {
+      s += (double)w[i] * w[i];
+      if (g) g[i] += twice * w[i];
+    }
+    sumsq += s;
+  }
+  return reg * sumsq;
+}
+
+int64_t sml_count_correct(const float *scores, const uint8_t *labels, int64_t B, int64_t C) {
+  int64_t correct = 0;
+  for (int64_t i = 0; i < B; i++) {
+    const float *s = scores + i * C;
+    int64_t best = 0;
+    for (int64_t j = 1; j < C; j++)
+      if (s[j] > s[best]) best = j;
+    correct += best == labels[i];
+  }
+  return correct;
+}

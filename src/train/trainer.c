@@ -1,0 +1,209 @@
+/* The data-parallel training loop (see shardml/train.h for the scheme). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/io.h"
+#include "shardml/rng.h"
+#include "shardml/train.h"
+
+#define EVAL_CHUNK 1024
+
+int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err *err) {
+  if (!(cfg->lr > 0)) return sml_fail(err, SML_EINPUT, "--lr %g: the learning rate must be positive", cfg->lr);
+  if (cfg->reg < 0) return sml_fail(err, SML_EINPUT, "--reg %g: must not be negative", cfg->reg);
+  if (cfg->epochs < 1) return sml_fail(err, SML_EINPUT, "--epochs %lld: must be at least 1", (long long)cfg->epochs);
+  if (cfg->batch < 1) return sml_fail(err, SML_EINPUT, "--batch %lld: must be at least 1", (long long)cfg->batch);
+  if (cfg->batch > n_train)
+    return sml_fail(err, SML_EINPUT, "--batch %lld: larger than the training set (%lld images)",
+                    (long long)cfg->batch, (long long)n_train);
+  if (cfg->momentum < 0 || cfg->momentum >= 1)
+    return sml_fail(err, SML_EINPUT, "--momentum %g: must be in [0, 1)", cfg->momentum);
+  if (!(cfg->lr_decay > 0) || cfg->lr_decay > 1)
+    return sml_fail(err, SML_EINPUT, "--lr-decay %g: must be in (0, 1]", cfg->lr_decay);
+  if (cfg->lr_step < 1) return sml_fail(err, SML_EINPUT, "--lr-step %lld: must be at least 1", (long long)cfg->lr_step);
+  if (cfg->warmup_epochs < 0) return sml_fail(err, SML_EINPUT, "--warmup-epochs %g: must not be negative", cfg->warmup_epochs);
+  if (cfg->log_every < 0) return sml_fail(err, SML_EINPUT, "--log-every %lld: must not be negative", (long long)cfg->log_every);
+  return SML_OK;
+}
+
+double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
+                    const sml_prep *prep, const sml_comm *c) {
+  int64_t counts[2] = {0, split->count}; /* correct, seen */
+  if (split->count > 0) {
+    sml_workspace ws;
+    sml_workspace_init(&ws, m, EVAL_CHUNK);
+    float *x = SML_ALLOC((size_t)(EVAL_CHUNK * prep->dim) * sizeof *x);
+    const int64_t C = m->width[m->nlayers];
+    for (int64_t lo = 0; lo < split->count; lo += EVAL_CHUNK) {
+      int64_t n = split->count - lo < EVAL_CHUNK ? split->count - lo : EVAL_CHUNK;
+      sml_prep_batch(prep, split->images + lo * prep->dim, NULL, n, x);
+      const float *scores = sml_model_forward(m, params, x, n, &ws);
+      counts[0] += sml_count_correct(scores, split->labels + lo, n, C);
+    }
+    free(x);
+    sml_workspace_free(&ws);
+  }
+  sml_allreduce_sum_i64(c, counts, 2);
+  return split->total > 0 ? (double)counts[0] / (double)counts[1] : -1.0;
+}
+
+void sml_train_history_free(sml_train_history *h) {
+  free(h->epochs);
+  free(h->step_index);
+  free(h->step_loss);
+  memset(h, 0, sizeof *h);
+}
+
+/* Local indices (into this rank's shard) of global positions [lo, hi) of perm. */
+static int64_t local_part(const int64_t *perm, int64_t lo, int64_t hi, const sml_shard *sh,
+                          int64_t *idx) {
+  int64_t n = 0;
+  for (int64_t k = lo; k < hi; k++) {
+    int64_t g = perm[k] - sh->first;
+    if (g >= 0 && g < sh->count) idx[n++] = g;
+  }
+  return n;
+}
+
+int sml_train(const sml_model *m, float *params, const sml_dataset *ds, const sml_prep *prep,
+              const sml_train_config *cfg, const sml_comm *c, sml_train_history *hist, sml_err *err) {
+  memset(hist, 0, sizeof *hist);
+  const sml_shard *train = &ds->train;
+  const int64_t N = train->total, B = cfg->batch, D = prep->dim, nw = m->nweights;
+  const int64_t steps_per_epoch = (N + B - 1) / B;
+  hist->epochs = SML_CALLOC((size_t)cfg->epochs, sizeof *hist->epochs);
+  int64_t max_logged = cfg->log_every > 0 ? cfg->epochs * steps_per_epoch / cfg->log_every + 1 : 0;
+  hist->step_index = SML_CALLOC((size_t)max_logged + 1, sizeof *hist->step_index);
+  hist->step_loss = SML_CALLOC((size_t)max_logged + 1, sizeof *hist->step_loss);
+
+  int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
+  int64_t *idx = SML_ALLOC((size_t)B * sizeof *idx);
+  float *x = SML_ALLOC((size_t)(B * D) * sizeof *x);
+  uint8_t *y = SML_ALLOC((size_t)B);
+  /* grad[0..nw) = gradient sum, grad[nw] = loss sum, grad[nw+1] = sample count */
+  float *grad = SML_ALLOC((size_t)(nw + 2) * sizeof *grad);
+  float *velocity = SML_CALLOC((size_t)nw, sizeof *velocity);
+  sml_workspace ws;
+  sml_workspace_init(&ws, m, B);
+
+  int status = SML_OK;
+  int64_t global_step = 0;
+  for (int64_t epoch = 0; epoch < cfg->epochs && status == SML_OK; epoch++) {
+    sml_rng shuffle = sml_rng_stream(cfg->seed, SML_STREAM_SHUFFLE, (uint64_t)epoch);
+    sml_rng_permutation(&shuffle, perm, N);
+    double t_compute = 0, t_allreduce = 0, loss_sum = 0, lr = 0;
+    const double t_epoch = sml_now();
+    for (int64_t step = 0; step < steps_per_epoch; step++, global_step++) {
+      const double t0 = sml_now();
+      const int64_t n = local_part(perm, step * B, step * B + B < N ? step * B + B : N, train, idx);
+      for (int64_t i = 0; i < n; i++) y[i] = train->labels[idx[i]];
+      sml_prep_batch(prep, train->images, idx, n, x);
+      memset(grad, 0, (size_t)(nw + 2) * sizeof *grad);
+      grad[nw] = (float)sml_model_loss_grad(m, params, grad, x, y, n, &ws);
+      grad[nw + 1] = (float)n;
+      const double t1 = sml_now();
+      sml_allreduce_sum_f32(c, grad, nw + 2);
+      const double t2 = sml_now();
+      t_compute += t1 - t0;
+      t_allreduce += t2 - t1;
+
+      const float count = grad[nw + 1];
+      const float inv = 1.0f / count;
+      for (int64_t i = 0; i < nw; i++) grad[i] *= inv;
+      const double loss = grad[nw] / count + sml_model_regularize(m, params, grad, cfg->reg);
+      if (!isfinite(loss)) {
+        status = sml_fail(err, SML_ERUNTIME,
+                          "training diverged at step %lld (epoch %lld): the loss is %s; "
+                          "try a smaller --lr (now %g)",
+                          (long long)global_step + 1, (long long)epoch + 1, isnan(loss) ? "NaN" : "infinite", cfg->lr);
+        break;
+      }
+      lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
+      const float mu = (float)cfg->momentum, step_lr = (float)lr;
+#pragma omp parallel for simd schedule(static)
+      for (int64_t i = 0; i < nw; i++) {
+        velocity[i] = mu * velocity[i] - step_lr * grad[i];
+        params[i] += velocity[i];
+      }
+      loss_sum += loss;
+      if (cfg->log_every > 0 && (global_step + 1) % cfg->log_every == 0 && hist->nsteps_logged <= max_logged) {
+        hist->step_index[hist->nsteps_logged] = global_step + 1;
+        hist->step_loss[hist->nsteps_logged++] = loss;
+      }
+    }
+    if (status != SML_OK) break;
+    const double t_train = sml_now() - t_epoch;
+    sml_epoch_stats *e = &hist->epochs[epoch];
+    e->loss = loss_sum / (double)steps_per_epoch;
+    e->lr = lr;
+    e->compute_s = t_compute;
+    e->allreduce_s = t_allreduce;
+    e->other_s = t_train - t_compute - t_allreduce;
+    e->images_per_sec = (double)N / t_train;
+    const double t_eval = sml_now();
+    e->train_acc = sml_evaluate(m, params, &ds->train, prep, c);
+    e->val_acc = sml_evaluate(m, params, &ds->val, prep, c);
+    e->eval_s = sml_now() - t_eval;
+    hist->nepochs = epoch + 1;
+    char val[32] = "";
+    if (e->val_acc >= 0) snprintf(val, sizeof val, " val_acc %.4f", e->val_acc);
+    sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs other %.2fs (eval %.2fs)",
+            (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr,
+            e->images_per_sec, e->compute_s, e->allreduce_s, e->other_s, e->eval_s);
+  }
+  hist->test_acc = status == SML_OK ? sml_evaluate(m, params, &ds->test, prep, c) : -1;
+
+  sml_workspace_free(&ws);
+  free(perm); free(idx); free(x); free(y); free(grad); free(velocity);
+  /* The loss is allreduced, so every rank reached the same verdict. */
+  return status;
+}
+
+int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c,
+                            sml_err *err) {
+  int status = SML_OK;
+  if (c->rank == 0) {
+    char path[4096];
+    sml_atomic_file a;
+    snprintf(path, sizeof path, "%s/history.csv", dir);
+    status = sml_atomic_open(&a, path, err);
+    if (status == SML_OK) {
+      fprintf(a.f, "epoch,loss,train_acc,val_acc,lr,images_per_sec,compute_s,allreduce_s,other_s,eval_s\n");
+      for (int64_t i = 0; i < h->nepochs; i++) {
+        const sml_epoch_stats *e = &h->epochs[i];
+        fprintf(a.f, "%lld,%.8g,%.6f,%.6f,%.6g,%.1f,%.4f,%.4f,%.4f,%.4f\n", (long long)i + 1, e->loss,
+                e->train_acc, e->val_acc, e->lr, e->images_per_sec, e->compute_s, e->allreduce_s,
+                e->other_s, e->eval_s);
+      }
+      status = sml_atomic_commit(&a, err);
+    }
+    if (status == SML_OK && h->nsteps_logged > 0) {
+      snprintf(path, sizeof path, "%s/steps.csv", dir);
+      status = sml_atomic_open(&a, path, err);
+      if (status == SML_OK) {
+        fprintf(a.f, "step,loss\n");
+        for (int64_t i = 0; i < h->nsteps_logged; i++)
+          fprintf(a.f, "%lld,%.9g\n", (long long)h->step_index[i], h->step_loss[i]);
+        status = sml_atomic_commit(&a, err);
+      }
+    }
+    if (status == SML_OK) {
+      /* Loss curve: logged steps if any, else one point per epoch. */
+      int64_t n = h->nsteps_logged > 0 ? h->nsteps_logged : h->nepochs;
+      double *xs = SML_ALLOC((size_t)(n + 1) * sizeof *xs), *ys = SML_ALLOC((size_t)(n + 1) * sizeof *ys);
+      for (int64_t i = 0; i < n; i++) {
+        xs[i] = h->nsteps_logged > 0 ? (double)h->step_index[i] : (double)(i + 1);
+        ys[i] = h->nsteps_logged > 0 ? h->step_loss[i] : h->epochs[i].loss;
+      }
+      sml_svg_series s = {.name = "training loss", .n = n, .x = xs, .y = ys};
+      snprintf(path, sizeof path, "%s/loss.svg", dir);
+      status = sml_svg_plot(path, "Training loss", h->nsteps_logged > 0 ? "step" : "epoch",
+                            "minibatch loss (data + L2)", 0, &s, 1, err);
+      free(xs);
+      free(ys);
+    }
+  }
+  return sml_agree(c, status, err);
+}

@@ -17,7 +17,7 @@
 static double default_lr(const char *model) {
   if (strcmp(model, "svm") == 0) return 0.01;
   if (strcmp(model, "softmax") == 0) return 0.02;
-  return 0.02;
+  return 0.05;
 }
 
 int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
@@ -32,7 +32,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
       CLI_MODEL_OPTIONS(&marg),
       {"epochs", OPT_INT, &epochs, "E", "passes over the training set (default 20)"},
       {"batch", OPT_INT, &batch, "B", "global minibatch size, split over the ranks (default 128)"},
-      {"lr", OPT_REAL, &lr, "ETA", "learning rate (default: svm 0.01, softmax 0.02, mlp 0.02)"},
+      {"lr", OPT_REAL, &lr, "ETA", "learning rate (default: svm 0.01, softmax 0.02, mlp 0.05)"},
       {"reg", OPT_REAL, &reg, "LAMBDA", "L2 regularisation: loss += LAMBDA * sum W^2; biases are not regularised (default 1e-4)"},
       {"momentum", OPT_REAL, &momentum, "MU", "SGD momentum (default 0.9)"},
       {"schedule", OPT_STRING, &schedule, "step|cosine", "learning-rate schedule (default step)"},

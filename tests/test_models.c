@@ -1,0 +1,157 @@
+/* Models against a slow, obvious reference: naive double-precision loops for
+ * the forward pass, the losses and backpropagation; the reference gradient
+ * itself against centred differences (in double, so the bound is tight).
+ * Covers softmax, SVM and a two-hidden-layer MLP. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/dist.h"
+#include "shardml/layers.h"
+#include "shardml/model.h"
+#include "shardml/rng.h"
+
+static int failures = 0;
+#define EXPECT(cond, ...)                                             \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      failures++;                                                     \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                   \
+      fprintf(stderr, "\n");                                          \
+    }                                                                 \
+  } while (0)
+
+/* Reference: mean data loss + reg * sum W^2, gradient into g (double). */
+static double ref_loss(const sml_model *m, const double *p, double *g, const double *x,
+                       const uint8_t *y, int B, double reg) {
+  int L = m->nlayers;
+  double *acts[SML_MAX_LAYERS + 1];
+  acts[0] = (double *)x;
+  for (int l = 0; l < L; l++) {
+    int din = (int)m->width[l], dout = (int)m->width[l + 1];
+    const double *W = p + m->param[2 * l].offset, *b = p + m->param[2 * l + 1].offset;
+    acts[l + 1] = calloc((size_t)(B * dout), sizeof(double));
+    for (int i = 0; i < B; i++)
+      for (int o = 0; o < dout; o++) {
+        double s = b[o];
+        for (int k = 0; k < din; k++) s += W[o * din + k] * acts[l][i * din + k];
+        acts[l + 1][i * dout + o] = (l + 1 < L && s < 0) ? 0 : s;
+      }
+  }
+  int C = (int)m->width[L];
+  double loss = 0;
+  double *d = calloc((size_t)(B * C), sizeof(double));
+  for (int i = 0; i < B; i++) {
+    const double *s = acts[L] + i * C;
+    if (m->loss == SML_LOSS_SOFTMAX) {
+      double mx = s[0], z = 0;
+      for (int j = 1; j < C; j++) mx = fmax(mx, s[j]);
+      for (int j = 0; j < C; j++) z += exp(s[j] - mx);
+      loss += log(z) - (s[y[i]] - mx);
+      for (int j = 0; j < C; j++) d[i * C + j] = exp(s[j] - mx) / z - (j == y[i]) ;
+    } else {
+      for (int j = 0; j < C; j++) {
+        if (j == y[i]) continue;
+        double marg = s[j] - s[y[i]] + 1.0;
+        if (marg > 0) { loss += marg; d[i * C + j] += 1; d[i * C + y[i]] -= 1; }
+      }
+    }
+  }
+  loss /= B;
+  for (int i = 0; i < B * C; i++) d[i] /= B;
+  if (g) memset(g, 0, (size_t)m->nweights * sizeof(double));
+  for (int l = L - 1; l >= 0 && g; l--) {
+    int din = (int)m->width[l], dout = (int)m->width[l + 1];
+    const double *W = p + m->param[2 * l].offset;
+    double *gW = g + m->param[2 * l].offset, *gb = g + m->param[2 * l + 1].offset;
+    double *dprev = calloc((size_t)(B * din), sizeof(double));
+    for (int i = 0; i < B; i++)
+      for (int o = 0; o < dout; o++) {
+        double dv = d[i * dout + o];
+        gb[o] += dv;
+        for (int k = 0; k < din; k++) {
+          gW[o * din + k] += dv * acts[l][i * din + k];
+          dprev[i * din + k] += dv * W[o * din + k];
+        }
+      }
+    if (l > 0)
+      for (int i = 0; i < B * din; i++) if (acts[l][i] <= 0) dprev[i] = 0;
+    free(d);
+    d = dprev;
+  }
+  free(d);
+  for (int q = 0; q < m->nparams; q++) {
+    const sml_param_entry *e = &m->param[q];
+    if (!e->regularized) continue;
+    for (int64_t i = 0; i < e->size; i++) {
+      loss += reg * p[e->offset + i] * p[e->offset + i];
+      if (g) g[e->offset + i] += 2 * reg * p[e->offset + i];
+    }
+  }
+  for (int l = 1; l <= L; l++) free(acts[l]);
+  return loss;
+}
+
+static void check_model(const char *kind, const int64_t *hidden, int nhidden) {
+  enum { D = 11, C = 4, B = 9 };
+  const double reg = 0.01;
+  sml_model m;
+  sml_err err;
+  EXPECT(sml_model_init(&m, kind, D, C, hidden, nhidden, &err) == SML_OK, "%s", err.msg);
+  float *pf = malloc((size_t)m.nweights * sizeof(float)), *gf = calloc((size_t)m.nweights, sizeof(float));
+  double *pd = malloc((size_t)m.nweights * sizeof(double)), *gd = malloc((size_t)m.nweights * sizeof(double));
+  sml_model_init_params(&m, pf, 3, 0.3);
+  sml_rng r = sml_rng_stream(99, 0, 0);
+  for (int64_t i = 0; i < m.nweights; i++) {
+    if (pf[i] == 0) pf[i] = (float)(0.1 * sml_rng_normal(&r)); /* non-zero biases */
+    pd[i] = pf[i];
+  }
+  float xf[B * D];
+  double xd[B * D];
+  uint8_t y[B];
+  for (int i = 0; i < B * D; i++) xd[i] = xf[i] = (float)sml_rng_normal(&r);
+  for (int i = 0; i < B; i++) y[i] = (uint8_t)(sml_rng_next(&r) % C);
+
+  sml_workspace ws;
+  sml_workspace_init(&ws, &m, B);
+  double lf = sml_model_loss_grad(&m, pf, gf, xf, y, B, &ws) / B;
+  for (int64_t i = 0; i < m.nweights; i++) gf[i] /= B;
+  lf += sml_model_regularize(&m, pf, gf, reg);
+  double ld = ref_loss(&m, pd, gd, xd, y, B, reg);
+  EXPECT(fabs(lf - ld) <= 1e-5 * fabs(ld), "%s: loss %.8g vs reference %.8g", kind, lf, ld);
+  double gscale = 0;
+  for (int64_t i = 0; i < m.nweights; i++) gscale = fmax(gscale, fabs(gd[i]));
+  double worst = 0;
+  for (int64_t i = 0; i < m.nweights; i++) worst = fmax(worst, fabs(gf[i] - gd[i]));
+  EXPECT(worst <= 1e-5 * gscale, "%s: gradient differs from reference by %g (scale %g)", kind, worst, gscale);
+
+  /* The reference gradient against centred differences, in double. */
+  double worst_num = 0;
+  const double h = 1e-6;
+  for (int64_t i = 0; i < m.nweights; i++) {
+    double keep = pd[i];
+    pd[i] = keep + h;
+    double up = ref_loss(&m, pd, NULL, xd, y, B, reg);
+    pd[i] = keep - h;
+    double down = ref_loss(&m, pd, NULL, xd, y, B, reg);
+    pd[i] = keep;
+    worst_num = fmax(worst_num, fabs((up - down) / (2 * h) - gd[i]));
+  }
+  EXPECT(worst_num <= 1e-6 * fmax(gscale, 1), "%s: reference gradient vs numerical: %g", kind, worst_num);
+  printf("%-8s loss %.6f (ref %.6f), max |grad - ref| %.2e, max |ref - numeric| %.2e\n", kind, lf, ld, worst, worst_num);
+  sml_workspace_free(&ws);
+  free(pf); free(gf); free(pd); free(gd);
+}
+
+int main(int argc, char **argv) {
+  sml_dist_init(&argc, &argv);
+  check_model("softmax", NULL, 0);
+  check_model("svm", NULL, 0);
+  int64_t hidden[2] = {7, 5};
+  check_model("mlp", hidden, 2);
+  printf("test_models: %d failures\n", failures);
+  sml_dist_finalize();
+  return failures ? 1 : 0;
+}

@@ -39,6 +39,10 @@ void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n);
 void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root);
 /* Gathers one int64 per rank on root (out has c->size entries there). */
 void sml_gather_i64(const sml_comm *c, int64_t value, int64_t *out, int root);
+/* Every rank gets every rank's value (out has c->size entries). */
+void sml_allgather_i64(const sml_comm *c, int64_t value, int64_t *out);
+/* Gathers equal-size byte blocks on root (out: c->size * bytes, root only). */
+void sml_gather_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, int root);
 /* Gathers variable-length byte blocks on root; counts/out only used there. */
 void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
                        const int64_t *counts, int root);

@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define SML_MPI_CHUNK ((int64_t)1 << 30)
@@ -79,6 +80,18 @@ void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root) {
 
 void sml_gather_i64(const sml_comm *c, int64_t value, int64_t *out, int root) {
   MPI_Gather(&value, 1, MPI_INT64_T, out, 1, MPI_INT64_T, root, c->comm);
+}
+
+void sml_allgather_i64(const sml_comm *c, int64_t value, int64_t *out) {
+  MPI_Allgather(&value, 1, MPI_INT64_T, out, 1, MPI_INT64_T, c->comm);
+}
+
+void sml_gather_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, int root) {
+  int64_t *counts = c->rank == root ? SML_ALLOC((size_t)c->size * sizeof *counts) : NULL;
+  if (counts)
+    for (int r = 0; r < c->size; r++) counts[r] = bytes;
+  sml_gatherv_bytes(c, in, bytes, out, counts, root);
+  free(counts);
 }
 
 /* Point-to-point so that blocks above 2 GiB need no MPI-4 large counts. */

@@ -1,0 +1,59 @@
+/* k-nearest neighbours on uint8 images with exact integer distances.
+ *
+ * L2: a float GEMM pass (||q||^2 + ||t||^2 - 2 q.t, BLAS) in blocks, fused
+ * with candidate selection: every training image whose float distance is
+ * within twice the GEMM rounding-error bound of the current K-th distance is
+ * kept, and the survivors are re-scored exactly in integers. L1: exact
+ * integer distances from the start (OpenMP over queries, a vectorised inner
+ * loop). Either way the K nearest are ordered by (exact distance, training
+ * index), so results do not depend on ranks, threads or BLAS blocking, and
+ * the full query x train distance matrix is never stored. */
+#ifndef SHARDML_KNN_H
+#define SHARDML_KNN_H
+
+#include <stdint.h>
+
+#include "shardml/dist.h"
+#include "shardml/error.h"
+
+typedef enum { SML_METRIC_L1, SML_METRIC_L2 } sml_metric;
+const char *sml_metric_name(sml_metric m);
+int sml_metric_parse(const char *s, sml_metric *m);
+
+typedef struct {
+  int64_t dist;   /* exact: sum |a-b| (L1) or sum (a-b)^2 (L2, squared) */
+  int64_t index;  /* global training index; INT64_MAX marks "none" */
+  int label;
+} sml_neighbor;
+
+/* A set of reference (training) images on this rank: rows[i] of images. */
+typedef struct {
+  const uint8_t *images;   /* [*, dim] */
+  const uint8_t *labels;
+  const int64_t *rows;     /* local rows to use (NULL: 0..count-1) */
+  const int64_t *ids;      /* global index per used row (NULL: id_base + row) */
+  int64_t id_base;
+  int64_t count;
+} sml_knn_ref;
+
+/* Local search: for nq queries [nq, dim], the K nearest of ref, sorted, in
+ * out[nq * K] (padded with index INT64_MAX when ref has fewer than K). */
+void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
+                          int K, sml_metric metric, sml_neighbor *out);
+
+/* Distributed search over c: every rank holds part of the reference set and
+ * part of the queries (its local queries [nq_local, dim]). Query blocks are
+ * broadcast from their owner, every rank searches its part, and the owner
+ * merges the K nearest over all ranks into out[nq_local * K]. Collective. */
+void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim,
+                    int K, sml_metric metric, const sml_comm *c, sml_neighbor *out);
+
+/* Majority vote among the first k of each query's K sorted neighbours. A
+ * tied vote goes to the tied class with the smallest summed distance, then
+ * to the smallest label. */
+void sml_knn_vote(const sml_neighbor *nb, int64_t nq, int K, int k, int num_classes, uint8_t *pred);
+
+/* Orders neighbours by (dist, index). */
+int sml_neighbor_cmp(const void *a, const void *b);
+
+#endif

@@ -1,0 +1,277 @@
+/* Neighbour search: see shardml/knn.h for the scheme. */
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/knn.h"
+
+#define QUERY_BLOCK 512   /* queries per GEMM block */
+#define TRAIN_BLOCK 2048  /* training images per GEMM block */
+#define L1_TRAIN_BLOCK 256
+
+const char *sml_metric_name(sml_metric m) { return m == SML_METRIC_L1 ? "l1" : "l2"; }
+
+int sml_metric_parse(const char *s, sml_metric *m) {
+  if (strcmp(s, "l1") == 0 || strcmp(s, "L1") == 0) { *m = SML_METRIC_L1; return 0; }
+  if (strcmp(s, "l2") == 0 || strcmp(s, "L2") == 0) { *m = SML_METRIC_L2; return 0; }
+  return -1;
+}
+
+int sml_neighbor_cmp(const void *a, const void *b) {
+  const sml_neighbor *x = a, *y = b;
+  if (x->dist != y->dist) return x->dist < y->dist ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+static inline int64_t ref_row(const sml_knn_ref *ref, int64_t i) { return ref->rows ? ref->rows[i] : i; }
+static inline int64_t ref_id(const sml_knn_ref *ref, int64_t i) {
+  return ref->ids ? ref->ids[i] : ref->id_base + ref_row(ref, i);
+}
+
+static int64_t exact_l2(const uint8_t *a, const uint8_t *b, int64_t dim) {
+  int32_t s = 0; /* 255^2 * dim fits for dim < 33000 */
+  for (int64_t j = 0; j < dim; j++) {
+    int32_t d = (int32_t)a[j] - (int32_t)b[j];
+    s += d * d;
+  }
+  return s;
+}
+
+static int64_t exact_l1(const uint8_t *a, const uint8_t *b, int64_t dim) {
+  int32_t s = 0;
+  for (int64_t j = 0; j < dim; j++) {
+    int32_t d = (int32_t)a[j] - (int32_t)b[j];
+    s += d < 0 ? -d : d;
+  }
+  return s;
+}
+
+/* Sorted top-K list: insert if better than the current K-th. */
+static void topk_insert(sml_neighbor *list, int K, sml_neighbor cand) {
+  if (sml_neighbor_cmp(&cand, &list[K - 1]) >= 0) return;
+  int i = K - 1;
+  while (i > 0 && sml_neighbor_cmp(&cand, &list[i - 1]) < 0) {
+    list[i] = list[i - 1];
+    i--;
+  }
+  list[i] = cand;
+}
+
+static void topk_clear(sml_neighbor *list, int K) {
+  for (int i = 0; i < K; i++) list[i] = (sml_neighbor){INT64_MAX, INT64_MAX, -1};
+}
+
+/* ------------------------------------------------------------------ L1 */
+
+static void search_l1(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
+                      int K, sml_neighbor *out) {
+  for (int64_t q = 0; q < nq; q++) topk_clear(out + q * K, K);
+  /* Train blocks outside, queries inside: a block of training images stays
+   * in cache while every query of the thread's share passes over it. */
+  for (int64_t t0 = 0; t0 < ref->count; t0 += L1_TRAIN_BLOCK) {
+    const int64_t t1 = t0 + L1_TRAIN_BLOCK < ref->count ? t0 + L1_TRAIN_BLOCK : ref->count;
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < nq; q++) {
+      const uint8_t *qa = queries + q * dim;
+      sml_neighbor *list = out + q * K;
+      for (int64_t t = t0; t < t1; t++) {
+        const int64_t row = ref_row(ref, t);
+        const int64_t d = exact_l1(qa, ref->images + row * dim, dim);
+        if (d <= list[K - 1].dist)
+          topk_insert(list, K, (sml_neighbor){d, ref_id(ref, t), ref->labels[row]});
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ L2 */
+
+/* Candidates of one query kept by the float pass. */
+typedef struct {
+  float *f;        /* float distances */
+  int64_t *t;      /* positions in ref */
+  int64_t n, cap;
+  float thr;       /* current K-th smallest float distance (upper bound) */
+} cand_list;
+
+static void cand_push(cand_list *c, float f, int64_t t) {
+  if (c->n == c->cap) {
+    c->cap = c->cap ? 2 * c->cap : 64;
+    c->f = realloc(c->f, (size_t)c->cap * sizeof *c->f);
+    c->t = realloc(c->t, (size_t)c->cap * sizeof *c->t);
+    SML_ASSERT(c->f && c->t);
+  }
+  c->f[c->n] = f;
+  c->t[c->n++] = t;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Tightens thr to the K-th smallest float distance and drops candidates
+ * that can no longer be among the K nearest. */
+static void cand_prune(cand_list *c, int K, float slack, float *scratch) {
+  if (c->n < K) return;
+  memcpy(scratch, c->f, (size_t)c->n * sizeof *scratch);
+  qsort(scratch, (size_t)c->n, sizeof *scratch, cmp_float);
+  c->thr = scratch[K - 1];
+  int64_t kept = 0;
+  for (int64_t i = 0; i < c->n; i++)
+    if (c->f[i] <= c->thr + slack) {
+      c->f[kept] = c->f[i];
+      c->t[kept++] = c->t[i];
+    }
+  c->n = kept;
+}
+
+static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
+                      int K, sml_neighbor *out) {
+  float *qf = SML_ALLOC((size_t)(QUERY_BLOCK * dim) * sizeof *qf);
+  float *tf = SML_ALLOC((size_t)(TRAIN_BLOCK * dim) * sizeof *tf);
+  float *dots = SML_ALLOC((size_t)QUERY_BLOCK * TRAIN_BLOCK * sizeof *dots);
+  float *tnorm = SML_ALLOC((size_t)TRAIN_BLOCK * sizeof *tnorm);
+  float qnorm[QUERY_BLOCK], slack[QUERY_BLOCK];
+  cand_list *cands = SML_CALLOC(QUERY_BLOCK, sizeof *cands);
+
+  /* The largest training norm bounds every dot product's rounding error. */
+  int64_t max_tnorm = 0;
+#pragma omp parallel for reduction(max : max_tnorm)
+  for (int64_t t = 0; t < ref->count; t++) {
+    const uint8_t *a = ref->images + ref_row(ref, t) * dim;
+    int64_t s = 0;
+    for (int64_t j = 0; j < dim; j++) s += (int64_t)a[j] * a[j];
+    if (s > max_tnorm) max_tnorm = s;
+  }
+
+  for (int64_t q0 = 0; q0 < nq; q0 += QUERY_BLOCK) {
+    const int64_t bq = nq - q0 < QUERY_BLOCK ? nq - q0 : QUERY_BLOCK;
+    for (int64_t i = 0; i < bq; i++) {
+      const uint8_t *a = queries + (q0 + i) * dim;
+      int64_t s = 0;
+      for (int64_t j = 0; j < dim; j++) {
+        qf[i * dim + j] = a[j];
+        s += (int64_t)a[j] * a[j];
+      }
+      qnorm[i] = (float)s;
+      /* Rounding bound of fl(||q||^2 + ||t||^2 - 2 q.t): the dot product
+       * of length dim errs by at most gamma_dim * q.t <= gamma_dim *
+       * (||q||^2 + ||t||^2) / 2, for any summation order; the norms and the
+       * two additions add a few units of roundoff. Doubled for safety, then
+       * doubled again because both the candidate and the K-th are inexact. */
+      const double u = 0x1.0p-24;
+      const double bound = ((double)dim + 8.0) * u * ((double)s + (double)max_tnorm) * 2.0;
+      slack[i] = (float)(2.0 * bound) + 1.0f;
+      cands[i].n = 0;
+      cands[i].thr = FLT_MAX;
+    }
+    for (int64_t t0 = 0; t0 < ref->count; t0 += TRAIN_BLOCK) {
+      const int64_t bt = ref->count - t0 < TRAIN_BLOCK ? ref->count - t0 : TRAIN_BLOCK;
+#pragma omp parallel for schedule(static)
+      for (int64_t t = 0; t < bt; t++) {
+        const uint8_t *a = ref->images + ref_row(ref, t0 + t) * dim;
+        float s = 0;
+        for (int64_t j = 0; j < dim; j++) {
+          tf[t * dim + j] = a[j];
+          s += (float)a[j] * (float)a[j]; /* exact: integers below 2^24 */
+        }
+        tnorm[t] = s;
+      }
+      /* dots[bq, bt] = qf[bq, dim] . tf[bt, dim]^T */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bq, (int)bt, (int)dim, 1.0f, qf,
+                  (int)dim, tf, (int)dim, 0.0f, dots, (int)bt);
+#pragma omp parallel
+      {
+        float *scratch = NULL;
+        int64_t scratch_cap = 0;
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < bq; i++) {
+          cand_list *c = &cands[i];
+          const float *row = dots + i * bt;
+          const float limit0 = c->thr == FLT_MAX ? FLT_MAX : c->thr + slack[i];
+          float limit = limit0;
+          for (int64_t t = 0; t < bt; t++) {
+            const float f = qnorm[i] + tnorm[t] - 2.0f * row[t];
+            if (f <= limit) {
+              cand_push(c, f, t0 + t);
+              if (c->n >= 4 * K + 256) {
+                if (scratch_cap < c->cap) {
+                  scratch_cap = c->cap;
+                  scratch = realloc(scratch, (size_t)scratch_cap * sizeof *scratch);
+                  SML_ASSERT(scratch);
+                }
+                cand_prune(c, K, slack[i], scratch);
+                limit = c->thr + slack[i];
+              }
+            }
+          }
+        }
+        free(scratch);
+      }
+    }
+    /* Exact re-scoring of the survivors. */
+#pragma omp parallel for schedule(dynamic, 8)
+    for (int64_t i = 0; i < bq; i++) {
+      sml_neighbor *list = out + (q0 + i) * K;
+      topk_clear(list, K);
+      const uint8_t *a = queries + (q0 + i) * dim;
+      for (int64_t k = 0; k < cands[i].n; k++) {
+        const int64_t t = cands[i].t[k], row = ref_row(ref, t);
+        const int64_t d = exact_l2(a, ref->images + row * dim, dim);
+        topk_insert(list, K, (sml_neighbor){d, ref_id(ref, t), ref->labels[row]});
+      }
+    }
+  }
+  for (int i = 0; i < QUERY_BLOCK; i++) {
+    free(cands[i].f);
+    free(cands[i].t);
+  }
+  free(cands); free(qf); free(tf); free(dots); free(tnorm);
+}
+
+void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
+                          int K, sml_metric metric, sml_neighbor *out) {
+  if (ref->count == 0 || nq == 0) {
+    for (int64_t q = 0; q < nq; q++) topk_clear(out + q * K, K);
+    return;
+  }
+  if (metric == SML_METRIC_L1) search_l1(ref, queries, nq, dim, K, out);
+  else search_l2(ref, queries, nq, dim, K, out);
+}
+
+/* ------------------------------------------------------------ distributed */
+
+#define DIST_QUERY_BLOCK 1024
+
+void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim,
+                    int K, sml_metric metric, const sml_comm *c, sml_neighbor *out) {
+  int64_t *counts = SML_ALLOC((size_t)c->size * sizeof *counts);
+  sml_allgather_i64(c, nq_local, counts);
+  uint8_t *block = SML_ALLOC((size_t)(DIST_QUERY_BLOCK * dim));
+  sml_neighbor *mine = SML_ALLOC((size_t)DIST_QUERY_BLOCK * K * sizeof *mine);
+  sml_neighbor *all = SML_ALLOC((size_t)c->size * DIST_QUERY_BLOCK * K * sizeof *all);
+  for (int owner = 0; owner < c->size; owner++) {
+    for (int64_t q0 = 0; q0 < counts[owner]; q0 += DIST_QUERY_BLOCK) {
+      const int64_t bq = counts[owner] - q0 < DIST_QUERY_BLOCK ? counts[owner] - q0 : DIST_QUERY_BLOCK;
+      if (c->rank == owner) memcpy(block, queries + q0 * dim, (size_t)(bq * dim));
+      sml_bcast_bytes(c, block, bq * dim, owner);
+      sml_knn_search_local(ref, block, bq, dim, K, metric, mine);
+      /* The owner gathers every rank's K nearest and keeps the best K. */
+      sml_gather_bytes(c, mine, bq * K * (int64_t)sizeof *mine, all, owner);
+      if (c->rank == owner) {
+        sml_neighbor *merged = SML_ALLOC((size_t)c->size * K * sizeof *merged);
+        for (int64_t i = 0; i < bq; i++) {
+          for (int r = 0; r < c->size; r++)
+            memcpy(merged + (int64_t)r * K, all + ((int64_t)r * bq + i) * K, (size_t)K * sizeof *merged);
+          qsort(merged, (size_t)c->size * K, sizeof *merged, sml_neighbor_cmp);
+          memcpy(out + (q0 + i) * K, merged, (size_t)K * sizeof *merged);
+        }
+        free(merged);
+      }
+    }
+  }
+  free(counts); free(block); free(mine); free(all);
+}

@@ -20,6 +20,11 @@ sml_comm sml_comm_of(MPI_Comm comm);
 sml_comm sml_comm_world(void);
 sml_comm sml_comm_self(void);
 
+/* MPI_Comm_split: ranks with the same color form a new communicator,
+ * ordered by key. Free with sml_comm_free. Collective. */
+sml_comm sml_comm_split(const sml_comm *c, int color, int key);
+void sml_comm_free(sml_comm *c);
+
 /* MPI_Init_thread(FUNNELED) and MPI_Finalize. */
 void sml_dist_init(int *argc, char ***argv);
 void sml_dist_finalize(void);
@@ -46,6 +51,9 @@ void sml_gather_bytes(const sml_comm *c, const void *in, int64_t bytes, void *ou
 /* Gathers variable-length byte blocks on root; counts/out only used there. */
 void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
                        const int64_t *counts, int root);
+/* Element-wise max of uint8 buffers onto root (collecting rows that only
+ * one rank holds: the others contribute zeros). */
+void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root);
 void sml_barrier(const sml_comm *c);
 
 /* Wall-clock seconds (MPI_Wtime). */

@@ -39,6 +39,7 @@ typedef struct {
   const double *x, *y;
   const double *yerr;   /* optional: +/- error bars */
   int points_only;      /* dots without a line */
+  int color;            /* palette index + 1; 0: by position */
 } sml_svg_series;
 int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel,
                  int log_x, const sml_svg_series *series, int nseries, sml_err *err);

@@ -53,6 +53,15 @@ void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_l
  * to the smallest label. */
 void sml_knn_vote(const sml_neighbor *nb, int64_t nq, int K, int k, int num_classes, uint8_t *pred);
 
+/* Distributed search + vote: accuracy for every k in ks (K = max of ks) of
+ * the local queries with their labels. If pred is not NULL it receives the
+ * predictions for k = ks[pred_k] (local queries), and if nb_out is not NULL
+ * the neighbours. Collective over c. */
+void sml_knn_accuracy(const sml_knn_ref *ref, const uint8_t *queries, const uint8_t *qlabels,
+                      int64_t nq_local, int64_t dim, const int64_t *ks, int nk, sml_metric metric,
+                      int num_classes, const sml_comm *c, double *acc, uint8_t *pred, int pred_k,
+                      sml_neighbor *nb_out);
+
 /* Orders neighbours by (dist, index). */
 int sml_neighbor_cmp(const void *a, const void *b);
 

@@ -83,3 +83,33 @@ sml_data_options cli_data_options(const cli_data_args *args, int load_test) {
   if (args->val >= 1.0 && args->val != floor(args->val)) o.val_fraction = -1; /* rejected by the loader */
   return o;
 }
+
+int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err) {
+  *n = 0;
+  const char *p = text;
+  while (*p) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (errno || end == p || (*end && *end != ','))
+      return sml_fail(err, SML_EINPUT, "--%s %s: expected integers separated by commas", option, text);
+    if (v < 1) return sml_fail(err, SML_EINPUT, "--%s %s: %lld must be at least 1", option, text, v);
+    if (*n == max) return sml_fail(err, SML_EINPUT, "--%s %s: at most %d values", option, text, max);
+    values[(*n)++] = v;
+    p = *end ? end + 1 : end;
+  }
+  if (*n == 0) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
+  return SML_OK;
+}
+
+int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max,
+                  int *n, sml_err *err) {
+  snprintf(buf, buflen, "%s", text);
+  *n = 0;
+  for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+    if (*n == max) return sml_fail(err, SML_EINPUT, "--%s %s: at most %d values", option, text, max);
+    words[(*n)++] = w;
+  }
+  if (*n == 0) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
+  return SML_OK;
+}

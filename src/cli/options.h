@@ -45,11 +45,19 @@ typedef struct {
 /* Turns parsed data options into loader options. */
 sml_data_options cli_data_options(const cli_data_args *args, int load_test);
 
+/* "1,3,5" -> values (each >= 1); names the option in errors. */
+int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);
+/* "a,b" -> pointers into buf (a copy of text split at commas). */
+int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max,
+                  int *n, sml_err *err);
+
 /* Subcommands: each returns an SML_* status, with err filled on failure. */
 typedef int (*cli_command_fn)(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err);
 
 #endif

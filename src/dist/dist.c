@@ -20,6 +20,17 @@ sml_comm sml_comm_of(MPI_Comm comm) {
 sml_comm sml_comm_world(void) { return sml_comm_of(MPI_COMM_WORLD); }
 sml_comm sml_comm_self(void) { return sml_comm_of(MPI_COMM_SELF); }
 
+sml_comm sml_comm_split(const sml_comm *c, int color, int key) {
+  MPI_Comm comm;
+  MPI_Comm_split(c->comm, color, key, &comm);
+  return sml_comm_of(comm);
+}
+
+void sml_comm_free(sml_comm *c) {
+  if (c->comm != MPI_COMM_NULL && c->comm != MPI_COMM_WORLD && c->comm != MPI_COMM_SELF)
+    MPI_Comm_free(&c->comm);
+}
+
 void sml_dist_init(int *argc, char ***argv) {
   int provided = 0;
   /* Only the main thread calls MPI; OpenMP regions never do. */
@@ -117,6 +128,14 @@ void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *o
       }
     }
     dst += counts[r];
+  }
+}
+
+void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root) {
+  for (int64_t done = 0; done < n; done += SML_MPI_CHUNK) {
+    int64_t part = n - done < SML_MPI_CHUNK ? n - done : SML_MPI_CHUNK;
+    MPI_Reduce(c->rank == root ? MPI_IN_PLACE : buf + done, buf + done, (int)part, MPI_UINT8_T, MPI_MAX, root,
+               c->comm);
   }
 }
 

@@ -55,7 +55,7 @@ int sml_svg_plot(const char *path, const char *title, const char *xlabel, const 
   fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n", (W - MR + ML) / 2, H - 12, xlabel);
   fprintf(f, "<text transform='translate(16,%d) rotate(-90)' text-anchor='middle'>%s</text>\n", (H - MB + MT) / 2, ylabel);
   for (int s = 0; s < nseries; s++) {
-    const char *col = palette[s % 6];
+    const char *col = palette[(series[s].color > 0 ? series[s].color - 1 : s) % 6];
     const sml_svg_series *se = &series[s];
     if (!se->points_only) {
       fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='1.5' points='", col);

@@ -1,0 +1,72 @@
+/* Cross-validation and parallel search: groups of ranks, folds, and the
+ * results table (scikit-learn's cv_results_ columns). */
+#ifndef SHARDML_CV_H
+#define SHARDML_CV_H
+
+#include <stdint.h>
+
+#include "shardml/dataset.h"
+#include "shardml/dist.h"
+#include "shardml/knn.h"
+
+#define SML_CV_MAX_PARAMS 8
+#define SML_CV_VALUE_LEN 32
+
+/* World split into `groups` groups of contiguous ranks (sizes differ by at
+ * most one). Collective over world. */
+typedef struct {
+  int ngroups;
+  int group;        /* this rank's group */
+  sml_comm comm;    /* the group's communicator */
+} sml_groups;
+int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err *err);
+void sml_groups_free(sml_groups *g);
+
+/* Fold of a global training index: contiguous blocks, like scikit-learn's
+ * KFold without shuffling. */
+int sml_fold_of(int64_t index, int64_t n, int folds);
+
+/* One row per configuration, one column per fold. */
+typedef struct {
+  int nparams;
+  char param_names[SML_CV_MAX_PARAMS][SML_CV_VALUE_LEN];
+  int nconfigs, nfolds;
+  char (*values)[SML_CV_MAX_PARAMS][SML_CV_VALUE_LEN]; /* [nconfigs] */
+  int *numeric;      /* [nparams]: parameter values are numbers (JSON/plots) */
+  double *score;      /* [nconfigs * nfolds] validation accuracy */
+  double *fit_time;   /* [nconfigs * nfolds] seconds */
+  double *score_time; /* [nconfigs * nfolds] seconds */
+} sml_cv_table;
+
+void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, int nconfigs, int nfolds);
+void sml_cv_table_free(sml_cv_table *t);
+double sml_cv_mean(const sml_cv_table *t, int config);
+double sml_cv_std(const sml_cv_table *t, int config);
+/* Best configuration: highest mean score, the first one on ties. */
+int sml_cv_best(const sml_cv_table *t);
+/* Sums the numeric arrays over world (each task's result is filled by one
+ * rank, zeros elsewhere), so every rank ends with the whole table. */
+void sml_cv_table_allreduce(sml_cv_table *t, const sml_comm *world);
+
+/* cv_results.csv and cv_results.json (rank 0; atomic). */
+int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_err *err);
+
+/* kNN cross-validation: every (fold, metric) task searches once with the
+ * largest k and votes for every k. The table has one configuration per
+ * (k, metric), metric-major. Collective over world. */
+typedef struct {
+  const int64_t *ks;
+  int nk;
+  const sml_metric *metrics;
+  int nmetrics;
+  int folds;
+  int groups;
+  int64_t subset;            /* use the first N training images (0: all) */
+  const sml_data_options *data;
+} sml_knn_cv_config;
+int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err);
+
+/* Accuracy-vs-k plot: mean +/- std per metric, each fold as a dot. */
+int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const char *path, sml_err *err);
+
+#endif

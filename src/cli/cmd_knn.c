@@ -1,0 +1,127 @@
+/* shardml knn: classify the test set (or validation split) by its k nearest
+ * training images; one search answers every k asked for. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "shardml/io.h"
+#include "shardml/knn.h"
+
+#define MAX_KS 64
+
+/* Rank 0 draws the first rows queries and their k nearest training images;
+ * the images live on whichever rank holds them, so they are collected with
+ * one reduction (every other rank contributes zeros). */
+static int neighbors_image(const char *path, const sml_dataset *ds, const sml_shard *queries,
+                           const sml_neighbor *nb, int K, int k, int rows, const sml_comm *c, sml_err *err) {
+  const int64_t dim = sml_dataset_dim(ds);
+  int64_t nrows = rows;
+  int64_t have = c->rank == 0 ? (queries->count < rows ? queries->count : rows) : 0;
+  sml_bcast_bytes(c, &have, sizeof have, 0);
+  nrows = have;
+  int64_t *ids = SML_CALLOC((size_t)(nrows * k) + 1, sizeof *ids);
+  int *labels = SML_CALLOC((size_t)(nrows * k) + 1, sizeof *labels);
+  if (c->rank == 0)
+    for (int64_t r = 0; r < nrows; r++)
+      for (int j = 0; j < k; j++) {
+        ids[r * k + j] = nb[r * K + j].index;
+        labels[r * k + j] = nb[r * K + j].label;
+      }
+  sml_bcast_bytes(c, ids, nrows * k * (int64_t)sizeof *ids, 0);
+  uint8_t *imgs = SML_CALLOC((size_t)(nrows * k * dim) + 1, 1);
+  for (int64_t i = 0; i < nrows * k; i++) {
+    int64_t local = ids[i] - ds->train.first;
+    if (ids[i] != INT64_MAX && local >= 0 && local < ds->train.count)
+      memcpy(imgs + i * dim, ds->train.images + local * dim, (size_t)dim);
+  }
+  sml_reduce_max_u8(c, imgs, nrows * k * dim, 0);
+  int st = SML_OK;
+  if (c->rank == 0) {
+    const int H = ds->height, W = ds->width, C = ds->channels, s = 2, gap = 4, border = 2;
+    const int tw = W * s, th = H * s, cols = k + 1;
+    const int width = cols * (tw + gap) + gap + gap, height = (int)nrows * (th + gap) + gap;
+    uint8_t *png = SML_ALLOC((size_t)width * height * 3);
+    memset(png, 255, (size_t)width * height * 3);
+    for (int64_t r = 0; r < nrows; r++)
+      for (int col = 0; col < cols; col++) {
+        const uint8_t *img = col == 0 ? queries->images + r * dim : imgs + (r * k + col - 1) * dim;
+        const int wrong = col > 0 && labels[r * k + col - 1] != queries->labels[r];
+        const int x0 = gap + col * (tw + gap) + (col > 0 ? gap : 0), y0 = gap + (int)r * (th + gap);
+        for (int y = -border; y < th + border; y++)
+          for (int x = -border; x < tw + border; x++) {
+            uint8_t *px = png + ((size_t)(y0 + y) * width + (x0 + x)) * 3;
+            if (y < 0 || x < 0 || y >= th || x >= tw) {
+              if (wrong) { px[0] = 220; px[1] = 30; px[2] = 30; } /* another class: red frame */
+              continue;
+            }
+            for (int ch = 0; ch < 3; ch++) px[ch] = img[((y / s) * W + x / s) * C + (C == 3 ? ch : 0)];
+          }
+      }
+    st = sml_png_write(path, png, width, height, 3, err);
+    free(png);
+  }
+  free(ids); free(labels); free(imgs);
+  return sml_agree(c, st, err);
+}
+
+int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
+  cli_data_args data = {0};
+  const char *klist = "1", *metric_name = "l2", *image = NULL;
+  int64_t rows = 10;
+  const cli_option opts[] = {
+      CLI_DATA_OPTIONS(&data),
+      {"k", OPT_STRING, &klist, "K[,K...]", "neighbours to vote over; several k share one search (default 1)"},
+      {"metric", OPT_STRING, &metric_name, "l1|l2", "distance: l1 (Manhattan) or l2 (Euclidean) (default l2)"},
+      {"neighbors-image", OPT_STRING, &image, "FILE.png", "draw the first queries with their k nearest (largest k); other classes framed red"},
+      {"rows", OPT_INT, &rows, "N", "queries drawn by --neighbors-image (default 10)"},
+      {NULL, 0, NULL, NULL, NULL}};
+  SML_TRY(cli_parse(world, "knn",
+                    "Classify the test split (the validation split with --val) by k nearest neighbours.\n"
+                    "Distances are exact integers on raw pixels; equal distances are ordered by training\n"
+                    "index. A tied vote goes to the tied class with the smallest summed distance, then to\n"
+                    "the smallest label. Results are identical for any number of ranks and threads.",
+                    argc, argv, opts, err));
+  int64_t ks[MAX_KS];
+  int nk;
+  SML_TRY(cli_int_list("k", klist, ks, MAX_KS, &nk, err));
+  sml_metric metric;
+  if (sml_metric_parse(metric_name, &metric) != 0)
+    return sml_fail(err, SML_EINPUT, "--metric %s: unknown metric (l1, l2)", metric_name);
+  if (rows < 1) return sml_fail(err, SML_EINPUT, "--rows %lld: must be at least 1", (long long)rows);
+
+  sml_data_options dopt = cli_data_options(&data, 1);
+  sml_dataset ds;
+  SML_TRY(sml_dataset_load(&ds, &dopt, world, err));
+  const sml_shard *queries = ds.val.total > 0 ? &ds.val : &ds.test;
+  int64_t K = 0;
+  for (int i = 0; i < nk; i++) K = ks[i] > K ? ks[i] : K;
+  int st = SML_OK;
+  if (K > ds.train.total)
+    st = sml_fail(err, SML_EINPUT, "--k %lld: larger than the training set (%lld images)", (long long)K,
+                  (long long)ds.train.total);
+  else if (queries->total == 0)
+    st = sml_fail(err, SML_EINPUT, "%s: no test split to classify (use --test-data or --val)", ds.path);
+  if (st != SML_OK) { sml_dataset_free(&ds); return st; }
+
+  const int64_t dim = sml_dataset_dim(&ds);
+  sml_knn_ref ref = {.images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = ds.train.count};
+  sml_neighbor *nb = SML_ALLOC((size_t)(queries->count * K + 1) * sizeof *nb);
+  double *acc = SML_ALLOC((size_t)nk * sizeof *acc);
+  const double t0 = sml_now();
+  sml_knn_accuracy(&ref, queries->images, queries->labels, queries->count, dim, ks, nk, metric, ds.num_classes,
+                   world, acc, NULL, 0, nb);
+  const double secs = sml_now() - t0;
+  if (world->rank == 0) {
+    for (int i = 0; i < nk; i++)
+      printf("k=%lld metric=%s accuracy %.4f\n", (long long)ks[i], sml_metric_name(metric), acc[i]);
+    fflush(stdout);
+  }
+  sml_log(world, "knn: %lld queries x %lld references, %s, K=%lld: %.2fs on %d ranks x %d threads",
+          (long long)queries->total, (long long)ds.train.total, sml_metric_name(metric), (long long)K, secs,
+          world->size, sml_threads());
+  if (image) st = neighbors_image(image, &ds, queries, nb, (int)K, (int)K, (int)rows, world, err);
+  free(nb); free(acc);
+  sml_dataset_free(&ds);
+  return st;
+}

@@ -1,0 +1,127 @@
+/* k-fold cross-validation of kNN over groups of ranks. Each group holds the
+ * whole training set, sharded over its own ranks; a (fold, metric) task
+ * uses the group's images outside the fold as references and those inside
+ * as queries. Exact distances make every number independent of the number
+ * of ranks and groups. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/cv.h"
+#include "shardml/io.h"
+
+int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err) {
+  memset(table, 0, sizeof *table);
+  if (cfg->folds < 2) return sml_fail(err, SML_EINPUT, "--folds %d: needs at least 2", cfg->folds);
+  int64_t maxk = 0;
+  for (int i = 0; i < cfg->nk; i++) {
+    if (cfg->ks[i] < 1) return sml_fail(err, SML_EINPUT, "--k %lld: k must be at least 1", (long long)cfg->ks[i]);
+    if (cfg->ks[i] > maxk) maxk = cfg->ks[i];
+  }
+  if (cfg->subset < 0) return sml_fail(err, SML_EINPUT, "--subset %lld: must not be negative", (long long)cfg->subset);
+  sml_groups g;
+  SML_TRY(sml_groups_split(&g, world, cfg->groups, err));
+  const sml_comm *gc = &g.comm;
+
+  sml_dataset ds;
+  sml_data_options dopt = *cfg->data;
+  dopt.load_test = 0;
+  int st = sml_dataset_load(&ds, &dopt, gc, err);
+  st = sml_agree(world, st, err);
+  if (st != SML_OK) { sml_groups_free(&g); return st; }
+  const int64_t N = cfg->subset > 0 && cfg->subset < ds.train.total ? cfg->subset : ds.train.total;
+  const int64_t dim = sml_dataset_dim(&ds);
+  if (cfg->folds > N)
+    st = sml_fail(err, SML_EINPUT, "--folds %d: more folds than training images (%lld)", cfg->folds, (long long)N);
+  else if (maxk > N - (N + cfg->folds - 1) / cfg->folds)
+    st = sml_fail(err, SML_EINPUT, "--k %lld: larger than the training size of a fold (%lld images)",
+                  (long long)maxk, (long long)(N - (N + cfg->folds - 1) / cfg->folds));
+  if (st != SML_OK) { sml_dataset_free(&ds); sml_groups_free(&g); return st; }
+
+  const char *names[2] = {"k", "metric"};
+  sml_cv_table_init(table, 2, names, cfg->nk * cfg->nmetrics, cfg->folds);
+  table->numeric[0] = 1;
+  for (int m = 0; m < cfg->nmetrics; m++)
+    for (int i = 0; i < cfg->nk; i++) {
+      int c = m * cfg->nk + i;
+      snprintf(table->values[c][0], SML_CV_VALUE_LEN, "%lld", (long long)cfg->ks[i]);
+      snprintf(table->values[c][1], SML_CV_VALUE_LEN, "%s", sml_metric_name(cfg->metrics[m]));
+    }
+
+  const sml_shard *sh = &ds.train;
+  int64_t *rows = SML_ALLOC((size_t)sh->count * sizeof *rows + 8);
+  uint8_t *qimg = SML_ALLOC((size_t)(sh->count * dim) + 1);
+  uint8_t *qlab = SML_ALLOC((size_t)sh->count + 1);
+  double *acc = SML_ALLOC((size_t)cfg->nk * sizeof *acc);
+  const int ntasks = cfg->folds * cfg->nmetrics;
+  int mine_total = 0, mine_done = 0;
+  for (int t = g.group; t < ntasks; t += g.ngroups) mine_total++;
+  const double t_start = sml_now();
+  for (int t = g.group; t < ntasks; t += g.ngroups) {
+    const int fold = t % cfg->folds, m = t / cfg->folds;
+    const double t0 = sml_now();
+    int64_t nref = 0, nq = 0;
+    for (int64_t i = 0; i < sh->count; i++) {
+      const int64_t id = sh->first + i;
+      if (id >= N) break;
+      if (sml_fold_of(id, N, cfg->folds) == fold) {
+        memcpy(qimg + nq * dim, sh->images + i * dim, (size_t)dim);
+        qlab[nq++] = sh->labels[i];
+      } else {
+        rows[nref++] = i;
+      }
+    }
+    sml_knn_ref ref = {.images = sh->images, .labels = sh->labels, .rows = rows, .id_base = sh->first, .count = nref};
+    const double t1 = sml_now();
+    sml_knn_accuracy(&ref, qimg, qlab, nq, dim, cfg->ks, cfg->nk, cfg->metrics[m], ds.num_classes, gc, acc,
+                     NULL, 0, NULL);
+    const double t2 = sml_now();
+    if (gc->rank == 0)
+      for (int i = 0; i < cfg->nk; i++) {
+        size_t cell = (size_t)(m * cfg->nk + i) * cfg->folds + fold;
+        table->score[cell] = acc[i];
+        table->fit_time[cell] = t1 - t0;
+        table->score_time[cell] = t2 - t1;
+      }
+    mine_done++;
+    if (world->rank == 0) {
+      double elapsed = sml_now() - t_start;
+      sml_log(world, "cv: task %d/%d (fold %d, %s) done in %.1fs by group 0 of %d; ~%.0fs left",
+              t + 1, ntasks, fold, sml_metric_name(cfg->metrics[m]), t2 - t0, g.ngroups,
+              elapsed / mine_done * (mine_total - mine_done));
+    }
+  }
+  sml_cv_table_allreduce(table, world);
+  free(rows); free(qimg); free(qlab); free(acc);
+  sml_dataset_free(&ds);
+  sml_groups_free(&g);
+  return SML_OK;
+}
+
+int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const char *path, sml_err *err) {
+  const int nk = cfg->nk, F = t->nfolds, M = cfg->nmetrics;
+  sml_svg_series *series = SML_CALLOC((size_t)(2 * M), sizeof *series);
+  double *xs = SML_ALLOC((size_t)nk * sizeof *xs), *mean = SML_ALLOC((size_t)(M * nk) * sizeof *mean);
+  double *sd = SML_ALLOC((size_t)(M * nk) * sizeof *sd);
+  double *fx = SML_ALLOC((size_t)(nk * F) * sizeof *fx), *fy = SML_ALLOC((size_t)(M * nk * F) * sizeof *fy);
+  char (*labels)[48] = SML_CALLOC((size_t)(2 * M), sizeof *labels);
+  for (int i = 0; i < nk; i++) xs[i] = (double)cfg->ks[i];
+  for (int i = 0; i < nk; i++)
+    for (int f = 0; f < F; f++) fx[i * F + f] = xs[i];
+  for (int m = 0; m < M; m++) {
+    for (int i = 0; i < nk; i++) {
+      int c = m * nk + i;
+      mean[m * nk + i] = sml_cv_mean(t, c);
+      sd[m * nk + i] = sml_cv_std(t, c);
+      for (int f = 0; f < F; f++) fy[(m * nk + i) * F + f] = t->score[(size_t)c * F + f];
+    }
+    snprintf(labels[2 * m], 48, "%s mean +/- std", sml_metric_name(cfg->metrics[m]));
+    snprintf(labels[2 * m + 1], 48, "%s folds", sml_metric_name(cfg->metrics[m]));
+    series[2 * m] = (sml_svg_series){labels[2 * m], nk, xs, mean + m * nk, sd + m * nk, 0, m + 1};
+    series[2 * m + 1] = (sml_svg_series){labels[2 * m + 1], nk * F, fx, fy + m * nk * F, NULL, 1, m + 1};
+  }
+  int st = sml_svg_plot(path, "kNN cross-validation", "k", "validation accuracy", 0, series, 2 * M, err);
+  free(series); free(xs); free(mean); free(sd); free(fx); free(fy); free(labels);
+  return st;
+}

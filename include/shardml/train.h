@@ -67,6 +67,13 @@ int sml_train(const sml_model *m, float *params, const sml_dataset *ds, const sm
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
                     const sml_prep *prep, const sml_comm *c);
 
+/* One SGD-with-momentum step on the allreduced gradient sum, fused into a
+ * single pass over the flat buffers:
+ *   g = grad_sum / count + 2 reg W (weights only);  v = mu v - lr g;  p += v.
+ * Returns reg * sum W^2 of the parameters before the step. */
+double sml_sgd_step(const sml_model *m, float *params, float *velocity, const float *grad_sum,
+                    double count, double reg, double lr, double momentum);
+
 /* Learning rate at a fractional epoch position. */
 double sml_lr_at(const sml_train_config *cfg, int64_t epoch, double epoch_fraction);
 

@@ -17,3 +17,24 @@ double sml_lr_at(const sml_train_config *cfg, int64_t epoch, double epoch_fracti
   if (cfg->warmup_epochs > 0 && t < cfg->warmup_epochs) lr *= t / cfg->warmup_epochs;
   return lr;
 }
+
+double sml_sgd_step(const sml_model *m, float *params, float *velocity, const float *grad_sum,
+                    double count, double reg, double lr, double momentum) {
+  const float inv = (float)(1.0 / count), mu = (float)momentum, eta = (float)lr;
+  double sumsq = 0.0;
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    float *w = params + e->offset, *v = velocity + e->offset;
+    const float *g = grad_sum + e->offset;
+    const float twice = e->regularized ? (float)(2.0 * reg) : 0.0f;
+    double s = 0.0;
+#pragma omp parallel for simd reduction(+ : s) schedule(static)
+    for (int64_t i = 0; i < e->size; i++) {
+      s += (double)w[i] * w[i];
+      v[i] = mu * v[i] - eta * (g[i] * inv + twice * w[i]);
+      w[i] += v[i];
+    }
+    if (e->regularized) sumsq += s;
+  }
+  return reg * sumsq;
+}

@@ -109,23 +109,17 @@ int sml_train(const sml_model *m, float *params, const sml_dataset *ds, const sm
       t_compute += t1 - t0;
       t_allreduce += t2 - t1;
 
-      const float count = grad[nw + 1];
-      const float inv = 1.0f / count;
-      for (int64_t i = 0; i < nw; i++) grad[i] *= inv;
-      const double loss = grad[nw] / count + sml_model_regularize(m, params, grad, cfg->reg);
+      /* The rate for this step, then one fused update pass. */
+      lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
+      const double count = grad[nw + 1];
+      const double loss = grad[nw] / count +
+                          sml_sgd_step(m, params, velocity, grad, count, cfg->reg, lr, cfg->momentum);
       if (!isfinite(loss)) {
         status = sml_fail(err, SML_ERUNTIME,
                           "training diverged at step %lld (epoch %lld): the loss is %s; "
                           "try a smaller --lr (now %g)",
                           (long long)global_step + 1, (long long)epoch + 1, isnan(loss) ? "NaN" : "infinite", cfg->lr);
         break;
-      }
-      lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
-      const float mu = (float)cfg->momentum, step_lr = (float)lr;
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < nw; i++) {
-        velocity[i] = mu * velocity[i] - step_lr * grad[i];
-        params[i] += velocity[i];
       }
       loss_sum += loss;
       if (cfg->log_every > 0 && (global_step + 1) % cfg->log_every == 0 && hist->nsteps_logged <= max_logged) {

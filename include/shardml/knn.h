@@ -26,8 +26,19 @@ typedef struct {
   int label;
 } sml_neighbor;
 
+/* Where the time of a search went (optional, for benchmarks). */
+typedef struct {
+  double gemm_s;      /* L2 float pass: sgemm calls */
+  double select_s;    /* L2 candidate selection, L1 distances */
+  double rescore_s;   /* exact re-scoring */
+  double comm_s;      /* broadcasts and merges */
+  double gemm_flops;  /* 2 * queries * references * dim, this rank */
+  int64_t candidates; /* re-scored images (L2) */
+} sml_knn_stats;
+
 /* A set of reference (training) images on this rank: rows[i] of images. */
 typedef struct {
+  sml_knn_stats *stats;    /* NULL: not measured */
   const uint8_t *images;   /* [*, dim] */
   const uint8_t *labels;
   const int64_t *rows;     /* local rows to use (NULL: 0..count-1) */

@@ -105,7 +105,8 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (st != SML_OK) { sml_dataset_free(&ds); return st; }
 
   const int64_t dim = sml_dataset_dim(&ds);
-  sml_knn_ref ref = {.images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = ds.train.count};
+  sml_knn_stats stats = {0};
+  sml_knn_ref ref = {.stats = &stats, .images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = ds.train.count};
   sml_neighbor *nb = SML_ALLOC((size_t)(queries->count * K + 1) * sizeof *nb);
   double *acc = SML_ALLOC((size_t)nk * sizeof *acc);
   const double t0 = sml_now();
@@ -120,6 +121,13 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_log(world, "knn: %lld queries x %lld references, %s, K=%lld: %.2fs on %d ranks x %d threads",
           (long long)queries->total, (long long)ds.train.total, sml_metric_name(metric), (long long)K, secs,
           world->size, sml_threads());
+  /* Rank 0's breakdown (ranks do equal work). */
+  if (metric == SML_METRIC_L2)
+    sml_log(world, "knn rank 0: gemm %.2fs (%.1f GFLOP/s), selection %.2fs, exact re-scoring %.2fs of %.1f candidates/query, communication %.2fs",
+            stats.gemm_s, stats.gemm_s > 0 ? stats.gemm_flops / stats.gemm_s * 1e-9 : 0.0, stats.select_s,
+            stats.rescore_s, (double)stats.candidates / (double)(queries->total ? queries->total : 1), stats.comm_s);
+  else
+    sml_log(world, "knn rank 0: distances and selection %.2fs, communication %.2fs", stats.select_s, stats.comm_s);
   if (image) st = neighbors_image(image, &ds, queries, nb, (int)K, (int)K, (int)rows, world, err);
   free(nb); free(acc);
   sml_dataset_free(&ds);

@@ -7,7 +7,7 @@
 
 #include "shardml/knn.h"
 
-#define QUERY_BLOCK 512   /* queries per GEMM block */
+#define QUERY_BLOCK 2048  /* queries per GEMM block */
 #define TRAIN_BLOCK 2048  /* training images per GEMM block */
 #define L1_TRAIN_BLOCK 256
 
@@ -181,8 +181,14 @@ static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq
         tnorm[t] = s;
       }
       /* dots[bq, bt] = qf[bq, dim] . tf[bt, dim]^T */
+      const double tg0 = sml_now();
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bq, (int)bt, (int)dim, 1.0f, qf,
                   (int)dim, tf, (int)dim, 0.0f, dots, (int)bt);
+      const double tg1 = sml_now();
+      if (ref->stats) {
+        ref->stats->gemm_s += tg1 - tg0;
+        ref->stats->gemm_flops += 2.0 * (double)bq * (double)bt * (double)dim;
+      }
 #pragma omp parallel
       {
         float *scratch = NULL;
@@ -213,6 +219,9 @@ static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq
       }
     }
     /* Exact re-scoring of the survivors. */
+    const double tr0 = sml_now();
+    if (ref->stats)
+      for (int64_t i = 0; i < bq; i++) ref->stats->candidates += cands[i].n;
 #pragma omp parallel for schedule(dynamic, 8)
     for (int64_t i = 0; i < bq; i++) {
       sml_neighbor *list = out + (q0 + i) * K;
@@ -224,6 +233,7 @@ static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq
         topk_insert(list, K, (sml_neighbor){d, ref_id(ref, t), ref->labels[row]});
       }
     }
+    if (ref->stats) ref->stats->rescore_s += sml_now() - tr0;
   }
   for (int i = 0; i < QUERY_BLOCK; i++) {
     free(cands[i].f);
@@ -238,13 +248,17 @@ void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_
     for (int64_t q = 0; q < nq; q++) topk_clear(out + q * K, K);
     return;
   }
+  const double t0 = sml_now();
+  const double inner0 = ref->stats ? ref->stats->gemm_s + ref->stats->rescore_s : 0;
   if (metric == SML_METRIC_L1) search_l1(ref, queries, nq, dim, K, out);
   else search_l2(ref, queries, nq, dim, K, out);
+  if (ref->stats) /* everything but the GEMM and the re-scoring */
+    ref->stats->select_s += (sml_now() - t0) - (ref->stats->gemm_s + ref->stats->rescore_s - inner0);
 }
 
 /* ------------------------------------------------------------ distributed */
 
-#define DIST_QUERY_BLOCK 1024
+#define DIST_QUERY_BLOCK 4096
 
 void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim,
                     int K, sml_metric metric, const sml_comm *c, sml_neighbor *out) {
@@ -256,9 +270,12 @@ void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_l
   for (int owner = 0; owner < c->size; owner++) {
     for (int64_t q0 = 0; q0 < counts[owner]; q0 += DIST_QUERY_BLOCK) {
       const int64_t bq = counts[owner] - q0 < DIST_QUERY_BLOCK ? counts[owner] - q0 : DIST_QUERY_BLOCK;
+      const double tb = sml_now();
       if (c->rank == owner) memcpy(block, queries + q0 * dim, (size_t)(bq * dim));
       sml_bcast_bytes(c, block, bq * dim, owner);
+      const double ts = sml_now();
       sml_knn_search_local(ref, block, bq, dim, K, metric, mine);
+      const double te = sml_now();
       /* The owner gathers every rank's K nearest and keeps the best K. */
       sml_gather_bytes(c, mine, bq * K * (int64_t)sizeof *mine, all, owner);
       if (c->rank == owner) {
@@ -271,6 +288,7 @@ void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_l
         }
         free(merged);
       }
+      if (ref->stats) ref->stats->comm_s += (ts - tb) + (sml_now() - te);
     }
   }
   free(counts); free(block); free(mine); free(all);

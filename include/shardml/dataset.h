@@ -68,6 +68,11 @@ int sml_dataset_load(sml_dataset *ds, const sml_data_options *opt, const sml_com
 void sml_dataset_free(sml_dataset *ds);
 int64_t sml_dataset_dim(const sml_dataset *ds); /* height * width * channels */
 
+/* An order-sensitive checksum of the training and validation labels that
+ * does not depend on how they are sharded (a sum of hashed (index, label)
+ * pairs, allreduced). Checkpoints use it to recognise their dataset. */
+uint64_t sml_dataset_label_checksum(const sml_dataset *ds, const sml_comm *c);
+
 /* Format-level pieces (src/data/). Each validates headers and sizes. */
 int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labels_path, sml_err *err);
 int sml_cifar_probe(sml_split_source *s, char files[][SML_PATH_LEN], int nfiles, sml_err *err);

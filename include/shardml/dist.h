@@ -62,6 +62,12 @@ double sml_now(void);
 /* Rank-0-only logging to stderr, prefixed "shardml: ". */
 void sml_log(const sml_comm *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* SIGTERM and SIGUSR1 (SLURM's warnings before a time limit or a
+ * preemption) set a flag instead of killing the process; the trainer polls
+ * it once a step, inside its allreduce, so every rank stops at the same step. */
+void sml_signals_install(void);
+int sml_signal_pending(void); /* the signal number, or 0 */
+
 /* Number of OpenMP threads each rank uses. */
 int sml_threads(void);
 

@@ -64,3 +64,24 @@ void sml_h5w_attr_i64s(sml_h5_writer *w, const char *name, const int64_t *values
 void sml_h5w_attr_strings(sml_h5_writer *w, const char *name, const char *const *values, int n);
 /* Closes and renames into place; fails (removing the temporary) if any write failed. */
 int sml_h5w_commit(sml_h5_writer *w, sml_err *err);
+
+/* Reading shardml's own HDF5 files back. Every call reports a clear error
+ * naming the file and the object. */
+typedef struct {
+  int64_t file; /* hid_t */
+  char path[4096];
+} sml_h5_reader;
+
+int sml_h5r_open(sml_h5_reader *r, const char *path, sml_err *err);
+void sml_h5r_close(sml_h5_reader *r);
+int sml_h5r_has(const sml_h5_reader *r, const char *name);
+/* Reads a float tensor whose element count must be n. */
+int sml_h5r_tensor(const sml_h5_reader *r, const char *name, float *out, int64_t n, sml_err *err);
+int sml_h5r_attr_double(const sml_h5_reader *r, const char *name, double *out, sml_err *err);
+/* Reads up to max int64 values; *n receives the count. */
+int sml_h5r_attr_i64s(const sml_h5_reader *r, const char *name, int64_t *out, int max, int *n, sml_err *err);
+int sml_h5r_attr_string(const sml_h5_reader *r, const char *name, char *out, size_t len, sml_err *err);
+/* Reads a float64 array dataset of up to max values. */
+int sml_h5r_doubles(const sml_h5_reader *r, const char *name, double *out, int64_t max, int64_t *n, sml_err *err);
+/* Writer counterpart for metric histories. */
+void sml_h5w_doubles(sml_h5_writer *w, const char *name, const double *data, int64_t n);

@@ -56,12 +56,43 @@ typedef struct {
 } sml_train_history;
 
 void sml_train_history_free(sml_train_history *h);
+/* Room for cfg's epochs and logged steps. */
+void sml_train_history_init(sml_train_history *h, const sml_train_config *cfg, int64_t steps_per_epoch);
+
+/* Where a run is: everything the loop needs to continue exactly. */
+typedef struct {
+  int64_t epoch;          /* current epoch, 0-based */
+  int64_t step_in_epoch;  /* steps of it already done */
+  int64_t global_step;    /* steps done in all */
+  double epoch_loss_sum;  /* running sums of the current epoch */
+  double epoch_compute_s, epoch_allreduce_s, epoch_elapsed_s;
+  float *params;          /* [nweights] */
+  float *velocity;        /* [nweights] momentum */
+  sml_train_history hist;
+} sml_train_state;
+
+/* When to checkpoint (all optional). */
+typedef struct {
+  const char *dir;        /* NULL: never */
+  int64_t every_steps;    /* 0: off */
+  int64_t every_epochs;   /* 0: off */
+  double every_seconds;   /* 0: off */
+  int keep;               /* checkpoints kept in dir */
+  /* Called on rank 0 to write one checkpoint of the current state. */
+  int (*write)(void *ctx, const sml_train_state *st, sml_err *err);
+  void *ctx;
+} sml_checkpoint_policy;
 
 int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err *err);
 
-/* Trains params (already identical on every rank) in place. Collective. */
-int sml_train(const sml_model *m, float *params, const sml_dataset *ds, const sml_prep *prep,
-              const sml_train_config *cfg, const sml_comm *c, sml_train_history *hist, sml_err *err);
+/* Trains from state (params identical on every rank) to the end of
+ * cfg->epochs, checkpointing as policy says (policy may be NULL). Returns
+ * SML_OK, an error, or SML_EXIT_PREEMPTED (3) when SIGTERM/SIGUSR1 arrived
+ * on any rank: then every rank finished the step and a checkpoint was
+ * written. Collective. */
+int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds, const sml_prep *prep,
+              const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,
+              sml_err *err);
 
 /* Accuracy of params on a sharded split (collective); -1 for an empty split. */
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,

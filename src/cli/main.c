@@ -16,6 +16,8 @@ static const struct {
     {"info", cmd_info, "describe a dataset and how it is sharded over the ranks"},
     {"convert", cmd_convert, "write a dataset in shardml's HDF5 layout"},
     {"train", cmd_train, "train a softmax, SVM or MLP classifier (data-parallel SGD)"},
+    {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix of a saved model"},
+    {"predict", cmd_predict, "write a saved model's predictions to CSV"},
     {"knn", cmd_knn, "k-nearest-neighbour classification (L1/L2), distributed"},
     {"cv", cmd_cv, "k-fold cross-validation over groups of ranks (kNN)"},
     {"gradcheck", cmd_gradcheck, "check a model's analytic gradient against centred differences"},

@@ -59,5 +59,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err);
+int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err);
 
 #endif

@@ -3,6 +3,7 @@
 #include "shardml/dist.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -155,3 +156,20 @@ void sml_log(const sml_comm *c, const char *fmt, ...) {
 }
 
 int sml_threads(void) { return omp_get_max_threads(); }
+
+/* Process-wide, like the MPI context: set from a signal handler only. */
+static volatile sig_atomic_t pending_signal = 0;
+
+static void on_signal(int sig) { pending_signal = sig; }
+
+void sml_signals_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+}
+
+int sml_signal_pending(void) { return pending_signal; }

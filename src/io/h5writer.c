@@ -80,3 +80,15 @@ int sml_h5w_commit(sml_h5_writer *w, sml_err *err) {
   }
   return sml_rename_into_place(w->tmp, w->path, err);
 }
+
+void sml_h5w_doubles(sml_h5_writer *w, const char *name, const double *data, int64_t n) {
+  hsize_t dim = (hsize_t)n;
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t space = H5Screate_simple(1, &dim, NULL);
+  hid_t d = H5Dcreate2((hid_t)w->file, name, H5T_IEEE_F64LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  if (d < 0 || (n > 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)) w->failed = 1;
+  if (d >= 0) H5Dclose(d);
+  H5Sclose(space);
+  H5Pclose(lcpl);
+}

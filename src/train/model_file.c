@@ -6,38 +6,6 @@
 
 #include "shardml/io.h"
 
-int sml_model_save(const char *path, const sml_model *m, const float *params,
-                   const sml_dataset *ds, const sml_train_config *cfg, double test_acc, sml_err *err) {
-  sml_h5_writer w;
-  SML_TRY(sml_h5w_open(&w, path, err));
-  for (int p = 0; p < m->nparams; p++) {
-    const sml_param_entry *e = &m->param[p];
-    char name[64];
-    snprintf(name, sizeof name, "/params/%s", e->name);
-    sml_h5w_tensor(&w, name, e->ndim, e->shape, params + e->offset);
-  }
-  sml_h5w_attr_string(&w, "shardml_file", "model");
-  sml_h5w_attr_string(&w, "model", m->kind);
-  sml_h5w_attr_i64s(&w, "widths", m->width, m->nlayers + 1);
-  int64_t shape[3] = {ds->height, ds->width, ds->channels};
-  sml_h5w_attr_i64s(&w, "image_shape", shape, 3);
-  const char *names[SML_MAX_CLASSES];
-  for (int i = 0; i < ds->num_classes; i++) names[i] = ds->class_names[i];
-  sml_h5w_attr_strings(&w, "class_names", names, ds->num_classes);
-  sml_h5w_attr_string(&w, "dataset", ds->path);
-  sml_h5w_attr_double(&w, "svm_margin", m->svm_margin);
-  sml_h5w_attr_double(&w, "lr", cfg->lr);
-  sml_h5w_attr_double(&w, "reg", cfg->reg);
-  sml_h5w_attr_double(&w, "momentum", cfg->momentum);
-  sml_h5w_attr_double(&w, "lr_decay", cfg->lr_decay);
-  int64_t ints[3] = {cfg->epochs, cfg->batch, (int64_t)cfg->seed};
-  sml_h5w_attr_i64s(&w, "epochs", &ints[0], 1);
-  sml_h5w_attr_i64s(&w, "batch", &ints[1], 1);
-  sml_h5w_attr_i64s(&w, "seed", &ints[2], 1);
-  sml_h5w_attr_double(&w, "test_accuracy", test_acc);
-  return sml_h5w_commit(&w, err);
-}
-
 int sml_weights_png(const char *path, const sml_model *m, const float *params,
                     const sml_dataset *ds, sml_err *err) {
   const sml_param_entry *w0 = &m->param[0];

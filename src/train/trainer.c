@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardml/checkpoint.h"
 #include "shardml/io.h"
 #include "shardml/rng.h"
 #include "shardml/train.h"
@@ -49,6 +50,15 @@ double sml_evaluate(const sml_model *m, const float *params, const sml_shard *sp
   return split->total > 0 ? (double)counts[0] / (double)counts[1] : -1.0;
 }
 
+void sml_train_history_init(sml_train_history *h, const sml_train_config *cfg, int64_t steps_per_epoch) {
+  memset(h, 0, sizeof *h);
+  h->epochs = SML_CALLOC((size_t)cfg->epochs + 1, sizeof *h->epochs);
+  int64_t max_logged = cfg->log_every > 0 ? cfg->epochs * steps_per_epoch / cfg->log_every + 1 : 0;
+  h->step_index = SML_CALLOC((size_t)max_logged + 1, sizeof *h->step_index);
+  h->step_loss = SML_CALLOC((size_t)max_logged + 1, sizeof *h->step_loss);
+  h->test_acc = -1;
+}
+
 void sml_train_history_free(sml_train_history *h) {
   free(h->epochs);
   free(h->step_index);
@@ -67,75 +77,110 @@ static int64_t local_part(const int64_t *perm, int64_t lo, int64_t hi, const sml
   return n;
 }
 
-int sml_train(const sml_model *m, float *params, const sml_dataset *ds, const sml_prep *prep,
-              const sml_train_config *cfg, const sml_comm *c, sml_train_history *hist, sml_err *err) {
-  memset(hist, 0, sizeof *hist);
+/* Checkpoints on rank 0, with the verdict agreed (a failed write stops every rank). */
+static int checkpoint_now(const sml_checkpoint_policy *policy, const sml_train_state *st, const sml_comm *c,
+                          sml_err *err) {
+  int status = c->rank == 0 ? policy->write(policy->ctx, st, err) : SML_OK;
+  return sml_agree(c, status, err);
+}
+
+/* Flags carried in the gradient allreduce, after the gradient, loss and count. */
+enum { FLAG_LOSS, FLAG_COUNT, FLAG_SIGNAL, FLAG_TIMER, NFLAGS };
+
+int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds, const sml_prep *prep,
+              const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,
+              sml_err *err) {
   const sml_shard *train = &ds->train;
   const int64_t N = train->total, B = cfg->batch, D = prep->dim, nw = m->nweights;
   const int64_t steps_per_epoch = (N + B - 1) / B;
-  hist->epochs = SML_CALLOC((size_t)cfg->epochs, sizeof *hist->epochs);
-  int64_t max_logged = cfg->log_every > 0 ? cfg->epochs * steps_per_epoch / cfg->log_every + 1 : 0;
-  hist->step_index = SML_CALLOC((size_t)max_logged + 1, sizeof *hist->step_index);
-  hist->step_loss = SML_CALLOC((size_t)max_logged + 1, sizeof *hist->step_loss);
+  const int checkpointing = policy && policy->dir && policy->write;
+  sml_train_history *hist = &state->hist;
+  float *params = state->params, *velocity = state->velocity;
 
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
   int64_t *idx = SML_ALLOC((size_t)B * sizeof *idx);
   float *x = SML_ALLOC((size_t)(B * D) * sizeof *x);
   uint8_t *y = SML_ALLOC((size_t)B);
-  /* grad[0..nw) = gradient sum, grad[nw] = loss sum, grad[nw+1] = sample count */
-  float *grad = SML_ALLOC((size_t)(nw + 2) * sizeof *grad);
-  float *velocity = SML_CALLOC((size_t)nw, sizeof *velocity);
+  /* grad[0..nw) = gradient sum, then the flags: one allreduce per step. */
+  float *grad = SML_ALLOC((size_t)(nw + NFLAGS) * sizeof *grad);
   sml_workspace ws;
   sml_workspace_init(&ws, m, B);
+  sml_signals_install();
 
   int status = SML_OK;
-  int64_t global_step = 0;
-  for (int64_t epoch = 0; epoch < cfg->epochs && status == SML_OK; epoch++) {
+  double last_checkpoint = sml_now();
+  while (state->epoch < cfg->epochs && status == SML_OK) {
+    const int64_t epoch = state->epoch;
     sml_rng shuffle = sml_rng_stream(cfg->seed, SML_STREAM_SHUFFLE, (uint64_t)epoch);
     sml_rng_permutation(&shuffle, perm, N);
-    double t_compute = 0, t_allreduce = 0, loss_sum = 0, lr = 0;
-    const double t_epoch = sml_now();
-    for (int64_t step = 0; step < steps_per_epoch; step++, global_step++) {
+    double lr = sml_lr_at(cfg, epoch, 0.0);
+    while (state->step_in_epoch < steps_per_epoch) {
+      const int64_t step = state->step_in_epoch;
       const double t0 = sml_now();
       const int64_t n = local_part(perm, step * B, step * B + B < N ? step * B + B : N, train, idx);
       for (int64_t i = 0; i < n; i++) y[i] = train->labels[idx[i]];
       sml_prep_batch(prep, train->images, idx, n, x);
-      memset(grad, 0, (size_t)(nw + 2) * sizeof *grad);
-      grad[nw] = (float)sml_model_loss_grad(m, params, grad, x, y, n, &ws);
-      grad[nw + 1] = (float)n;
+      memset(grad, 0, (size_t)(nw + NFLAGS) * sizeof *grad);
+      grad[nw + FLAG_LOSS] = (float)sml_model_loss_grad(m, params, grad, x, y, n, &ws);
+      grad[nw + FLAG_COUNT] = (float)n;
+      grad[nw + FLAG_SIGNAL] = sml_signal_pending() ? 1.0f : 0.0f;
+      grad[nw + FLAG_TIMER] = checkpointing && policy->every_seconds > 0 && c->rank == 0 &&
+                              sml_now() - last_checkpoint >= policy->every_seconds;
       const double t1 = sml_now();
-      sml_allreduce_sum_f32(c, grad, nw + 2);
+      sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
       const double t2 = sml_now();
-      t_compute += t1 - t0;
-      t_allreduce += t2 - t1;
 
       /* The rate for this step, then one fused update pass. */
       lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
-      const double count = grad[nw + 1];
-      const double loss = grad[nw] / count +
+      const double count = grad[nw + FLAG_COUNT];
+      const double loss = grad[nw + FLAG_LOSS] / count +
                           sml_sgd_step(m, params, velocity, grad, count, cfg->reg, lr, cfg->momentum);
       if (!isfinite(loss)) {
         status = sml_fail(err, SML_ERUNTIME,
                           "training diverged at step %lld (epoch %lld): the loss is %s; "
                           "try a smaller --lr (now %g)",
-                          (long long)global_step + 1, (long long)epoch + 1, isnan(loss) ? "NaN" : "infinite", cfg->lr);
+                          (long long)state->global_step + 1, (long long)epoch + 1,
+                          isnan(loss) ? "NaN" : "infinite", cfg->lr);
         break;
       }
-      loss_sum += loss;
-      if (cfg->log_every > 0 && (global_step + 1) % cfg->log_every == 0 && hist->nsteps_logged <= max_logged) {
-        hist->step_index[hist->nsteps_logged] = global_step + 1;
+      state->step_in_epoch++;
+      state->global_step++;
+      state->epoch_loss_sum += loss;
+      state->epoch_compute_s += t1 - t0;
+      state->epoch_allreduce_s += t2 - t1;
+      state->epoch_elapsed_s += sml_now() - t0;
+      if (cfg->log_every > 0 && state->global_step % cfg->log_every == 0) {
+        hist->step_index[hist->nsteps_logged] = state->global_step;
         hist->step_loss[hist->nsteps_logged++] = loss;
+      }
+      const int signalled = grad[nw + FLAG_SIGNAL] > 0;
+      if (checkpointing && (signalled || grad[nw + FLAG_TIMER] > 0 ||
+                            (policy->every_steps > 0 && state->global_step % policy->every_steps == 0))) {
+        status = checkpoint_now(policy, state, c, err);
+        last_checkpoint = sml_now();
+        if (status != SML_OK) break;
+      }
+      if (signalled) {
+        status = checkpointing
+                     ? sml_fail(err, SML_EXIT_PREEMPTED,
+                                "stopped by a signal after step %lld; checkpoint written to %s; rerun with --resume auto",
+                                (long long)state->global_step, policy->dir)
+                     : sml_fail(err, SML_EXIT_PREEMPTED,
+                                "stopped by a signal after step %lld; no --checkpoint-dir, so nothing was saved",
+                                (long long)state->global_step);
+        break;
       }
     }
     if (status != SML_OK) break;
-    const double t_train = sml_now() - t_epoch;
+
+    /* End of the epoch: metrics, one log line, maybe a checkpoint. */
     sml_epoch_stats *e = &hist->epochs[epoch];
-    e->loss = loss_sum / (double)steps_per_epoch;
+    e->loss = state->epoch_loss_sum / (double)steps_per_epoch;
     e->lr = lr;
-    e->compute_s = t_compute;
-    e->allreduce_s = t_allreduce;
-    e->other_s = t_train - t_compute - t_allreduce;
-    e->images_per_sec = (double)N / t_train;
+    e->compute_s = state->epoch_compute_s;
+    e->allreduce_s = state->epoch_allreduce_s;
+    e->other_s = state->epoch_elapsed_s - e->compute_s - e->allreduce_s;
+    e->images_per_sec = (double)N / state->epoch_elapsed_s;
     const double t_eval = sml_now();
     e->train_acc = sml_evaluate(m, params, &ds->train, prep, c);
     e->val_acc = sml_evaluate(m, params, &ds->val, prep, c);
@@ -146,12 +191,20 @@ int sml_train(const sml_model *m, float *params, const sml_dataset *ds, const sm
     sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs other %.2fs (eval %.2fs)",
             (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr,
             e->images_per_sec, e->compute_s, e->allreduce_s, e->other_s, e->eval_s);
+    state->epoch++;
+    state->step_in_epoch = 0;
+    state->epoch_loss_sum = state->epoch_compute_s = state->epoch_allreduce_s = state->epoch_elapsed_s = 0;
+    if (checkpointing && policy->every_epochs > 0 && state->epoch % policy->every_epochs == 0) {
+      status = checkpoint_now(policy, state, c, err);
+      last_checkpoint = sml_now();
+    }
   }
-  hist->test_acc = status == SML_OK ? sml_evaluate(m, params, &ds->test, prep, c) : -1;
+  if (status == SML_OK) hist->test_acc = sml_evaluate(m, params, &ds->test, prep, c);
 
   sml_workspace_free(&ws);
-  free(perm); free(idx); free(x); free(y); free(grad); free(velocity);
-  /* The loss is allreduced, so every rank reached the same verdict. */
+  free(perm); free(idx); free(x); free(y); free(grad);
+  /* Loss, signals and timers travel in the allreduce: every rank reached
+   * the same verdict at the same step. */
   return status;
 }
 

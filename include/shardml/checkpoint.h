@@ -1,0 +1,79 @@
+/* HDF5 checkpoints with exact resume (schema in README.md).
+ *
+ * A checkpoint holds everything the training loop needs to continue as if
+ * never stopped: parameters and momentum in the flat layout (one dataset per
+ * tensor), the position (epoch, step within it, global step), the epoch's
+ * running sums, the metric history, the hyperparameters, the dataset's
+ * identity, and a checksum over the tensors. Shuffling is derived from
+ * (seed, epoch), so the seed and the position are the whole RNG state.
+ * Rank 0 writes it (parameters are replicated) under a temporary name, then
+ * renames it, then updates the `latest` pointer. */
+#ifndef SHARDML_CHECKPOINT_H
+#define SHARDML_CHECKPOINT_H
+
+#include <stdint.h>
+
+#include "shardml/dataset.h"
+#include "shardml/model.h"
+#include "shardml/prep.h"
+#include "shardml/train.h"
+
+#define SML_CHECKPOINT_VERSION 1
+/* Exit status of a run stopped by SIGTERM or SIGUSR1 after its checkpoint. */
+#define SML_EXIT_PREEMPTED 3
+
+typedef struct {
+  char path[4096];
+  int64_t n_train, n_val, n_test;
+  uint64_t label_checksum;
+} sml_dataset_identity;
+
+/* Collective (the checksum is allreduced). */
+void sml_dataset_identity_of(sml_dataset_identity *id, const sml_dataset *ds, const sml_comm *c);
+
+/* What to save with the tensors. */
+typedef struct {
+  const sml_model *model;
+  const sml_train_config *cfg;
+  const sml_dataset_identity *data;
+  const sml_dataset *ds;        /* image shape and class names */
+  const float *mean;            /* [dim] preprocessing mean */
+  int64_t dim;
+  const sml_train_state *state;
+  int nranks, nthreads;
+  int final;                    /* 1 for the model file written at the end */
+} sml_checkpoint_contents;
+
+/* Writes one file atomically (one rank). */
+int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sml_err *err);
+
+/* Reads and validates a checkpoint against the run that wants to resume
+ * from it: model kind and architecture, dataset identity, and the
+ * hyperparameters that define the trajectory (batch, seed, rates, reg,
+ * momentum, schedule). On success fills state (params and velocity must be
+ * allocated for the model) and *saved_ranks / *saved_threads. */
+int sml_checkpoint_read(const char *path, const sml_model *model, const sml_train_config *cfg,
+                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
+                        int *saved_threads, sml_err *err);
+
+/* A trained model for eval/predict: the model, its parameters and the
+ * preprocessing mean, from a checkpoint or a final model file. */
+typedef struct {
+  sml_model model;
+  float *params;
+  float *mean;
+  int64_t dim;
+  int64_t image_shape[3];
+  char dataset_path[4096];
+} sml_saved_model;
+int sml_saved_model_load(sml_saved_model *sm, const char *path, sml_err *err);
+void sml_saved_model_free(sml_saved_model *sm);
+
+/* Checkpoint files in a directory: ckpt-<global step>.h5 and `latest`. */
+int sml_checkpoint_path(char *out, size_t len, const char *dir, int64_t global_step);
+/* Writes `latest` (atomically) and removes all but the newest `keep`. */
+int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, sml_err *err);
+/* Lists checkpoints newest first; returns the count (at most max). */
+int sml_checkpoint_list(const char *dir, char (*paths)[4096], int max);
+
+#endif

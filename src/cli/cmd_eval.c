@@ -1,0 +1,193 @@
+/* shardml eval and predict: a saved model (final model.h5 or any
+ * checkpoint) on a dataset's test split (or validation split with --val).
+ * The preprocessing mean is the one saved with the model. kNN keeps no
+ * trained state, so it has no file for these commands: use `shardml knn`. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "shardml/checkpoint.h"
+#include "shardml/io.h"
+#include "shardml/prep.h"
+
+#define EVAL_CHUNK 1024
+
+typedef struct {
+  sml_saved_model sm;
+  sml_dataset ds;
+  const sml_shard *split;
+} eval_setup;
+
+static const char *knn_note = "kNN keeps no trained state, so it has no checkpoint: evaluate it with "
+                              "'shardml knn --k K --metric l1|l2 --data ...'";
+
+/* Loads the model (every rank reads the small file) and the data, and
+ * checks that they fit each other. Collective; agreed. */
+static int setup(eval_setup *e, const char *checkpoint, const cli_data_args *data, const char *model_opt,
+                 const sml_comm *c, sml_err *err) {
+  memset(e, 0, sizeof *e);
+  if (model_opt && strcmp(model_opt, "knn") == 0) return sml_fail(err, SML_EINPUT, "--model knn: %s", knn_note);
+  if (!checkpoint) return sml_fail(err, SML_EINPUT, "--checkpoint FILE is required (a model.h5 or ckpt-*.h5)");
+  int st = sml_saved_model_load(&e->sm, checkpoint, err);
+  SML_TRY(sml_agree(c, st, err));
+  cli_data_args d = *data;
+  if (!d.data && e->sm.dataset_path[0]) d.data = e->sm.dataset_path; /* the data it was trained on */
+  sml_data_options dopt = cli_data_options(&d, 1);
+  st = sml_dataset_load(&e->ds, &dopt, c, err);
+  if (st != SML_OK) {
+    sml_saved_model_free(&e->sm);
+    return st;
+  }
+  e->split = e->ds.val.total > 0 ? &e->ds.val : &e->ds.test;
+  const int C = (int)e->sm.model.width[e->sm.model.nlayers];
+  if (sml_dataset_dim(&e->ds) != e->sm.dim || e->ds.height != e->sm.image_shape[0] ||
+      e->ds.width != e->sm.image_shape[1])
+    st = sml_fail(err, SML_EINPUT, "%s: the model takes %lldx%lldx%lld images, %s has %dx%dx%d", checkpoint,
+                  (long long)e->sm.image_shape[0], (long long)e->sm.image_shape[1], (long long)e->sm.image_shape[2],
+                  e->ds.path, e->ds.height, e->ds.width, e->ds.channels);
+  else if (e->ds.num_classes > C)
+    st = sml_fail(err, SML_EINPUT, "%s: the model knows %d classes, %s has %d", checkpoint, C, e->ds.path,
+                  e->ds.num_classes);
+  else if (e->split->total == 0)
+    st = sml_fail(err, SML_EINPUT, "%s: no test split to evaluate (use --test-data or --val)", e->ds.path);
+  if (st != SML_OK) {
+    sml_dataset_free(&e->ds);
+    sml_saved_model_free(&e->sm);
+  }
+  return st;
+}
+
+static void teardown(eval_setup *e) {
+  sml_dataset_free(&e->ds);
+  sml_saved_model_free(&e->sm);
+}
+
+/* scores[count, C] of the local split (softmax probabilities unless svm). */
+static float *local_scores(const eval_setup *e) {
+  const sml_model *m = &e->sm.model;
+  const int64_t C = m->width[m->nlayers], n = e->split->count;
+  sml_prep prep = {.dim = e->sm.dim, .mean = e->sm.mean};
+  float *scores = SML_ALLOC((size_t)(n * C + 1) * sizeof *scores);
+  float *x = SML_ALLOC((size_t)(EVAL_CHUNK * prep.dim) * sizeof *x);
+  sml_workspace ws;
+  sml_workspace_init(&ws, m, EVAL_CHUNK);
+  for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
+    const int64_t b = n - lo < EVAL_CHUNK ? n - lo : EVAL_CHUNK;
+    sml_prep_batch(&prep, e->split->images + lo * prep.dim, NULL, b, x);
+    memcpy(scores + lo * C, sml_model_forward(m, e->sm.params, x, b, &ws), (size_t)(b * C) * sizeof *scores);
+  }
+  if (m->loss == SML_LOSS_SOFTMAX)
+    for (int64_t i = 0; i < n; i++) {
+      float *s = scores + i * C, mx = s[0], sum = 0;
+      for (int64_t j = 1; j < C; j++) mx = s[j] > mx ? s[j] : mx;
+      for (int64_t j = 0; j < C; j++) sum += (s[j] = expf(s[j] - mx));
+      for (int64_t j = 0; j < C; j++) s[j] /= sum;
+    }
+  sml_workspace_free(&ws);
+  free(x);
+  return scores;
+}
+
+static int argmax(const float *s, int64_t C) {
+  int best = 0;
+  for (int64_t j = 1; j < C; j++) if (s[j] > s[best]) best = (int)j;
+  return best;
+}
+
+int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
+  cli_data_args data = {0};
+  const char *checkpoint = NULL, *model = NULL;
+  const cli_option opts[] = {
+      CLI_DATA_OPTIONS(&data),
+      {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
+      {"model", OPT_STRING, &model, "NAME", "only to be told that knn has no checkpoint"},
+      {NULL, 0, NULL, NULL, NULL}};
+  SML_TRY(cli_parse(world, "eval",
+                    "Accuracy, per-class accuracy and confusion matrix of a saved model on the test split\n"
+                    "(default data: the dataset the model was trained on). kNN keeps no trained state:\n"
+                    "evaluate it with 'shardml knn'.",
+                    argc, argv, opts, err));
+  eval_setup e;
+  SML_TRY(setup(&e, checkpoint, &data, model, world, err));
+  const int64_t C = e.sm.model.width[e.sm.model.nlayers];
+  float *scores = local_scores(&e);
+  int64_t *confusion = SML_CALLOC((size_t)(C * C), sizeof *confusion); /* [true, predicted] */
+  for (int64_t i = 0; i < e.split->count; i++) confusion[e.split->labels[i] * C + argmax(scores + i * C, C)]++;
+  sml_allreduce_sum_i64(world, confusion, C * C);
+  if (world->rank == 0) {
+    int64_t correct = 0, total = 0;
+    for (int64_t t = 0; t < C; t++)
+      for (int64_t p = 0; p < C; p++) { total += confusion[t * C + p]; if (t == p) correct += confusion[t * C + p]; }
+    printf("model %s on %s (%lld images)\naccuracy %.4f\n\nper-class accuracy\n", e.sm.model.kind, e.ds.path,
+           (long long)total, (double)correct / (double)total);
+    for (int64_t t = 0; t < e.ds.num_classes; t++) {
+      int64_t row = 0;
+      for (int64_t p = 0; p < C; p++) row += confusion[t * C + p];
+      printf("  %-3lld %-16s %.4f (%lld images)\n", (long long)t, e.ds.class_names[t],
+             row ? (double)confusion[t * C + t] / (double)row : 0.0, (long long)row);
+    }
+    printf("\nconfusion matrix (rows: true class, columns: predicted)\n     ");
+    for (int64_t p = 0; p < C; p++) printf("%6lld", (long long)p);
+    printf("\n");
+    for (int64_t t = 0; t < e.ds.num_classes; t++) {
+      printf("  %-3lld", (long long)t);
+      for (int64_t p = 0; p < C; p++) printf("%6lld", (long long)confusion[t * C + p]);
+      printf("\n");
+    }
+    fflush(stdout);
+  }
+  free(confusion);
+  free(scores);
+  teardown(&e);
+  return SML_OK;
+}
+
+int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
+  cli_data_args data = {0};
+  const char *checkpoint = NULL, *model = NULL, *out = "predictions.csv";
+  const cli_option opts[] = {
+      CLI_DATA_OPTIONS(&data),
+      {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
+      {"out", OPT_STRING, &out, "FILE", "CSV: index, predicted label, true label, per-class probabilities (scores for svm)"},
+      {"model", OPT_STRING, &model, "NAME", "only to be told that knn has no checkpoint"},
+      {NULL, 0, NULL, NULL, NULL}};
+  SML_TRY(cli_parse(world, "predict", "Write a saved model's predictions for the test split (or --val split) to a CSV file.",
+                    argc, argv, opts, err));
+  eval_setup e;
+  SML_TRY(setup(&e, checkpoint, &data, model, world, err));
+  const int64_t C = e.sm.model.width[e.sm.model.nlayers], n = e.split->count;
+  float *scores = local_scores(&e);
+  /* Rank 0 writes the rows in global order: its own, then each rank's. */
+  int64_t *counts = world->rank == 0 ? SML_ALLOC((size_t)world->size * sizeof *counts) : NULL;
+  sml_gather_i64(world, n, counts, 0);
+  int64_t total = 0;
+  if (world->rank == 0) for (int r = 0; r < world->size; r++) total += counts[r];
+  float *all = world->rank == 0 ? SML_ALLOC((size_t)(total * C + 1) * sizeof *all) : NULL;
+  uint8_t *labels = world->rank == 0 ? SML_ALLOC((size_t)total + 1) : NULL;
+  int64_t *bytes = world->rank == 0 ? SML_ALLOC((size_t)world->size * sizeof *bytes) : NULL;
+  if (bytes) for (int r = 0; r < world->size; r++) bytes[r] = counts[r] * C * (int64_t)sizeof(float);
+  sml_gatherv_bytes(world, scores, n * C * (int64_t)sizeof(float), all, bytes, 0);
+  sml_gatherv_bytes(world, e.split->labels, n, labels, counts, 0);
+  int st = SML_OK;
+  if (world->rank == 0) {
+    sml_atomic_file a;
+    st = sml_atomic_open(&a, out, err);
+    if (st == SML_OK) {
+      fprintf(a.f, "index,predicted,true_label");
+      for (int64_t j = 0; j < C; j++) fprintf(a.f, e.sm.model.loss == SML_LOSS_SOFTMAX ? ",prob_%lld" : ",score_%lld", (long long)j);
+      fprintf(a.f, "\n");
+      for (int64_t i = 0; i < total; i++) {
+        fprintf(a.f, "%lld,%d,%d", (long long)i, argmax(all + i * C, C), labels[i]);
+        for (int64_t j = 0; j < C; j++) fprintf(a.f, ",%.6g", all[i * C + j]);
+        fprintf(a.f, "\n");
+      }
+      st = sml_atomic_commit(&a, err);
+      if (st == SML_OK) fprintf(stderr, "shardml: wrote %lld predictions to %s\n", (long long)total, out);
+    }
+  }
+  free(counts); free(all); free(labels); free(bytes); free(scores);
+  teardown(&e);
+  return sml_agree(world, st, err);
+}

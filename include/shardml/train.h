@@ -88,7 +88,7 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
 /* Trains from state (params identical on every rank) to the end of
  * cfg->epochs, checkpointing as policy says (policy may be NULL). Returns
  * SML_OK, an error, or SML_EXIT_PREEMPTED (3) when SIGTERM/SIGUSR1 arrived
- * on any rank: then every rank finished the step and a checkpoint was
+ * on any rank (after sml_signals_install): then every rank finished the step and a checkpoint was
  * written. Collective. */
 int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds, const sml_prep *prep,
               const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,

@@ -144,6 +144,8 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "On SIGTERM or SIGUSR1 every rank finishes its step, a checkpoint is written (with\n"
                     "--checkpoint-dir) and shardml exits with status 3.",
                     argc, argv, opts, err));
+  /* From now on SIGTERM/SIGUSR1 mean "checkpoint and stop" (polled once a step). */
+  sml_signals_install();
   const char *kind = marg.model ? marg.model : "mlp";
   sml_train_config cfg = {
       .epochs = epochs, .batch = batch, .lr = isnan(lr) ? default_lr(kind) : lr, .reg = reg,

@@ -76,7 +76,14 @@ void sml_blas_core_fix(int argc, char **argv) {
    * (PMIx variables) survives; MPI_Init has not run yet. */
   setenv("OPENBLAS_CORETYPE", best, 1);
   setenv(SML_BLAS_REEXEC_ENV, current, 1);
-  execv("/proc/self/exe", argv);
+  /* The resolved path, not /proc/self/exe itself, so that the process
+   * keeps its name ("shardml", not "exe") in ps, top and pkill. */
+  char self[4096];
+  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len > 0) {
+    self[len] = '\0';
+    execv(self, argv);
+  }
   /* exec failed: carry on with the slow kernels rather than not at all. */
   unsetenv("OPENBLAS_CORETYPE");
   unsetenv(SML_BLAS_REEXEC_ENV);

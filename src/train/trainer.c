@@ -105,7 +105,6 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   float *grad = SML_ALLOC((size_t)(nw + NFLAGS) * sizeof *grad);
   sml_workspace ws;
   sml_workspace_init(&ws, m, B);
-  sml_signals_install();
 
   int status = SML_OK;
   double last_checkpoint = sml_now();

@@ -27,7 +27,7 @@ static const struct {
 static void usage(FILE *out) {
   fprintf(out, "usage: mpirun -n P shardml COMMAND [options]   (shardml COMMAND --help for options)\n\ncommands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\nexit status: 0 success, 1 runtime failure, 2 bad usage or input\n");
+  fprintf(out, "\nexit status: 0 success, 1 runtime failure, 2 bad usage or input, 3 stopped by a signal after a checkpoint\n");
 }
 
 int main(int argc, char **argv) {

@@ -56,6 +56,19 @@ void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *o
 void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root);
 void sml_barrier(const sml_comm *c);
 
+/* A shared task counter for dynamic scheduling: an MPI window on rank 0 of
+ * c holding one integer that any rank can fetch-and-increment without rank 0
+ * taking part (passive-target one-sided atomics). Create and free are
+ * collective over c; next is not. */
+typedef struct {
+  MPI_Win win;
+  int64_t *base;
+} sml_task_counter;
+void sml_task_counter_create(sml_task_counter *tc, const sml_comm *c);
+int64_t sml_task_counter_next(sml_task_counter *tc);  /* returns the value before the increment */
+int64_t sml_task_counter_peek(sml_task_counter *tc);
+void sml_task_counter_free(sml_task_counter *tc);
+
 /* Wall-clock seconds (MPI_Wtime). */
 double sml_now(void);
 

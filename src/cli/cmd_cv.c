@@ -47,8 +47,10 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int st = world->rank == 0 ? sml_mkdirs(out, err) : SML_OK;
   SML_TRY(sml_agree(world, st, err));
   sml_data_options dopt = cli_data_options(&data, 0);
+  char journal[4096];
+  snprintf(journal, sizeof journal, "%s/journal.txt", out);
   sml_knn_cv_config cfg = {.ks = ks, .nk = nk, .metrics = metrics, .nmetrics = nm, .folds = (int)folds,
-                           .groups = (int)groups, .subset = subset, .data = &dopt};
+                           .groups = (int)groups, .subset = subset, .data = &dopt, .journal = journal};
   sml_cv_table table;
   const double t0 = sml_now();
   SML_TRY(sml_knn_cv(&cfg, world, &table, err));

@@ -11,9 +11,56 @@
 #include "shardml/cv.h"
 #include "shardml/io.h"
 
+/* One (fold, metric) task: the group's images outside the fold are the
+ * references, those inside the queries; one search votes for every k. */
+typedef struct {
+  const sml_knn_cv_config *cfg;
+  const sml_dataset *ds;
+  int64_t n, dim;
+  int64_t *rows;
+  uint8_t *qimg, *qlab;
+  double *acc;
+} knn_task_ctx;
+
+static int knn_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result *res, sml_err *err) {
+  (void)err;
+  knn_task_ctx *k = ctx;
+  const sml_knn_cv_config *cfg = k->cfg;
+  const sml_shard *sh = &k->ds->train;
+  const int fold = task % cfg->folds, m = task / cfg->folds;
+  const int64_t dim = k->dim;
+  const double t0 = sml_now();
+  int64_t nref = 0, nq = 0;
+  for (int64_t i = 0; i < sh->count; i++) {
+    const int64_t id = sh->first + i;
+    if (id >= k->n) break;
+    if (sml_fold_of(id, k->n, cfg->folds) == fold) {
+      memcpy(k->qimg + nq * dim, sh->images + i * dim, (size_t)dim);
+      k->qlab[nq++] = sh->labels[i];
+    } else {
+      k->rows[nref++] = i;
+    }
+  }
+  sml_knn_ref ref = {.images = sh->images, .labels = sh->labels, .rows = k->rows, .id_base = sh->first, .count = nref};
+  const double t1 = sml_now();
+  sml_knn_accuracy(&ref, k->qimg, k->qlab, nq, dim, cfg->ks, cfg->nk, cfg->metrics[m], k->ds->num_classes, gc, k->acc,
+                   NULL, 0, NULL);
+  const double t2 = sml_now();
+  for (int i = 0; i < cfg->nk; i++)
+    res[i] = (sml_task_result){.config = m * cfg->nk + i, .fold = fold, .score = k->acc[i],
+                               .fit_time = t1 - t0, .score_time = t2 - t1};
+  return cfg->nk;
+}
+
+static void knn_task_describe(void *ctx, int task, char *out, size_t len) {
+  const knn_task_ctx *k = ctx;
+  snprintf(out, len, "fold %d, %s", task % k->cfg->folds, sml_metric_name(k->cfg->metrics[task / k->cfg->folds]));
+}
+
 int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err) {
   memset(table, 0, sizeof *table);
   if (cfg->folds < 2) return sml_fail(err, SML_EINPUT, "--folds %d: needs at least 2", cfg->folds);
+  if (cfg->nk > SML_TASK_MAX_RESULTS) return sml_fail(err, SML_EINPUT, "--k: at most %d values", SML_TASK_MAX_RESULTS);
   int64_t maxk = 0;
   for (int i = 0; i < cfg->nk; i++) {
     if (cfg->ks[i] < 1) return sml_fail(err, SML_EINPUT, "--k %lld: k must be at least 1", (long long)cfg->ks[i]);
@@ -22,12 +69,12 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
   if (cfg->subset < 0) return sml_fail(err, SML_EINPUT, "--subset %lld: must not be negative", (long long)cfg->subset);
   sml_groups g;
   SML_TRY(sml_groups_split(&g, world, cfg->groups, err));
-  const sml_comm *gc = &g.comm;
 
+  /* Each group holds the whole training set, sharded over its own ranks. */
   sml_dataset ds;
   sml_data_options dopt = *cfg->data;
   dopt.load_test = 0;
-  int st = sml_dataset_load(&ds, &dopt, gc, err);
+  int st = sml_dataset_load(&ds, &dopt, &g.comm, err);
   st = sml_agree(world, st, err);
   if (st != SML_OK) { sml_groups_free(&g); return st; }
   const int64_t N = cfg->subset > 0 && cfg->subset < ds.train.total ? cfg->subset : ds.train.total;
@@ -50,53 +97,26 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
     }
 
   const sml_shard *sh = &ds.train;
-  int64_t *rows = SML_ALLOC((size_t)sh->count * sizeof *rows + 8);
-  uint8_t *qimg = SML_ALLOC((size_t)(sh->count * dim) + 1);
-  uint8_t *qlab = SML_ALLOC((size_t)sh->count + 1);
-  double *acc = SML_ALLOC((size_t)cfg->nk * sizeof *acc);
-  const int ntasks = cfg->folds * cfg->nmetrics;
-  int mine_total = 0, mine_done = 0;
-  for (int t = g.group; t < ntasks; t += g.ngroups) mine_total++;
-  const double t_start = sml_now();
-  for (int t = g.group; t < ntasks; t += g.ngroups) {
-    const int fold = t % cfg->folds, m = t / cfg->folds;
-    const double t0 = sml_now();
-    int64_t nref = 0, nq = 0;
-    for (int64_t i = 0; i < sh->count; i++) {
-      const int64_t id = sh->first + i;
-      if (id >= N) break;
-      if (sml_fold_of(id, N, cfg->folds) == fold) {
-        memcpy(qimg + nq * dim, sh->images + i * dim, (size_t)dim);
-        qlab[nq++] = sh->labels[i];
-      } else {
-        rows[nref++] = i;
-      }
-    }
-    sml_knn_ref ref = {.images = sh->images, .labels = sh->labels, .rows = rows, .id_base = sh->first, .count = nref};
-    const double t1 = sml_now();
-    sml_knn_accuracy(&ref, qimg, qlab, nq, dim, cfg->ks, cfg->nk, cfg->metrics[m], ds.num_classes, gc, acc,
-                     NULL, 0, NULL);
-    const double t2 = sml_now();
-    if (gc->rank == 0)
-      for (int i = 0; i < cfg->nk; i++) {
-        size_t cell = (size_t)(m * cfg->nk + i) * cfg->folds + fold;
-        table->score[cell] = acc[i];
-        table->fit_time[cell] = t1 - t0;
-        table->score_time[cell] = t2 - t1;
-      }
-    mine_done++;
-    if (world->rank == 0) {
-      double elapsed = sml_now() - t_start;
-      sml_log(world, "cv: task %d/%d (fold %d, %s) done in %.1fs by group 0 of %d; ~%.0fs left",
-              t + 1, ntasks, fold, sml_metric_name(cfg->metrics[m]), t2 - t0, g.ngroups,
-              elapsed / mine_done * (mine_total - mine_done));
-    }
-  }
-  sml_cv_table_allreduce(table, world);
-  free(rows); free(qimg); free(qlab); free(acc);
+  knn_task_ctx k = {.cfg = cfg, .ds = &ds, .n = N, .dim = dim,
+                    .rows = SML_ALLOC((size_t)sh->count * sizeof(int64_t) + 8),
+                    .qimg = SML_ALLOC((size_t)(sh->count * dim) + 1), .qlab = SML_ALLOC((size_t)sh->count + 1),
+                    .acc = SML_ALLOC((size_t)cfg->nk * sizeof(double))};
+  /* The search's identity for its journal: data, folds, ks, metrics. */
+  char definition[4096];
+  int used = snprintf(definition, sizeof definition, "knn data=%s n=%lld folds=%d k=", ds.path, (long long)N, cfg->folds);
+  for (int i = 0; i < cfg->nk && used < (int)sizeof definition - 32; i++)
+    used += snprintf(definition + used, sizeof definition - (size_t)used, "%lld,", (long long)cfg->ks[i]);
+  for (int m = 0; m < cfg->nmetrics && used < (int)sizeof definition - 32; m++)
+    used += snprintf(definition + used, sizeof definition - (size_t)used, " %s", sml_metric_name(cfg->metrics[m]));
+  sml_task_plan plan = {.ntasks = cfg->folds * cfg->nmetrics, .run = knn_task_run, .ctx = &k,
+                        .describe = knn_task_describe, .journal = cfg->journal,
+                        .signature = sml_signature(definition)};
+  sml_task_load load;
+  st = sml_run_tasks(&plan, &g, world, table, &load, err);
+  free(k.rows); free(k.qimg); free(k.qlab); free(k.acc);
   sml_dataset_free(&ds);
   sml_groups_free(&g);
-  return SML_OK;
+  return st;
 }
 
 int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const char *path, sml_err *err) {

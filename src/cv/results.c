@@ -42,10 +42,14 @@ static double row_std(const double *row, int n) {
 double sml_cv_mean(const sml_cv_table *t, int c) { return row_mean(t->score + (size_t)c * t->nfolds, t->nfolds); }
 double sml_cv_std(const sml_cv_table *t, int c) { return row_std(t->score + (size_t)c * t->nfolds, t->nfolds); }
 
+/* A diverged task scores NaN (as scikit-learn's error_score): it never
+ * wins and ranks last. */
+static int better(double a, double b) { return !isnan(a) && (isnan(b) || a > b); }
+
 int sml_cv_best(const sml_cv_table *t) {
   int best = 0;
   for (int c = 1; c < t->nconfigs; c++)
-    if (sml_cv_mean(t, c) > sml_cv_mean(t, best)) best = c;
+    if (better(sml_cv_mean(t, c), sml_cv_mean(t, best))) best = c;
   return best;
 }
 
@@ -60,7 +64,7 @@ void sml_cv_table_allreduce(sml_cv_table *t, const sml_comm *world) {
 static int rank_of(const sml_cv_table *t, int c) {
   int r = 1;
   for (int o = 0; o < t->nconfigs; o++)
-    if (sml_cv_mean(t, o) > sml_cv_mean(t, c)) r++;
+    if (better(sml_cv_mean(t, o), sml_cv_mean(t, c))) r++;
   return r;
 }
 
@@ -71,7 +75,11 @@ static void json_value(FILE *f, const sml_cv_table *t, int c, int p) {
 
 static void json_array(FILE *f, const char *key, const double *v, int n, int stride) {
   fprintf(f, "  \"%s\": [", key);
-  for (int i = 0; i < n; i++) fprintf(f, "%s%.6g", i ? ", " : "", v[(size_t)i * stride]);
+  for (int i = 0; i < n; i++) {
+    const double x = v[(size_t)i * stride];
+    if (isfinite(x)) fprintf(f, "%s%.6g", i ? ", " : "", x);
+    else fprintf(f, "%snull", i ? ", " : ""); /* JSON has no NaN: a diverged task */
+  }
   fprintf(f, "]");
 }
 
@@ -137,7 +145,8 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
       fprintf(f, "%s\"%s\": ", p ? ", " : "", t->param_names[p]);
       json_value(f, t, best, p);
     }
-    fprintf(f, "},\n  \"best_score\": %.6f,\n", mean[best]);
+    if (isfinite(mean[best])) fprintf(f, "},\n  \"best_score\": %.6f,\n", mean[best]);
+    else fprintf(f, "},\n  \"best_score\": null,\n");
     if (test_score >= 0) fprintf(f, "  \"test_score\": %.6f\n}\n", test_score);
     else fprintf(f, "  \"test_score\": null\n}\n");
     st = sml_atomic_commit(&a, err);

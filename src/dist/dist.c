@@ -173,3 +173,27 @@ void sml_signals_install(void) {
 }
 
 int sml_signal_pending(void) { return pending_signal; }
+
+void sml_task_counter_create(sml_task_counter *tc, const sml_comm *c) {
+  MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0;
+  MPI_Win_allocate(size, sizeof(int64_t), MPI_INFO_NULL, c->comm, &tc->base, &tc->win);
+  if (c->rank == 0) {
+    MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, tc->win);
+    *tc->base = 0;
+    MPI_Win_unlock(0, tc->win);
+  }
+  MPI_Barrier(c->comm);
+}
+
+static int64_t counter_op(sml_task_counter *tc, int64_t add, MPI_Op op) {
+  int64_t before = 0;
+  MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, tc->win);
+  MPI_Fetch_and_op(&add, &before, MPI_INT64_T, 0, 0, op, tc->win);
+  MPI_Win_unlock(0, tc->win);
+  return before;
+}
+
+int64_t sml_task_counter_next(sml_task_counter *tc) { return counter_op(tc, 1, MPI_SUM); }
+int64_t sml_task_counter_peek(sml_task_counter *tc) { return counter_op(tc, 0, MPI_NO_OP); }
+
+void sml_task_counter_free(sml_task_counter *tc) { MPI_Win_free(&tc->win); }

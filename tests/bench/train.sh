@@ -19,7 +19,7 @@ for model in softmax svm "mlp --hidden 256"; do
     echo "shardml ${model%% *} $1 rank(s) x $2 thread(s): $(rate "$tmp/run")"
   done
 done
-echo "MLP 784-256-10: $(python3 -c 'print(6 * (784 * 256 + 256 * 10))') FLOP per image (forward + backward)"
+echo "MLP 784-256-10: $(( 4 * (784 * 256 + 256 * 10) + 2 * 256 * 10 )) FLOP per image (forward 2(DH+HC); backward 2(DH+HC) for dW plus 2HC for the hidden layer's input gradient; the input layer needs none)"
 OMP_NUM_THREADS=1 "$B/tests/bench/sml_bench_sgemm" 1024
 for model in softmax svm; do
   for t in 1 2; do

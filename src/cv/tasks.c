@@ -1,0 +1,173 @@
+/* Dynamic task scheduling over groups of ranks, with a journal. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shardml/cv.h"
+
+uint64_t sml_signature(const char *text) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) h = (h ^ *p) * 0x100000001b3ull;
+  return h;
+}
+
+/* The journal: a header line, then per finished task its result lines and
+ * a "done" line, all in one write(2) on a file opened O_APPEND, so that
+ * concurrent group leaders never interleave and a task killed half-way
+ * leaves no "done" line (it is then redone). */
+static int journal_append(const char *path, int task, const sml_task_result *r, int n, sml_err *err) {
+  size_t cap = (size_t)(n + 2) * 160, len = 0;
+  char *buf = SML_ALLOC(cap);
+  for (int i = 0; i < n; i++)
+    len += (size_t)snprintf(buf + len, cap - len, "result task=%d config=%d fold=%d score=%.17g fit=%.6f score_time=%.6f\n",
+                            task, r[i].config, r[i].fold, r[i].score, r[i].fit_time, r[i].score_time);
+  len += (size_t)snprintf(buf + len, cap - len, "done task=%d\n", task);
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+  int st = SML_OK;
+  if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fsync(fd) != 0)
+    st = sml_fail(err, SML_ERUNTIME, "%s: cannot append to the journal: %s", path, strerror(errno));
+  if (fd >= 0) close(fd);
+  free(buf);
+  return st;
+}
+
+/* Reads a journal: done[t] = 1 for finished tasks, their results into the
+ * table. Creates it with its header when missing. Rank 0 only. */
+static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, int *ndone, sml_err *err) {
+  *ndone = 0;
+  FILE *f = fopen(plan->journal, "r");
+  char header[128];
+  snprintf(header, sizeof header, "# shardml search journal v1 signature=%016" PRIx64 "\n", plan->signature);
+  if (!f) {
+    int fd = open(plan->journal, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0 || write(fd, header, strlen(header)) != (ssize_t)strlen(header) || fsync(fd) != 0) {
+      if (fd >= 0) close(fd);
+      return sml_fail(err, SML_ERUNTIME, "%s: cannot create the journal: %s", plan->journal, strerror(errno));
+    }
+    close(fd);
+    return SML_OK;
+  }
+  char line[512];
+  if (!fgets(line, sizeof line, f) || strcmp(line, header) != 0) {
+    fclose(f);
+    return sml_fail(err, SML_EINPUT,
+                    "%s: a journal of another search (different options or data); use another --out or remove it",
+                    plan->journal);
+  }
+  /* Results are kept per task until its "done" line confirms them. */
+  sml_task_result *pending = SML_ALLOC(SML_TASK_MAX_RESULTS * sizeof *pending);
+  int npending = 0, pending_task = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (!strchr(line, '\n')) break; /* a line cut by a kill */
+    sml_task_result r;
+    int task;
+    if (sscanf(line, "result task=%d config=%d fold=%d score=%lf fit=%lf score_time=%lf", &task, &r.config,
+               &r.fold, &r.score, &r.fit_time, &r.score_time) == 6) {
+      if (task != pending_task) npending = 0;
+      pending_task = task;
+      if (npending < SML_TASK_MAX_RESULTS) pending[npending++] = r;
+    } else if (sscanf(line, "done task=%d", &task) == 1 && task == pending_task && task >= 0 &&
+               task < plan->ntasks && !done[task]) {
+      for (int i = 0; i < npending; i++) {
+        const sml_task_result *p = &pending[i];
+        if (p->config < 0 || p->config >= t->nconfigs || p->fold < 0 || p->fold >= t->nfolds) continue;
+        size_t cell = (size_t)p->config * t->nfolds + p->fold;
+        t->score[cell] = p->score;
+        t->fit_time[cell] = p->fit_time;
+        t->score_time[cell] = p->score_time;
+      }
+      done[task] = 1;
+      (*ndone)++;
+      npending = 0;
+      pending_task = -1;
+    }
+  }
+  free(pending);
+  fclose(f);
+  return SML_OK;
+}
+
+int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,
+                  sml_task_load *load, sml_err *err) {
+  memset(load, 0, sizeof *load);
+  load->ngroups = g->ngroups;
+  const int n = plan->ntasks;
+  char *done = SML_CALLOC((size_t)n + 1, 1);
+  int st = SML_OK, ndone = 0;
+  if (world->rank == 0 && plan->journal) st = journal_load(plan, done, table, &ndone, err);
+  st = sml_agree(world, st, err);
+  if (st != SML_OK) { free(done); return st; }
+  sml_bcast_bytes(world, done, n, 0);
+  sml_bcast_bytes(world, &ndone, sizeof ndone, 0);
+  load->skipped = ndone;
+  if (ndone > 0) sml_log(world, "search: the journal holds %d of %d tasks; running the other %d", ndone, n, n - ndone);
+  int *todo = SML_ALLOC((size_t)n * sizeof *todo + 1);
+  int ntodo = 0;
+  for (int t = 0; t < n; t++) if (!done[t]) todo[ntodo++] = t;
+
+  sml_task_counter counter;
+  sml_task_counter_create(&counter, world);
+  sml_task_result *results = SML_ALLOC(SML_TASK_MAX_RESULTS * sizeof *results);
+  const sml_comm *gc = &g->comm;
+  const double t_start = sml_now();
+  double busy = 0;
+  int mine = 0;
+  for (;;) {
+    int64_t next = gc->rank == 0 ? sml_task_counter_next(&counter) : 0;
+    sml_bcast_bytes(gc, &next, sizeof next, 0);
+    if (next >= ntodo) break;
+    const int task = todo[next];
+    const double t0 = sml_now();
+    int nres = plan->run(plan->ctx, task, gc, results, err);
+    /* A failing task stops its group; the others learn it at the end. */
+    if (nres < 0) { st = -nres; break; }
+    busy += sml_now() - t0;
+    mine++;
+    if (gc->rank == 0) {
+      for (int i = 0; i < nres; i++) {
+        size_t cell = (size_t)results[i].config * table->nfolds + results[i].fold;
+        table->score[cell] = results[i].score;
+        table->fit_time[cell] = results[i].fit_time;
+        table->score_time[cell] = results[i].score_time;
+      }
+      if (plan->journal) st = journal_append(plan->journal, task, results, nres, err);
+    }
+    st = sml_agree(gc, st, err);
+    if (st != SML_OK) break;
+    if (world->rank == 0) {
+      char what[128] = "";
+      if (plan->describe) plan->describe(plan->ctx, task, what, sizeof what);
+      const double elapsed = sml_now() - t_start;
+      int64_t started = sml_task_counter_peek(&counter);
+      if (started > ntodo) started = ntodo;
+      sml_log(world, "search: task %d/%d (%s) took %.1fs in group 0 of %d; %lld of %d started; ~%.0fs left", task + 1, n,
+              what, sml_now() - t0, g->ngroups, (long long)started, ntodo,
+              started > 0 ? elapsed / (double)started * (double)(ntodo - started) + (sml_now() - t0) : 0.0);
+    }
+  }
+  /* Every rank leaves the loop (the counter ran out or its group failed). */
+  sml_task_counter_free(&counter);
+  st = sml_agree(world, st, err);
+  load->wall_s = sml_now() - t_start;
+  double *all_busy = SML_CALLOC((size_t)world->size, sizeof *all_busy);
+  int64_t *all_tasks = SML_CALLOC((size_t)world->size, sizeof *all_tasks);
+  all_busy[world->rank] = gc->rank == 0 ? busy : 0;
+  all_tasks[world->rank] = gc->rank == 0 ? mine : 0;
+  sml_allreduce_sum_f64(world, all_busy, world->size);
+  sml_allreduce_sum_i64(world, all_tasks, world->size);
+  /* A group's leader is its lowest rank (groups are contiguous blocks). */
+  int64_t first, count;
+  for (int group = 0; group < g->ngroups && group < 1024; group++) {
+    sml_block_range(world->size, group, g->ngroups, &first, &count);
+    load->busy_s[group] = all_busy[first];
+    load->tasks[group] = (int)all_tasks[first];
+  }
+  free(all_busy); free(all_tasks);
+  if (st == SML_OK) sml_cv_table_allreduce(table, world);
+  free(done); free(todo); free(results);
+  return st;
+}

@@ -55,6 +55,7 @@ typedef struct {
   int64_t val_count;     /* the last val_count training images validate... */
   double val_fraction;   /* ...or this fraction of them (used when val_count == 0) */
   int load_test;         /* read the test split too */
+  int64_t limit;         /* use only the first `limit` images of the training file (0: all) */
 } sml_data_options;
 
 /* Block decomposition: rank r of p holds [first, first+count) of n; block

@@ -35,6 +35,7 @@ typedef struct {
   uint64_t seed;
   double init_scale;      /* weight init std; <= 0: He */
   int64_t log_every;      /* record the loss every N steps (0: only per epoch) */
+  int quiet;              /* no epoch lines and no training-accuracy pass (search tasks) */
 } sml_train_config;
 
 /* Per-epoch metrics, kept on every rank (identical everywhere). */

@@ -13,7 +13,7 @@
 int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = {0};
   const char *model = "knn", *klist = "1,3,5,8,10,12,15,20,50,100", *mlist = "l1,l2", *out = "shardml-cv";
-  int64_t folds = 5, groups = 0, subset = 0;
+  int64_t folds = 5, groups = 0;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"model", OPT_STRING, &model, "knn", "model to cross-validate (knn)"},
@@ -21,7 +21,6 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"metric", OPT_STRING, &mlist, "l1,l2", "distances to try (default l1,l2)"},
       {"folds", OPT_INT, &folds, "F", "number of folds (default 5)"},
       {"groups", OPT_INT, &groups, "G", "groups of ranks working on tasks in parallel (default: one per rank, at most one per task)"},
-      {"subset", OPT_INT, &subset, "N", "use only the first N training images (default all)"},
       {"out", OPT_STRING, &out, "DIR", "output directory for cv_results.{csv,json} and cv_plot.svg (default shardml-cv)"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "cv", "k-fold cross-validation of kNN over k and the metric, folds in parallel on groups of ranks.",
@@ -50,7 +49,7 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   char journal[4096];
   snprintf(journal, sizeof journal, "%s/journal.txt", out);
   sml_knn_cv_config cfg = {.ks = ks, .nk = nk, .metrics = metrics, .nmetrics = nm, .folds = (int)folds,
-                           .groups = (int)groups, .subset = subset, .data = &dopt, .journal = journal};
+                           .groups = (int)groups, .subset = 0, .data = &dopt, .journal = journal};
   sml_cv_table table;
   const double t0 = sml_now();
   SML_TRY(sml_knn_cv(&cfg, world, &table, err));
@@ -73,9 +72,7 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   st = sml_dataset_load(&ds, &dopt, world, err);
   double test_acc = -1;
   if (st == SML_OK) {
-    const int64_t N = subset > 0 && subset < ds.train.total ? subset : ds.train.total;
-    int64_t n_local = ds.train.first >= N ? 0 : (ds.train.first + ds.train.count <= N ? ds.train.count : N - ds.train.first);
-    sml_knn_ref ref = {.images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = n_local};
+    sml_knn_ref ref = {.images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = ds.train.count};
     if (ds.test.total > 0) {
       sml_knn_accuracy(&ref, ds.test.images, ds.test.labels, ds.test.count, sml_dataset_dim(&ds), &best_k, 1,
                        best_metric, ds.num_classes, world, &test_acc, NULL, 0, NULL);

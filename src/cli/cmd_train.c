@@ -109,6 +109,10 @@ static int parse_every(const char *text, int64_t *steps, int64_t *epochs, sml_er
 }
 
 int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
+  return cmd_train_run(world, argc, argv, NULL, err);
+}
+
+int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc, sml_err *err) {
   cli_data_args data = {0};
   cli_model_args marg = {0};
   int64_t epochs = 20, batch = 128, seed = 1, lr_step = 1, base_batch = 128, log_every = 0, keep = 3;
@@ -222,6 +226,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
           snprintf(path, sizeof path, "%s/weights.png", out);
           st = sml_weights_png(path, &model, state.params, &ds, err);
         }
+        if (test_acc) *test_acc = state.hist.test_acc;
         if (st == SML_OK) {
           if (state.hist.test_acc >= 0) printf("test accuracy %.4f\n", state.hist.test_acc);
           else printf("test accuracy n/a (no test split)\n");

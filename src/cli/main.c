@@ -19,6 +19,7 @@ static const struct {
     {"eval", cmd_eval, "accuracy, per-class accuracy and confusion matrix of a saved model"},
     {"predict", cmd_predict, "write a saved model's predictions to CSV"},
     {"knn", cmd_knn, "k-nearest-neighbour classification (L1/L2), distributed"},
+    {"search", cmd_search, "hyperparameter search with k-fold CV over groups of ranks"},
     {"cv", cmd_cv, "k-fold cross-validation over groups of ranks (kNN)"},
     {"gradcheck", cmd_gradcheck, "check a model's analytic gradient against centred differences"},
 };

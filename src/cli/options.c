@@ -76,7 +76,7 @@ int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc,
 }
 
 sml_data_options cli_data_options(const cli_data_args *args, int load_test) {
-  sml_data_options o = {.path = args->data, .test_path = args->test_data, .load_test = load_test};
+  sml_data_options o = {.path = args->data, .test_path = args->test_data, .load_test = load_test, .limit = args->subset};
   /* --val N (a count) or --val F (a fraction below 1). */
   if (args->val >= 1.0 || args->val < 0) o.val_count = (int64_t)args->val;
   else o.val_fraction = args->val;

@@ -33,6 +33,7 @@ typedef struct {
   const char *data;
   const char *test_data;
   double val;
+  int64_t subset;
 } cli_data_args;
 
 #define CLI_DATA_OPTIONS(args)                                                                   \
@@ -40,7 +41,8 @@ typedef struct {
    "dataset directory or file (IDX[.gz], CIFAR-10 .bin, shardml .h5); default " SML_DEFAULT_DATA_DIR}, \
   {"test-data", OPT_STRING, &(args)->test_data, "FILE", "test split from a separate file"},       \
   {"val", OPT_REAL, &(args)->val, "N|F",                                                         \
-   "hold out the last N training images (or fraction F < 1) for validation; default 0"}
+   "hold out the last N training images (or fraction F < 1) for validation; default 0"},   \
+  {"subset", OPT_INT, &(args)->subset, "N", "use only the first N images of the training file (default all)"}
 
 /* Turns parsed data options into loader options. */
 sml_data_options cli_data_options(const cli_data_args *args, int load_test);
@@ -56,6 +58,9 @@ typedef int (*cli_command_fn)(const sml_comm *world, int argc, char **argv, sml_
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err);
+/* train's body; *test_acc (if not NULL) receives the final test accuracy. */
+int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc, sml_err *err);
+int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err);

@@ -107,7 +107,8 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   if (ndone > 0) sml_log(world, "search: the journal holds %d of %d tasks; running the other %d", ndone, n, n - ndone);
   int *todo = SML_ALLOC((size_t)n * sizeof *todo + 1);
   int ntodo = 0;
-  for (int t = 0; t < n; t++) if (!done[t]) todo[ntodo++] = t;
+  for (int t = 0; t < n; t++)
+    if (!done[t] && (plan->nslices <= 1 || t % plan->nslices == plan->slice)) todo[ntodo++] = t;
 
   sml_task_counter counter;
   sml_task_counter_create(&counter, world);

@@ -303,9 +303,11 @@ static int validation_count(const sml_data_options *opt, int64_t n, int64_t *out
 
 static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err) {
   SML_TRY(probe_sources(ds, opt, err));
+  if (opt->limit < 0) return sml_fail(err, SML_EINPUT, "--subset %lld: must not be negative", (long long)opt->limit);
+  const int64_t n_file = opt->limit > 0 && opt->limit < ds->train_src.count ? opt->limit : ds->train_src.count;
   int64_t n_val;
-  SML_TRY(validation_count(opt, ds->train_src.count, &n_val, err));
-  const int64_t dim = sml_dataset_dim(ds), n_train = ds->train_src.count - n_val;
+  SML_TRY(validation_count(opt, n_file, &n_val, err));
+  const int64_t dim = sml_dataset_dim(ds), n_train = n_file - n_val;
 
   int64_t first, count;
   sml_block_range(n_train, c->rank, c->size, &first, &count);

@@ -1,8 +1,11 @@
 /* MPI context and typed collectives. Large buffers are sent in chunks so
  * that counts above INT_MAX (MPI's int counts) stay correct. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "shardml/dist.h"
 
 #include <limits.h>
+#include <sched.h>
+#include <unistd.h>
 #include <signal.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -32,10 +35,31 @@ void sml_comm_free(sml_comm *c) {
     MPI_Comm_free(&c->comm);
 }
 
+/* Without OMP_NUM_THREADS, OpenMP starts one thread per CPU this process
+ * may run on. Unbound ranks sharing a node would then oversubscribe it, and
+ * spinning OpenMP barriers make that many times slower, so the CPUs are
+ * shared out among the node's ranks instead. */
+static void default_threads(void) {
+  if (getenv("OMP_NUM_THREADS")) return;
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int local = 1;
+  MPI_Comm_size(node, &local);
+  MPI_Comm_free(&node);
+  cpu_set_t set;
+  if (local <= 1 || sched_getaffinity(0, sizeof set, &set) != 0) return;
+  const int mine = CPU_COUNT(&set);
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  if (mine < online) return; /* bound by the launcher: its mask already divides the node */
+  int share = (int)(online / local);
+  omp_set_num_threads(share > 0 ? share : 1);
+}
+
 void sml_dist_init(int *argc, char ***argv) {
   int provided = 0;
   /* Only the main thread calls MPI; OpenMP regions never do. */
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  default_threads();
 }
 
 void sml_dist_finalize(void) { MPI_Finalize(); }

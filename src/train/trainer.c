@@ -181,13 +181,14 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     e->other_s = state->epoch_elapsed_s - e->compute_s - e->allreduce_s;
     e->images_per_sec = (double)N / state->epoch_elapsed_s;
     const double t_eval = sml_now();
-    e->train_acc = sml_evaluate(m, params, &ds->train, prep, c);
+    e->train_acc = cfg->quiet ? -1 : sml_evaluate(m, params, &ds->train, prep, c);
     e->val_acc = sml_evaluate(m, params, &ds->val, prep, c);
     e->eval_s = sml_now() - t_eval;
     hist->nepochs = epoch + 1;
     char val[32] = "";
     if (e->val_acc >= 0) snprintf(val, sizeof val, " val_acc %.4f", e->val_acc);
-    sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs other %.2fs (eval %.2fs)",
+    if (!cfg->quiet)
+      sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs other %.2fs (eval %.2fs)",
             (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr,
             e->images_per_sec, e->compute_s, e->allreduce_s, e->other_s, e->eval_s);
     state->epoch++;

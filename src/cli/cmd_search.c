@@ -1,0 +1,248 @@
+/* shardml search: grid or random hyperparameter search with k-fold CV,
+ * (configuration, fold) tasks handed to groups of ranks as they free up,
+ * a resumable journal, then the best configuration retrained on the whole
+ * training set and scored on the test split. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "shardml/cv.h"
+#include "shardml/io.h"
+#include "shardml/rng.h"
+
+#define MAX_VALUES 64
+#define MAX_POINTS 4096
+
+/* "a,b,c" (a list) or "lo:hi" (a log-uniform range, --random only). */
+typedef struct {
+  double v[MAX_VALUES];
+  int n;
+  int range; /* v[0], v[1] are the bounds */
+} real_values;
+
+static int parse_reals(const char *opt, const char *text, real_values *out, int positive_range, sml_err *err) {
+  memset(out, 0, sizeof *out);
+  const char *colon = strchr(text, ':');
+  char *end;
+  if (colon) {
+    errno = 0;
+    out->v[0] = strtod(text, &end);
+    int bad = end != colon;
+    out->v[1] = strtod(colon + 1, &end);
+    if (bad || *end || errno || !(out->v[0] < out->v[1]))
+      return sml_fail(err, SML_EINPUT, "--%s %s: a range is LO:HI with LO < HI", opt, text);
+    if (positive_range && !(out->v[0] > 0))
+      return sml_fail(err, SML_EINPUT, "--%s %s: a log-uniform range needs LO > 0", opt, text);
+    out->range = 1;
+    out->n = 2;
+    return SML_OK;
+  }
+  for (const char *p = text; *p;) {
+    errno = 0;
+    double v = strtod(p, &end);
+    if (end == p || errno || (*end && *end != ',') || !isfinite(v))
+      return sml_fail(err, SML_EINPUT, "--%s %s: expected numbers separated by commas, or LO:HI", opt, text);
+    if (out->n == MAX_VALUES) return sml_fail(err, SML_EINPUT, "--%s: at most %d values", opt, MAX_VALUES);
+    out->v[out->n++] = v;
+    p = *end ? end + 1 : end;
+  }
+  return out->n ? SML_OK : sml_fail(err, SML_EINPUT, "--%s: empty list", opt);
+}
+
+static double draw(const real_values *r, sml_rng *rng) {
+  if (r->range) return exp(log(r->v[0]) + sml_rng_uniform(rng) * (log(r->v[1]) - log(r->v[0])));
+  return r->v[sml_rng_next(rng) % (uint64_t)r->n];
+}
+
+int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
+  cli_data_args data = {0};
+  const char *model = "mlp", *lr_text = "1e-3,1e-2,1e-1", *reg_text = "0,1e-4,1e-3", *hidden_text = NULL;
+  const char *batch_text = "128", *out = "shardml-search", *schedule = "step", *slice_text = NULL;
+  int64_t folds = 5, groups = 0, random_n = 0, epochs = 5, seed = 1;
+  double momentum = 0.9, lr_decay = 0.95;
+  const cli_option opts[] = {
+      CLI_DATA_OPTIONS(&data),
+      {"model", OPT_STRING, &model, "NAME", "softmax | svm | mlp (default mlp)"},
+      {"lr", OPT_STRING, &lr_text, "LIST|LO:HI", "learning rates (default 1e-3,1e-2,1e-1); LO:HI is log-uniform with --random"},
+      {"reg", OPT_STRING, &reg_text, "LIST|LO:HI", "L2 strengths (default 0,1e-4,1e-3)"},
+      {"hidden", OPT_STRING, &hidden_text, "LIST", "mlp hidden widths to try, e.g. 128,256; 512x256 is two layers (default 256)"},
+      {"batch", OPT_STRING, &batch_text, "LIST", "batch sizes to try (default 128)"},
+      {"random", OPT_INT, &random_n, "N", "draw N configurations instead of the grid"},
+      {"folds", OPT_INT, &folds, "F", "k-fold CV (default 5); 1: a single split, the last 20% validates"},
+      {"groups", OPT_INT, &groups, "G", "groups of ranks, each training one task at a time (default: one per rank)"},
+      {"epochs", OPT_INT, &epochs, "E", "epochs per task and for the final run (default 5)"},
+      {"momentum", OPT_REAL, &momentum, "MU", "SGD momentum (default 0.9)"},
+      {"lr-decay", OPT_REAL, &lr_decay, "GAMMA", "lr *= GAMMA every epoch (default 0.95)"},
+      {"schedule", OPT_STRING, &schedule, "step|cosine", "learning-rate schedule (default step)"},
+      {"seed", OPT_INT, &seed, "S", "base seed; each task's seed derives from it and the task (default 1)"},
+      {"slice", OPT_STRING, &slice_text, "I/N", "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
+      {"out", OPT_STRING, &out, "DIR", "cv_results.{csv,json}, search_plot.svg, journal.txt (default shardml-search)"},
+      {NULL, 0, NULL, NULL, NULL}};
+  SML_TRY(cli_parse(world, "search",
+                    "Hyperparameter search with k-fold cross-validation, tasks run in parallel on groups of ranks.\n"
+                    "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.",
+                    argc, argv, opts, err));
+  if (strcmp(model, "softmax") && strcmp(model, "svm") && strcmp(model, "mlp"))
+    return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp; knn: use shardml cv)", model);
+  if (hidden_text && strcmp(model, "mlp") != 0)
+    return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", model);
+  if (folds < 1 || folds > 1000) return sml_fail(err, SML_EINPUT, "--folds %lld: must be between 1 and 1000", (long long)folds);
+  if (random_n < 0 || random_n > MAX_POINTS) return sml_fail(err, SML_EINPUT, "--random %lld: must be between 0 and %d", (long long)random_n, MAX_POINTS);
+  if (epochs < 1) return sml_fail(err, SML_EINPUT, "--epochs %lld: must be at least 1", (long long)epochs);
+  real_values lrs, regs;
+  SML_TRY(parse_reals("lr", lr_text, &lrs, 1, err));
+  SML_TRY(parse_reals("reg", reg_text, &regs, 1, err));
+  if ((lrs.range || regs.range) && random_n == 0)
+    return sml_fail(err, SML_EINPUT, "--lr/--reg LO:HI ranges need --random N");
+  for (int i = 0; !lrs.range && i < lrs.n; i++)
+    if (!(lrs.v[i] > 0)) return sml_fail(err, SML_EINPUT, "--lr %s: learning rates must be positive", lr_text);
+  for (int i = 0; !regs.range && i < regs.n; i++)
+    if (regs.v[i] < 0) return sml_fail(err, SML_EINPUT, "--reg %s: must not be negative", reg_text);
+  char hbuf[1024], *hidden[MAX_VALUES];
+  int nh = 0;
+  if (strcmp(model, "mlp") == 0) SML_TRY(cli_word_list("hidden", hidden_text ? hidden_text : "256", hbuf, sizeof hbuf, hidden, MAX_VALUES, &nh, err));
+  for (int i = 0; i < nh; i++) {
+    for (char *q = hidden[i]; *q; q++) {
+      if (*q == 'x') *q = ',';
+      else if (*q < '0' || *q > '9') return sml_fail(err, SML_EINPUT, "--hidden %s: widths are digits, layers joined by x", hidden_text);
+    }
+  }
+  int64_t batches[MAX_VALUES];
+  int nb;
+  SML_TRY(cli_int_list("batch", batch_text, batches, MAX_VALUES, &nb, err));
+  int slice = 0, nslices = 0;
+  if (slice_text && (sscanf(slice_text, "%d/%d", &slice, &nslices) != 2 || nslices < 1 || slice < 0 || slice >= nslices))
+    return sml_fail(err, SML_EINPUT, "--slice %s: expected I/N with 0 <= I < N", slice_text);
+
+  /* The configurations: the grid, or N random draws (the same on every rank). */
+  sml_search_point *points = SML_CALLOC(MAX_POINTS, sizeof *points);
+  int npoints = 0;
+  const int nhid = nh ? nh : 1;
+  if (random_n > 0) {
+    sml_rng rng = sml_rng_stream((uint64_t)seed, 5, 0);
+    for (; npoints < random_n; npoints++) {
+      sml_search_point *p = &points[npoints];
+      p->lr = draw(&lrs, &rng);
+      p->reg = draw(&regs, &rng);
+      if (nh) snprintf(p->hidden, sizeof p->hidden, "%s", hidden[sml_rng_next(&rng) % (uint64_t)nh]);
+      p->batch = batches[sml_rng_next(&rng) % (uint64_t)nb];
+    }
+  } else {
+    if ((int64_t)lrs.n * regs.n * nhid * nb > MAX_POINTS) { free(points); return sml_fail(err, SML_EINPUT, "the grid has more than %d points", MAX_POINTS); }
+    for (int a = 0; a < lrs.n; a++)
+      for (int b = 0; b < regs.n; b++)
+        for (int h = 0; h < nhid; h++)
+          for (int k = 0; k < nb; k++) {
+            sml_search_point *p = &points[npoints++];
+            p->lr = lrs.v[a];
+            p->reg = regs.v[b];
+            if (nh) snprintf(p->hidden, sizeof p->hidden, "%s", hidden[h]);
+            p->batch = batches[k];
+          }
+  }
+  const int ntasks = npoints * (int)folds;
+  if (groups == 0) groups = world->size < ntasks ? world->size : ntasks;
+  if (groups < 1 || groups > world->size) {
+    free(points);
+    return sml_fail(err, SML_EINPUT, "--groups %lld: must be between 1 and the number of ranks (%d)", (long long)groups, world->size);
+  }
+  int st = world->rank == 0 ? sml_mkdirs(out, err) : SML_OK;
+  if ((st = sml_agree(world, st, err)) != SML_OK) { free(points); return st; }
+
+  char journal[4096];
+  snprintf(journal, sizeof journal, "%s/journal.txt", out);
+  sml_data_options dopt = cli_data_options(&data, 0);
+  sml_search_spec spec = {.model = model, .points = points, .npoints = npoints, .vary_hidden = nh > 1,
+                          .vary_batch = nb > 1, .folds = (int)folds, .groups = (int)groups, .subset = 0,
+                          .data = &dopt, .journal = journal, .slice = slice, .nslices = nslices};
+  sml_train_config base = {.epochs = epochs, .momentum = momentum, .lr_decay = lr_decay, .lr_step = 1,
+                           .schedule = strcmp(schedule, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP,
+                           .base_batch = 128, .seed = (uint64_t)seed,
+                           .init_scale = strcmp(model, "mlp") == 0 ? 0 : 1e-3};
+  sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %lld groups of %d ranks", model, npoints,
+          (long long)folds, ntasks, (long long)groups, world->size);
+  sml_cv_table table;
+  sml_task_load load;
+  st = sml_search_run(&spec, &base, world, &table, &load, err);
+  if (st != SML_OK) { free(points); return st; }
+  for (int g = 0; g < load.ngroups; g++)
+    sml_log(world, "search: group %d ran %d tasks, busy %.1fs of %.1fs wall (%.0f%%)", g, load.tasks[g], load.busy_s[g],
+            load.wall_s, load.wall_s > 0 ? 100.0 * load.busy_s[g] / load.wall_s : 0.0);
+  if (nslices > 0) {
+    sml_log(world, "search: slice %d/%d done; rerun without --slice to merge the journal and finish", slice, nslices);
+    sml_cv_table_free(&table);
+    free(points);
+    return SML_OK;
+  }
+  const int best = sml_cv_best(&table);
+  if (world->rank == 0) {
+    printf("%-4s", "rank");
+    for (int p = 0; p < table.nparams; p++) printf(" %-10s", table.param_names[p]);
+    printf(" mean     std\n");
+    for (int c = 0; c < table.nconfigs; c++) {
+      printf("%-4s", c == best ? "*" : "");
+      for (int p = 0; p < table.nparams; p++) printf(" %-10s", table.values[c][p]);
+      printf(" %.4f   %.4f\n", sml_cv_mean(&table, c), sml_cv_std(&table, c));
+    }
+    fflush(stdout);
+  }
+
+  /* The best configuration on the whole training set (or --subset), scored on the test split. */
+  double test_acc = -1;
+  if (!isnan(sml_cv_mean(&table, best))) {
+    char hid[64];
+    snprintf(hid, sizeof hid, "%s", points[best].hidden);
+    char lr_s[32], reg_s[32], batch_s[32], epochs_s[32], seed_s[32], mom_s[32], dec_s[32];
+    snprintf(lr_s, sizeof lr_s, "%.17g", points[best].lr);
+    snprintf(reg_s, sizeof reg_s, "%.17g", points[best].reg);
+    snprintf(batch_s, sizeof batch_s, "%lld", (long long)points[best].batch);
+    snprintf(epochs_s, sizeof epochs_s, "%lld", (long long)epochs);
+    snprintf(seed_s, sizeof seed_s, "%lld", (long long)seed);
+    snprintf(mom_s, sizeof mom_s, "%.17g", momentum);
+    snprintf(dec_s, sizeof dec_s, "%.17g", lr_decay);
+    char final_out[4096];
+    snprintf(final_out, sizeof final_out, "%s/best", out);
+    char *targv[40];
+    int targc = 0;
+    targv[targc++] = "train";
+    targv[targc++] = "--model"; targv[targc++] = (char *)model;
+    if (hid[0]) { targv[targc++] = "--hidden"; targv[targc++] = hid; }
+    targv[targc++] = "--lr"; targv[targc++] = lr_s;
+    targv[targc++] = "--reg"; targv[targc++] = reg_s;
+    targv[targc++] = "--batch"; targv[targc++] = batch_s;
+    targv[targc++] = "--epochs"; targv[targc++] = epochs_s;
+    targv[targc++] = "--seed"; targv[targc++] = seed_s;
+    targv[targc++] = "--momentum"; targv[targc++] = mom_s;
+    targv[targc++] = "--lr-decay"; targv[targc++] = dec_s;
+    targv[targc++] = "--schedule"; targv[targc++] = (char *)schedule;
+    targv[targc++] = "--out"; targv[targc++] = final_out;
+    if (data.data) { targv[targc++] = "--data"; targv[targc++] = (char *)data.data; }
+    if (data.test_data) { targv[targc++] = "--test-data"; targv[targc++] = (char *)data.test_data; }
+    char subset_s[32];
+    if (data.subset > 0) { snprintf(subset_s, sizeof subset_s, "%lld", (long long)data.subset); targv[targc++] = "--subset"; targv[targc++] = subset_s; }
+    targv[targc] = NULL;
+    sml_log(world, "search: retraining the best configuration (index %d) on the whole training set", best);
+    /* The same code path as `shardml train`, so the final model is a normal run's model. */
+    st = cmd_train_run(world, targc, targv, &test_acc, err);
+  } else {
+    sml_log(world, "search: every configuration diverged; nothing to retrain");
+  }
+  if (st == SML_OK) {
+    int wst = SML_OK;
+    if (world->rank == 0) {
+      char path[4096];
+      wst = sml_cv_write(&table, out, test_acc, err);
+      snprintf(path, sizeof path, "%s/search_plot.svg", out);
+      int numeric_pair = table.nparams == 2 && random_n == 0 && lrs.n > 1 && regs.n > 1;
+      if (wst == SML_OK) wst = numeric_pair ? sml_search_heatmap(&table, 0, 1, path, err) : sml_search_config_plot(&table, path, err);
+      if (wst == SML_OK) sml_log(world, "wrote %s/cv_results.csv, cv_results.json, search_plot.svg, best/", out);
+    }
+    st = sml_agree(world, wst, err);
+  }
+  sml_cv_table_free(&table);
+  free(points);
+  return st;
+}

@@ -1,0 +1,284 @@
+/* Hyperparameter search: (configuration, fold) tasks over groups of ranks,
+ * each trained data-parallel inside its group. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/cv.h"
+#include "shardml/io.h"
+#include "shardml/prep.h"
+#include "shardml/rng.h"
+
+typedef struct {
+  const sml_search_spec *spec;
+  const sml_train_config *base;
+  const sml_dataset *ds;  /* the whole training set, sharded over the group */
+  int64_t n;              /* training images used (subset) */
+  int nfolds;             /* table columns */
+} search_ctx;
+
+/* The validation block [lo, hi) of a fold. */
+static void fold_block(const search_ctx *s, int fold, int64_t *lo, int64_t *hi) {
+  if (s->spec->folds == 1) {
+    *lo = s->n - s->n / 5;
+    *hi = s->n;
+  } else {
+    int64_t count;
+    sml_block_range(s->n, fold, s->spec->folds, lo, &count);
+    *hi = *lo + count;
+  }
+}
+
+/* Copies this rank's part of [0, n) minus [lo, hi) (re-indexed so that the
+ * kept images are contiguous again) and of [lo, hi) into a task dataset. */
+static void make_task_data(const search_ctx *s, int64_t lo, int64_t hi, sml_dataset *out) {
+  const sml_dataset *ds = s->ds;
+  const sml_shard *sh = &ds->train;
+  const int64_t dim = sml_dataset_dim(ds);
+  *out = *ds;
+  memset(&out->train, 0, sizeof out->train);
+  memset(&out->val, 0, sizeof out->val);
+  memset(&out->test, 0, sizeof out->test);
+  out->train.images = SML_ALLOC((size_t)(sh->count * dim) + 1);
+  out->train.labels = SML_ALLOC((size_t)sh->count + 1);
+  out->val.images = SML_ALLOC((size_t)(sh->count * dim) + 1);
+  out->val.labels = SML_ALLOC((size_t)sh->count + 1);
+  out->test.images = SML_ALLOC(1);
+  out->test.labels = SML_ALLOC(1);
+  out->train.total = s->n - (hi - lo);
+  out->val.total = hi - lo;
+  int64_t first_kept = -1, first_val = -1;
+  for (int64_t i = 0; i < sh->count; i++) {
+    const int64_t id = sh->first + i;
+    if (id >= s->n) break;
+    sml_shard *dst = id >= lo && id < hi ? &out->val : &out->train;
+    if (dst == &out->val && first_val < 0) first_val = id - lo;
+    if (dst == &out->train && first_kept < 0) first_kept = id < lo ? id : id - (hi - lo);
+    memcpy(dst->images + dst->count * dim, sh->images + i * dim, (size_t)dim);
+    dst->labels[dst->count++] = sh->labels[i];
+  }
+  out->train.first = first_kept < 0 ? 0 : first_kept;
+  out->val.first = first_val < 0 ? 0 : first_val;
+}
+
+static void free_task_data(sml_dataset *d) {
+  free(d->train.images); free(d->train.labels);
+  free(d->val.images); free(d->val.labels);
+  free(d->test.images); free(d->test.labels);
+}
+
+static uint64_t task_seed(uint64_t base, int config, int fold) {
+  sml_rng r = sml_rng_stream(base, 4, (uint64_t)config * 100003u + (uint64_t)fold);
+  return sml_rng_next(&r) >> 1;
+}
+
+/* Trains one (configuration, fold) inside the group and scores it. */
+static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result *res, sml_err *err) {
+  search_ctx *s = ctx;
+  const int config = task / s->nfolds, fold = task % s->nfolds;
+  const sml_search_point *p = &s->spec->points[config];
+  const double t0 = sml_now();
+  int64_t lo, hi;
+  fold_block(s, fold, &lo, &hi);
+  sml_dataset td;
+  make_task_data(s, lo, hi, &td);
+  sml_train_config cfg = *s->base;
+  cfg.lr = p->lr;
+  cfg.reg = p->reg;
+  cfg.batch = p->batch;
+  cfg.seed = task_seed(s->base->seed, config, fold);
+  cfg.quiet = 1;
+  cfg.log_every = 0;
+  sml_model model;
+  int64_t hidden[SML_MAX_LAYERS];
+  int nh = 0;
+  for (const char *q = p->hidden; *q && nh < SML_MAX_LAYERS - 1;) {
+    hidden[nh++] = strtoll(q, (char **)&q, 10);
+    if (*q == ',') q++;
+  }
+  int st = sml_model_init(&model, s->spec->model, sml_dataset_dim(&td), td.num_classes, hidden, nh, err);
+  double score = NAN;
+  if (st == SML_OK) {
+    sml_prep prep;
+    sml_prep_init(&prep, &td.train, sml_dataset_dim(&td), gc);
+    const int64_t steps = (td.train.total + cfg.batch - 1) / cfg.batch;
+    sml_train_state state = {0};
+    state.params = SML_ALLOC((size_t)model.nweights * sizeof(float));
+    state.velocity = SML_CALLOC((size_t)model.nweights, sizeof(float));
+    sml_train_history_init(&state.hist, &cfg, steps);
+    if (gc->rank == 0) sml_model_init_params(&model, state.params, cfg.seed, cfg.init_scale);
+    sml_bcast_bytes(gc, state.params, model.nweights * (int64_t)sizeof(float), 0);
+    sml_err why;
+    st = sml_train(&model, &state, &td, &prep, &cfg, NULL, gc, &why);
+    if (st == SML_OK) {
+      score = state.hist.epochs[state.hist.nepochs - 1].val_acc;
+    } else if (st == SML_ERUNTIME) {
+      /* A diverging configuration is a result (NaN, as scikit-learn's
+       * error_score), not a reason to stop the search. */
+      if (gc->rank == 0) fprintf(stderr, "shardml: search: config %d fold %d: %s\n", config, fold, why.msg);
+      st = SML_OK;
+    } else {
+      *err = why;
+    }
+    sml_train_history_free(&state.hist);
+    free(state.params);
+    free(state.velocity);
+    sml_prep_free(&prep);
+  }
+  free_task_data(&td);
+  if (st != SML_OK) return -st;
+  res[0] = (sml_task_result){.config = config, .fold = fold, .score = score, .fit_time = sml_now() - t0, .score_time = 0};
+  return 1;
+}
+
+static void search_task_describe(void *ctx, int task, char *out, size_t len) {
+  const search_ctx *s = ctx;
+  const sml_search_point *p = &s->spec->points[task / s->nfolds];
+  snprintf(out, len, "lr %g, reg %g%s%s, batch %lld, fold %d", p->lr, p->reg, p->hidden[0] ? ", hidden " : "",
+           p->hidden, (long long)p->batch, task % s->nfolds);
+}
+
+int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, const sml_comm *world,
+                   sml_cv_table *table, sml_task_load *load, sml_err *err) {
+  memset(table, 0, sizeof *table);
+  if (spec->folds < 1) return sml_fail(err, SML_EINPUT, "--folds %d: must be at least 1", spec->folds);
+  sml_groups g;
+  SML_TRY(sml_groups_split(&g, world, spec->groups, err));
+  sml_dataset ds;
+  sml_data_options dopt = *spec->data;
+  dopt.load_test = 0;
+  int st = sml_dataset_load(&ds, &dopt, &g.comm, err);
+  st = sml_agree(world, st, err);
+  if (st != SML_OK) { sml_groups_free(&g); return st; }
+  search_ctx s = {.spec = spec, .base = base, .ds = &ds,
+                  .n = spec->subset > 0 && spec->subset < ds.train.total ? spec->subset : ds.train.total,
+                  .nfolds = spec->folds};
+  /* Every point must fit the smallest training part of a fold. */
+  int64_t smallest = spec->folds == 1 ? s.n - s.n / 5 : s.n - (s.n + spec->folds - 1) / spec->folds;
+  if (spec->folds > s.n) st = sml_fail(err, SML_EINPUT, "--folds %d: more folds than training images (%lld)", spec->folds, (long long)s.n);
+  for (int i = 0; st == SML_OK && i < spec->npoints; i++)
+    if (spec->points[i].batch > smallest)
+      st = sml_fail(err, SML_EINPUT, "--batch %lld: larger than the training part of a fold (%lld images)",
+                    (long long)spec->points[i].batch, (long long)smallest);
+  if (st != SML_OK) { sml_dataset_free(&ds); sml_groups_free(&g); return st; }
+
+  const char *names[4] = {"lr", "reg", "hidden", "batch"};
+  const char *used[4];
+  int np = 0;
+  used[np++] = names[0];
+  used[np++] = names[1];
+  if (spec->vary_hidden) used[np++] = names[2];
+  if (spec->vary_batch) used[np++] = names[3];
+  sml_cv_table_init(table, np, used, spec->npoints, spec->folds);
+  table->numeric[0] = table->numeric[1] = 1;
+  if (spec->vary_batch) table->numeric[np - 1] = 1;
+  for (int c = 0; c < spec->npoints; c++) {
+    const sml_search_point *p = &spec->points[c];
+    int k = 0;
+    snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%g", p->lr);
+    snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%g", p->reg);
+    if (spec->vary_hidden) { /* "512x256": commas would split a CSV cell */
+      snprintf(table->values[c][k], SML_CV_VALUE_LEN, "%s", p->hidden);
+      for (char *q = table->values[c][k]; *q; q++) if (*q == ',') *q = 'x';
+      k++;
+    }
+    if (spec->vary_batch) snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%lld", (long long)p->batch);
+  }
+  char definition[8192];
+  int len = snprintf(definition, sizeof definition, "search %s data=%s n=%lld folds=%d epochs=%lld seed=%llu mom=%g sched=%d decay=%g",
+                     spec->model, ds.path, (long long)s.n, spec->folds, (long long)base->epochs,
+                     (unsigned long long)base->seed, base->momentum, (int)base->schedule, base->lr_decay);
+  for (int c = 0; c < spec->npoints && len < (int)sizeof definition - 128; c++)
+    len += snprintf(definition + len, sizeof definition - (size_t)len, " [%.17g %.17g %s %lld]", spec->points[c].lr,
+                    spec->points[c].reg, spec->points[c].hidden, (long long)spec->points[c].batch);
+  sml_task_plan plan = {.ntasks = spec->npoints * spec->folds, .run = search_task_run, .ctx = &s,
+                        .describe = search_task_describe, .journal = spec->journal,
+                        .signature = sml_signature(definition), .slice = spec->slice, .nslices = spec->nslices};
+  st = sml_run_tasks(&plan, &g, world, table, load, err);
+  sml_dataset_free(&ds);
+  sml_groups_free(&g);
+  return st;
+}
+
+/* ------------------------------------------------------------ figures */
+
+static int find_value(char vals[][SML_CV_VALUE_LEN], int n, const char *v) {
+  for (int i = 0; i < n; i++) if (strcmp(vals[i], v) == 0) return i;
+  return -1;
+}
+
+static int cmp_numeric(const void *a, const void *b) {
+  double x = atof((const char *)a), y = atof((const char *)b);
+  return (x > y) - (x < y);
+}
+
+int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, sml_err *err) {
+  char (*xs)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *xs);
+  char (*ys)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *ys);
+  int nx = 0, ny = 0;
+  for (int c = 0; c < t->nconfigs; c++) {
+    if (find_value(xs, nx, t->values[c][px]) < 0) snprintf(xs[nx++], SML_CV_VALUE_LEN, "%s", t->values[c][px]);
+    if (find_value(ys, ny, t->values[c][py]) < 0) snprintf(ys[ny++], SML_CV_VALUE_LEN, "%s", t->values[c][py]);
+  }
+  qsort(xs, (size_t)nx, sizeof *xs, cmp_numeric);
+  qsort(ys, (size_t)ny, sizeof *ys, cmp_numeric);
+  /* The best mean over any other parameters, per cell. */
+  double *cell = SML_ALLOC((size_t)(nx * ny) * sizeof *cell);
+  for (int i = 0; i < nx * ny; i++) cell[i] = NAN;
+  double lo = INFINITY, hi = -INFINITY;
+  for (int c = 0; c < t->nconfigs; c++) {
+    int i = find_value(xs, nx, t->values[c][px]), j = find_value(ys, ny, t->values[c][py]);
+    double m = sml_cv_mean(t, c);
+    if (!isnan(m) && (isnan(cell[j * nx + i]) || m > cell[j * nx + i])) cell[j * nx + i] = m;
+    if (!isnan(m)) { lo = fmin(lo, m); hi = fmax(hi, m); }
+  }
+  const int cw = 90, ch = 50, ml = 110, mt = 50;
+  sml_atomic_file a;
+  int st = sml_atomic_open(&a, path, err);
+  if (st == SML_OK) {
+    FILE *f = a.f;
+    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n",
+            ml + nx * cw + 40, mt + ny * ch + 70);
+    fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
+    fprintf(f, "<text x='%d' y='24' font-size='15'>mean validation accuracy (%d-fold)</text>\n", ml, t->nfolds);
+    for (int j = 0; j < ny; j++)
+      for (int i = 0; i < nx; i++) {
+        double v = cell[j * nx + i];
+        double u = isnan(v) || hi <= lo ? 0 : (v - lo) / (hi - lo);
+        int r = (int)(255 * (1 - u) * 0.9 + 20), gcol = (int)(60 + 160 * u), b = (int)(120 + 100 * (1 - u));
+        int x = ml + i * cw, y = mt + (ny - 1 - j) * ch;
+        if (isnan(v)) fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='#ccc' stroke='white'/>", x, y, cw, ch);
+        else fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='rgb(%d,%d,%d)' stroke='white'/>", x, y, cw, ch, r, gcol, b);
+        if (isnan(v)) fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>diverged</text>\n", x + cw / 2, y + ch / 2 + 4);
+        else fprintf(f, "<text x='%d' y='%d' text-anchor='middle' fill='white'>%.4f</text>\n", x + cw / 2, y + ch / 2 + 4, v);
+      }
+    for (int i = 0; i < nx; i++)
+      fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n", ml + i * cw + cw / 2, mt + ny * ch + 18, xs[i]);
+    for (int j = 0; j < ny; j++)
+      fprintf(f, "<text x='%d' y='%d' text-anchor='end'>%s</text>\n", ml - 8, mt + (ny - 1 - j) * ch + ch / 2 + 4, ys[j]);
+    fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n", ml + nx * cw / 2, mt + ny * ch + 42, t->param_names[px]);
+    fprintf(f, "<text transform='translate(20,%d) rotate(-90)' text-anchor='middle'>%s</text>\n", mt + ny * ch / 2, t->param_names[py]);
+    fprintf(f, "</svg>\n");
+    st = sml_atomic_commit(&a, err);
+  }
+  free(xs); free(ys); free(cell);
+  return st;
+}
+
+int sml_search_config_plot(const sml_cv_table *t, const char *path, sml_err *err) {
+  const int C = t->nconfigs, F = t->nfolds;
+  double *x = SML_ALLOC((size_t)C * sizeof *x), *m = SML_ALLOC((size_t)C * sizeof *m), *sd = SML_ALLOC((size_t)C * sizeof *sd);
+  double *fx = SML_ALLOC((size_t)(C * F) * sizeof *fx), *fy = SML_ALLOC((size_t)(C * F) * sizeof *fy);
+  for (int c = 0; c < C; c++) {
+    x[c] = c;
+    m[c] = sml_cv_mean(t, c);
+    sd[c] = sml_cv_std(t, c);
+    for (int f = 0; f < F; f++) { fx[c * F + f] = c; fy[c * F + f] = t->score[(size_t)c * F + f]; }
+  }
+  sml_svg_series series[2] = {{"mean +/- std", C, x, m, sd, 1, 1}, {"folds", C * F, fx, fy, NULL, 1, 1}};
+  int st = sml_svg_plot(path, "Validation accuracy per configuration (see cv_results.csv for the index)",
+                        "configuration index", "validation accuracy", 0, series, 2, err);
+  free(x); free(m); free(sd); free(fx); free(fy);
+  return st;
+}

@@ -10,10 +10,11 @@ export DEBIAN_FRONTEND=noninteractive
 PACKAGES=(
   build-essential cmake pkg-config     # compiler, CMake, CTest
   libopenmpi-dev openmpi-bin            # MPI
-  libhdf5-openmpi-dev hdf5-tools        # parallel HDF5 (h5dump for users)
+  libhdf5-openmpi-dev hdf5-tools        # parallel HDF5; h5dump (users, checkpoint tests)
   libopenblas-openmp-dev                # CBLAS, the OpenMP build: one thread pool with shardml's
   zlib1g-dev libpng-dev                 # .gz datasets; PNG figures
   dataset-fashion-mnist                 # the default dataset, /usr/share/datasets/fashion-mnist
+  slurm-wlm munge                       # the test suite's single-node SLURM cluster (tests/slurm)
 )
 
 missing=()

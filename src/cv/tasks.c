@@ -43,13 +43,22 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
   char header[128];
   snprintf(header, sizeof header, "# shardml search journal v1 signature=%016" PRIx64 "\n", plan->signature);
   if (!f) {
-    int fd = open(plan->journal, O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0 || write(fd, header, strlen(header)) != (ssize_t)strlen(header) || fsync(fd) != 0) {
-      if (fd >= 0) close(fd);
-      return sml_fail(err, SML_ERUNTIME, "%s: cannot create the journal: %s", plan->journal, strerror(errno));
-    }
-    close(fd);
-    return SML_OK;
+    /* Created with its header in one step (write a temporary, then link it
+     * to the name), so that concurrent searches of a job array never see
+     * an empty journal; losing the race is fine: the other made it. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", plan->journal, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int ok = fd >= 0 && write(fd, header, strlen(header)) == (ssize_t)strlen(header) && fsync(fd) == 0;
+    if (fd >= 0) close(fd);
+    int linked = ok ? link(tmp, plan->journal) : -1;
+    int e = errno;
+    unlink(tmp);
+    if (!ok || (linked != 0 && e != EEXIST))
+      return sml_fail(err, SML_ERUNTIME, "%s: cannot create the journal: %s", plan->journal, strerror(e));
+    if (linked == 0) return SML_OK;
+    f = fopen(plan->journal, "r");
+    if (!f) return sml_fail(err, SML_ERUNTIME, "%s: cannot read the journal: %s", plan->journal, strerror(errno));
   }
   char line[512];
   if (!fgets(line, sizeof line, f) || strcmp(line, header) != 0) {

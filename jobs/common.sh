@@ -1,0 +1,36 @@
+# Sourced by the sbatch scripts: where shardml is, threads and binding, a
+# per-job output directory, and signal forwarding for preemption.
+#   SHARDML   the binary (default: build/shardml next to the submit directory)
+#   RUNS      parent of the per-job output directories (default: runs/)
+#   SRUN_MPI  srun's --mpi plugin (default: the cluster's MpiDefault)
+set -euo pipefail
+SUBMIT_DIR=${SLURM_SUBMIT_DIR:-$PWD}
+SHARDML=${SHARDML:-$SUBMIT_DIR/build/shardml}
+RUNS=${RUNS:-$SUBMIT_DIR/runs}
+# One OpenMP thread per CPU SLURM gave each task; BLAS shares the same pool.
+export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
+export OMP_PROC_BIND=close OMP_PLACES=cores
+# Since Slurm 22.05 srun no longer inherits --cpus-per-task from sbatch.
+SRUN=(srun --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" --cpu-bind=cores)
+[ -n "${SRUN_MPI:-}" ] && SRUN+=(--mpi="$SRUN_MPI")
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# run_steps ARGS...: srun shardml in the background, forwarding USR1/TERM
+# (sent to this batch shell by --signal=B:...) to the job step, so that every
+# rank checkpoints and exits with status 3; then requeue the job, which
+# starts again with --resume auto where it stopped.
+run_steps() {
+  "${SRUN[@]}" "$SHARDML" "$@" &
+  local step=$! status=0
+  trap 'echo "shardml job: signal received, asking the ranks to checkpoint"; kill -USR1 $step 2>/dev/null' USR1 TERM
+  wait $step || status=$?
+  # wait returns early when a trapped signal arrives: wait for the step itself.
+  while kill -0 $step 2>/dev/null; do wait $step || status=$?; done
+  trap - USR1 TERM
+  if [ "$status" -eq 3 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
+    echo "shardml job: checkpoint written; requeueing job $SLURM_JOB_ID"
+    scontrol requeue "$SLURM_JOB_ID"
+    exit 0
+  fi
+  return "$status"
+}

@@ -1,0 +1,83 @@
+#!/bin/bash
+# A single-node SLURM cluster for the tests, from Debian's slurm-wlm and
+# munge, without systemd: cluster.sh up DIR | down DIR.
+# Everything lives in DIR (config, state, logs, pid files); clients need
+# SLURM_CONF=DIR/slurm.conf. Daemons are stopped by PID from their pid files.
+set -euo pipefail
+cmd=${1:?usage: cluster.sh up|down DIR}; D=${2:?usage: cluster.sh up|down DIR}
+HOST=$(hostname -s)
+
+down() {
+  local pidfile
+  for pidfile in "$D/slurmd.pid" "$D/slurmctld.pid" "$D/munged.pid"; do
+    [ -s "$pidfile" ] || continue
+    local pid; pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+}
+
+if [ "$cmd" = down ]; then down; exit 0; fi
+
+mkdir -p "$D/state" "$D/spool" "$D/log"
+# Munge: its socket directory, run as the munge user. A munged already
+# serving the default socket (another cluster on this machine) is reused.
+if ! munge -n >/dev/null 2>&1 </dev/null; then
+  mkdir -p /run/munge && chown munge:munge /run/munge && chmod 0755 /run/munge
+  [ -s /etc/munge/munge.key ] || { mungekey --create --force 2>/dev/null || /usr/sbin/create-munge-key -f; chown munge:munge /etc/munge/munge.key; }
+  runuser -u munge -- /usr/sbin/munged --pid-file=/run/munge/munged.pid --force
+  for _ in $(seq 50); do [ -s /run/munge/munged.pid ] && break; sleep 0.1; done
+  cp /run/munge/munged.pid "$D/munged.pid"
+fi
+munge -n </dev/null | unmunge >/dev/null
+
+cat >"$D/slurm.conf" <<CONF
+ClusterName=shardml-test
+SlurmctldHost=$HOST(127.0.0.1)
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+StateSaveLocation=$D/state
+SlurmdSpoolDir=$D/spool/%n
+SlurmctldPidFile=$D/slurmctld.pid
+SlurmdPidFile=$D/slurmd.pid
+SlurmctldLogFile=$D/log/slurmctld.log
+SlurmdLogFile=$D/log/slurmd.log
+SlurmctldPort=${SLURM_TEST_PORT:-16817}
+SlurmdPort=$(( ${SLURM_TEST_PORT:-16817} + 1 ))
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=pmix
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+EnforcePartLimits=ALL
+SlurmdParameters=config_overrides
+ReturnToService=2
+SchedulerType=sched/backfill
+SchedulerParameters=defer_batch
+MinJobAge=600
+KillWait=20
+InactiveLimit=0
+SlurmctldTimeout=30
+SlurmdTimeout=30
+NodeName=$HOST NodeAddr=127.0.0.1 CPUs=4 Sockets=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=4000 State=UNKNOWN
+PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+CONF
+export SLURM_CONF=$D/slurm.conf
+/usr/sbin/slurmctld -f "$D/slurm.conf" -i
+for _ in $(seq 100); do [ -s "$D/slurmctld.pid" ] && scontrol ping >/dev/null 2>&1 && break; sleep 0.1; done
+mkdir -p "$D/spool/$HOST"
+/usr/sbin/slurmd -f "$D/slurm.conf"
+for _ in $(seq 200); do
+  state=$(sinfo -h -o %T 2>/dev/null | head -1)
+  [ "$state" = idle ] && break
+  sleep 0.1
+done
+sinfo
+[ "$(sinfo -h -o %T | head -1)" = idle ] || { echo "cluster.sh: node not idle"; tail -20 "$D/log/slurmd.log" "$D/log/slurmctld.log"; down; exit 1; }
+echo "cluster.sh: up (SLURM_CONF=$D/slurm.conf)"

@@ -1,0 +1,73 @@
+#!/bin/bash
+# Submits every job script in jobs/ with tiny settings to a single-node SLURM
+# cluster brought up here (cluster.sh), waits, and checks the outputs; then
+# requeues a running training job and checks that it resumes from its
+# checkpoint and completes. Args: SOURCE_DIR BUILD_DIR
+. "$(dirname "$0")/../cli/lib.sh"
+SRC=$(cd "${1:?usage: jobs.sh SOURCE_DIR BUILD_DIR}" && pwd); BUILD=$(cd "${2:?}" && pwd)
+for tool in sbatch slurmctld slurmd munged; do
+  command -v $tool >/dev/null || [ -x /usr/sbin/$tool ] || { echo "missing $tool: run jobs/setup-debian.sh"; exit 1; }
+done
+tmp=$(mktemp -d /tmp/shardml-slurm.XXXXXX)
+D=$tmp/cluster
+cleanup() { scancel --quiet -u root 2>/dev/null; sleep 1; bash "$SRC/tests/slurm/cluster.sh" down "$D"; rm -rf "$tmp"; }
+trap cleanup EXIT
+bash "$SRC/tests/slurm/cluster.sh" up "$D" || exit 1
+export SLURM_CONF=$D/slurm.conf
+cd "$SRC"
+export SHARDML=$BUILD/shardml RUNS=$tmp/runs
+unset SLURM_JOB_ID SLURM_JOBID OMP_NUM_THREADS
+common=(--chdir="$SRC" --time=10 --nodes=1 --export=ALL)
+
+submit() { sbatch --parsable "${common[@]}" "$@"; }
+state() { scontrol show job "$1" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | head -1; }
+wait_jobs() { # wait_jobs SECONDS JOBID...: until none is pending, running or requeued
+  local limit=$1; shift; local t=0 j busy
+  while [ $t -lt $((limit * 10)) ]; do
+    busy=0
+    for j in "$@"; do case "$(squeue -h -j "$j" -o %T 2>/dev/null | head -1)" in PENDING|RUNNING|CONFIGURING|COMPLETING|REQUEUED|SUSPENDED) busy=1;; esac; done
+    [ $busy -eq 0 ] && return 0
+    sleep 0.2; t=$((t + 2))
+  done
+  return 1
+}
+completed() { test "$(state "$1")" = COMPLETED || { echo "  job $1: $(state "$1")"; cat "$tmp"/*"$1"*.out 2>/dev/null | tail -15; return 1; }; }
+
+train=$(EPOCHS=2 MODEL=softmax BATCH=128 CKPT_EVERY=10 EXTRA="--subset 3000" submit --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/train-%j.out" jobs/train.sbatch)
+search=$(MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 NGROUPS=2 EXTRA="--subset 2000" submit --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/search-%j.out" jobs/search.sbatch)
+cv=$(K=1,3 METRIC=l2 FOLDS=2 EXTRA="--subset 1000" submit --ntasks=2 --cpus-per-task=1 --output="$tmp/cv-%j.out" jobs/cv-knn.sbatch)
+arr=$(NAME=arr MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 EXTRA="--subset 2000" submit --array=0-1 --ntasks=1 --cpus-per-task=1 --output="$tmp/arr-%A_%a.out" jobs/search-array.sbatch)
+merge=$(NAME=arr MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 EXTRA="--subset 2000" submit --dependency=afterok:$arr --ntasks=1 --cpus-per-task=1 --output="$tmp/merge-%j.out" jobs/search-array.sbatch merge)
+echo "submitted train $train, search $search, cv-knn $cv, array $arr, merge $merge"
+check "all jobs finished within 240 s" wait_jobs 240 "$train" "$search" "$cv" "$arr" "$merge"
+check "train.sbatch completed" completed "$train"
+check "train wrote its model" test -s "$RUNS/train-$train/model.h5"
+check "train checkpointed" test -s "$RUNS/train-$train/checkpoints/latest"
+check "train ran 2 ranks x 1 thread" grep -q "2 ranks x 1 threads" "$tmp/train-$train.out"
+check "search.sbatch completed" completed "$search"
+check "search results" test -s "$RUNS/search-$search/cv_results.csv"
+check "cv-knn.sbatch completed" completed "$cv"
+check "cv results" grep -q '^param_k,param_metric' "$RUNS/cv-knn-$cv/cv_results.csv"
+check "array tasks completed" completed "${arr}_0"
+check "merge job completed" completed "$merge"
+check "array slices filled the journal" test "$(grep -c '^done' "$RUNS/search-array-arr/journal.txt")" -eq 4
+check "merge found every task done" grep -q "the journal holds 4 of 4 tasks" "$tmp/merge-$merge.out"
+check "merged results" test -s "$RUNS/search-array-arr/cv_results.csv"
+
+# Requeue: interrupt a running training job; it must resume and complete.
+rq=$(EPOCHS=3 MODEL=mlp HIDDEN=64 BATCH=64 CKPT_EVERY=40 EXTRA="--subset 12000" submit --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/rq-%j.out" jobs/train.sbatch)
+for _ in $(seq 600); do [ -s "$RUNS/train-$rq/checkpoints/latest" ] && break; sleep 0.1; done
+check "requeue job checkpointed before the interruption" test -s "$RUNS/train-$rq/checkpoints/latest"
+check "scontrol requeue" scontrol requeue "$rq"
+# Slurm holds a requeued batch job for a while (BeginTime); release it now.
+for _ in $(seq 300); do
+  [ "$(state "$rq")" = PENDING ] && { scontrol update JobId="$rq" StartTime=now 2>/dev/null; break; }
+  sleep 0.1
+done
+check "requeued job finished within 240 s" wait_jobs 240 "$rq"
+check "requeued job completed" completed "$rq"
+check "it was restarted" grep -q "restart 1" "$tmp/rq-$rq.out"
+check "it resumed from its checkpoint" grep -q "resuming from .*/checkpoints/ckpt-" "$tmp/rq-$rq.out"
+check "and wrote its model" test -s "$RUNS/train-$rq/model.h5"
+[ "$failed" -eq 0 ] || { echo "--- logs"; tail -n 30 "$tmp"/*.out; tail -n 20 "$D/log/slurmctld.log"; }
+finish

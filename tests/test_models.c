@@ -12,16 +12,7 @@
 #include "shardml/model.h"
 #include "shardml/rng.h"
 
-static int failures = 0;
-#define EXPECT(cond, ...)                                             \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      failures++;                                                     \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
-      fprintf(stderr, __VA_ARGS__);                                   \
-      fprintf(stderr, "\n");                                          \
-    }                                                                 \
-  } while (0)
+#include "expect.h"
 
 /* Reference: mean data loss + reg * sum W^2, gradient into g (double). */
 static double ref_loss(const sml_model *m, const double *p, double *g, const double *x,

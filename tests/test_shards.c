@@ -15,16 +15,7 @@
 #include "shardml/dataset.h"
 #include "shardml/prep.h"
 
-static int failures = 0;
-#define EXPECT(cond, ...)                                                            \
-  do {                                                                               \
-    if (!(cond)) {                                                                   \
-      failures++;                                                                    \
-      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                \
-      fprintf(stderr, __VA_ARGS__);                                                  \
-      fprintf(stderr, "\n");                                                         \
-    }                                                                                \
-  } while (0)
+#include "expect.h"
 
 typedef struct {
   int64_t n, dim;

@@ -9,6 +9,7 @@
 #include "shardml/blas_core.h"
 #include "shardml/dataset.h"
 #include "shardml/prep.h"
+#include "shardml/train.h"
 
 #include "expect.h"
 
@@ -82,6 +83,24 @@ static void test_agree(const sml_comm *c) {
   EXPECT(strcmp(err.msg, "input") == 0, "rank %d got '%s'", c->rank, err.msg);
 }
 
+static void test_lr_schedule(void) {
+  sml_train_config c = {.epochs = 10, .batch = 512, .lr = 0.1, .lr_decay = 0.5, .lr_step = 2, .base_batch = 128};
+  EXPECT(fabs(sml_lr_at(&c, 0, 0.0) - 0.1) < 1e-12, "step: epoch 0");
+  EXPECT(fabs(sml_lr_at(&c, 3, 0.5) - 0.05) < 1e-12, "step: epoch 3 = one decay");
+  EXPECT(fabs(sml_lr_at(&c, 4, 0.0) - 0.025) < 1e-12, "step: epoch 4 = two decays");
+  c.lr_scaling = 1;
+  EXPECT(fabs(sml_lr_at(&c, 0, 0.0) - 0.4) < 1e-12, "linear scaling: 0.1 * 512 / 128");
+  c.warmup_epochs = 2;
+  EXPECT(fabs(sml_lr_at(&c, 1, 0.0) - 0.2) < 1e-12, "warm-up: half-way at epoch 1 (%g)", sml_lr_at(&c, 1, 0.0));
+  EXPECT(fabs(sml_lr_at(&c, 2, 0.0) - 0.2) < 1e-12, "after warm-up: scaled and decayed once");
+  c.lr_scaling = 0;
+  c.warmup_epochs = 0;
+  c.schedule = SML_SCHEDULE_COSINE;
+  EXPECT(fabs(sml_lr_at(&c, 0, 0.0) - 0.1) < 1e-12, "cosine: start");
+  EXPECT(fabs(sml_lr_at(&c, 5, 0.0) - 0.05) < 1e-12, "cosine: half-way");
+  EXPECT(sml_lr_at(&c, 9, 0.999) < 1e-3, "cosine: near zero at the end");
+}
+
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   sml_comm world = sml_comm_world();
@@ -89,6 +108,7 @@ int main(int argc, char **argv) {
   test_core_levels();
   test_prep_batch(&world);
   test_agree(&world);
+  test_lr_schedule();
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0) printf("test_unit: %lld failures on %d ranks\n", (long long)total, world.size);

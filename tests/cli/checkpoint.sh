@@ -61,6 +61,11 @@ for sig in USR1 TERM; do
   check "SIG$sig: bitwise identical to the uninterrupted run" params_equal "$tmp/ref/model.h5" "$d/model.h5"
 done
 
+# Time-based checkpoints, agreed through the step's allreduce.
+run_np 2 train --model mlp --hidden 128 --epochs 2 --batch 50 --out "$tmp/sec" --checkpoint-dir "$tmp/sec/ck" \
+  --checkpoint-seconds 0.1 --keep 100 >/dev/null 2>&1
+check "--checkpoint-seconds 0.1 wrote several checkpoints" test "$(ls "$tmp"/sec/ck/ckpt-*.h5 2>/dev/null | wc -l)" -ge 2
+
 # 4. Resume on another rank count: works, and says it is not bitwise.
 first=$(ls "$tmp"/k/ck/ckpt-*.h5 | head -1)
 out=$(run_np 1 "${A[@]}" --out "$tmp/one" --resume "$first" 2>&1)

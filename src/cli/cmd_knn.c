@@ -65,9 +65,43 @@ static int neighbors_image(const char *path, const sml_dataset *ds, const sml_sh
   return sml_agree(c, st, err);
 }
 
+/* index, true label, then the prediction for each k, in query order. */
+static int write_predictions(const char *path, const sml_shard *queries, const sml_neighbor *nb, int K,
+                             const int64_t *ks, int nk, int num_classes, const sml_comm *c, sml_err *err) {
+  const int64_t n = queries->count, width = nk + 1;
+  uint8_t *rows = SML_ALLOC((size_t)(n * width) + 1), *pred = SML_ALLOC((size_t)n + 1);
+  for (int i = 0; i < nk; i++) {
+    sml_knn_vote(nb, n, K, (int)ks[i], num_classes, pred);
+    for (int64_t q = 0; q < n; q++) rows[q * width + 1 + i] = pred[q];
+  }
+  for (int64_t q = 0; q < n; q++) rows[q * width] = queries->labels[q];
+  int64_t *bytes = c->rank == 0 ? SML_ALLOC((size_t)c->size * sizeof *bytes) : NULL;
+  sml_gather_i64(c, n * width, bytes, 0);
+  uint8_t *all = c->rank == 0 ? SML_ALLOC((size_t)(queries->total * width) + 1) : NULL;
+  sml_gatherv_bytes(c, rows, n * width, all, bytes, 0);
+  int st = SML_OK;
+  if (c->rank == 0) {
+    sml_atomic_file a;
+    st = sml_atomic_open(&a, path, err);
+    if (st == SML_OK) {
+      fprintf(a.f, "index,true_label");
+      for (int i = 0; i < nk; i++) fprintf(a.f, ",k%lld", (long long)ks[i]);
+      fprintf(a.f, "\n");
+      for (int64_t q = 0; q < queries->total; q++) {
+        fprintf(a.f, "%lld", (long long)q);
+        for (int64_t j = 0; j < width; j++) fprintf(a.f, ",%d", all[q * width + j]);
+        fprintf(a.f, "\n");
+      }
+      st = sml_atomic_commit(&a, err);
+    }
+  }
+  free(rows); free(pred); free(bytes); free(all);
+  return sml_agree(c, st, err);
+}
+
 int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = {0};
-  const char *klist = "1", *metric_name = "l2", *image = NULL;
+  const char *klist = "1", *metric_name = "l2", *image = NULL, *pred_out = NULL;
   int64_t rows = 10;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
@@ -75,6 +109,7 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"metric", OPT_STRING, &metric_name, "l1|l2", "distance: l1 (Manhattan) or l2 (Euclidean) (default l2)"},
       {"neighbors-image", OPT_STRING, &image, "FILE.png", "draw the first queries with their k nearest (largest k); other classes framed red"},
       {"rows", OPT_INT, &rows, "N", "queries drawn by --neighbors-image (default 10)"},
+      {"out", OPT_STRING, &pred_out, "FILE.csv", "write index, true label and the prediction for every k"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "knn",
                     "Classify the test split (the validation split with --val) by k nearest neighbours.\n"
@@ -129,6 +164,7 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
   else
     sml_log(world, "knn rank 0: distances and selection %.2fs, communication %.2fs", stats.select_s, stats.comm_s);
   if (image) st = neighbors_image(image, &ds, queries, nb, (int)K, (int)K, (int)rows, world, err);
+  if (st == SML_OK && pred_out) st = write_predictions(pred_out, queries, nb, (int)K, ks, nk, ds.num_classes, world, err);
   free(nb); free(acc);
   sml_dataset_free(&ds);
   return st;

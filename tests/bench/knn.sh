@@ -13,7 +13,9 @@ OMP_NUM_THREADS=2 "$B/tests/bench/sml_bench_sgemm" 1024
 echo "== shardml knn, full Fashion-MNIST L2, 1 rank x 2 threads"
 /usr/bin/time -f "peak RSS %M kB, wall %e s" env OMP_NUM_THREADS=2 mpirun -n 1 --bind-to none "$B/shardml" knn --k 1,3,5,10 2>&1 | grep -v -i prescott
 echo "== shardml knn, 2 ranks x 1 thread"
-OMP_NUM_THREADS=1 mpirun -n 2 --bind-to none "$B/shardml" knn --k 1,3,5,10 2>&1 | grep knn
+OMP_NUM_THREADS=1 mpirun -n 2 --bind-to none "$B/shardml" knn --k 1,3,5,10 --out /tmp/sml-bench-knn.csv 2>&1 | grep knn
+echo "== agreement with scikit-learn's predictions"
+OPENBLAS_CORETYPE=$CORE /usr/bin/python3 "$(dirname "$0")/knn_peers.py" ties /tmp/sml-bench-knn.csv
 echo "== scikit-learn and numpy, 2 threads"
 OPENBLAS_CORETYPE=$CORE OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 /usr/bin/python3 "$(dirname "$0")/knn_peers.py" full 2
 echo "== 5-fold CV, 10 k x 2 metrics, 10000 images: shardml on 2 ranks"

@@ -3,7 +3,7 @@
 scikit-learn's brute-force KNeighborsClassifier and a plain numpy GEMM
 search, full Fashion-MNIST L2 (10k x 60k), pixels / 255; and
 GridSearchCV(n_jobs) for 5-fold CV on a subset.
-Usage: knn_peers.py full THREADS | cv N THREADS"""
+Usage: knn_peers.py full THREADS | cv N THREADS | ties SHARDML_PREDICTIONS.csv"""
 import gzip, sys, time
 import numpy as np
 
@@ -19,7 +19,9 @@ yte = idx("t10k-labels-idx1-ubyte.gz", 8)
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.model_selection import GridSearchCV, KFold
 
-if sys.argv[1] == "full":
+if sys.argv[1] == "ties":
+    pass
+elif sys.argv[1] == "full":
     jobs = int(sys.argv[2])
     for k in (1, 3, 5, 10):
         t = time.time()
@@ -35,9 +37,22 @@ if sys.argv[1] == "full":
         nearest[q:q + 2048] = np.take_along_axis(part, order, 1)
     acc1 = (ytr[nearest[:, 0]] == yte).mean()
     print("numpy top-10 search time %.2fs (1-NN accuracy %.4f)" % (time.time() - t, acc1))
-else:
+elif sys.argv[1] == "cv":
     n, jobs = int(sys.argv[2]), int(sys.argv[3])
     grid = {"n_neighbors": [1, 3, 5, 8, 10, 12, 15, 20, 50, 100], "p": [1, 2]}
     t = time.time()
     gs = GridSearchCV(KNeighborsClassifier(algorithm="brute"), grid, cv=KFold(5), n_jobs=jobs).fit(xtr[:n], ytr[:n])
     print("sklearn GridSearchCV %d images: %.2fs, best %s %.4f" % (n, time.time() - t, gs.best_params_, gs.best_score_))
+
+if sys.argv[1] == "ties":
+    # Where shardml and scikit-learn disagree, is the vote tied? Our
+    # predictions come from `shardml knn --out FILE` (argv[2]).
+    ours = np.loadtxt(sys.argv[2], delimiter=",", skiprows=1, dtype=np.int64)
+    ks = (1, 3, 5, 10)
+    nn = KNeighborsClassifier(n_neighbors=10, algorithm="brute", n_jobs=2).fit(xtr, ytr)
+    idx10 = nn.kneighbors(xte, return_distance=False)
+    for col, k in enumerate(ks):
+        sk = np.array([np.bincount(ytr[row[:k]], minlength=10).argmax() for row in idx10])
+        diff = np.nonzero(sk != ours[:, 2 + col])[0]
+        tied = sum(1 for q in diff if (np.bincount(ytr[idx10[q, :k]], minlength=10) == np.bincount(ytr[idx10[q, :k]], minlength=10).max()).sum() > 1)
+        print("k=%d: %d of 10000 predictions differ from scikit-learn; %d of them are tied votes" % (k, len(diff), tied))

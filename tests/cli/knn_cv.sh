@@ -45,8 +45,9 @@ check "cv groups > ranks"  expect_exit 2 "--groups 3: must be between 1 and the 
 check "cv unknown metric"  expect_exit 2 "--metric l3: unknown metric" cv "${D[@]}" --metric l2,l3 --out "$tmp/x"
 
 # Full Fashion-MNIST, L2: scikit-learn's brute-force 1-NN gives 0.8497 (no ties at k = 1).
-out=$(OMP_NUM_THREADS=1 run_np 2 knn --k 1,3,5,10 --neighbors-image "$tmp/nb.png" 2>/dev/null)
+out=$(OMP_NUM_THREADS=1 run_np 2 knn --k 1,3,5,10 --neighbors-image "$tmp/nb.png" --out "$tmp/pred.csv" 2>/dev/null)
 echo "$out"
 check "1-NN accuracy 0.8497" grep -q '^k=1 metric=l2 accuracy 0.8497$' <<<"$out"
 check "neighbours image written" test -s "$tmp/nb.png"
+check "predictions file: 10000 rows whose k=1 accuracy is 0.8497" awk -F, 'NR > 1 { n++; c += ($2 == $3) } END { exit !(n == 10000 && c == 8497) }' "$tmp/pred.csv"
 finish

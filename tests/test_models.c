@@ -85,8 +85,10 @@ static double ref_loss(const sml_model *m, const double *p, double *g, const dou
   return loss;
 }
 
-static void check_model(const char *kind, const int64_t *hidden, int nhidden) {
-  enum { D = 11, C = 4, B = 9 };
+/* Narrow layers (at most 16 outputs) use shardml's own kernels, wider ones
+ * BLAS: check_model covers both. */
+static void check_model(const char *kind, const int64_t *hidden, int nhidden, int C) {
+  enum { D = 37, B = 9 };
   const double reg = 0.01;
   sml_model m;
   sml_err err;
@@ -99,8 +101,8 @@ static void check_model(const char *kind, const int64_t *hidden, int nhidden) {
     if (pf[i] == 0) pf[i] = (float)(0.1 * sml_rng_normal(&r)); /* non-zero biases */
     pd[i] = pf[i];
   }
-  float xf[B * D];
-  double xd[B * D];
+  float *xf = malloc(sizeof(float) * B * D);
+  double *xd = malloc(sizeof(double) * B * D);
   uint8_t y[B];
   for (int i = 0; i < B * D; i++) xd[i] = xf[i] = (float)sml_rng_normal(&r);
   for (int i = 0; i < B; i++) y[i] = (uint8_t)(sml_rng_next(&r) % C);
@@ -133,15 +135,18 @@ static void check_model(const char *kind, const int64_t *hidden, int nhidden) {
   EXPECT(worst_num <= 1e-6 * fmax(gscale, 1), "%s: reference gradient vs numerical: %g", kind, worst_num);
   printf("%-8s loss %.6f (ref %.6f), max |grad - ref| %.2e, max |ref - numeric| %.2e\n", kind, lf, ld, worst, worst_num);
   sml_workspace_free(&ws);
-  free(pf); free(gf); free(pd); free(gd);
+  free(pf); free(gf); free(pd); free(gd); free(xf); free(xd);
 }
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
-  check_model("softmax", NULL, 0);
-  check_model("svm", NULL, 0);
-  int64_t hidden[2] = {7, 5};
-  check_model("mlp", hidden, 2);
+  check_model("softmax", NULL, 0, 4);
+  check_model("svm", NULL, 0, 4);
+  check_model("softmax", NULL, 0, 23); /* wider than the narrow kernels */
+  check_model("svm", NULL, 0, 19);
+  int64_t hidden[2] = {7, 5}, wide[2] = {33, 18};
+  check_model("mlp", hidden, 2, 4);
+  check_model("mlp", wide, 2, 21);
   printf("test_models: %d failures\n", failures);
   sml_dist_finalize();
   return failures ? 1 : 0;

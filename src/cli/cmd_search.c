@@ -177,6 +177,9 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     free(points);
     return SML_OK;
   }
+  int diverged = 0;
+  for (int c = 0; c < table.nconfigs; c++) diverged += isnan(sml_cv_mean(&table, c));
+  if (diverged) sml_log(world, "search: %d configuration(s) diverged in at least one fold (score NaN, ranked last)", diverged);
   const int best = sml_cv_best(&table);
   if (world->rank == 0) {
     printf("%-4s", "rank");

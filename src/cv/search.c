@@ -115,8 +115,8 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
       score = state.hist.epochs[state.hist.nepochs - 1].val_acc;
     } else if (st == SML_ERUNTIME) {
       /* A diverging configuration is a result (NaN, as scikit-learn's
-       * error_score), not a reason to stop the search. */
-      if (gc->rank == 0) fprintf(stderr, "shardml: search: config %d fold %d: %s\n", config, fold, why.msg);
+       * error_score), not a reason to stop the search; rank 0 lists them
+       * at the end (only world rank 0 prints). */
       st = SML_OK;
     } else {
       *err = why;

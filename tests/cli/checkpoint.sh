@@ -14,9 +14,9 @@ params_equal() { # params_equal MODEL_A MODEL_B: every /params tensor byte for b
   done
 }
 latest_step() { sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.h5$/\1/p' "$1/latest" 2>/dev/null; }
-wait_for_step() { # wait_for_step DIR STEP: until a checkpoint at or after STEP exists (30 s at most)
+wait_for_step() { # wait_for_step DIR STEP: until a checkpoint at or after STEP exists (60 s at most)
   local i
-  for i in $(seq 600); do
+  for i in $(seq 1200); do
     s=$(latest_step "$1"); [ -n "$s" ] && [ "$s" -ge "$2" ] && return 0; sleep 0.05
   done
   return 1

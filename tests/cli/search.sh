@@ -30,11 +30,12 @@ K=(search --model mlp --hidden 32 --lr 0.01,0.05,0.1 --reg 0,1e-4 --folds 3 --ep
 run_np 2 "${K[@]}" --out "$tmp/ref" >"$tmp/ref.out" 2>/dev/null
 run_np 2 "${K[@]}" --out "$tmp/k" >/dev/null 2>&1 &
 pid=$!
-for i in $(seq 400); do [ "$(grep -c '^done' "$tmp/k/journal.txt" 2>/dev/null)" -ge 5 ] && break; sleep 0.05; done
+# Wait (up to 60 s: the machine may be busy with other tests) for 3 finished tasks.
+for i in $(seq 1200); do [ "$(grep -c '^done' "$tmp/k/journal.txt" 2>/dev/null)" -ge 3 ] && break; sleep 0.05; done
 pkill -9 -f -- "--out $tmp/k"; wait $pid 2>/dev/null
 done_before=$(grep -c '^done' "$tmp/k/journal.txt")
 echo "killed with $done_before of 18 tasks in the journal"
-check "killed part-way" test "$done_before" -ge 5 -a "$done_before" -lt 18
+check "killed part-way" test "$done_before" -ge 3 -a "$done_before" -lt 18
 run_np 2 "${K[@]}" --out "$tmp/k" >"$tmp/k.out" 2>"$tmp/k.err"
 check "restart skipped the finished tasks" grep -q "the journal holds $done_before of 18 tasks" "$tmp/k.err"
 check "same results as the uninterrupted search" diff <(scores "$tmp/ref") <(scores "$tmp/k")

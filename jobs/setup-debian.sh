@@ -15,6 +15,7 @@ PACKAGES=(
   zlib1g-dev libpng-dev                 # .gz datasets; PNG figures
   dataset-fashion-mnist                 # the default dataset, /usr/share/datasets/fashion-mnist
   slurm-wlm munge                       # the test suite's single-node SLURM cluster (tests/slurm)
+  procps                                # pgrep/pkill in the tests
 )
 
 missing=()

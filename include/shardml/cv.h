@@ -21,6 +21,10 @@ typedef struct {
 } sml_groups;
 int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err *err);
 void sml_groups_free(sml_groups *g);
+/* Splits world into groups, then every group loads the whole training set
+ * sharded over its own ranks (no test split). Collective; agreed over world. */
+int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups,
+                    const sml_data_options *data, sml_err *err);
 
 /* Fold of a global training index: contiguous blocks, like scikit-learn's
  * KFold without shuffling. */

@@ -17,6 +17,21 @@ int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err 
   return SML_OK;
 }
 
+int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups,
+                    const sml_data_options *data, sml_err *err) {
+  SML_TRY(sml_groups_split(g, world, ngroups, err));
+  sml_data_options dopt = *data;
+  dopt.load_test = 0;
+  int st = sml_dataset_load(ds, &dopt, &g->comm, err);
+  /* Groups load the same files, but a rank can still fail alone. */
+  st = sml_agree(world, st, err);
+  if (st != SML_OK) {
+    if (ds->train.images) sml_dataset_free(ds);
+    sml_groups_free(g);
+  }
+  return st;
+}
+
 void sml_groups_free(sml_groups *g) {
   sml_comm_free(&g->comm);
 }

@@ -67,16 +67,11 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
     if (cfg->ks[i] > maxk) maxk = cfg->ks[i];
   }
   if (cfg->subset < 0) return sml_fail(err, SML_EINPUT, "--subset %lld: must not be negative", (long long)cfg->subset);
-  sml_groups g;
-  SML_TRY(sml_groups_split(&g, world, cfg->groups, err));
-
   /* Each group holds the whole training set, sharded over its own ranks. */
+  sml_groups g;
   sml_dataset ds;
-  sml_data_options dopt = *cfg->data;
-  dopt.load_test = 0;
-  int st = sml_dataset_load(&ds, &dopt, &g.comm, err);
-  st = sml_agree(world, st, err);
-  if (st != SML_OK) { sml_groups_free(&g); return st; }
+  SML_TRY(sml_groups_load(&g, &ds, world, cfg->groups, cfg->data, err));
+  int st = SML_OK;
   const int64_t N = cfg->subset > 0 && cfg->subset < ds.train.total ? cfg->subset : ds.train.total;
   const int64_t dim = sml_dataset_dim(&ds);
   if (cfg->folds > N)

@@ -144,13 +144,9 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   memset(table, 0, sizeof *table);
   if (spec->folds < 1) return sml_fail(err, SML_EINPUT, "--folds %d: must be at least 1", spec->folds);
   sml_groups g;
-  SML_TRY(sml_groups_split(&g, world, spec->groups, err));
   sml_dataset ds;
-  sml_data_options dopt = *spec->data;
-  dopt.load_test = 0;
-  int st = sml_dataset_load(&ds, &dopt, &g.comm, err);
-  st = sml_agree(world, st, err);
-  if (st != SML_OK) { sml_groups_free(&g); return st; }
+  SML_TRY(sml_groups_load(&g, &ds, world, spec->groups, spec->data, err));
+  int st = SML_OK;
   search_ctx s = {.spec = spec, .base = base, .ds = &ds,
                   .n = spec->subset > 0 && spec->subset < ds.train.total ? spec->subset : ds.train.total,
                   .nfolds = spec->folds};

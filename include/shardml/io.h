@@ -46,6 +46,13 @@ int sml_svg_plot(const char *path, const char *title, const char *xlabel, const 
 
 #endif
 
+/* File-access properties for shardml's HDF5 files (hid_t; close with
+ * H5Pclose): no HDF5 file locking. shardml never has two writers of one
+ * file (one rank writes a temporary, then renames it), and parallel
+ * filesystems without flock (some Lustre and NFS mounts) make HDF5's
+ * locking fail every open ("unable to lock file"). */
+int64_t sml_h5_fapl(void);
+
 /* A small HDF5 writer for shardml's own files (models, checkpoints): float
  * tensors as named datasets plus attributes on /, written to a temporary
  * name by one process and renamed on close. */

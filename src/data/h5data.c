@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "shardml/dataset.h"
+#include "shardml/io.h"
 
 #define SML_H5_LAYOUT_VERSION 1
 
@@ -58,7 +59,9 @@ static int open_checked(hid_t file, const char *path, const char *name, int want
 
 static hid_t open_file(const char *path, sml_err *err) {
   quiet_hdf5();
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t fapl = (hid_t)sml_h5_fapl();
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
   if (f < 0) sml_fail(err, SML_EINPUT, "%s: cannot open as HDF5", path);
   return f;
 }
@@ -293,7 +296,9 @@ int sml_h5_write_dataset(const sml_dataset *ds, const char *out_path, sml_err *e
   quiet_hdf5();
   char tmp[SML_PATH_LEN + 32];
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", out_path, (int)getpid());
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t fapl = (hid_t)sml_h5_fapl();
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
   if (f < 0) return sml_fail(err, SML_ERUNTIME, "%s: cannot create", tmp);
   int rc = write_attrs(f, ds);
   if (rc == 0) rc = write_split(f, "", ds, &ds->train);

@@ -11,7 +11,9 @@ int sml_h5r_open(sml_h5_reader *r, const char *path, sml_err *err) {
   FILE *probe = fopen(path, "rb");
   if (!probe) return sml_fail(err, SML_EINPUT, "%s: cannot open", path);
   fclose(probe);
-  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t fapl = (hid_t)sml_h5_fapl();
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
   if (f < 0) return sml_fail(err, SML_EINPUT, "%s: not a readable HDF5 file (truncated or corrupt?)", path);
   r->file = f;
   return SML_OK;

@@ -6,12 +6,20 @@
 
 #include "shardml/io.h"
 
+int64_t sml_h5_fapl(void) {
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_file_locking(fapl, 0, 1);
+  return fapl;
+}
+
 int sml_h5w_open(sml_h5_writer *w, const char *path, sml_err *err) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   snprintf(w->path, sizeof w->path, "%s", path);
   sml_temp_name(w->tmp, sizeof w->tmp, path);
   w->failed = 0;
-  hid_t f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t fapl = (hid_t)sml_h5_fapl();
+  hid_t f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
   if (f < 0) return sml_fail(err, SML_ERUNTIME, "%s: cannot create", w->tmp);
   w->file = f;
   return SML_OK;

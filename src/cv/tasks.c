@@ -8,12 +8,9 @@
 #include <unistd.h>
 
 #include "shardml/cv.h"
+#include "shardml/hash.h"
 
-uint64_t sml_signature(const char *text) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  for (const unsigned char *p = (const unsigned char *)text; *p; p++) h = (h ^ *p) * 0x100000001b3ull;
-  return h;
-}
+uint64_t sml_signature(const char *text) { return sml_fnv1a(SML_FNV1A_INIT, text, strlen(text)); }
 
 /* The journal: a header line, then per finished task its result lines and
  * a "done" line, all in one write(2) on a file opened O_APPEND, so that

@@ -2,6 +2,7 @@
  * blocks. Every rank probes the headers itself (they are small), so no
  * struct needs broadcasting, and every failure goes through sml_agree. */
 #include "shardml/dataset.h"
+#include "shardml/hash.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -353,18 +354,12 @@ void sml_dataset_free(sml_dataset *ds) {
   shard_free(&ds->test);
 }
 
-static uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 uint64_t sml_dataset_label_checksum(const sml_dataset *ds, const sml_comm *c) {
   uint64_t sum[1] = {0};
   for (int64_t i = 0; i < ds->train.count; i++)
-    sum[0] += mix64((uint64_t)(ds->train.first + i) * 0x100u + ds->train.labels[i]);
+    sum[0] += sml_mix64((uint64_t)(ds->train.first + i) * 0x100u + ds->train.labels[i]);
   for (int64_t i = 0; i < ds->val.count; i++)
-    sum[0] += mix64((uint64_t)(ds->train.total + ds->val.first + i) * 0x100u + ds->val.labels[i] + 0x5a5a);
+    sum[0] += sml_mix64((uint64_t)(ds->train.total + ds->val.first + i) * 0x100u + ds->val.labels[i] + 0x5a5a);
   sml_allreduce_sum_u64(c, sum, 1);
   return sum[0];
 }

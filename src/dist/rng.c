@@ -3,20 +3,17 @@
 
 #include <math.h>
 
-static uint64_t mix(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+#include "shardml/hash.h"
 
 sml_rng sml_rng_stream(uint64_t seed, uint64_t purpose, uint64_t index) {
-  sml_rng r = {mix(mix(seed) ^ mix(purpose * 0x9e3779b97f4a7c15ull + 1) ^ mix(index + 0x632be59bd9b4e019ull))};
+  sml_rng r = {sml_mix64(sml_mix64(seed) ^ sml_mix64(purpose * 0x9e3779b97f4a7c15ull + 1) ^
+                         sml_mix64(index + 0x632be59bd9b4e019ull))};
   return r;
 }
 
 uint64_t sml_rng_next(sml_rng *r) {
   r->state += 0x9e3779b97f4a7c15ull;
-  return mix(r->state);
+  return sml_mix64(r->state);
 }
 
 double sml_rng_uniform(sml_rng *r) { return (double)(sml_rng_next(r) >> 11) * 0x1.0p-53; }

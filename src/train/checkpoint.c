@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "shardml/hash.h"
 #include "shardml/io.h"
 
 void sml_dataset_identity_of(sml_dataset_identity *id, const sml_dataset *ds, const sml_comm *c) {
@@ -21,15 +22,9 @@ void sml_dataset_identity_of(sml_dataset_identity *id, const sml_dataset *ds, co
 }
 
 /* FNV-1a over the parameter and momentum bytes. */
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
-  const unsigned char *p = data;
-  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-  return h;
-}
 static uint64_t tensors_checksum(const float *params, const float *velocity, int64_t n) {
-  uint64_t h = 0xcbf29ce484222325ull;
-  h = fnv1a(h, params, (size_t)n * sizeof *params);
-  if (velocity) h = fnv1a(h, velocity, (size_t)n * sizeof *velocity);
+  uint64_t h = sml_fnv1a(SML_FNV1A_INIT, params, (size_t)n * sizeof *params);
+  if (velocity) h = sml_fnv1a(h, velocity, (size_t)n * sizeof *velocity);
   return h;
 }
 
@@ -248,8 +243,6 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
     int64_t log_every;
     SML_TRY(sml_h5r_attr_i64s(r, "log_every", &log_every, 1, NULL, err));
     if (log_every == cfg->log_every) {
-      int64_t max = cfg->epochs * 1000000; /* bounded by the history buffer below */
-      (void)max;
       double *steps = SML_ALLOC((size_t)(state->global_step / cfg->log_every + 2) * sizeof *steps);
       SML_TRY(sml_h5r_doubles(r, "/history/step", steps, state->global_step / cfg->log_every + 1, &ns, err));
       SML_TRY(sml_h5r_doubles(r, "/history/step_loss", h->step_loss, ns, &ns, err));

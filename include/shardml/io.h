@@ -20,7 +20,6 @@ int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err);
 /* Flushes, fsyncs, closes and renames onto the final name. On any earlier
  * write error the temporary is removed and the final name is untouched. */
 int sml_atomic_commit(sml_atomic_file *a, sml_err *err);
-void sml_atomic_abort(sml_atomic_file *a);
 /* The temporary name for a file written by a library (HDF5, libpng). */
 void sml_temp_name(char *out, size_t len, const char *path);
 int sml_rename_into_place(const char *tmp, const char *path, sml_err *err);

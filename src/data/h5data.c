@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "shardml/dataset.h"
 #include "shardml/io.h"
@@ -218,96 +217,47 @@ int sml_h5_read(const sml_split_source *s, int nranges, const sml_read_range *ra
   return st;
 }
 
-static int write_split(hid_t file, const char *group, const sml_dataset *ds, const sml_shard *sh) {
-  char iname[64], lname[64];
-  snprintf(iname, sizeof iname, "%s/images", group);
-  snprintf(lname, sizeof lname, "%s/labels", group);
-  hsize_t idims[4] = {(hsize_t)sh->count, (hsize_t)ds->height, (hsize_t)ds->width,
-                      (hsize_t)ds->channels};
-  hsize_t ldims[1] = {(hsize_t)sh->count};
-  /* Chunked by image blocks and deflated: a rank's hyperslab touches only
-   * its chunks, and pixel data compresses well. */
-  hsize_t chunk[4] = {idims[0] < 256 ? (idims[0] ? idims[0] : 1) : 256, idims[1], idims[2], idims[3]};
-  hsize_t lchunk[1] = {ldims[0] < 65536 ? (ldims[0] ? ldims[0] : 1) : 65536};
-  int rc = 0;
-  hid_t ispace = H5Screate_simple(4, idims, NULL), lspace = H5Screate_simple(1, ldims, NULL);
-  hid_t ipl = H5Pcreate(H5P_DATASET_CREATE), lpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(ipl, 4, chunk);
-  H5Pset_deflate(ipl, 4);
-  H5Pset_chunk(lpl, 1, lchunk);
-  H5Pset_deflate(lpl, 4);
+/* One uint8 dataset, chunked by blocks of `block` records along the first
+ * dimension and deflated: a rank's hyperslab touches only its chunks, and
+ * pixel data compresses well. Failures are remembered in the writer. */
+static void write_u8(sml_h5_writer *w, const char *name, int rank, const hsize_t *dims, hsize_t block,
+                     const uint8_t *data) {
+  hsize_t chunk[4];
+  for (int i = 0; i < rank; i++) chunk[i] = dims[i];
+  chunk[0] = dims[0] < block ? (dims[0] ? dims[0] : 1) : block;
+  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, rank, chunk);
+  H5Pset_deflate(dcpl, 4);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t di = H5Dcreate2(file, iname, H5T_NATIVE_UINT8, ispace, lcpl, ipl, H5P_DEFAULT);
-  hid_t dl = H5Dcreate2(file, lname, H5T_NATIVE_UINT8, lspace, lcpl, lpl, H5P_DEFAULT);
-  if (di < 0 || dl < 0) rc = -1;
-  if (rc == 0 && sh->count > 0) {
-    if (H5Dwrite(di, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, sh->images) < 0) rc = -1;
-    if (H5Dwrite(dl, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, sh->labels) < 0) rc = -1;
-  }
-  if (di >= 0) H5Dclose(di);
-  if (dl >= 0) H5Dclose(dl);
+  hid_t d = H5Dcreate2((hid_t)w->file, name, H5T_NATIVE_UINT8, space, lcpl, dcpl, H5P_DEFAULT);
+  if (d < 0 || (dims[0] > 0 && H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
+    w->failed = 1;
+  if (d >= 0) H5Dclose(d);
   H5Pclose(lcpl);
-  H5Pclose(ipl);
-  H5Pclose(lpl);
-  H5Sclose(ispace);
-  H5Sclose(lspace);
-  return rc;
+  H5Pclose(dcpl);
+  H5Sclose(space);
 }
 
-static int write_string_attr(hid_t obj, const char *name, const char *value) {
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  hid_t space = H5Screate(H5S_SCALAR);
-  hid_t a = H5Acreate2(obj, name, t, space, H5P_DEFAULT, H5P_DEFAULT);
-  int rc = a >= 0 && H5Awrite(a, t, &value) >= 0 ? 0 : -1;
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(space);
-  H5Tclose(t);
-  return rc;
-}
-
-static int write_attrs(hid_t file, const sml_dataset *ds) {
-  int rc = 0;
-  hid_t t = H5Tcopy(H5T_C_S1);
-  H5Tset_size(t, H5T_VARIABLE);
-  H5Tset_cset(t, H5T_CSET_UTF8);
-  hsize_t n = (hsize_t)ds->num_classes;
-  hid_t space = H5Screate_simple(1, &n, NULL);
-  const char *names[SML_MAX_CLASSES];
-  for (int i = 0; i < ds->num_classes; i++) names[i] = ds->class_names[i];
-  hid_t a = H5Acreate2(file, "class_names", t, space, H5P_DEFAULT, H5P_DEFAULT);
-  if (a < 0 || H5Awrite(a, t, names) < 0) rc = -1;
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(space);
-  H5Tclose(t);
-  if (write_string_attr(file, "source", ds->source) < 0) rc = -1;
-  int version = SML_H5_LAYOUT_VERSION;
-  hid_t s1 = H5Screate(H5S_SCALAR);
-  hid_t av = H5Acreate2(file, "shardml_layout", H5T_NATIVE_INT, s1, H5P_DEFAULT, H5P_DEFAULT);
-  if (av < 0 || H5Awrite(av, H5T_NATIVE_INT, &version) < 0) rc = -1;
-  if (av >= 0) H5Aclose(av);
-  H5Sclose(s1);
-  return rc;
+static void write_split(sml_h5_writer *w, const char *group, const sml_dataset *ds, const sml_shard *sh) {
+  char name[64];
+  hsize_t idims[4] = {(hsize_t)sh->count, (hsize_t)ds->height, (hsize_t)ds->width, (hsize_t)ds->channels};
+  snprintf(name, sizeof name, "%s/images", group);
+  write_u8(w, name, 4, idims, 256, sh->images);
+  snprintf(name, sizeof name, "%s/labels", group);
+  write_u8(w, name, 1, idims, 65536, sh->labels);
 }
 
 int sml_h5_write_dataset(const sml_dataset *ds, const char *out_path, sml_err *err) {
-  quiet_hdf5();
-  char tmp[SML_PATH_LEN + 32];
-  snprintf(tmp, sizeof tmp, "%s.tmp.%d", out_path, (int)getpid());
-  hid_t fapl = (hid_t)sml_h5_fapl();
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
-  if (f < 0) return sml_fail(err, SML_ERUNTIME, "%s: cannot create", tmp);
-  int rc = write_attrs(f, ds);
-  if (rc == 0) rc = write_split(f, "", ds, &ds->train);
-  if (rc == 0 && ds->test.total > 0) rc = write_split(f, "/test", ds, &ds->test);
-  if (H5Fclose(f) < 0) rc = -1;
-  if (rc == 0 && rename(tmp, out_path) != 0) rc = -1;
-  if (rc != 0) {
-    unlink(tmp);
-    return sml_fail(err, SML_ERUNTIME, "%s: writing failed (disk full or no permission?)", out_path);
-  }
-  return SML_OK;
+  sml_h5_writer w;
+  SML_TRY(sml_h5w_open(&w, out_path, err));
+  const char *names[SML_MAX_CLASSES];
+  for (int i = 0; i < ds->num_classes; i++) names[i] = ds->class_names[i];
+  sml_h5w_attr_strings(&w, "class_names", names, ds->num_classes);
+  sml_h5w_attr_string(&w, "source", ds->source);
+  const int64_t version = SML_H5_LAYOUT_VERSION;
+  sml_h5w_attr_i64s(&w, "shardml_layout", &version, 1);
+  write_split(&w, "", ds, &ds->train);
+  if (ds->test.total > 0) write_split(&w, "/test", ds, &ds->test);
+  return sml_h5w_commit(&w, err);
 }

@@ -102,9 +102,6 @@ void sml_allreduce_sum_f64(const sml_comm *c, double *buf, int64_t n) {
 void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n) {
   allreduce_chunked(c, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
 }
-void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n) {
-  allreduce_chunked(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_MAX);
-}
 
 void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root) {
   char *p = buf;

@@ -40,12 +40,6 @@ int sml_atomic_commit(sml_atomic_file *a, sml_err *err) {
   return sml_rename_into_place(a->tmp, a->path, err);
 }
 
-void sml_atomic_abort(sml_atomic_file *a) {
-  if (a->f) fclose(a->f);
-  a->f = NULL;
-  unlink(a->tmp);
-}
-
 int sml_mkdirs(const char *dir, sml_err *err) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", dir);

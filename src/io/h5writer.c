@@ -25,17 +25,24 @@ int sml_h5w_open(sml_h5_writer *w, const char *path, sml_err *err) {
   return SML_OK;
 }
 
-void sml_h5w_tensor(sml_h5_writer *w, const char *name, int ndim, const int64_t *shape, const float *data) {
-  hsize_t dims[8];
-  for (int i = 0; i < ndim; i++) dims[i] = (hsize_t)shape[i];
+/* A dataset of file type ftype from memory of type mtype; groups on the
+ * path are created as needed. */
+static void write_dataset(sml_h5_writer *w, const char *name, int ndim, const int64_t *shape, hid_t ftype,
+                          hid_t mtype, const void *data) {
+  hsize_t dims[8], count = 1;
+  for (int i = 0; i < ndim; i++) count *= (dims[i] = (hsize_t)shape[i]);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t space = H5Screate_simple(ndim, dims, NULL);
-  hid_t d = H5Dcreate2((hid_t)w->file, name, H5T_IEEE_F32LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  if (d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) w->failed = 1;
+  hid_t d = H5Dcreate2((hid_t)w->file, name, ftype, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  if (d < 0 || (count > 0 && H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)) w->failed = 1;
   if (d >= 0) H5Dclose(d);
   H5Sclose(space);
   H5Pclose(lcpl);
+}
+
+void sml_h5w_tensor(sml_h5_writer *w, const char *name, int ndim, const int64_t *shape, const float *data) {
+  write_dataset(w, name, ndim, shape, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, data);
 }
 
 static void write_attr(sml_h5_writer *w, const char *name, hid_t type, hid_t space, const void *buf) {
@@ -90,13 +97,5 @@ int sml_h5w_commit(sml_h5_writer *w, sml_err *err) {
 }
 
 void sml_h5w_doubles(sml_h5_writer *w, const char *name, const double *data, int64_t n) {
-  hsize_t dim = (hsize_t)n;
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t space = H5Screate_simple(1, &dim, NULL);
-  hid_t d = H5Dcreate2((hid_t)w->file, name, H5T_IEEE_F64LE, space, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  if (d < 0 || (n > 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)) w->failed = 1;
-  if (d >= 0) H5Dclose(d);
-  H5Sclose(space);
-  H5Pclose(lcpl);
+  write_dataset(w, name, 1, &n, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data);
 }

@@ -63,6 +63,8 @@ double sml_model_loss_grad(const sml_model *m, const float *params, float *grad,
                            const uint8_t *labels, int64_t B, sml_workspace *ws);
 /* reg * sum of squared regularised weights; adds 2*reg*W to grad if not NULL. */
 double sml_model_regularize(const sml_model *m, const float *params, float *grad, double reg);
+/* Index of the largest score (the first of equal ones). */
+int sml_argmax(const float *scores, int64_t C);
 /* Number of correct argmax predictions in a batch. */
 int64_t sml_count_correct(const float *scores, const uint8_t *labels, int64_t B, int64_t C);
 

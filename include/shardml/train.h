@@ -95,6 +95,10 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
               const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,
               sml_err *err);
 
+/* scores[n, C] of n uint8 images (preprocessed and forwarded in chunks). */
+void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,
+                       int64_t n, float *scores);
+
 /* Accuracy of params on a sharded split (collective); -1 for an empty split. */
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
                     const sml_prep *prep, const sml_comm *c);

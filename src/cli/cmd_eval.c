@@ -12,8 +12,6 @@
 #include "shardml/io.h"
 #include "shardml/prep.h"
 
-#define EVAL_CHUNK 1024
-
 typedef struct {
   sml_saved_model sm;
   sml_dataset ds;
@@ -68,16 +66,9 @@ static void teardown(eval_setup *e) {
 static float *local_scores(const eval_setup *e) {
   const sml_model *m = &e->sm.model;
   const int64_t C = m->width[m->nlayers], n = e->split->count;
-  sml_prep prep = {.dim = e->sm.dim, .mean = e->sm.mean};
+  const sml_prep prep = {.dim = e->sm.dim, .mean = e->sm.mean};
   float *scores = SML_ALLOC((size_t)(n * C + 1) * sizeof *scores);
-  float *x = SML_ALLOC((size_t)(EVAL_CHUNK * prep.dim) * sizeof *x);
-  sml_workspace ws;
-  sml_workspace_init(&ws, m, EVAL_CHUNK);
-  for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
-    const int64_t b = n - lo < EVAL_CHUNK ? n - lo : EVAL_CHUNK;
-    sml_prep_batch(&prep, e->split->images + lo * prep.dim, NULL, b, x);
-    memcpy(scores + lo * C, sml_model_forward(m, e->sm.params, x, b, &ws), (size_t)(b * C) * sizeof *scores);
-  }
+  sml_images_scores(m, e->sm.params, &prep, e->split->images, n, scores);
   if (m->loss == SML_LOSS_SOFTMAX)
     for (int64_t i = 0; i < n; i++) {
       float *s = scores + i * C, mx = s[0], sum = 0;
@@ -85,15 +76,7 @@ static float *local_scores(const eval_setup *e) {
       for (int64_t j = 0; j < C; j++) sum += (s[j] = expf(s[j] - mx));
       for (int64_t j = 0; j < C; j++) s[j] /= sum;
     }
-  sml_workspace_free(&ws);
-  free(x);
   return scores;
-}
-
-static int argmax(const float *s, int64_t C) {
-  int best = 0;
-  for (int64_t j = 1; j < C; j++) if (s[j] > s[best]) best = (int)j;
-  return best;
 }
 
 int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
@@ -114,7 +97,7 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const int64_t C = e.sm.model.width[e.sm.model.nlayers];
   float *scores = local_scores(&e);
   int64_t *confusion = SML_CALLOC((size_t)(C * C), sizeof *confusion); /* [true, predicted] */
-  for (int64_t i = 0; i < e.split->count; i++) confusion[e.split->labels[i] * C + argmax(scores + i * C, C)]++;
+  for (int64_t i = 0; i < e.split->count; i++) confusion[e.split->labels[i] * C + sml_argmax(scores + i * C, C)]++;
   sml_allreduce_sum_i64(world, confusion, C * C);
   if (world->rank == 0) {
     int64_t correct = 0, total = 0;
@@ -179,7 +162,7 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
       for (int64_t j = 0; j < C; j++) fprintf(a.f, e.sm.model.loss == SML_LOSS_SOFTMAX ? ",prob_%lld" : ",score_%lld", (long long)j);
       fprintf(a.f, "\n");
       for (int64_t i = 0; i < total; i++) {
-        fprintf(a.f, "%lld,%d,%d", (long long)i, argmax(all + i * C, C), labels[i]);
+        fprintf(a.f, "%lld,%d,%d", (long long)i, sml_argmax(all + i * C, C), labels[i]);
         for (int64_t j = 0; j < C; j++) fprintf(a.f, ",%.6g", all[i * C + j]);
         fprintf(a.f, "\n");
       }

@@ -142,14 +142,15 @@ double sml_model_regularize(const sml_model *m, const float *params, float *grad
   return reg * sumsq;
 }
 
+int sml_argmax(const float *scores, int64_t C) {
+  int best = 0;
+  for (int64_t j = 1; j < C; j++)
+    if (scores[j] > scores[best]) best = (int)j;
+  return best;
+}
+
 int64_t sml_count_correct(const float *scores, const uint8_t *labels, int64_t B, int64_t C) {
   int64_t correct = 0;
-  for (int64_t i = 0; i < B; i++) {
-    const float *s = scores + i * C;
-    int64_t best = 0;
-    for (int64_t j = 1; j < C; j++)
-      if (s[j] > s[best]) best = j;
-    correct += best == labels[i];
-  }
+  for (int64_t i = 0; i < B; i++) correct += sml_argmax(scores + i * C, C) == labels[i];
   return correct;
 }

@@ -29,22 +29,31 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
   return SML_OK;
 }
 
+void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,
+                       int64_t n, float *scores) {
+  if (n == 0) return;
+  const int64_t C = m->width[m->nlayers];
+  sml_workspace ws;
+  sml_workspace_init(&ws, m, EVAL_CHUNK);
+  float *x = SML_ALLOC((size_t)(EVAL_CHUNK * prep->dim) * sizeof *x);
+  for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
+    const int64_t b = n - lo < EVAL_CHUNK ? n - lo : EVAL_CHUNK;
+    sml_prep_batch(prep, images + lo * prep->dim, NULL, b, x);
+    memcpy(scores + lo * C, sml_model_forward(m, params, x, b, &ws), (size_t)(b * C) * sizeof *scores);
+  }
+  free(x);
+  sml_workspace_free(&ws);
+}
+
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
                     const sml_prep *prep, const sml_comm *c) {
   int64_t counts[2] = {0, split->count}; /* correct, seen */
   if (split->count > 0) {
-    sml_workspace ws;
-    sml_workspace_init(&ws, m, EVAL_CHUNK);
-    float *x = SML_ALLOC((size_t)(EVAL_CHUNK * prep->dim) * sizeof *x);
     const int64_t C = m->width[m->nlayers];
-    for (int64_t lo = 0; lo < split->count; lo += EVAL_CHUNK) {
-      int64_t n = split->count - lo < EVAL_CHUNK ? split->count - lo : EVAL_CHUNK;
-      sml_prep_batch(prep, split->images + lo * prep->dim, NULL, n, x);
-      const float *scores = sml_model_forward(m, params, x, n, &ws);
-      counts[0] += sml_count_correct(scores, split->labels + lo, n, C);
-    }
-    free(x);
-    sml_workspace_free(&ws);
+    float *scores = SML_ALLOC((size_t)(split->count * C) * sizeof *scores);
+    sml_images_scores(m, params, prep, split->images, split->count, scores);
+    counts[0] = sml_count_correct(scores, split->labels, split->count, C);
+    free(scores);
   }
   sml_allreduce_sum_i64(c, counts, 2);
   return split->total > 0 ? (double)counts[0] / (double)counts[1] : -1.0;

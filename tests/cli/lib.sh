@@ -11,6 +11,15 @@ run_np() { # run_np N ARGS...: shardml on N ranks, unbound, at most 60 s
   local np=$1; shift
   timeout 60 "$MPIEXEC" -n "$np" --bind-to none "$SHARDML" "$@"
 }
+expect_fail() { # expect_fail NP CODE NEEDLE ARGS...: shardml on NP ranks exits with CODE
+  # and prints exactly one error line (from rank 0), which contains NEEDLE.
+  local np=$1 code=$2 needle=$3 out rc lines; shift 3
+  out=$(run_np "$np" "$@" 2>&1 >/dev/null); rc=$?
+  lines=$(grep -c '^shardml.*: error: ' <<<"$out")
+  if [ "$rc" -ne "$code" ]; then echo "  exit $rc, expected $code (124 = hung)"; head -5 <<<"$out"; return 1; fi
+  if [ "$lines" -ne 1 ]; then echo "  $lines error lines, expected 1:"; echo "$out"; return 1; fi
+  grep '^shardml.*: error: ' <<<"$out" | grep -qF -- "$needle" || { echo "  the error does not mention '$needle':"; echo "$out"; return 1; }
+}
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

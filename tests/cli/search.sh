@@ -53,12 +53,10 @@ check "random search" run_np 2 search --model softmax --random 5 --lr 1e-3:1e-1 
 check "5 random configurations in range" awk -F, 'NR > 1 { n++; if ($1 < 1e-3 || $1 > 1e-1 || $2 < 1e-5 || $2 > 1e-2) bad = 1 } END { exit bad || n != 5 }' "$tmp/r/cv_results.csv"
 check "--folds 1: one split column" grep -q '^param_lr,param_reg,split0_test_score,mean_test_score' "$tmp/r/cv_results.csv"
 
-expect2() { local needle=$1 out rc; shift; out=$(run_np 2 "$@" 2>&1 >/dev/null); rc=$?
-  [ "$rc" -eq 2 ] && [ "$(grep -c '^shardml.*: error: ' <<<"$out")" -eq 1 ] && grep -qF -- "$needle" <<<"$out" || { echo "  exit $rc"; echo "$out" | grep shardml; return 1; }; }
-check "groups > ranks"     expect2 "--groups 3: must be between 1 and the number of ranks (2)" "${S[@]}" --groups 3 --out "$tmp/x"
-check "range needs random" expect2 "--lr/--reg LO:HI ranges need --random N" search --lr 1e-3:1e-1 --out "$tmp/x"
-check "unknown model"      expect2 "--model cnn: unknown model" search --model cnn --out "$tmp/x"
-check "negative lr"        expect2 "--lr -1: learning rates must be positive" search --model softmax --lr -1 --out "$tmp/x"
-check "bad slice"          expect2 "--slice 2/2: expected I/N" "${S[@]}" --slice 2/2 --out "$tmp/x"
-check "journal of another search" expect2 "a journal of another search" search --model softmax --lr 0.5 --reg 0 --folds 3 --epochs 2 --subset 2000 --out "$tmp/p1g1"
+check "groups > ranks"     expect_fail 2 2 "--groups 3: must be between 1 and the number of ranks (2)" "${S[@]}" --groups 3 --out "$tmp/x"
+check "range needs random" expect_fail 2 2 "--lr/--reg LO:HI ranges need --random N" search --lr 1e-3:1e-1 --out "$tmp/x"
+check "unknown model"      expect_fail 2 2 "--model cnn: unknown model" search --model cnn --out "$tmp/x"
+check "negative lr"        expect_fail 2 2 "--lr -1: learning rates must be positive" search --model softmax --lr -1 --out "$tmp/x"
+check "bad slice"          expect_fail 2 2 "--slice 2/2: expected I/N" "${S[@]}" --slice 2/2 --out "$tmp/x"
+check "journal of another search" expect_fail 2 2 "a journal of another search" search --model softmax --lr 0.5 --reg 0 --folds 3 --epochs 2 --subset 2000 --out "$tmp/p1g1"
 finish

@@ -11,23 +11,15 @@ for m in softmax svm "mlp --hidden 7" "mlp --hidden 9,6"; do
   check "gradcheck $m below 2e-3" run_np "$NP" gradcheck --model $m --bound 2e-3
 done
 
-expect_exit() { # expect_exit CODE NEEDLE ARGS...
-  local code=$1 needle=$2; shift 2
-  local out rc
-  out=$(run_np "$NP" "$@" 2>&1 >/dev/null); rc=$?
-  [ "$rc" -eq "$code" ] || { echo "  exit $rc, expected $code"; echo "$out" | head -3; return 1; }
-  [ "$(grep -c '^shardml.*: error: ' <<<"$out")" -eq 1 ] || { echo "  not exactly one error line"; echo "$out"; return 1; }
-  grep '^shardml.*: error: ' <<<"$out" | grep -qF -- "$needle" || { echo "  message lacks '$needle'"; echo "$out"; return 1; }
-}
 T=(train --data "$F/idx_raw" --out "$tmp/o")
-check "lr 0"           expect_exit 2 "--lr 0: the learning rate must be positive" "${T[@]}" --model softmax --lr 0
-check "lr negative"    expect_exit 2 "--lr -0.1: the learning rate must be positive" "${T[@]}" --model softmax --lr -0.1
-check "batch 0"        expect_exit 2 "--batch 0: must be at least 1" "${T[@]}" --model softmax --batch 0
-check "batch too big"  expect_exit 2 "--batch 38: larger than the training set (37 images)" "${T[@]}" --model svm --batch 38
-check "reg negative"   expect_exit 2 "--reg -1: must not be negative" "${T[@]}" --model svm --reg -1
-check "unknown model"  expect_exit 2 "--model cnn: unknown model" "${T[@]}" --model cnn
-check "bad hidden"     expect_exit 2 "--hidden 12x: expected positive widths" "${T[@]}" --model mlp --hidden 12x
-check "divergence"     expect_exit 1 "training diverged at step" "${T[@]}" --model softmax --lr 1e30 --batch 8 --momentum 0.99
+check "lr 0"           expect_fail "$NP" 2 "--lr 0: the learning rate must be positive" "${T[@]}" --model softmax --lr 0
+check "lr negative"    expect_fail "$NP" 2 "--lr -0.1: the learning rate must be positive" "${T[@]}" --model softmax --lr -0.1
+check "batch 0"        expect_fail "$NP" 2 "--batch 0: must be at least 1" "${T[@]}" --model softmax --batch 0
+check "batch too big"  expect_fail "$NP" 2 "--batch 38: larger than the training set (37 images)" "${T[@]}" --model svm --batch 38
+check "reg negative"   expect_fail "$NP" 2 "--reg -1: must not be negative" "${T[@]}" --model svm --reg -1
+check "unknown model"  expect_fail "$NP" 2 "--model cnn: unknown model" "${T[@]}" --model cnn
+check "bad hidden"     expect_fail "$NP" 2 "--hidden 12x: expected positive widths" "${T[@]}" --model mlp --hidden 12x
+check "divergence"     expect_fail "$NP" 1 "training diverged at step" "${T[@]}" --model softmax --lr 1e30 --batch 8 --momentum 0.99
 
 # A real, short run on Fashion-MNIST: outputs exist and accuracy is sane.
 out=$(run_np "$NP" train --model softmax --epochs 2 --out "$tmp/fm" 2>"$tmp/fm.err")

@@ -4,6 +4,9 @@
 #define SHARDML_TESTS_EXPECT_H
 
 #include <stdio.h>
+#include <stdlib.h>
+
+#include "shardml/kernels.h"
 
 static int failures = 0;
 #define EXPECT(cond, ...)                                             \
@@ -15,5 +18,16 @@ static int failures = 0;
       fprintf(stderr, "\n");                                          \
     }                                                                 \
   } while (0)
+
+/* The kernel level as shardml chooses it (SHARDML_ISA caps it), so that a
+ * capped run of the suite tests the capped level. */
+static inline void tests_select_kernels(const char *prog) {
+  sml_err err;
+  if (sml_kernels_init(&err) != 0) {
+    fprintf(stderr, "%s: %s\n", prog, err.msg);
+    exit(2);
+  }
+  if (getenv(SML_ISA_ENV)) fprintf(stderr, "%s: kernel level %s\n", prog, sml_kernels_active()->name);
+}
 
 #endif

@@ -10,6 +10,8 @@
 #include "shardml/model.h"
 #include "shardml/train.h"
 
+#include "expect.h"
+
 #define MAXV 4096
 typedef struct { char name[32]; int n; double v[MAXV]; } array;
 static array arrays[64];
@@ -21,7 +23,6 @@ static const array *get(const char *name) {
   exit(1);
 }
 
-static int failures;
 static double worst;
 static void compare(const char *what, const float *got, const double *want, int n) {
   for (int i = 0; i < n; i++) {
@@ -36,6 +37,7 @@ static void compare(const char *what, const float *got, const double *want, int 
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_select_kernels("test_golden");
   if (argc != 2) { fprintf(stderr, "usage: test_golden golden/mlp_step.txt\n"); return 2; }
   FILE *f = fopen(argv[1], "r");
   if (!f) { perror(argv[1]); return 2; }

@@ -11,7 +11,8 @@
 #include "shardml/knn.h"
 #include "shardml/rng.h"
 
-static int failures = 0;
+#include "expect.h"
+
 
 typedef struct { double d; int64_t i; int label; } ref_nb;
 static int ref_cmp(const void *a, const void *b) {
@@ -94,6 +95,7 @@ static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_select_kernels("test_knn");
   sml_comm world = sml_comm_world();
   run_case(&world, "ties (values 0..3, D=10)", 157, 61, 10, 3, 4);
   run_case(&world, "binary pixels (D=64)", 300, 40, 64, 1, 3);

@@ -140,6 +140,7 @@ static void check_model(const char *kind, const int64_t *hidden, int nhidden, in
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_select_kernels("test_models");
   check_model("softmax", NULL, 0, 4);
   check_model("svm", NULL, 0, 4);
   check_model("softmax", NULL, 0, 23); /* wider than the narrow kernels */

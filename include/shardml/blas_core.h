@@ -25,6 +25,8 @@ const char *sml_cpu_best_core(void);
 /* Relative strength of a core name: 1 SSE, 2 AVX, 3 AVX2, 4 AVX-512;
  * 0 for a name shardml does not know (never triggers a re-exec). */
 int sml_blas_core_level(const char *core);
+/* "sse", "avx", "avx2", "avx512" for levels 1-4, else "unknown". */
+const char *sml_blas_level_name(int level);
 /* If this process was re-executed by sml_blas_core_fix, a one-line notice
  * (to print on rank 0), else NULL. */
 const char *sml_blas_core_notice(void);

@@ -40,6 +40,8 @@ void sml_allreduce_sum_u64(const sml_comm *c, uint64_t *buf, int64_t n);
 void sml_allreduce_sum_i64(const sml_comm *c, int64_t *buf, int64_t n);
 void sml_allreduce_sum_f64(const sml_comm *c, double *buf, int64_t n);
 void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n);
+/* The smallest value over the ranks, on every rank. */
+int64_t sml_allreduce_min_i64(const sml_comm *c, int64_t value);
 void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root);
 /* Gathers one int64 per rank on root (out has c->size entries there). */
 void sml_gather_i64(const sml_comm *c, int64_t value, int64_t *out, int root);

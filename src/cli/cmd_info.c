@@ -1,10 +1,11 @@
 /* shardml info: the dataset, its splits and classes, the shards, the mean
- * pixel, and the BLAS kernels in use. */
+ * pixel, the CPU, shardml's kernel level and the BLAS kernels in use. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "options.h"
 #include "shardml/blas_core.h"
+#include "shardml/kernels.h"
 #include "shardml/prep.h"
 
 static void print_shard_sizes(const sml_comm *c, const char *name, const sml_shard *sh) {
@@ -65,11 +66,18 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
   print_shard_sizes(world, "validation", &ds.val);
   print_shard_sizes(world, "test", &ds.test);
   if (world->rank == 0) {
-    const char *best = sml_cpu_best_core();
+    const char *best = sml_cpu_best_core(), *cap = getenv(SML_ISA_ENV);
     printf("mean pixel   %.6f (mean training image, pixels scaled to [0,1])\n", sml_prep_mean_pixel(&prep));
     printf("load time    %.3f s (read and shard), preprocessing %.3f s\n", t1 - t0, t2 - t1);
-    printf("blas         OpenBLAS core %s (best for this CPU: %s)\n", sml_blas_core_name(),
-           best ? best : "unknown");
+    printf("cpu          %s (kernel levels it runs:", sml_cpu_model());
+    for (int l = 0; l < SML_ISA_COUNT; l++)
+      if (sml_kernels_for((sml_isa)l)) printf(" %s", sml_isa_name((sml_isa)l));
+    printf(")\n");
+    printf("kernels      %s (%s%s%s; best for this CPU: %s)\n", sml_kernels_active()->name, SML_ISA_ENV,
+           cap && cap[0] ? "=" : " unset", cap && cap[0] ? cap : "", sml_isa_name(sml_isa_best()));
+    printf("blas         OpenBLAS core %s, level %s (best for this CPU: %s, level %s)\n", sml_blas_core_name(),
+           sml_blas_level_name(sml_blas_core_level(sml_blas_core_name())), best ? best : "unknown",
+           sml_blas_level_name(sml_blas_core_level(best)));
     fflush(stdout);
   }
   sml_prep_free(&prep);

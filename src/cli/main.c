@@ -1,5 +1,6 @@
 /* shardml: the entry point. Fixes the BLAS kernel choice (before MPI_Init,
- * since it may re-exec), starts MPI, runs one subcommand, and turns its
+ * since it may re-exec), starts MPI, chooses shardml's own kernel level,
+ * runs one subcommand, and turns its
  * status into one error line on rank 0 and the same exit code on every rank. */
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "options.h"
 #include "shardml/blas_core.h"
 #include "shardml/dist.h"
+#include "shardml/kernels.h"
 
 static const struct {
   const char *name;
@@ -38,10 +40,17 @@ int main(int argc, char **argv) {
   const char *notice = sml_blas_core_notice();
   if (notice) sml_log(&world, "%s", notice);
 
-  int status = SML_OK;
   sml_err err = {{0}};
   const char *cmd = argc > 1 ? argv[1] : NULL;
-  if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+  int status = sml_agree(&world, sml_kernels_init(&err), &err);
+  if (status == SML_OK) {
+    /* A job spanning nodes of different CPUs runs the level every rank has,
+     * so that all ranks round alike. */
+    sml_kernels_use((sml_isa)sml_allreduce_min_i64(&world, sml_kernels_active()->isa));
+  }
+  if (status != SML_OK) {
+    cmd = NULL;
+  } else if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     if (world.rank == 0) usage(cmd ? stdout : stderr);
     status = cmd ? SML_OK : SML_EINPUT;
   } else if (strcmp(cmd, "--version") == 0) {

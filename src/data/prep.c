@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardml/kernels.h"
+
 void sml_prep_init(sml_prep *p, const sml_shard *train, int64_t dim, const sml_comm *c) {
   p->dim = dim;
   p->mean = SML_ALLOC((size_t)dim * sizeof *p->mean);
@@ -36,15 +38,7 @@ void sml_prep_free(sml_prep *p) {
 
 void sml_prep_batch(const sml_prep *p, const uint8_t *images, const int64_t *idx, int64_t batch,
                     float *out) {
-  const int64_t dim = p->dim;
-  const float inv255 = 1.0f / 255.0f;
-  const float *mean = p->mean;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < batch; b++) {
-    const uint8_t *img = images + (idx ? idx[b] : b) * dim;
-    float *row = out + b * dim;
-    for (int64_t j = 0; j < dim; j++) row[j] = (float)img[j] * inv255 - mean[j];
-  }
+  sml_kernels_active()->prep_batch(out, images, idx, batch, p->dim, p->mean);
 }
 
 double sml_prep_mean_pixel(const sml_prep *p) {

@@ -29,6 +29,11 @@ int sml_blas_core_level(const char *core) {
   return 0;
 }
 
+const char *sml_blas_level_name(int level) {
+  static const char *const names[] = {"unknown", "sse", "avx", "avx2", "avx512"};
+  return level >= 1 && level <= 4 ? names[level] : names[0];
+}
+
 const char *sml_blas_core_name(void) {
   const char *name = openblas_get_corename();
   return name ? name : "unknown";

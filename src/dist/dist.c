@@ -103,6 +103,12 @@ void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n) {
   allreduce_chunked(c, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
 }
 
+int64_t sml_allreduce_min_i64(const sml_comm *c, int64_t value) {
+  int64_t least = value;
+  MPI_Allreduce(&value, &least, 1, MPI_INT64_T, MPI_MIN, c->comm);
+  return least;
+}
+
 void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root) {
   char *p = buf;
   for (int64_t done = 0; done < bytes; done += SML_MPI_CHUNK) {

@@ -5,11 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardml/kernels.h"
 #include "shardml/knn.h"
 
 #define QUERY_BLOCK 2048  /* queries per GEMM block */
 #define TRAIN_BLOCK 2048  /* training images per GEMM block */
-#define L1_TRAIN_BLOCK 256
+#define L1_TRAIN_BLOCK 256 /* training images per L1 block (200 KB of Fashion-MNIST) */
+#define L1_QUERY_BLOCK 8   /* queries per kernel call */
 
 const char *sml_metric_name(sml_metric m) { return m == SML_METRIC_L1 ? "l1" : "l2"; }
 
@@ -39,15 +41,6 @@ static int64_t exact_l2(const uint8_t *a, const uint8_t *b, int64_t dim) {
   return s;
 }
 
-static int64_t exact_l1(const uint8_t *a, const uint8_t *b, int64_t dim) {
-  int32_t s = 0;
-  for (int64_t j = 0; j < dim; j++) {
-    int32_t d = (int32_t)a[j] - (int32_t)b[j];
-    s += d < 0 ? -d : d;
-  }
-  return s;
-}
-
 /* Sorted top-K list: insert if better than the current K-th. */
 static void topk_insert(sml_neighbor *list, int K, sml_neighbor cand) {
   if (sml_neighbor_cmp(&cand, &list[K - 1]) >= 0) return;
@@ -67,23 +60,38 @@ static void topk_clear(sml_neighbor *list, int K) {
 
 static void search_l1(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
                       int K, sml_neighbor *out) {
+  const sml_kernels *kern = sml_kernels_active();
+  const uint8_t **rows = SML_ALLOC((size_t)ref->count * sizeof *rows);
+  for (int64_t t = 0; t < ref->count; t++) rows[t] = ref->images + ref_row(ref, t) * dim;
   for (int64_t q = 0; q < nq; q++) topk_clear(out + q * K, K);
-  /* Train blocks outside, queries inside: a block of training images stays
-   * in cache while every query of the thread's share passes over it. */
-  for (int64_t t0 = 0; t0 < ref->count; t0 += L1_TRAIN_BLOCK) {
-    const int64_t t1 = t0 + L1_TRAIN_BLOCK < ref->count ? t0 + L1_TRAIN_BLOCK : ref->count;
-#pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < nq; q++) {
-      const uint8_t *qa = queries + q * dim;
-      sml_neighbor *list = out + q * K;
-      for (int64_t t = t0; t < t1; t++) {
-        const int64_t row = ref_row(ref, t);
-        const int64_t d = exact_l1(qa, ref->images + row * dim, dim);
-        if (d <= list[K - 1].dist)
-          topk_insert(list, K, (sml_neighbor){d, ref_id(ref, t), ref->labels[row]});
+  const int64_t qblocks = (nq + L1_QUERY_BLOCK - 1) / L1_QUERY_BLOCK;
+#pragma omp parallel
+  {
+    int64_t *dist = SML_ALLOC(L1_QUERY_BLOCK * L1_TRAIN_BLOCK * sizeof *dist);
+    const uint8_t *qrows[L1_QUERY_BLOCK];
+    /* Train blocks outside, query blocks inside: a block of training images
+     * stays in cache while every query of the thread's share passes over
+     * it. Static schedules of equal loops give each thread the same query
+     * blocks every time, so the threads need not wait for each other. */
+    for (int64_t t0 = 0; t0 < ref->count; t0 += L1_TRAIN_BLOCK) {
+      const int64_t bt = t0 + L1_TRAIN_BLOCK < ref->count ? L1_TRAIN_BLOCK : ref->count - t0;
+#pragma omp for schedule(static) nowait
+      for (int64_t qb = 0; qb < qblocks; qb++) {
+        const int64_t q0 = qb * L1_QUERY_BLOCK, bq = nq - q0 < L1_QUERY_BLOCK ? nq - q0 : L1_QUERY_BLOCK;
+        for (int64_t i = 0; i < bq; i++) qrows[i] = queries + (q0 + i) * dim;
+        kern->l1_distances(dist, qrows, bq, rows + t0, bt, dim);
+        for (int64_t i = 0; i < bq; i++) {
+          sml_neighbor *list = out + (q0 + i) * K;
+          const int64_t *d = dist + i * bt;
+          for (int64_t t = 0; t < bt; t++)
+            if (d[t] <= list[K - 1].dist)
+              topk_insert(list, K, (sml_neighbor){d[t], ref_id(ref, t0 + t), ref->labels[ref_row(ref, t0 + t)]});
+        }
       }
     }
+    free(dist);
   }
+  free(rows);
 }
 
 /* ------------------------------------------------------------------ L2 */

@@ -1,0 +1,90 @@
+/* CPU kernels chosen at run time, per instruction-set level.
+ *
+ * The hot loops that are not BLAS calls (narrow affine layers, the L1
+ * distance, batch preparation, ReLU and the per-sample losses) are written
+ * once, in src/kernels/kernels_level.c, and compiled once per level with
+ * that level's flags. At start-up one set is chosen for the CPU the process
+ * runs on, so a single binary runs everywhere and still uses AVX2 or
+ * AVX-512 where the CPU has them; the rest of shardml is portable C built
+ * for the baseline (SML_MARCH, x86-64-v2 by default).
+ *
+ * SHARDML_ISA=generic|avx2|avx512 caps the level (for tests, comparisons and
+ * nodes where a lower level is faster); asking for a level the CPU or the
+ * build lacks is an error, never an illegal instruction.
+ *
+ * Every set computes the same functions; they round differently (other
+ * vector widths sum in other orders, FMA or not), so runs on two levels
+ * agree to float rounding, not bitwise. Within one level the results do not
+ * depend on the number of threads: every output element is computed by one
+ * thread in a fixed order. */
+#ifndef SHARDML_KERNELS_H
+#define SHARDML_KERNELS_H
+
+#include <stdint.h>
+
+#include "shardml/error.h"
+
+/* The environment variable that caps the level. */
+#define SML_ISA_ENV "SHARDML_ISA"
+
+typedef enum { SML_ISA_GENERIC = 0, SML_ISA_AVX2 = 1, SML_ISA_AVX512 = 2, SML_ISA_COUNT } sml_isa;
+
+typedef struct {
+  sml_isa isa;
+  const char *name; /* "generic", "avx2", "avx512" */
+  /* Affine layers with at most this many outputs use the narrow kernels
+   * below; wider ones call cblas_sgemm (measured per level: see README). */
+  int64_t narrow_max_out;
+
+  /* out[B,Dout] = in[B,Din] . w[Dout,Din]^T + b[Dout]   (Dout <= narrow_max_out) */
+  void (*narrow_forward)(float *out, const float *in, const float *w, const float *b, int64_t B,
+                         int64_t Din, int64_t Dout);
+  /* dw[Dout,Din] += dout[B,Dout]^T . in[B,Din]   (accumulates; Dout <= narrow_max_out) */
+  void (*narrow_weight_grad)(float *dw, const float *dout, const float *in, int64_t B, int64_t Din,
+                             int64_t Dout);
+  /* din[B,Din] = dout[B,Dout] . w[Dout,Din]   (overwrites; Dout <= narrow_max_out) */
+  void (*narrow_input_grad)(float *din, const float *dout, const float *w, int64_t B, int64_t Din,
+                            int64_t Dout);
+  /* dist[q * nr + r] = sum_j |queries[q][j] - refs[r][j]|: exact (uint8
+   * inputs). Single-threaded: callers parallelise over query blocks. */
+  void (*l1_distances)(int64_t *dist, const uint8_t *const *queries, int64_t nq, const uint8_t *const *refs,
+                       int64_t nr, int64_t dim);
+  /* out[b, :] = images[idx[b], :] / 255 - mean   (idx NULL: row b); out [batch, dim] */
+  void (*prep_batch)(float *out, const uint8_t *images, const int64_t *idx, int64_t batch, int64_t dim,
+                     const float *mean);
+  /* out[n] = max(in[n], 0); may alias */
+  void (*relu_forward)(float *out, const float *in, int64_t n);
+  /* din[n] = dout[n] where out[n] > 0, else 0; may alias */
+  void (*relu_backward)(float *din, const float *dout, const float *out, int64_t n);
+  /* Per-sample losses: see shardml/layers.h (sum of losses, dscores overwritten). */
+  double (*softmax_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C);
+  double (*svm_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C,
+                     float margin);
+} sml_kernels;
+
+const char *sml_isa_name(sml_isa isa);
+/* "generic", "avx2", "avx512" (any case); -1 if unknown. */
+int sml_isa_parse(const char *s, sml_isa *isa);
+
+/* The highest level this CPU and OS support and this build has kernels for. */
+sml_isa sml_isa_best(void);
+/* The kernel set of a level, or NULL when this build or this CPU lacks it. */
+const sml_kernels *sml_kernels_for(sml_isa isa);
+
+/* Chooses the active set: the best level, capped by cap (a level name, or
+ * NULL/"" for no cap). A cap the CPU or build cannot run is SML_EINPUT,
+ * naming the variable, the CPU and what it supports; the active set is then
+ * left as it was. Not thread-safe: call before any parallel region. */
+int sml_kernels_select(const char *cap, sml_err *err);
+/* sml_kernels_select(getenv(SHARDML_ISA)). */
+int sml_kernels_init(sml_err *err);
+/* Makes a level active (it must be supported: sml_kernels_for != NULL). */
+void sml_kernels_use(sml_isa isa);
+/* The active set. Until one is chosen, the best for this CPU. */
+const sml_kernels *sml_kernels_active(void);
+
+/* The CPU's model name ("AMD EPYC 7B13", "Intel(R) Xeon(R) ..."), for logs
+ * and benchmarks; "unknown" if the CPU does not say. */
+const char *sml_cpu_model(void);
+
+#endif

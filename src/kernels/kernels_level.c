@@ -1,0 +1,452 @@
+/* The kernel bodies, compiled once per instruction-set level (see
+ * shardml/kernels.h). CMake builds this file with -DSML_KLEVEL=<name>
+ * -DSML_KLEVEL_ISA=<number> and that level's -m flags; everything here is
+ * static except the table sml_kernels_<name>, so the copies never clash.
+ *
+ * Vector width and register budget follow from the flags the compiler was
+ * given: each register-tiled kernel keeps its accumulators within the
+ * register file of its level (16 registers up to AVX2, 32 with AVX-512), so
+ * nothing spills in the inner loops. Tile shapes are compile-time constants
+ * (switch cases), which is what lets the compiler keep them in registers. */
+#include <math.h>
+#include <string.h>
+
+#include "shardml/kernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SML_X86_SSE2 1 /* SSE2 is part of x86-64 itself */
+#endif
+
+#if !defined(SML_KLEVEL) || !defined(SML_KLEVEL_ISA)
+#error "compile with -DSML_KLEVEL=name -DSML_KLEVEL_ISA=number (see CMakeLists.txt)"
+#endif
+#if SML_KLEVEL_ISA == 2 && !(defined(__AVX512F__) && defined(__AVX512BW__))
+#error "the avx512 kernels need -mavx512f -mavx512bw"
+#endif
+#if SML_KLEVEL_ISA == 1 && !(defined(__AVX2__) && defined(__FMA__))
+#error "the avx2 kernels need -mavx2 -mfma"
+#endif
+
+#if defined(__AVX512F__)
+#define VEC 16   /* floats per register */
+#define NREGS 32 /* vector registers */
+#elif defined(__AVX__)
+#define VEC 8
+#define NREGS 16
+#else
+#define VEC 4
+#define NREGS 16
+#endif
+#ifdef SML_KLEVEL_SHAPE_OF_AVX512
+/* Tests only: the AVX-512 level's vector width and tile shapes, compiled
+ * for AVX2 (each 16-float vector becomes two), so that a CPU without
+ * AVX-512 still checks the index arithmetic of those shapes. */
+#undef VEC
+#undef NREGS
+#define VEC 16
+#define NREGS 32
+#endif
+
+/* Register budgets of the tiled kernels (accumulators + operands <= NREGS). */
+#if NREGS >= 32
+#define FWD_ROWS 4 /* forward: samples sharing each weight load */
+#define FWD_OUTS 6 /* ... times outputs sharing each input load: 24 accumulators */
+#define WG_OUTS 14 /* weight gradient: outputs x WG_TILES vectors of columns: 28 */
+#define L1_QUERIES 4
+#else
+#define FWD_ROWS 3 /* 12 accumulators + 3 inputs + 1 weight */
+#define FWD_OUTS 4
+#define WG_OUTS 6  /* 12 accumulators + 2 inputs + 1 broadcast */
+#define L1_QUERIES 2
+#endif
+#define WG_TILES 2
+#define IG_ROWS 4  /* input gradient: 4 samples x 2 vectors of columns */
+#define IG_TILES 2
+#define L1_REFS 4  /* L1 distance: L1_QUERIES x 4 references */
+#define NARROW_MAX 16 /* the switch cases below go up to 16 outputs per group */
+
+typedef float vecf __attribute__((vector_size(VEC * sizeof(float))));
+
+static inline __attribute__((always_inline)) vecf vload(const float *p) {
+  vecf v;
+  memcpy(&v, p, sizeof v); /* an unaligned load; no aliasing questions */
+  return v;
+}
+static inline __attribute__((always_inline)) void vstore(float *p, vecf v) { memcpy(p, &v, sizeof v); }
+static inline __attribute__((always_inline)) float lane_sum(vecf v) {
+  float s = 0;
+  for (int i = 0; i < VEC; i++) s += v[i];
+  return s;
+}
+
+/* Splits n outputs into the fewest groups of at most max, of equal size
+ * (+1 for the first ones): group g is [start, start + size). */
+static inline void out_group(int64_t n, int max, int64_t g, int64_t *start, int *size) {
+  const int64_t groups = (n + max - 1) / max, base = n / groups, extra = n % groups;
+  *start = g * base + (g < extra ? g : extra);
+  *size = (int)(base + (g < extra ? 1 : 0));
+}
+static inline int64_t out_groups(int64_t n, int max) { return (n + max - 1) / max; }
+
+#define CASES_1_TO_16(F) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13) F(14) F(15) F(16)
+
+/* ------------------------------------------------ narrow affine forward */
+
+/* out[b .. b+R) x [o0, o0+O): R samples share every weight load and O
+ * outputs share every input load, R x O accumulators in registers. */
+static inline __attribute__((always_inline)) void fwd_tile(float *out, const float *in, const float *w,
+                                                           const float *bias, int64_t b, int64_t Din,
+                                                           int64_t Dout, int64_t o0, const int R, const int O) {
+  vecf acc[FWD_ROWS][FWD_OUTS];
+  const vecf zero = {0};
+  for (int r = 0; r < R; r++)
+    for (int o = 0; o < O; o++) acc[r][o] = zero;
+  const float *x = in + b * Din, *w0 = w + o0 * Din;
+  const int64_t full = Din / VEC * VEC;
+  for (int64_t j = 0; j < full; j += VEC) {
+    vecf xv[FWD_ROWS];
+    for (int r = 0; r < R; r++) xv[r] = vload(x + r * Din + j);
+    for (int o = 0; o < O; o++) {
+      const vecf wt = vload(w0 + o * Din + j);
+      for (int r = 0; r < R; r++) acc[r][o] += xv[r] * wt;
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int o = 0; o < O; o++) {
+      const float *wr = w0 + o * Din, *xr = x + r * Din;
+      float s = bias[o0 + o] + lane_sum(acc[r][o]);
+      for (int64_t j = full; j < Din; j++) s += xr[j] * wr[j];
+      out[(b + r) * Dout + o0 + o] = s;
+    }
+}
+
+static void narrow_forward(float *out, const float *in, const float *w, const float *bias, int64_t B,
+                           int64_t Din, int64_t Dout) {
+  const int64_t groups = out_groups(Dout, FWD_OUTS);
+  const int64_t blocks = (B + FWD_ROWS - 1) / FWD_ROWS;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    const int64_t b = blk * FWD_ROWS;
+    for (int64_t g = 0; g < groups; g++) {
+      int64_t o0;
+      int O;
+      out_group(Dout, FWD_OUTS, g, &o0, &O);
+      switch (O) {
+#define FWD_CASE(n)                                                                    \
+  case n:                                                                              \
+    if (n <= FWD_OUTS) {                                                               \
+      if (B - b >= FWD_ROWS) fwd_tile(out, in, w, bias, b, Din, Dout, o0, FWD_ROWS, n); \
+      else for (int64_t r = b; r < B; r++) fwd_tile(out, in, w, bias, r, Din, Dout, o0, 1, n); \
+    }                                                                                  \
+    break;
+        CASES_1_TO_16(FWD_CASE)
+#undef FWD_CASE
+      }
+    }
+  }
+}
+
+/* ------------------------------------------ narrow affine weight gradient */
+
+/* dw[o0 .. o0+O) x [j, j + T*VEC) += dout^T . in over the whole batch: the
+ * tile stays in registers while the batch streams through. */
+static inline __attribute__((always_inline)) void wgrad_tile(float *dw, const float *dout, const float *in,
+                                                             int64_t B, int64_t Din, int64_t Dout, int64_t j,
+                                                             int64_t o0, const int O, const int T) {
+  vecf acc[WG_TILES][WG_OUTS];
+  for (int o = 0; o < O; o++)
+    for (int t = 0; t < T; t++) acc[t][o] = vload(dw + (o0 + o) * Din + j + t * VEC);
+  for (int64_t b = 0; b < B; b++) {
+    vecf x[WG_TILES];
+    for (int t = 0; t < T; t++) x[t] = vload(in + b * Din + j + t * VEC);
+    const float *g = dout + b * Dout + o0;
+    for (int o = 0; o < O; o++) {
+      const float go = g[o];
+      for (int t = 0; t < T; t++) acc[t][o] += go * x[t];
+    }
+  }
+  for (int o = 0; o < O; o++)
+    for (int t = 0; t < T; t++) vstore(dw + (o0 + o) * Din + j + t * VEC, acc[t][o]);
+}
+
+static void narrow_weight_grad(float *dw, const float *dout, const float *in, int64_t B, int64_t Din,
+                               int64_t Dout) {
+  const int64_t wide = Din / (WG_TILES * VEC) * (WG_TILES * VEC); /* columns in WG_TILES-vector tiles */
+  const int64_t full = Din / VEC * VEC;                           /* then single vectors */
+  const int64_t ntiles = wide / (WG_TILES * VEC) + (full - wide) / VEC;
+  const int64_t groups = out_groups(Dout, WG_OUTS);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t tile = 0; tile < ntiles; tile++) {
+    for (int64_t g = 0; g < groups; g++) {
+      const int64_t nwide = wide / (WG_TILES * VEC);
+      const int64_t j = tile < nwide ? tile * WG_TILES * VEC : wide + (tile - nwide) * VEC;
+      const int T = tile < nwide ? WG_TILES : 1;
+      int64_t o0;
+      int O;
+      out_group(Dout, WG_OUTS, g, &o0, &O);
+      switch (O) {
+#define WG_CASE(n)                                                       \
+  case n:                                                                \
+    if (n <= WG_OUTS) {                                                  \
+      if (T == WG_TILES) wgrad_tile(dw, dout, in, B, Din, Dout, j, o0, n, WG_TILES); \
+      else wgrad_tile(dw, dout, in, B, Din, Dout, j, o0, n, 1);          \
+    }                                                                    \
+    break;
+        CASES_1_TO_16(WG_CASE)
+#undef WG_CASE
+      }
+    }
+  }
+  for (int64_t o = 0; o < Dout; o++) /* the last Din % VEC columns */
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = full; j < Din; j++) dw[o * Din + j] += dout[b * Dout + o] * in[b * Din + j];
+}
+
+/* ------------------------------------------- narrow affine input gradient */
+
+/* din[b .. b+R) x [j, j + T*VEC) = dout . w: the short sum over the Dout
+ * outputs runs innermost with the tile in registers. */
+static inline __attribute__((always_inline)) void igrad_tile(float *din, const float *dout, const float *w,
+                                                             int64_t b, int64_t Din, int64_t Dout, int64_t j,
+                                                             const int R, const int T) {
+  vecf acc[IG_ROWS][IG_TILES];
+  const vecf zero = {0};
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) acc[r][t] = zero;
+  for (int64_t o = 0; o < Dout; o++) {
+    vecf wt[IG_TILES];
+    for (int t = 0; t < T; t++) wt[t] = vload(w + o * Din + j + t * VEC);
+    for (int r = 0; r < R; r++) {
+      const float g = dout[(b + r) * Dout + o];
+      for (int t = 0; t < T; t++) acc[r][t] += g * wt[t];
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int t = 0; t < T; t++) vstore(din + (b + r) * Din + j + t * VEC, acc[r][t]);
+}
+
+static inline __attribute__((always_inline)) void igrad_rows(float *din, const float *dout, const float *w,
+                                                             int64_t b, int64_t Din, int64_t Dout, const int R) {
+  const int64_t wide = Din / (IG_TILES * VEC) * (IG_TILES * VEC), full = Din / VEC * VEC;
+  for (int64_t j = 0; j < wide; j += IG_TILES * VEC) igrad_tile(din, dout, w, b, Din, Dout, j, R, IG_TILES);
+  for (int64_t j = wide; j < full; j += VEC) igrad_tile(din, dout, w, b, Din, Dout, j, R, 1);
+  for (int r = 0; r < R; r++)
+    for (int64_t j = full; j < Din; j++) {
+      float s = 0;
+      for (int64_t o = 0; o < Dout; o++) s += dout[(b + r) * Dout + o] * w[o * Din + j];
+      din[(b + r) * Din + j] = s;
+    }
+}
+
+static void narrow_input_grad(float *din, const float *dout, const float *w, int64_t B, int64_t Din,
+                              int64_t Dout) {
+  const int64_t blocks = (B + IG_ROWS - 1) / IG_ROWS;
+#pragma omp parallel for schedule(static)
+  for (int64_t blk = 0; blk < blocks; blk++) {
+    const int64_t b = blk * IG_ROWS;
+    if (B - b >= IG_ROWS) {
+      igrad_rows(din, dout, w, b, Din, Dout, IG_ROWS);
+    } else {
+      for (int64_t r = b; r < B; r++) igrad_rows(din, dout, w, r, Din, Dout, 1);
+    }
+  }
+}
+
+/* --------------------------------------------------------- L1 distance */
+
+/* Sums of absolute differences of uint8 vectors: PSADBW adds 8 byte
+ * differences into each 64-bit lane, so sums stay exact integers. */
+static inline int64_t l1_tail(const uint8_t *q, const uint8_t *r, int64_t from, int64_t dim) {
+  int64_t s = 0;
+  for (int64_t j = from; j < dim; j++) s += q[j] > r[j] ? q[j] - r[j] : r[j] - q[j];
+  return s;
+}
+
+#if defined(SML_X86_SSE2) && defined(__AVX512BW__)
+#define L1_WIDTH 64
+typedef __m512i l1_vec;
+#define L1_LOAD(p) _mm512_loadu_si512((const void *)(p))
+#define L1_LOAD16(p) _mm512_zextsi128_si512(_mm_loadu_si128((const __m128i *)(p)))
+#define L1_SAD(a, b) _mm512_sad_epu8(a, b)
+#define L1_ADD(a, b) _mm512_add_epi64(a, b)
+#define L1_ZERO() _mm512_setzero_si512()
+#define L1_HSUM(v) _mm512_reduce_add_epi64(v)
+#elif defined(SML_X86_SSE2) && defined(__AVX2__)
+#define L1_WIDTH 32
+typedef __m256i l1_vec;
+#define L1_LOAD(p) _mm256_loadu_si256((const __m256i *)(p))
+#define L1_LOAD16(p) _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)(p)))
+#define L1_SAD(a, b) _mm256_sad_epu8(a, b)
+#define L1_ADD(a, b) _mm256_add_epi64(a, b)
+#define L1_ZERO() _mm256_setzero_si256()
+static inline int64_t l1_hsum256(__m256i v) {
+  const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  return _mm_cvtsi128_si64(s) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
+}
+#define L1_HSUM(v) l1_hsum256(v)
+#elif defined(SML_X86_SSE2)
+#define L1_WIDTH 16
+typedef __m128i l1_vec;
+#define L1_LOAD(p) _mm_loadu_si128((const __m128i *)(p))
+#define L1_SAD(a, b) _mm_sad_epu8(a, b)
+#define L1_ADD(a, b) _mm_add_epi64(a, b)
+#define L1_ZERO() _mm_setzero_si128()
+#define L1_HSUM(v) (_mm_cvtsi128_si64(v) + _mm_cvtsi128_si64(_mm_unpackhi_epi64(v, v)))
+#endif
+
+/* dist[q][r] (row stride ld) for Q queries x R references: every query
+ * load serves R references and every reference load Q queries, Q x R
+ * accumulators in registers. */
+static inline __attribute__((always_inline)) void l1_tile(int64_t *dist, int64_t ld, const uint8_t *const *qs,
+                                                          const uint8_t *const *refs, int64_t dim, const int Q,
+                                                          const int R) {
+#ifdef L1_WIDTH
+  const int64_t full = dim / L1_WIDTH * L1_WIDTH;
+  l1_vec acc[L1_QUERIES][L1_REFS];
+  for (int q = 0; q < Q; q++)
+    for (int r = 0; r < R; r++) acc[q][r] = L1_ZERO();
+  for (int64_t j = 0; j < full; j += L1_WIDTH) {
+    l1_vec qv[L1_QUERIES];
+    for (int q = 0; q < Q; q++) qv[q] = L1_LOAD(qs[q] + j);
+    for (int r = 0; r < R; r++) {
+      const l1_vec rv = L1_LOAD(refs[r] + j);
+      for (int q = 0; q < Q; q++) acc[q][r] = L1_ADD(acc[q][r], L1_SAD(qv[q], rv));
+    }
+  }
+  /* The rest in 16-byte steps, into the low lanes of the same accumulators
+   * (784 = 24 x 32 + 16: Fashion-MNIST always has such a tail on AVX2). */
+  int64_t j = full;
+#if L1_WIDTH > 16
+  for (; j + 16 <= dim; j += 16) {
+    l1_vec qv[L1_QUERIES];
+    for (int q = 0; q < Q; q++) qv[q] = L1_LOAD16(qs[q] + j);
+    for (int r = 0; r < R; r++) {
+      const l1_vec rv = L1_LOAD16(refs[r] + j);
+      for (int q = 0; q < Q; q++) acc[q][r] = L1_ADD(acc[q][r], L1_SAD(qv[q], rv));
+    }
+  }
+#endif
+  for (int q = 0; q < Q; q++)
+    for (int r = 0; r < R; r++) dist[q * ld + r] = L1_HSUM(acc[q][r]) + l1_tail(qs[q], refs[r], j, dim);
+#else
+  for (int q = 0; q < Q; q++)
+    for (int r = 0; r < R; r++) dist[q * ld + r] = l1_tail(qs[q], refs[r], 0, dim);
+#endif
+}
+
+static void l1_distances(int64_t *dist, const uint8_t *const *queries, int64_t nq, const uint8_t *const *refs,
+                         int64_t nr, int64_t dim) {
+  int64_t q0 = 0;
+  for (; q0 + L1_QUERIES <= nq; q0 += L1_QUERIES) {
+    int64_t r0 = 0;
+    for (; r0 + L1_REFS <= nr; r0 += L1_REFS)
+      l1_tile(dist + q0 * nr + r0, nr, queries + q0, refs + r0, dim, L1_QUERIES, L1_REFS);
+    for (; r0 < nr; r0++) l1_tile(dist + q0 * nr + r0, nr, queries + q0, refs + r0, dim, L1_QUERIES, 1);
+  }
+  for (; q0 < nq; q0++) {
+    int64_t r0 = 0;
+    for (; r0 + L1_REFS <= nr; r0 += L1_REFS)
+      l1_tile(dist + q0 * nr + r0, nr, queries + q0, refs + r0, dim, 1, L1_REFS);
+    for (; r0 < nr; r0++) l1_tile(dist + q0 * nr + r0, nr, queries + q0, refs + r0, dim, 1, 1);
+  }
+}
+
+/* ------------------------------------------------ elementwise and losses */
+
+static void prep_batch(float *out, const uint8_t *images, const int64_t *idx, int64_t batch, int64_t dim,
+                       const float *mean) {
+  const float inv255 = 1.0f / 255.0f;
+  /* A shuffled minibatch reads images scattered over a dataset larger than
+   * the caches: each row starts with a cache miss the hardware prefetcher
+   * cannot foresee, so the rows a few steps ahead are requested now. */
+  enum { AHEAD = 3 };
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < batch; b++) {
+    if (b + AHEAD < batch) {
+      const uint8_t *next = images + (idx ? idx[b + AHEAD] : b + AHEAD) * dim;
+      for (int64_t j = 0; j < dim; j += 64) __builtin_prefetch(next + j);
+    }
+    const uint8_t *img = images + (idx ? idx[b] : b) * dim;
+    float *row = out + b * dim;
+#pragma omp simd
+    for (int64_t j = 0; j < dim; j++) row[j] = (float)img[j] * inv255 - mean[j];
+  }
+}
+
+static void relu_forward(float *out, const float *in, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+}
+
+static void relu_backward(float *din, const float *dout, const float *out, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; i++) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+static double softmax_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C) {
+  double total = 0.0;
+#pragma omp parallel for reduction(+ : total) schedule(static)
+  for (int64_t i = 0; i < B; i++) {
+    const float *s = scores + i * C;
+    float *d = dscores + i * C;
+    float mx = s[0];
+    for (int64_t j = 1; j < C; j++) mx = s[j] > mx ? s[j] : mx;
+    double sum = 0.0;
+    for (int64_t j = 0; j < C; j++) {
+      d[j] = expf(s[j] - mx);
+      sum += d[j];
+    }
+    const float inv = (float)(1.0 / sum);
+    for (int64_t j = 0; j < C; j++) d[j] *= inv;
+    total += log(sum) - (double)(s[labels[i]] - mx);
+    d[labels[i]] -= 1.0f;
+  }
+  return total;
+}
+
+static double svm_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C,
+                       float margin) {
+  double total = 0.0;
+#pragma omp parallel for reduction(+ : total) schedule(static)
+  for (int64_t i = 0; i < B; i++) {
+    const float *s = scores + i * C;
+    float *d = dscores + i * C;
+    const int64_t y = labels[i];
+    int64_t violations = 0;
+    for (int64_t j = 0; j < C; j++) {
+      const float m = s[j] - s[y] + margin;
+      if (j != y && m > 0.0f) {
+        total += m;
+        d[j] = 1.0f;
+        violations++;
+      } else {
+        d[j] = 0.0f;
+      }
+    }
+    d[y] = -(float)violations;
+  }
+  return total;
+}
+
+/* ---------------------------------------------------------------- table */
+
+#define SML_STR2(x) #x
+#define SML_STR(x) SML_STR2(x)
+#define SML_PASTE2(a, b) a##b
+#define SML_PASTE(a, b) SML_PASTE2(a, b)
+
+const sml_kernels SML_PASTE(sml_kernels_, SML_KLEVEL) = {
+    .isa = (sml_isa)SML_KLEVEL_ISA,
+    .name = SML_STR(SML_KLEVEL),
+    .narrow_max_out = NARROW_MAX,
+    .narrow_forward = narrow_forward,
+    .narrow_weight_grad = narrow_weight_grad,
+    .narrow_input_grad = narrow_input_grad,
+    .l1_distances = l1_distances,
+    .prep_batch = prep_batch,
+    .relu_forward = relu_forward,
+    .relu_backward = relu_backward,
+    .softmax_loss = softmax_loss,
+    .svm_loss = svm_loss,
+};

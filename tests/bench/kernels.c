@@ -1,0 +1,103 @@
+/* Kernel benchmark (not a test): every dispatched kernel on every level this
+ * CPU runs, against cblas_sgemm for the same product, on the shapes training
+ * uses. It is how narrow_max_out was chosen: a narrow kernel is only worth
+ * having where it beats OpenBLAS.
+ * Usage: sml_bench_kernels   (threads from OMP_NUM_THREADS) */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/blas_core.h"
+#include "shardml/dist.h"
+#include "shardml/kernels.h"
+
+static float *randf(int64_t n, unsigned seed) {
+  float *p = malloc((size_t)n * sizeof *p);
+  srand(seed);
+  for (int64_t i = 0; i < n; i++) p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+  return p;
+}
+
+/* Seconds per call: repeats until 0.2 s have passed. */
+#define TIME_IT(secs, stmt)                            \
+  do {                                                 \
+    stmt;                                              \
+    int64_t reps_ = 0;                                 \
+    const double t0_ = sml_now();                      \
+    double t_;                                         \
+    do {                                               \
+      stmt;                                            \
+      reps_++;                                         \
+    } while ((t_ = sml_now() - t0_) < 0.2);            \
+    secs = t_ / (double)reps_;                         \
+  } while (0)
+
+static void bench_shape(int64_t B, int64_t Din, int64_t Dout) {
+  float *in = randf(B * Din, 1), *w = randf(Dout * Din, 2), *bias = randf(Dout, 3), *dout = randf(B * Dout, 4);
+  float *out = malloc((size_t)(B * Dout) * sizeof *out), *dw = calloc((size_t)(Dout * Din), sizeof *dw);
+  float *din = malloc((size_t)(B * Din) * sizeof *din);
+  const double gf = 2.0 * (double)B * (double)Din * (double)Dout * 1e-9;
+  double s;
+  printf("B=%lld Din=%lld Dout=%lld (GFLOP/s)\n", (long long)B, (long long)Din, (long long)Dout);
+  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)Dout, (int)Din, 1.0f, in, (int)Din,
+                         w, (int)Din, 1.0f, out, (int)Dout));
+  printf("  %-8s forward %6.1f", "sgemm", gf / s);
+  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Dout, (int)Din, (int)B, 1.0f, dout,
+                         (int)Dout, in, (int)Din, 1.0f, dw, (int)Din));
+  printf("  weight grad %6.1f", gf / s);
+  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)Din, (int)Dout, 1.0f, dout,
+                         (int)Dout, w, (int)Din, 0.0f, din, (int)Din));
+  printf("  input grad %6.1f\n", gf / s);
+  for (int l = 0; l < SML_ISA_COUNT; l++) {
+    const sml_kernels *k = sml_kernels_for((sml_isa)l);
+    if (!k) {
+      printf("  %-8s skipped: this CPU or build lacks it\n", sml_isa_name((sml_isa)l));
+      continue;
+    }
+    TIME_IT(s, k->narrow_forward(out, in, w, bias, B, Din, Dout));
+    printf("  %-8s forward %6.1f", k->name, gf / s);
+    TIME_IT(s, k->narrow_weight_grad(dw, dout, in, B, Din, Dout));
+    printf("  weight grad %6.1f", gf / s);
+    TIME_IT(s, k->narrow_input_grad(din, dout, w, B, Din, Dout));
+    printf("  input grad %6.1f\n", gf / s);
+  }
+  free(in); free(w); free(bias); free(dout); free(out); free(dw); free(din);
+}
+
+static void bench_elementwise(void) {
+  const int64_t B = 128, D = 784, N = 60000, nref = 256;
+  uint8_t *images = malloc((size_t)(N * D));
+  for (int64_t i = 0; i < N * D; i++) images[i] = (uint8_t)(i * 2654435761u >> 24);
+  int64_t *idx = malloc((size_t)B * sizeof *idx);
+  for (int64_t i = 0; i < B; i++) idx[i] = (i * 7919) % N;
+  float *mean = randf(D, 5), *x = malloc((size_t)(B * D) * sizeof *x);
+  const uint8_t *refs[256];
+  for (int64_t i = 0; i < nref; i++) refs[i] = images + (i * 37 % N) * D;
+  const uint8_t *queries[8];
+  for (int64_t i = 0; i < 8; i++) queries[i] = images + (i * 101 % N) * D;
+  int64_t *dist = malloc(8 * 256 * sizeof *dist);
+  printf("elementwise (GB/s of uint8 read) and L1 (query-reference pairs per microsecond)\n");
+  for (int l = 0; l < SML_ISA_COUNT; l++) {
+    const sml_kernels *k = sml_kernels_for((sml_isa)l);
+    if (!k) continue;
+    double s;
+    TIME_IT(s, k->prep_batch(x, images, idx, B, D, mean));
+    printf("  %-8s prep_batch %6.2f", k->name, (double)(B * D) * 1e-9 / s);
+    TIME_IT(s, k->l1_distances(dist, queries, 8, refs, nref, D));
+    printf("  l1_distances %6.1f\n", 8.0 * (double)nref * 1e-6 / s);
+  }
+  free(images); free(idx); free(mean); free(x); free(dist);
+}
+
+int main(int argc, char **argv) {
+  sml_dist_init(&argc, &argv);
+  printf("cpu %s, best kernel level %s, OpenBLAS core %s, %d thread(s)\n", sml_cpu_model(),
+         sml_isa_name(sml_isa_best()), sml_blas_core_name(), sml_threads());
+  const int64_t shapes[][3] = {{128, 784, 10}, {64, 784, 10}, {128, 256, 10}, {128, 784, 16},
+                               {128, 784, 2},  {128, 3072, 10}, {128, 784, 32}, {128, 784, 64}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(shapes[i][0], shapes[i][1], shapes[i][2]);
+  bench_elementwise();
+  sml_dist_finalize();
+  return 0;
+}

@@ -1,0 +1,279 @@
+/* The dispatched kernels of one instruction-set level against slow, obvious
+ * references (double precision, naive loops) and against the generic level,
+ * on shapes that hit every tile and every remainder path; and the same
+ * results bitwise with 1 and 2 threads.
+ *
+ * The level comes from SHARDML_ISA, as in shardml (CTest runs this once per
+ * level); unset, the best the CPU runs. A level the CPU lacks exits 77,
+ * which CTest reports as skipped, never as passed. */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/kernels.h"
+
+#include "expect.h"
+
+#define U 0x1.0p-24 /* unit roundoff of float */
+
+#ifdef SML_TEST_SHAPE_OF_AVX512
+/* kernels_level.c compiled with the AVX-512 level's tile shapes for AVX2
+ * (tests/CMakeLists.txt), so that the shapes are checked on any AVX2 CPU. */
+extern const sml_kernels sml_kernels_shape_of_avx512;
+#endif
+
+static uint64_t state = 0x9E3779B97F4A7C15ull;
+static uint64_t next_u64(void) { /* xorshift64*: test data only */
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  return state * 0x2545F4914F6CDD1Dull;
+}
+static float uniform(void) { return (float)((double)(next_u64() >> 11) * 0x1.0p-53 * 2.0 - 1.0); }
+static float *random_floats(int64_t n) {
+  float *p = malloc((size_t)(n > 0 ? n : 1) * sizeof *p);
+  for (int64_t i = 0; i < n; i++) p[i] = uniform();
+  return p;
+}
+
+static void start_from(float *dst, const float *init, int64_t n) {
+  if (init) memcpy(dst, init, (size_t)n * sizeof *dst);
+}
+
+/* Runs fn once with 1 thread and once with 2, into two buffers of n floats
+ * that start as copies of init (for accumulating kernels), and checks that
+ * the two results are bitwise equal. Leaves the 1-thread result in out. */
+#define BOTH_THREAD_COUNTS(out, init, n, call_with_dst)                                          \
+  do {                                                                                           \
+    float *other_ = malloc((size_t)((n) > 0 ? (n) : 1) * sizeof(float));                         \
+    start_from(other_, init, n);                                                                 \
+    start_from(out, init, n);                                                                    \
+    omp_set_num_threads(1);                                                                      \
+    { float *dst_ = out; call_with_dst; }                                                        \
+    omp_set_num_threads(2);                                                                      \
+    { float *dst_ = other_; call_with_dst; }                                                     \
+    EXPECT(memcmp(out, other_, (size_t)(n) * sizeof(float)) == 0, "%s: 1 and 2 threads differ", #call_with_dst); \
+    free(other_);                                                                                \
+  } while (0)
+
+/* Worst |got - exact| / bound over n entries; must be <= 1. */
+static double worst_ratio(const float *got, const double *exact, const double *bound, int64_t n) {
+  double worst = 0;
+  for (int64_t i = 0; i < n; i++) {
+    double r = fabs((double)got[i] - exact[i]) / (bound[i] > 0 ? bound[i] : 1e-300);
+    if (!(r <= worst)) worst = r; /* NaN counts as worst */
+  }
+  return worst;
+}
+
+/* got within bound of the exact values, and within twice the bound of the
+ * reference level's result (both are within the bound of the exact value). */
+static void expect_close(const char *what, const sml_kernels *k, const sml_kernels *ref, const float *got,
+                         const float *ref_got, const double *exact, const double *bound, int64_t n,
+                         const int64_t shape[3]) {
+  double r = worst_ratio(got, exact, bound, n);
+  EXPECT(r <= 1, "%s %s B=%lld Din=%lld Dout=%lld: error %.3g of the bound", k->name, what, (long long)shape[0],
+         (long long)shape[1], (long long)shape[2], r);
+  double worst = 0;
+  for (int64_t i = 0; i < n; i++) {
+    const double e = fabs((double)got[i] - ref_got[i]) / (2 * bound[i] > 0 ? 2 * bound[i] : 1e-300);
+    if (!(e <= worst)) worst = e;
+  }
+  EXPECT(worst <= 1, "%s vs %s %s B=%lld Din=%lld Dout=%lld: %.3g of twice the bound", k->name, ref->name, what,
+         (long long)shape[0], (long long)shape[1], (long long)shape[2], worst);
+}
+
+/* init + sum_i a[i*sa] b[i*sb] in double, and the magnitude of its terms
+ * (for the error bound) in *mag. */
+static double ref_dot(double init, const float *a, int64_t sa, const float *b, int64_t sb, int64_t n, double *mag) {
+  double s = init;
+  *mag = fabs(init);
+  for (int64_t i = 0; i < n; i++) {
+    s += (double)a[i * sa] * b[i * sb];
+    *mag += fabs((double)a[i * sa] * b[i * sb]);
+  }
+  return s;
+}
+
+/* The three narrow affine kernels. Any summation order errs by at most
+ * (n + 1) u times the sum of the magnitudes of the n terms. */
+static void test_affine(const sml_kernels *k, const sml_kernels *ref, int64_t B, int64_t Din, int64_t Dout) {
+  const int64_t shape[3] = {B, Din, Dout}, most = B * Din > Dout * Din ? B * Din : Dout * Din;
+  float *in = random_floats(B * Din), *w = random_floats(Dout * Din), *b = random_floats(Dout);
+  float *dout = random_floats(B * Dout), *dw0 = random_floats(Dout * Din);
+  float *got = malloc((size_t)most * sizeof *got), *ref_got = malloc((size_t)most * sizeof *ref_got);
+  double *exact = malloc((size_t)most * sizeof *exact), *bound = malloc((size_t)most * sizeof *bound);
+
+  /* forward: out = b + in . w^T */
+  BOTH_THREAD_COUNTS(got, (float *)NULL, B * Dout, k->narrow_forward(dst_, in, w, b, B, Din, Dout));
+  ref->narrow_forward(ref_got, in, w, b, B, Din, Dout);
+  for (int64_t i = 0; i < B; i++)
+    for (int64_t o = 0; o < Dout; o++) {
+      double mag;
+      exact[i * Dout + o] = ref_dot(b[o], in + i * Din, 1, w + o * Din, 1, Din, &mag);
+      bound[i * Dout + o] = (double)(Din + 2) * U * mag;
+    }
+  expect_close("forward", k, ref, got, ref_got, exact, bound, B * Dout, shape);
+
+  /* weight gradient: dw = dw0 + dout^T . in (accumulates) */
+  BOTH_THREAD_COUNTS(got, dw0, Dout * Din, k->narrow_weight_grad(dst_, dout, in, B, Din, Dout));
+  memcpy(ref_got, dw0, (size_t)(Dout * Din) * sizeof *ref_got);
+  ref->narrow_weight_grad(ref_got, dout, in, B, Din, Dout);
+  for (int64_t o = 0; o < Dout; o++)
+    for (int64_t j = 0; j < Din; j++) {
+      double mag;
+      exact[o * Din + j] = ref_dot(dw0[o * Din + j], dout + o, Dout, in + j, Din, B, &mag);
+      bound[o * Din + j] = (double)(B + 2) * U * mag;
+    }
+  expect_close("weight grad", k, ref, got, ref_got, exact, bound, Dout * Din, shape);
+
+  /* input gradient: din = dout . w (overwrites) */
+  BOTH_THREAD_COUNTS(got, (float *)NULL, B * Din, k->narrow_input_grad(dst_, dout, w, B, Din, Dout));
+  ref->narrow_input_grad(ref_got, dout, w, B, Din, Dout);
+  for (int64_t i = 0; i < B; i++)
+    for (int64_t j = 0; j < Din; j++) {
+      double mag;
+      exact[i * Din + j] = ref_dot(0.0, dout + i * Dout, 1, w + j, Din, Dout, &mag);
+      bound[i * Din + j] = (double)(Dout + 2) * U * mag;
+    }
+  expect_close("input grad", k, ref, got, ref_got, exact, bound, B * Din, shape);
+
+  free(in); free(w); free(b); free(dout); free(dw0); free(got); free(ref_got); free(exact); free(bound);
+}
+
+static void test_l1(const sml_kernels *k, int64_t nq, int64_t nr, int64_t dim) {
+  uint8_t *data = malloc((size_t)((nq + nr) * dim));
+  for (int64_t i = 0; i < (nq + nr) * dim; i++) {
+    const uint64_t v = next_u64();
+    data[i] = (v & 3) == 0 ? 0 : (v & 3) == 1 ? 255 : (uint8_t)(v >> 32); /* extremes often */
+  }
+  const uint8_t **q = malloc((size_t)nq * sizeof *q), **r = malloc((size_t)nr * sizeof *r);
+  for (int64_t i = 0; i < nq; i++) q[i] = data + i * dim;
+  for (int64_t i = 0; i < nr; i++) r[i] = data + (nq + i) * dim;
+  int64_t *dist = malloc((size_t)(nq * nr) * sizeof *dist);
+  k->l1_distances(dist, q, nq, r, nr, dim);
+  int64_t wrong = 0;
+  for (int64_t a = 0; a < nq; a++)
+    for (int64_t b = 0; b < nr; b++) {
+      int64_t s = 0;
+      for (int64_t j = 0; j < dim; j++) s += abs((int)q[a][j] - (int)r[b][j]);
+      wrong += dist[a * nr + b] != s;
+    }
+  EXPECT(wrong == 0, "%s l1 nq=%lld nr=%lld dim=%lld: %lld wrong distances", k->name, (long long)nq, (long long)nr,
+         (long long)dim, (long long)wrong);
+  free(data); free(q); free(r); free(dist);
+}
+
+static void test_elementwise(const sml_kernels *k) {
+  const int64_t batch = 7, dim = 3 * 37, rows = 11;
+  uint8_t *images = malloc((size_t)(rows * dim));
+  for (int64_t i = 0; i < rows * dim; i++) images[i] = (uint8_t)next_u64();
+  const int64_t idx[7] = {10, 0, 3, 3, 9, 1, 5};
+  float *mean = random_floats(dim), *x = malloc((size_t)(batch * dim) * sizeof *x);
+  for (int use_idx = 0; use_idx < 2; use_idx++) {
+    BOTH_THREAD_COUNTS(x, (float *)NULL, batch * dim,
+                       k->prep_batch(dst_, images, use_idx ? idx : NULL, batch, dim, mean));
+    double worst = 0;
+    for (int64_t b = 0; b < batch; b++)
+      for (int64_t j = 0; j < dim; j++) {
+        const double pix = images[(use_idx ? idx[b] : b) * dim + j] / 255.0;
+        const double e = fabs(x[b * dim + j] - (pix - mean[j])) / (4 * U * (fabs(pix) + fabs(mean[j])) + 1e-30);
+        if (!(e <= worst)) worst = e;
+      }
+    EXPECT(worst <= 1, "%s prep_batch (idx %d): error %.3g of 4u", k->name, use_idx, worst);
+  }
+
+  const int64_t n = 1000;
+  float *a = random_floats(n), *g = random_floats(n), *o = malloc((size_t)n * sizeof *o);
+  k->relu_forward(o, a, n);
+  int64_t bad = 0;
+  for (int64_t i = 0; i < n; i++) bad += o[i] != (a[i] > 0 ? a[i] : 0.0f);
+  k->relu_forward(a, a, n); /* in place */
+  for (int64_t i = 0; i < n; i++) bad += a[i] != o[i];
+  k->relu_backward(g, g, o, n);
+  for (int64_t i = 0; i < n; i++) bad += o[i] <= 0 && g[i] != 0.0f;
+  EXPECT(bad == 0, "%s relu: %lld wrong entries", k->name, (long long)bad);
+
+  /* Losses: scores spread over a few units, so that softmax is not flat and
+   * the SVM has both violated and satisfied margins. */
+  const int64_t B = 37, C = 10;
+  float *scores = random_floats(B * C), *d = malloc((size_t)(B * C) * sizeof *d);
+  for (int64_t i = 0; i < B * C; i++) scores[i] *= 3;
+  uint8_t labels[37];
+  for (int64_t i = 0; i < B; i++) labels[i] = (uint8_t)(next_u64() % (uint64_t)C);
+  double total = k->softmax_loss(d, scores, labels, B, C), ref_total = 0, worst = 0;
+  for (int64_t i = 0; i < B; i++) {
+    const float *s = scores + i * C;
+    double mx = s[0], z = 0;
+    for (int64_t j = 1; j < C; j++) mx = fmax(mx, s[j]);
+    for (int64_t j = 0; j < C; j++) z += exp(s[j] - mx);
+    ref_total += log(z) - (s[labels[i]] - mx);
+    for (int64_t j = 0; j < C; j++) {
+      const double p = exp(s[j] - mx) / z - (j == labels[i]);
+      worst = fmax(worst, fabs(d[i * C + j] - p));
+    }
+  }
+  EXPECT(fabs(total - ref_total) <= 1e-5 * ref_total, "%s softmax loss %.9g vs %.9g", k->name, total, ref_total);
+  EXPECT(worst <= 1e-6, "%s softmax dscores differ by %.3g", k->name, worst);
+  total = k->svm_loss(d, scores, labels, B, C, 1.0f);
+  ref_total = 0;
+  bad = 0;
+  for (int64_t i = 0; i < B; i++) {
+    const float *s = scores + i * C;
+    int viol = 0;
+    for (int64_t j = 0; j < C; j++) {
+      const double m = (double)s[j] - s[labels[i]] + 1.0;
+      const int on = j != labels[i] && m > 0;
+      ref_total += on ? m : 0;
+      viol += on;
+      if (j != labels[i]) bad += d[i * C + j] != (float)on;
+    }
+    bad += d[i * C + labels[i]] != (float)-viol;
+  }
+  EXPECT(fabs(total - ref_total) <= 1e-5 * ref_total, "%s svm loss %.9g vs %.9g", k->name, total, ref_total);
+  EXPECT(bad == 0, "%s svm dscores: %lld wrong entries", k->name, (long long)bad);
+  free(images); free(mean); free(x); free(a); free(g); free(o); free(scores); free(d);
+}
+
+static void test_level(const sml_kernels *k, const sml_kernels *ref) {
+  const int64_t shapes[][3] = {
+      {1, 1, 1},     {2, 3, 1},      {3, 5, 2},       {5, 17, 3},      {7, 31, 4},    {8, 32, 5},
+      {9, 33, 6},    {11, 63, 7},    {13, 64, 8},     {17, 65, 9},     {31, 100, 10}, {33, 127, 11},
+      {64, 128, 12}, {65, 129, 13},  {100, 255, 14},  {128, 256, 15},  {129, 257, 16}, {128, 784, 10},
+      {37, 80, 17},  {21, 200, 33},  {128, 3072, 10}, {6, 48, 64}};
+  for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+    test_affine(k, ref, shapes[i][0], shapes[i][1], shapes[i][2]);
+  const int64_t l1_shapes[][3] = {{1, 1, 1},  {1, 5, 15}, {2, 4, 16}, {3, 7, 17},  {4, 8, 31},   {5, 9, 32},
+                                  {3, 3, 33}, {2, 5, 63}, {4, 4, 64}, {5, 6, 65},  {9, 13, 784}, {2, 3, 3072},
+                                  {7, 5, 95}, {6, 11, 127}};
+  for (size_t i = 0; i < sizeof l1_shapes / sizeof l1_shapes[0]; i++)
+    test_l1(k, l1_shapes[i][0], l1_shapes[i][1], l1_shapes[i][2]);
+  test_elementwise(k);
+}
+
+int main(void) {
+  const char *want = getenv(SML_ISA_ENV);
+  sml_isa isa = sml_isa_best();
+  if (want && want[0] && sml_isa_parse(want, &isa) != 0) {
+    fprintf(stderr, "test_kernels: %s=%s: unknown level\n", SML_ISA_ENV, want);
+    return 2;
+  }
+  printf("cpu %s, best level %s\n", sml_cpu_model(), sml_isa_name(sml_isa_best()));
+  const sml_kernels *k = sml_kernels_for(isa), *generic = sml_kernels_for(SML_ISA_GENERIC);
+  if (!k) {
+    printf("SKIP level %s: this CPU (%s) or this build lacks it\n", sml_isa_name(isa), sml_cpu_model());
+    return 77;
+  }
+  printf("testing level %s against double references and the generic level\n", k->name);
+  test_level(k, generic);
+#ifdef SML_TEST_SHAPE_OF_AVX512
+  if (isa == SML_ISA_AVX2) {
+    printf("testing the avx512 tile shapes compiled for avx2\n");
+    test_level(&sml_kernels_shape_of_avx512, generic);
+  }
+#endif
+  printf("test_kernels %s: %d failures\n", k->name, failures);
+  return failures ? 1 : 0;
+}

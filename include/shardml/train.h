@@ -95,6 +95,25 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
               const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,
               sml_err *err);
 
+/* Scratch for one step's local part, sized for the global batch. */
+typedef struct {
+  int64_t *idx;     /* [batch] local indices of the step's samples */
+  float *x;         /* [batch, dim] prepared images */
+  uint8_t *y;       /* [batch] labels */
+  sml_workspace ws; /* activations and backward buffers */
+} sml_step_scratch;
+void sml_step_scratch_init(sml_step_scratch *s, const sml_model *m, int64_t batch, int64_t dim);
+void sml_step_scratch_free(sml_step_scratch *s);
+
+/* This rank's part of one step: the samples at global positions [lo, hi)
+ * of perm that lie in this rank's shard are prepared and passed forward and
+ * back. grad[nweights] is OVERWRITTEN with their summed data-loss gradient;
+ * returns their summed loss and sets *count to how many there were. Not
+ * collective: sml_train allreduces the result (so can a test). */
+double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
+                      const int64_t *perm, int64_t lo, int64_t hi, sml_step_scratch *s, float *grad,
+                      int64_t *count);
+
 /* scores[n, C] of n uint8 images (preprocessed and forwarded in chunks). */
 void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,
                        int64_t n, float *scores);

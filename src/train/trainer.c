@@ -86,6 +86,31 @@ static int64_t local_part(const int64_t *perm, int64_t lo, int64_t hi, const sml
   return n;
 }
 
+void sml_step_scratch_init(sml_step_scratch *s, const sml_model *m, int64_t batch, int64_t dim) {
+  s->idx = SML_ALLOC((size_t)batch * sizeof *s->idx);
+  s->x = SML_ALLOC((size_t)(batch * dim) * sizeof *s->x);
+  s->y = SML_ALLOC((size_t)batch);
+  sml_workspace_init(&s->ws, m, batch);
+}
+
+void sml_step_scratch_free(sml_step_scratch *s) {
+  free(s->idx);
+  free(s->x);
+  free(s->y);
+  sml_workspace_free(&s->ws);
+}
+
+double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
+                      const int64_t *perm, int64_t lo, int64_t hi, sml_step_scratch *s, float *grad,
+                      int64_t *count) {
+  const int64_t n = local_part(perm, lo, hi, train, s->idx);
+  for (int64_t i = 0; i < n; i++) s->y[i] = train->labels[s->idx[i]];
+  sml_prep_batch(prep, train->images, s->idx, n, s->x);
+  memset(grad, 0, (size_t)m->nweights * sizeof *grad);
+  *count = n;
+  return sml_model_loss_grad(m, params, grad, s->x, s->y, n, &s->ws);
+}
+
 /* Checkpoints on rank 0, with the verdict agreed (a failed write stops every rank). */
 static int checkpoint_now(const sml_checkpoint_policy *policy, const sml_train_state *st, const sml_comm *c,
                           sml_err *err) {
@@ -107,13 +132,10 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   float *params = state->params, *velocity = state->velocity;
 
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
-  int64_t *idx = SML_ALLOC((size_t)B * sizeof *idx);
-  float *x = SML_ALLOC((size_t)(B * D) * sizeof *x);
-  uint8_t *y = SML_ALLOC((size_t)B);
+  sml_step_scratch scratch;
+  sml_step_scratch_init(&scratch, m, B, D);
   /* grad[0..nw) = gradient sum, then the flags: one allreduce per step. */
   float *grad = SML_ALLOC((size_t)(nw + NFLAGS) * sizeof *grad);
-  sml_workspace ws;
-  sml_workspace_init(&ws, m, B);
 
   int status = SML_OK;
   double last_checkpoint = sml_now();
@@ -125,11 +147,9 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     while (state->step_in_epoch < steps_per_epoch) {
       const int64_t step = state->step_in_epoch;
       const double t0 = sml_now();
-      const int64_t n = local_part(perm, step * B, step * B + B < N ? step * B + B : N, train, idx);
-      for (int64_t i = 0; i < n; i++) y[i] = train->labels[idx[i]];
-      sml_prep_batch(prep, train->images, idx, n, x);
-      memset(grad, 0, (size_t)(nw + NFLAGS) * sizeof *grad);
-      grad[nw + FLAG_LOSS] = (float)sml_model_loss_grad(m, params, grad, x, y, n, &ws);
+      int64_t n;
+      grad[nw + FLAG_LOSS] = (float)sml_step_local(m, params, train, prep, perm, step * B,
+                                                   step * B + B < N ? step * B + B : N, &scratch, grad, &n);
       grad[nw + FLAG_COUNT] = (float)n;
       grad[nw + FLAG_SIGNAL] = sml_signal_pending() ? 1.0f : 0.0f;
       grad[nw + FLAG_TIMER] = checkpointing && policy->every_seconds > 0 && c->rank == 0 &&
@@ -210,8 +230,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   }
   if (status == SML_OK) hist->test_acc = sml_evaluate(m, params, &ds->test, prep, c);
 
-  sml_workspace_free(&ws);
-  free(perm); free(idx); free(x); free(y); free(grad);
+  sml_step_scratch_free(&scratch);
+  free(perm); free(grad);
   /* Loss, signals and timers travel in the allreduce: every rank reached
    * the same verdict at the same step. */
   return status;

@@ -16,6 +16,7 @@ PACKAGES=(
   dataset-fashion-mnist                 # the default dataset, /usr/share/datasets/fashion-mnist
   slurm-wlm munge                       # the test suite's single-node SLURM cluster (tests/slurm)
   procps                                # pgrep/pkill in the tests
+  qemu-user                             # the tests run shardml on an emulated CPU without AVX
 )
 
 missing=()

@@ -33,7 +33,7 @@ typedef struct {
   double rescore_s;   /* exact re-scoring */
   double comm_s;      /* broadcasts and merges */
   double gemm_flops;  /* 2 * queries * references * dim, this rank */
-  int64_t candidates; /* re-scored images (L2) */
+  int64_t candidates; /* re-scored images (L2), exact distances computed (L1) */
 } sml_knn_stats;
 
 /* A set of reference (training) images on this rank: rows[i] of images. */

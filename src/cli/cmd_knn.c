@@ -162,7 +162,9 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
             stats.gemm_s, stats.gemm_s > 0 ? stats.gemm_flops / stats.gemm_s * 1e-9 : 0.0, stats.select_s,
             stats.rescore_s, (double)stats.candidates / (double)(queries->total ? queries->total : 1), stats.comm_s);
   else
-    sml_log(world, "knn rank 0: distances and selection %.2fs, communication %.2fs", stats.select_s, stats.comm_s);
+    sml_log(world, "knn rank 0: distances and selection %.2fs (%.0f exact distances per query; the rest pruned by "
+            "a lower bound), communication %.2fs", stats.select_s,
+            (double)stats.candidates / (double)(queries->total ? queries->total : 1), stats.comm_s);
   if (image) st = neighbors_image(image, &ds, queries, nb, (int)K, (int)K, (int)rows, world, err);
   if (st == SML_OK && pred_out) st = write_predictions(pred_out, queries, nb, (int)K, ks, nk, ds.num_classes, world, err);
   free(nb); free(acc);

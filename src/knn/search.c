@@ -58,17 +58,63 @@ static void topk_clear(sml_neighbor *list, int K) {
 
 /* ------------------------------------------------------------------ L1 */
 
+/* Pruning with an exact lower bound. An image's thumbnail holds, for each
+ * group of 16 consecutive bytes, the floor of its sum / 16 (0..255). For
+ * group sums a = 16 qa + ra and b = 16 qb + rb (0 <= ra, rb < 16),
+ * |a - b| >= 16 |qa - qb| - 15, and the sum of |a - b| over the groups is at
+ * most the L1 distance; so 16 L1(thumbnails) - 15 groups <= L1(images). The
+ * bound costs 1/16 of the distance, and a reference whose bound exceeds the
+ * query's current K-th distance cannot be among its K nearest: most are
+ * never compared in full. Results stay exact. */
+#define THUMB_GROUP 16
+
+static int64_t thumb_groups(int64_t dim) { return (dim + THUMB_GROUP - 1) / THUMB_GROUP; }
+/* Thumbnail length, padded with zeros to whole 64-byte vectors. */
+static int64_t thumb_len(int64_t dim) { return (thumb_groups(dim) + 63) / 64 * 64; }
+
+static void make_thumb(uint8_t *thumb, const uint8_t *img, int64_t dim) {
+  memset(thumb, 0, (size_t)thumb_len(dim));
+  for (int64_t g = 0; g < thumb_groups(dim); g++) {
+    const int64_t end = (g + 1) * THUMB_GROUP < dim ? (g + 1) * THUMB_GROUP : dim;
+    unsigned sum = 0;
+    for (int64_t j = g * THUMB_GROUP; j < end; j++) sum += img[j];
+    thumb[g] = (uint8_t)(sum / THUMB_GROUP);
+  }
+}
+
+/* Thumbnails of n images (pointers in rows) into one [n, thumb_len] block,
+ * with pointers to each. */
+static uint8_t *make_thumbs(const uint8_t *const *rows, int64_t n, int64_t dim, const uint8_t ***thumb_rows) {
+  const int64_t len = thumb_len(dim);
+  uint8_t *thumbs = SML_ALLOC((size_t)(n * len) + 1);
+  *thumb_rows = SML_ALLOC((size_t)(n + 1) * sizeof **thumb_rows);
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    make_thumb(thumbs + i * len, rows[i], dim);
+    (*thumb_rows)[i] = thumbs + i * len;
+  }
+  return thumbs;
+}
+
 static void search_l1(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
                       int K, sml_neighbor *out) {
   const sml_kernels *kern = sml_kernels_active();
   const uint8_t **rows = SML_ALLOC((size_t)ref->count * sizeof *rows);
+  const uint8_t **qrows = SML_ALLOC((size_t)nq * sizeof *qrows);
   for (int64_t t = 0; t < ref->count; t++) rows[t] = ref->images + ref_row(ref, t) * dim;
+  for (int64_t q = 0; q < nq; q++) qrows[q] = queries + q * dim;
+  const uint8_t **ref_thumb, **query_thumb;
+  uint8_t *ref_thumbs = make_thumbs(rows, ref->count, dim, &ref_thumb);
+  uint8_t *query_thumbs = make_thumbs(qrows, nq, dim, &query_thumb);
+  const int64_t tlen = thumb_len(dim), slack = (THUMB_GROUP - 1) * thumb_groups(dim);
   for (int64_t q = 0; q < nq; q++) topk_clear(out + q * K, K);
   const int64_t qblocks = (nq + L1_QUERY_BLOCK - 1) / L1_QUERY_BLOCK;
-#pragma omp parallel
+  int64_t exact = 0;
+#pragma omp parallel reduction(+ : exact)
   {
-    int64_t *dist = SML_ALLOC(L1_QUERY_BLOCK * L1_TRAIN_BLOCK * sizeof *dist);
-    const uint8_t *qrows[L1_QUERY_BLOCK];
+    int64_t *bound = SML_ALLOC(L1_QUERY_BLOCK * L1_TRAIN_BLOCK * sizeof *bound);
+    int64_t *dist = SML_ALLOC(L1_TRAIN_BLOCK * sizeof *dist), *kept = SML_ALLOC(L1_TRAIN_BLOCK * sizeof *kept);
+    const uint8_t **kept_rows = SML_ALLOC(L1_TRAIN_BLOCK * sizeof *kept_rows);
     /* Train blocks outside, query blocks inside: a block of training images
      * stays in cache while every query of the thread's share passes over
      * it. Static schedules of equal loops give each thread the same query
@@ -78,20 +124,28 @@ static void search_l1(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq
 #pragma omp for schedule(static) nowait
       for (int64_t qb = 0; qb < qblocks; qb++) {
         const int64_t q0 = qb * L1_QUERY_BLOCK, bq = nq - q0 < L1_QUERY_BLOCK ? nq - q0 : L1_QUERY_BLOCK;
-        for (int64_t i = 0; i < bq; i++) qrows[i] = queries + (q0 + i) * dim;
-        kern->l1_distances(dist, qrows, bq, rows + t0, bt, dim);
+        kern->l1_distances(bound, query_thumb + q0, bq, ref_thumb + t0, bt, tlen);
         for (int64_t i = 0; i < bq; i++) {
           sml_neighbor *list = out + (q0 + i) * K;
-          const int64_t *d = dist + i * bt;
+          const int64_t kth = list[K - 1].dist, *lb = bound + i * bt;
+          int64_t nkept = 0;
           for (int64_t t = 0; t < bt; t++)
-            if (d[t] <= list[K - 1].dist)
-              topk_insert(list, K, (sml_neighbor){d[t], ref_id(ref, t0 + t), ref->labels[ref_row(ref, t0 + t)]});
+            if (THUMB_GROUP * lb[t] - slack <= kth) {
+              kept[nkept] = t0 + t;
+              kept_rows[nkept++] = rows[t0 + t];
+            }
+          kern->l1_distances(dist, qrows + q0 + i, 1, kept_rows, nkept, dim);
+          exact += nkept;
+          for (int64_t k = 0; k < nkept; k++)
+            if (dist[k] <= list[K - 1].dist)
+              topk_insert(list, K, (sml_neighbor){dist[k], ref_id(ref, kept[k]), ref->labels[ref_row(ref, kept[k])]});
         }
       }
     }
-    free(dist);
+    free(bound); free(dist); free(kept); free(kept_rows);
   }
-  free(rows);
+  if (ref->stats) ref->stats->candidates += exact;
+  free(rows); free(qrows); free(ref_thumbs); free(query_thumbs); free(ref_thumb); free(query_thumb);
 }
 
 /* ------------------------------------------------------------------ L2 */

@@ -3,8 +3,8 @@
 # MLP search (3 lr x 2 reg x 2 widths, so tasks differ in cost) on 4 ranks
 # (oversubscribed on 2 cores) with G = 4, 2 and 1 groups: wall time and each
 # group's busy time. Usage: tests/bench/search_balance.sh [BUILD_DIR]
-B=${1:-build}
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1
+. "$(dirname "$0")/lib.sh"
+export OMP_NUM_THREADS=1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for G in 4 2 1; do
   echo "== G=$G"

@@ -3,10 +3,8 @@
 # models) and PyTorch (MLP), same machine, same run, batch 128.
 # Usage: tests/bench/train.sh [BUILD_DIR]   (peers: jobs/setup-bench.sh)
 set -u
-B=${1:-build}
 HERE=$(dirname "$0")
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-CORE=$(OMP_NUM_THREADS=1 "$B/shardml" info --data "$B/tests/data/idx_raw" 2>/dev/null | sed -n 's/.*best for this CPU: \([^)]*\)).*/\1/p')
+. "$HERE/lib.sh"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 rate() { # mean images/s of epochs 2.. from history.csv; also the allreduce share
   awk -F, 'NR > 2 { r += $6; c += $7; a += $8; o += $9; n++ } END { printf "%.0f img/s (allreduce %.1f%% of step time)", r / n, 100 * a / (c + a + o) }' "$1/history.csv"
@@ -23,8 +21,8 @@ echo "MLP 784-256-10: $(( 4 * (784 * 256 + 256 * 10) + 2 * 256 * 10 )) FLOP per 
 OMP_NUM_THREADS=1 "$B/tests/bench/sml_bench_sgemm" 1024
 for model in softmax svm; do
   for t in 1 2; do
-    OPENBLAS_CORETYPE=$CORE OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$HERE/train_peers.py" numpy $model $t
+    OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t /usr/bin/python3 "$HERE/train_peers.py" numpy $model $t
   done
 done
-for t in 1 2; do OPENBLAS_CORETYPE=$CORE OMP_NUM_THREADS=$t /usr/bin/python3 "$HERE/train_peers.py" torch $t; done
-OPENBLAS_CORETYPE=$CORE OMP_NUM_THREADS=1 /usr/bin/python3 "$HERE/train_peers.py" ddp
+for t in 1 2; do OMP_NUM_THREADS=$t /usr/bin/python3 "$HERE/train_peers.py" torch $t; done
+OMP_NUM_THREADS=1 /usr/bin/python3 "$HERE/train_peers.py" ddp

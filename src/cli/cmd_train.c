@@ -9,8 +9,10 @@
 
 #include "model_args.h"
 #include "options.h"
+#include "shardml/blas_core.h"
 #include "shardml/checkpoint.h"
 #include "shardml/io.h"
+#include "shardml/kernels.h"
 #include "shardml/model_file.h"
 #include "shardml/prep.h"
 #include "shardml/train.h"
@@ -204,9 +206,10 @@ int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc
   }
   if (status == SML_OK) {
     bcast_state(&state, model.nweights, world);
-    sml_log(world, "training %s (%lld parameters) on %lld images, %d ranks x %d threads, batch %lld, lr %g, reg %g",
+    sml_log(world, "training %s (%lld parameters) on %lld images, %d ranks x %d threads, batch %lld, lr %g, reg %g; "
+            "kernels %s, OpenBLAS %s",
             model.kind, (long long)model.nweights, (long long)ds.train.total, world->size, sml_threads(),
-            (long long)cfg.batch, cfg.lr, cfg.reg);
+            (long long)cfg.batch, cfg.lr, cfg.reg, sml_kernels_active()->name, sml_blas_core_name());
     checkpoint_ctx cx = {.contents = {.model = &model, .cfg = &cfg, .data = &identity, .ds = &ds, .mean = prep.mean,
                                       .dim = prep.dim, .nranks = world->size, .nthreads = sml_threads()},
                          .dir = ckpt_dir, .keep = (int)keep, .world = world};

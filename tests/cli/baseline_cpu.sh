@@ -12,7 +12,7 @@
 TEST_KERNELS=${1:?usage: baseline_cpu.sh TEST_KERNELS AVX2_PROBE}
 PROBE=${2:?}
 QEMU=$(command -v qemu-x86_64) || { echo "SKIP: qemu-x86_64 not installed (Debian package qemu-user)"; exit 77; }
-EMU=("$QEMU" -cpu Nehalem)
+EMU=(timeout 120 "$QEMU" -cpu Nehalem) # emulation is ~10x slower; a hang fails, not the CTest timeout
 D="$FIXTURES/idx_raw"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 

@@ -66,6 +66,12 @@
 #define L1_REFS 4  /* L1 distance: L1_QUERIES x 4 references */
 #define NARROW_MAX 16 /* the switch cases below go up to 16 outputs per group */
 
+/* Below this much work (multiply-adds or elements) a kernel runs on the
+ * calling thread alone: a parallel region costs microseconds, and on a
+ * loaded node, where a thread may wait a whole time slice at every barrier,
+ * far more. Results do not depend on it (each output has one owner). */
+#define PAR_MIN_WORK (1 << 16)
+
 typedef float vecf __attribute__((vector_size(VEC * sizeof(float))));
 
 static inline __attribute__((always_inline)) vecf vload(const float *p) {
@@ -125,7 +131,7 @@ static void narrow_forward(float *out, const float *in, const float *w, const fl
                            int64_t Din, int64_t Dout) {
   const int64_t groups = out_groups(Dout, FWD_OUTS);
   const int64_t blocks = (B + FWD_ROWS - 1) / FWD_ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * Din * Dout >= PAR_MIN_WORK)
   for (int64_t blk = 0; blk < blocks; blk++) {
     const int64_t b = blk * FWD_ROWS;
     for (int64_t g = 0; g < groups; g++) {
@@ -176,7 +182,7 @@ static void narrow_weight_grad(float *dw, const float *dout, const float *in, in
   const int64_t full = Din / VEC * VEC;                           /* then single vectors */
   const int64_t ntiles = wide / (WG_TILES * VEC) + (full - wide) / VEC;
   const int64_t groups = out_groups(Dout, WG_OUTS);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (B * Din * Dout >= PAR_MIN_WORK)
   for (int64_t tile = 0; tile < ntiles; tile++) {
     for (int64_t g = 0; g < groups; g++) {
       const int64_t nwide = wide / (WG_TILES * VEC);
@@ -242,7 +248,7 @@ static inline __attribute__((always_inline)) void igrad_rows(float *din, const f
 static void narrow_input_grad(float *din, const float *dout, const float *w, int64_t B, int64_t Din,
                               int64_t Dout) {
   const int64_t blocks = (B + IG_ROWS - 1) / IG_ROWS;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * Din * Dout >= PAR_MIN_WORK)
   for (int64_t blk = 0; blk < blocks; blk++) {
     const int64_t b = blk * IG_ROWS;
     if (B - b >= IG_ROWS) {
@@ -361,7 +367,7 @@ static void prep_batch(float *out, const uint8_t *images, const int64_t *idx, in
    * the caches: each row starts with a cache miss the hardware prefetcher
    * cannot foresee, so the rows a few steps ahead are requested now. */
   enum { AHEAD = 3 };
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (batch * dim >= PAR_MIN_WORK)
   for (int64_t b = 0; b < batch; b++) {
     if (b + AHEAD < batch) {
       const uint8_t *next = images + (idx ? idx[b + AHEAD] : b + AHEAD) * dim;
@@ -375,18 +381,18 @@ static void prep_batch(float *out, const uint8_t *images, const int64_t *idx, in
 }
 
 static void relu_forward(float *out, const float *in, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_WORK)
   for (int64_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
 static void relu_backward(float *din, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_WORK)
   for (int64_t i = 0; i < n; i++) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 static double softmax_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C) {
   double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
+#pragma omp parallel for reduction(+ : total) schedule(static) if (B * C >= PAR_MIN_WORK)
   for (int64_t i = 0; i < B; i++) {
     const float *s = scores + i * C;
     float *d = dscores + i * C;
@@ -408,7 +414,7 @@ static double softmax_loss(float *dscores, const float *scores, const uint8_t *l
 static double svm_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C,
                        float margin) {
   double total = 0.0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
+#pragma omp parallel for reduction(+ : total) schedule(static) if (B * C >= PAR_MIN_WORK)
   for (int64_t i = 0; i < B; i++) {
     const float *s = scores + i * C;
     float *d = dscores + i * C;

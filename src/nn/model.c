@@ -132,7 +132,7 @@ double sml_model_regularize(const sml_model *m, const float *params, float *grad
     float *g = grad ? grad + e->offset : NULL;
     const float twice = (float)(2.0 * reg);
     double s = 0.0;
-#pragma omp parallel for reduction(+ : s) schedule(static)
+#pragma omp parallel for reduction(+ : s) schedule(static) if (e->size >= (1 << 16))
     for (int64_t i = 0; i < e->size; i++) {
       s += (double)w[i] * w[i];
       if (g) g[i] += twice * w[i];

@@ -28,7 +28,7 @@ double sml_sgd_step(const sml_model *m, float *params, float *velocity, const fl
     const float *g = grad_sum + e->offset;
     const float twice = e->regularized ? (float)(2.0 * reg) : 0.0f;
     double s = 0.0;
-#pragma omp parallel for simd reduction(+ : s) schedule(static)
+#pragma omp parallel for simd reduction(+ : s) schedule(static) if (e->size >= (1 << 16))
     for (int64_t i = 0; i < e->size; i++) {
       s += (double)w[i] * w[i];
       v[i] = mu * v[i] - eta * (g[i] * inv + twice * w[i]);

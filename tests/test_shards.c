@@ -14,6 +14,7 @@
 
 #include "shardml/dataset.h"
 #include "shardml/prep.h"
+#include "shardml/split.h"
 
 #include "expect.h"
 
@@ -118,9 +119,11 @@ static void ref_load(const char *path, int test, ref_split *r) {
   else ref_idx(path, test ? "t10k" : "train", r);
 }
 
-/* Gathers a shard on rank 0 and checks it against reference records [lo, lo+n). */
+/* Gathers a shard on rank 0 and checks it against the n reference records
+ * rows[0..n) (NULL: 0..n-1), in order; with `balanced`, shard sizes must
+ * differ by at most one. */
 static void check_union(const sml_comm *c, const char *what, const sml_shard *sh, int64_t dim,
-                        const ref_split *ref, int64_t lo, int64_t n) {
+                        const ref_split *ref, const int64_t *rows, int64_t n, int balanced) {
   int64_t *counts = calloc((size_t)c->size, sizeof *counts), *firsts = calloc((size_t)c->size, sizeof *firsts);
   sml_gather_i64(c, sh->count, counts, 0);
   sml_gather_i64(c, sh->first, firsts, 0);
@@ -140,15 +143,28 @@ static void check_union(const sml_comm *c, const char *what, const sml_shard *sh
       if (counts[r] > mx) mx = counts[r];
     }
     EXPECT(sum == n, "%s: shards hold %lld records, expected %lld", what, (long long)sum, (long long)n);
-    EXPECT(mx - mn <= 1, "%s: shard sizes range from %lld to %lld", what, (long long)mn, (long long)mx);
-    if (sum == n) {
-      EXPECT(memcmp(all_images, ref->images + lo * dim, (size_t)(n * dim)) == 0,
-             "%s: gathered images differ from the file", what);
-      EXPECT(memcmp(all_labels, ref->labels + lo, (size_t)n) == 0,
-             "%s: gathered labels differ from the file", what);
+    if (balanced) EXPECT(mx - mn <= 1, "%s: shard sizes range from %lld to %lld", what, (long long)mn, (long long)mx);
+    int64_t wrong = 0;
+    for (int64_t i = 0; sum == n && i < n; i++) {
+      const int64_t row = rows ? rows[i] : i;
+      wrong += memcmp(all_images + i * dim, ref->images + row * dim, (size_t)dim) != 0 ||
+               all_labels[i] != ref->labels[row];
     }
+    EXPECT(wrong == 0, "%s: %lld gathered records differ from the file's", what, (long long)wrong);
   }
   free(all_images); free(all_labels); free(counts); free(firsts); free(bytes);
+}
+
+/* The file's records in part `which` of a hold-out split, in order. */
+static int64_t holdout_rows(const ref_split *ref, int num_classes, const sml_split_rule *rule, int64_t n_val,
+                            int which, int64_t *rows) {
+  int *part = malloc((size_t)ref->n * sizeof *part);
+  sml_split_holdout(rule, ref->labels, ref->n, num_classes, n_val, part);
+  int64_t n = 0;
+  for (int64_t i = 0; i < ref->n; i++)
+    if (part[i] == which) rows[n++] = i;
+  free(part);
+  return n;
 }
 
 static void check_dataset(const sml_comm *c, const char *path) {
@@ -164,8 +180,9 @@ static void check_dataset(const sml_comm *c, const char *path) {
   if (st != SML_OK) return;
   const int64_t dim = sml_dataset_dim(&ds);
   EXPECT(dim == train.dim, "%s: dim %lld, expected %lld", path, (long long)dim, (long long)train.dim);
-  check_union(c, "train", &ds.train, dim, &train, 0, train.n);
-  check_union(c, "test", &ds.test, dim, &test, 0, test.n);
+  check_union(c, "train", &ds.train, dim, &train, NULL, train.n, 1);
+  check_union(c, "test", &ds.test, dim, &test, NULL, test.n, 1);
+  const int num_classes = ds.num_classes;
 
   /* Mean image: distributed vs naive double, and vs one rank alone. */
   sml_prep prep;
@@ -195,15 +212,30 @@ static void check_dataset(const sml_comm *c, const char *path) {
   sml_prep_free(&prep);
   sml_dataset_free(&ds);
 
-  /* Validation split = the last 5 training records. */
-  opt.val_count = 5;
-  st = sml_dataset_load(&ds, &opt, c, &err);
-  EXPECT(st == SML_OK, "%s: load with --val 5 failed: %s", path, err.msg);
-  if (st == SML_OK) {
-    check_union(c, "train minus val", &ds.train, dim, &train, 0, train.n - 5);
-    check_union(c, "val", &ds.val, dim, &train, train.n - 5, 5);
+  /* Validation splits of 5 records: contiguous (the last 5) and stratified
+   * (in file order and shuffled); each rank reads its block of the file and
+   * divides it, so the union of the shards is the rule's split, in order. */
+  int64_t *rows = malloc((size_t)train.n * sizeof *rows);
+  const sml_split_rule rules[3] = {{SML_SPLIT_CONTIGUOUS, 0, 0}, {SML_SPLIT_STRATIFIED, 0, 0},
+                                   {SML_SPLIT_STRATIFIED, 1, 9}};
+  for (int k = 0; k < 3; k++) {
+    char what[96], split[64];
+    sml_split_describe(&rules[k], split, sizeof split);
+    opt.val_count = 5;
+    opt.split = rules[k];
+    st = sml_dataset_load(&ds, &opt, c, &err);
+    EXPECT(st == SML_OK, "%s: load with --val 5 (%s) failed: %s", path, split, err.msg);
+    if (st != SML_OK) continue;
+    int64_t n = holdout_rows(&train, num_classes, &rules[k], 5, 0, rows);
+    snprintf(what, sizeof what, "train minus val (%s)", split);
+    check_union(c, what, &ds.train, dim, &train, rows, n, 0);
+    n = holdout_rows(&train, num_classes, &rules[k], 5, 1, rows);
+    snprintf(what, sizeof what, "val (%s)", split);
+    check_union(c, what, &ds.val, dim, &train, rows, n, 0);
+    if (k == 0) EXPECT(rows[0] == train.n - 5, "contiguous: the last 5 validate");
     sml_dataset_free(&ds);
   }
+  free(rows);
   free(train.images); free(train.labels); free(test.images); free(test.labels);
 }
 

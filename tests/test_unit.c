@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "shardml/blas_core.h"
+#include "shardml/split.h"
 #include "shardml/dataset.h"
 #include "shardml/prep.h"
 #include "shardml/train.h"
@@ -110,6 +111,72 @@ static void test_lr_schedule(void) {
   EXPECT(sml_lr_at(&c, 9, 0.999) < 1e-3, "cosine: near zero at the end");
 }
 
+/* Parses "1,0,2" into v; returns the count. */
+static int parse_ints(const char *text, int *v) {
+  int n = 0;
+  for (const char *p = text; *p; p++)
+    if (*p >= '0' && *p <= '9') v[n++] = (int)strtol(p, (char **)&p, 10), p--;
+  return n;
+}
+
+static void test_splits(void) {
+  /* scikit-learn 1.2's StratifiedKFold(F).split test folds for these labels
+   * (classes in order of first appearance); checked against scikit-learn on
+   * 300 random label vectors when this was written. */
+  static const struct { int folds; const char *labels, *folds_expected; } golden[] = {
+      {3, "2,0,1,2,2,0,1,1,0,2,2,1,0,0,2,1,2,0,1,2,1,2,0", "0,0,0,0,0,0,0,1,0,1,1,1,1,1,1,1,2,2,2,2,2,2,2"},
+      {4, "1,1,1,0,0,0,0,2,2,2,2,2,2,1,0,3,3,3", "0,1,2,0,0,1,2,0,1,1,2,2,3,3,3,0,1,3"}};
+  int ints[64], expect[64], fold[64];
+  uint8_t labels[64];
+  const sml_split_rule stratified = {SML_SPLIT_STRATIFIED, 0, 0};
+  for (size_t g = 0; g < sizeof golden / sizeof golden[0]; g++) {
+    const int n = parse_ints(golden[g].labels, ints);
+    parse_ints(golden[g].folds_expected, expect);
+    for (int i = 0; i < n; i++) labels[i] = (uint8_t)ints[i];
+    sml_split_folds(&stratified, labels, n, 4, golden[g].folds, fold);
+    int wrong = 0;
+    for (int i = 0; i < n; i++) wrong += fold[i] != expect[i];
+    EXPECT(wrong == 0, "stratified folds, case %zu: %d differ from scikit-learn's", g, wrong);
+  }
+  /* Class-sorted data (3 classes x 30): every fold of every mode that
+   * stratifies has every class; contiguous blocks have one class each. */
+  uint8_t sorted[90];
+  for (int i = 0; i < 90; i++) sorted[i] = (uint8_t)(i / 30);
+  int part[90];
+  uint8_t missing[3];
+  for (int shuffle = 0; shuffle < 2; shuffle++) {
+    const sml_split_rule r = {SML_SPLIT_STRATIFIED, shuffle, 7};
+    sml_split_folds(&r, sorted, 90, 3, 3, part);
+    int sizes[3] = {0, 0, 0}, lacking = 0;
+    for (int i = 0; i < 90; i++) sizes[part[i]]++;
+    for (int f = 0; f < 3; f++) lacking += sml_split_missing_classes(sorted, part, 90, f, 3, missing);
+    EXPECT(lacking == 0 && sizes[0] == 30 && sizes[1] == 30 && sizes[2] == 30,
+           "stratified (shuffle %d) on sorted data: %d fold-classes missing, sizes %d %d %d", shuffle, lacking,
+           sizes[0], sizes[1], sizes[2]);
+    sml_split_holdout(&r, sorted, 90, 3, 9, part);
+    int val = 0;
+    for (int i = 0; i < 90; i++) val += part[i];
+    EXPECT(val == 9 && sml_split_missing_classes(sorted, part, 90, 1, 3, missing) == 0,
+           "stratified hold-out (shuffle %d): %d held out, classes missing %d", shuffle, val,
+           sml_split_missing_classes(sorted, part, 90, 1, 3, missing));
+  }
+  const sml_split_rule contiguous = {SML_SPLIT_CONTIGUOUS, 0, 0};
+  sml_split_folds(&contiguous, sorted, 90, 3, 3, part);
+  EXPECT(part[0] == 0 && part[29] == 0 && part[30] == 1 && part[89] == 2, "contiguous folds are KFold blocks");
+  EXPECT(sml_split_missing_classes(sorted, part, 90, 0, 3, missing) == 2 && missing[1] && missing[2],
+         "fold 0 of sorted data lacks classes 1 and 2");
+  sml_split_holdout(&contiguous, sorted, 90, 3, 9, part);
+  EXPECT(part[80] == 0 && part[81] == 1 && part[89] == 1, "contiguous hold-out: the last 9");
+  /* Hold-out shares: largest remainders (7 of 10 from classes of 5, 3, 2). */
+  const uint8_t uneven[10] = {0, 0, 0, 0, 0, 1, 1, 1, 2, 2};
+  sml_split_holdout(&stratified, uneven, 10, 3, 7, part);
+  int per_class[3] = {0, 0, 0};
+  for (int i = 0; i < 10; i++) per_class[uneven[i]] += part[i];
+  EXPECT(per_class[0] == 4 && per_class[1] == 2 && per_class[2] == 1, "hold-out shares %d %d %d, expected 4 2 1 "
+         "(3.5, 2.1, 1.4: floors 3 2 1, the extra one to class 0)", per_class[0], per_class[1], per_class[2]);
+  EXPECT(part[4] == 1 && part[0] == 0, "a class's share is its last members");
+}
+
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   sml_comm world = sml_comm_world();
@@ -118,6 +185,7 @@ int main(int argc, char **argv) {
   test_prep_batch(&world);
   test_agree(&world);
   test_lr_schedule();
+  test_splits();
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0) printf("test_unit: %lld failures on %d ranks\n", (long long)total, world.size);

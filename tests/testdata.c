@@ -2,6 +2,9 @@
  *   idx_raw/ idx_gz/   IDX, 37 train + 11 test images of 5x6 (H != W catches transposes)
  *   cifar/             CIFAR-10 binary: data_batch_1 (20), data_batch_2 (17), test_batch (9)
  *   good.h5            shardml HDF5 layout, 23 train + 7 test images of 4x3x2, 3 classes
+ *   sorted.h5          300 training images of 8x8 per class, stored class by class (as users who
+ *                      build their own HDF5 files often do), 3 classes told apart by brightness,
+ *                      and 30 test images; contiguous folds of it hold one class each
  *   bad_*              one defect each (see the names below)
  * Pixels come from a fixed LCG, so every run writes the same bytes. */
 #include <hdf5.h>
@@ -88,6 +91,8 @@ static void write_cifar(const char *path, int records, size_t extra_bytes) {
   free(buf);
 }
 
+static void h5_class_names(hid_t f);
+
 static void h5_write_u8(hid_t f, const char *name, int rank, const hsize_t *dims) {
   size_t n = 1;
   for (int i = 0; i < rank; i++) n *= dims[i];
@@ -100,6 +105,33 @@ static void h5_write_u8(hid_t f, const char *name, int rank, const hsize_t *dims
   if (d < 0 || H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) die(name);
   H5Dclose(d); H5Sclose(sp); H5Pclose(lcpl);
   free(buf);
+}
+
+/* Class k is bright around 60 + 70 k, plus noise: easy once a model has
+ * seen every class, impossible for a fold that has not. */
+static void write_sorted(const char *path) {
+  enum { PER_CLASS = 300, TEST = 30, SIDE = 8 };
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  for (int split = 0; split < 2; split++) {
+    const hsize_t n = split ? TEST : 3 * PER_CLASS, dims[4] = {n, SIDE, SIDE, 1};
+    uint8_t *img = malloc(n * SIDE * SIDE), *lab = malloc(n);
+    for (hsize_t i = 0; i < n; i++) {
+      lab[i] = (uint8_t)(split ? i % 3 : i / PER_CLASS);
+      for (int j = 0; j < SIDE * SIDE; j++) img[i * SIDE * SIDE + j] = (uint8_t)(60 + 70 * lab[i] + next_byte() % 51 - 25);
+    }
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t sp = H5Screate_simple(4, dims, NULL), sl = H5Screate_simple(1, dims, NULL);
+    hid_t di = H5Dcreate2(f, split ? "/test/images" : "/images", H5T_NATIVE_UINT8, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dl = H5Dcreate2(f, split ? "/test/labels" : "/labels", H5T_NATIVE_UINT8, sl, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    if (di < 0 || dl < 0 || H5Dwrite(di, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, img) < 0 ||
+        H5Dwrite(dl, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, lab) < 0)
+      die(path);
+    H5Dclose(di); H5Dclose(dl); H5Sclose(sp); H5Sclose(sl); H5Pclose(lcpl);
+    free(img); free(lab);
+  }
+  h5_class_names(f);
+  H5Fclose(f);
 }
 
 static void h5_class_names(hid_t f) {
@@ -139,6 +171,8 @@ int main(int argc, char **argv) {
   h5_write_u8(f, "/test/images", 4, te); h5_write_u8(f, "/test/labels", 1, tel);
   h5_class_names(f);
   H5Fclose(f);
+  snprintf(p, sizeof p, "%s/sorted.h5", root);
+  write_sorted(p);
 
   /* Defects. */
   idx_spec s;

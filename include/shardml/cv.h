@@ -26,9 +26,12 @@ void sml_groups_free(sml_groups *g);
 int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups,
                     const sml_data_options *data, sml_err *err);
 
-/* Fold of a global training index: contiguous blocks, like scikit-learn's
- * KFold without shuffling. */
-int sml_fold_of(int64_t index, int64_t n, int folds);
+/* The fold of each of the first n training images of a group's dataset
+ * (sharded over the group; labels allgathered within it), by the dataset's
+ * split rule; with folds == 1, a single split: 1 for the n/5 validation
+ * images, 0 for the others. A warning on world's rank 0 if a validation
+ * part lacks a class. Returns fold[n], to free. Collective over group. */
+int *sml_group_folds(const sml_dataset *ds, int64_t n, int folds, const sml_comm *group, const sml_comm *world);
 
 /* One row per configuration, one column per fold. */
 typedef struct {
@@ -40,6 +43,7 @@ typedef struct {
   double *score;      /* [nconfigs * nfolds] validation accuracy */
   double *fit_time;   /* [nconfigs * nfolds] seconds */
   double *score_time; /* [nconfigs * nfolds] seconds */
+  sml_split_rule split; /* how the folds were drawn (recorded in cv_results.json) */
 } sml_cv_table;
 
 void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, int nconfigs, int nfolds);

@@ -7,6 +7,7 @@
 
 #include "shardml/dist.h"
 #include "shardml/error.h"
+#include "shardml/split.h"
 
 #define SML_DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 #define SML_DEFAULT_DATA_PACKAGE "dataset-fashion-mnist"
@@ -47,13 +48,15 @@ typedef struct {
   char class_names[SML_MAX_CLASSES][SML_CLASS_NAME_LEN];
   sml_split_source train_src, test_src; /* test_src.count == 0: no test split */
   sml_shard train, val, test;
+  sml_split_rule split;          /* how validation and CV folds are chosen (from the options) */
 } sml_dataset;
 
 typedef struct {
   const char *path;      /* directory or file; NULL: SML_DEFAULT_DATA_DIR */
   const char *test_path; /* optional separate test split (file or directory) */
-  int64_t val_count;     /* the last val_count training images validate... */
+  int64_t val_count;     /* val_count training images validate... */
   double val_fraction;   /* ...or this fraction of them (used when val_count == 0) */
+  sml_split_rule split;  /* which ones (zero: stratified, in file order); also the CV folds' rule */
   int load_test;         /* read the test split too */
   int64_t limit;         /* use only the first `limit` images of the training file (0: all) */
 } sml_data_options;
@@ -63,7 +66,10 @@ typedef struct {
 void sml_block_range(int64_t n, int rank, int size, int64_t *first, int64_t *count);
 
 /* Collective over c: finds the dataset, validates it, and reads this rank's
- * blocks of train (minus validation), validation and test. Failures on any
+ * block of the training file, which it divides into training and validation
+ * images by opt->split (so both shards are contiguous ranges of their
+ * split's numbering: the file order with the other split's images left
+ * out), and its block of the test split. Failures on any
  * rank are agreed; on error every rank returns the same status and err. */
 int sml_dataset_load(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err);
 void sml_dataset_free(sml_dataset *ds);

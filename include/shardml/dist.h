@@ -52,6 +52,9 @@ void sml_gather_bytes(const sml_comm *c, const void *in, int64_t bytes, void *ou
 /* Gathers variable-length byte blocks on root; counts/out only used there. */
 void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
                        const int64_t *counts, int root);
+/* Every rank gets every rank's block, in rank order (out: the sum of the
+ * blocks' sizes, on every rank). */
+void sml_allgatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out);
 /* Element-wise max of uint8 buffers onto root (collecting rows that only
  * one rank holds: the others contribute zeros). */
 void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root);

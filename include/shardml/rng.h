@@ -18,6 +18,15 @@ double sml_rng_normal(sml_rng *r);   /* standard normal (Box-Muller) */
 /* perm[0..n) = a uniformly random permutation of 0..n-1 (Fisher-Yates). */
 void sml_rng_permutation(sml_rng *r, int64_t *perm, int64_t n);
 
-enum { SML_STREAM_INIT = 1, SML_STREAM_SHUFFLE = 2, SML_STREAM_GRADCHECK = 3 };
+/* Stream purposes. */
+enum {
+  SML_STREAM_INIT = 1,      /* parameter initialisation */
+  SML_STREAM_SHUFFLE = 2,   /* the epoch's permutation */
+  SML_STREAM_GRADCHECK = 3, /* gradcheck's random problem */
+  SML_STREAM_TASK_SEED = 4, /* a search task's seed */
+  SML_STREAM_SEARCH = 5,    /* random search's configurations */
+  SML_STREAM_SPLIT = 6,     /* shuffled folds and hold-outs */
+  SML_STREAM_DROPOUT = 7    /* dropout masks */
+};
 
 #endif

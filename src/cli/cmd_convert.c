@@ -6,7 +6,7 @@
 #include "options.h"
 
 int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   const char *out = NULL;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
@@ -20,7 +20,8 @@ int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int status = SML_OK;
   if (world->rank == 0) {
     sml_comm self = sml_comm_self();
-    sml_data_options dopt = cli_data_options(&data, 1);
+    sml_data_options dopt;
+  SML_TRY(cli_data_options(&data, 1, &dopt, err));
     sml_dataset ds;
     status = sml_dataset_load(&ds, &dopt, &self, err);
     if (status == SML_OK) {

@@ -11,7 +11,7 @@
 #define MAX_KS 64
 
 int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   const char *model = "knn", *klist = "1,3,5,8,10,12,15,20,50,100", *mlist = "l1,l2", *out = "shardml-cv";
   int64_t folds = 5, groups = 0;
   const cli_option opts[] = {
@@ -45,7 +45,8 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
 
   int st = world->rank == 0 ? sml_mkdirs(out, err) : SML_OK;
   SML_TRY(sml_agree(world, st, err));
-  sml_data_options dopt = cli_data_options(&data, 0);
+  sml_data_options dopt;
+  SML_TRY(cli_data_options(&data, 0, &dopt, err));
   char journal[4096];
   snprintf(journal, sizeof journal, "%s/journal.txt", out);
   sml_knn_cv_config cfg = {.ks = ks, .nk = nk, .metrics = metrics, .nmetrics = nm, .folds = (int)folds,

@@ -32,7 +32,8 @@ static int setup(eval_setup *e, const char *checkpoint, const cli_data_args *dat
   SML_TRY(sml_agree(c, st, err));
   cli_data_args d = *data;
   if (!d.data && e->sm.dataset_path[0]) d.data = e->sm.dataset_path; /* the data it was trained on */
-  sml_data_options dopt = cli_data_options(&d, 1);
+  sml_data_options dopt;
+  SML_TRY(cli_data_options(&d, 1, &dopt, err));
   st = sml_dataset_load(&e->ds, &dopt, c, err);
   if (st != SML_OK) {
     sml_saved_model_free(&e->sm);
@@ -80,7 +81,7 @@ static float *local_scores(const eval_setup *e) {
 }
 
 int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   const char *checkpoint = NULL, *model = NULL;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
@@ -128,7 +129,7 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
 }
 
 int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   const char *checkpoint = NULL, *model = NULL, *out = "predictions.csv";
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),

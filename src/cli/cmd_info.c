@@ -25,11 +25,12 @@ static void class_counts(const sml_comm *c, const sml_shard *sh, int64_t *counts
 }
 
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   const cli_option opts[] = {CLI_DATA_OPTIONS(&data), {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "info", "Describe a dataset and how it is sharded over the ranks.", argc,
                     argv, opts, err));
-  sml_data_options dopt = cli_data_options(&data, 1);
+  sml_data_options dopt;
+  SML_TRY(cli_data_options(&data, 1, &dopt, err));
 
   double t0 = sml_now();
   sml_dataset ds;

@@ -100,7 +100,7 @@ static int write_predictions(const char *path, const sml_shard *queries, const s
 }
 
 int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   const char *klist = "1", *metric_name = "l2", *image = NULL, *pred_out = NULL;
   int64_t rows = 10;
   const cli_option opts[] = {
@@ -125,7 +125,8 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
     return sml_fail(err, SML_EINPUT, "--metric %s: unknown metric (l1, l2)", metric_name);
   if (rows < 1) return sml_fail(err, SML_EINPUT, "--rows %lld: must be at least 1", (long long)rows);
 
-  sml_data_options dopt = cli_data_options(&data, 1);
+  sml_data_options dopt;
+  SML_TRY(cli_data_options(&data, 1, &dopt, err));
   sml_dataset ds;
   SML_TRY(sml_dataset_load(&ds, &dopt, world, err));
   const sml_shard *queries = ds.val.total > 0 ? &ds.val : &ds.test;

@@ -58,10 +58,10 @@ static double draw(const real_values *r, sml_rng *rng) {
 }
 
 int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   const char *model = "mlp", *lr_text = "1e-3,1e-2,1e-1", *reg_text = "0,1e-4,1e-3", *hidden_text = NULL;
   const char *batch_text = "128", *out = "shardml-search", *schedule = "step", *slice_text = NULL;
-  int64_t folds = 5, groups = 0, random_n = 0, epochs = 5, seed = 1;
+  int64_t folds = 5, groups = 0, random_n = 0, epochs = 5;
   double momentum = 0.9, lr_decay = 0.95;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
@@ -77,7 +77,6 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"momentum", OPT_REAL, &momentum, "MU", "SGD momentum (default 0.9)"},
       {"lr-decay", OPT_REAL, &lr_decay, "GAMMA", "lr *= GAMMA every epoch (default 0.95)"},
       {"schedule", OPT_STRING, &schedule, "step|cosine", "learning-rate schedule (default step)"},
-      {"seed", OPT_INT, &seed, "S", "base seed; each task's seed derives from it and the task (default 1)"},
       {"slice", OPT_STRING, &slice_text, "I/N", "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
       {"out", OPT_STRING, &out, "DIR", "cv_results.{csv,json}, search_plot.svg, journal.txt (default shardml-search)"},
       {NULL, 0, NULL, NULL, NULL}};
@@ -122,7 +121,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int npoints = 0;
   const int nhid = nh ? nh : 1;
   if (random_n > 0) {
-    sml_rng rng = sml_rng_stream((uint64_t)seed, 5, 0);
+    sml_rng rng = sml_rng_stream(cli_seed(&data), SML_STREAM_SEARCH, 0);
     for (; npoints < random_n; npoints++) {
       sml_search_point *p = &points[npoints];
       p->lr = draw(&lrs, &rng);
@@ -154,13 +153,14 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
 
   char journal[4096];
   snprintf(journal, sizeof journal, "%s/journal.txt", out);
-  sml_data_options dopt = cli_data_options(&data, 0);
+  sml_data_options dopt;
+  SML_TRY(cli_data_options(&data, 0, &dopt, err));
   sml_search_spec spec = {.model = model, .points = points, .npoints = npoints, .vary_hidden = nh > 1,
                           .vary_batch = nb > 1, .folds = (int)folds, .groups = (int)groups, .subset = 0,
                           .data = &dopt, .journal = journal, .slice = slice, .nslices = nslices};
   sml_train_config base = {.epochs = epochs, .momentum = momentum, .lr_decay = lr_decay, .lr_step = 1,
                            .schedule = strcmp(schedule, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP,
-                           .base_batch = 128, .seed = (uint64_t)seed,
+                           .base_batch = 128, .seed = cli_seed(&data),
                            .init_scale = strcmp(model, "mlp") == 0 ? 0 : 1e-3};
   sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %lld groups of %d ranks", model, npoints,
           (long long)folds, ntasks, (long long)groups, world->size);
@@ -203,7 +203,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     snprintf(reg_s, sizeof reg_s, "%.17g", points[best].reg);
     snprintf(batch_s, sizeof batch_s, "%lld", (long long)points[best].batch);
     snprintf(epochs_s, sizeof epochs_s, "%lld", (long long)epochs);
-    snprintf(seed_s, sizeof seed_s, "%lld", (long long)seed);
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)cli_seed(&data));
     snprintf(mom_s, sizeof mom_s, "%.17g", momentum);
     snprintf(dec_s, sizeof dec_s, "%.17g", lr_decay);
     char final_out[4096];

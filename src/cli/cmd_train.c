@@ -115,9 +115,9 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
 }
 
 int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc, sml_err *err) {
-  cli_data_args data = {0};
+  cli_data_args data = CLI_DATA_DEFAULTS;
   cli_model_args marg = {0};
-  int64_t epochs = 20, batch = 128, seed = 1, lr_step = 1, base_batch = 128, log_every = 0, keep = 3;
+  int64_t epochs = 20, batch = 128, lr_step = 1, base_batch = 128, log_every = 0, keep = 3;
   double lr = NAN, reg = 1e-4, momentum = 0.9, lr_decay = 0.95, warmup = 0, init_scale = NAN, ckpt_seconds = 0;
   const char *schedule = "step", *out = "shardml-out", *ckpt_dir = NULL, *ckpt_every = NULL, *resume = NULL;
   int lr_scaling = 0;
@@ -135,7 +135,6 @@ int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc
       {"lr-scaling", OPT_FLAG, &lr_scaling, NULL, "linear scaling: lr * batch / --base-batch (large global batches)"},
       {"base-batch", OPT_INT, &base_batch, "B", "reference batch of --lr-scaling (default 128)"},
       {"warmup-epochs", OPT_REAL, &warmup, "W", "ramp the learning rate up linearly over W epochs (default 0)"},
-      {"seed", OPT_INT, &seed, "S", "seed for initialisation and shuffling (default 1)"},
       {"init-scale", OPT_REAL, &init_scale, "STD", "initial weight std (default: 1e-3 linear, He for mlp)"},
       {"log-every", OPT_INT, &log_every, "N", "record the loss every N steps into steps.csv (default 0: off)"},
       {"out", OPT_STRING, &out, "DIR", "output directory (default shardml-out)"},
@@ -157,7 +156,7 @@ int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc
       .epochs = epochs, .batch = batch, .lr = isnan(lr) ? default_lr(kind) : lr, .reg = reg,
       .momentum = momentum, .lr_decay = lr_decay, .lr_step = lr_step,
       .schedule = strcmp(schedule, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP,
-      .lr_scaling = lr_scaling, .base_batch = base_batch, .warmup_epochs = warmup, .seed = (uint64_t)seed,
+      .lr_scaling = lr_scaling, .base_batch = base_batch, .warmup_epochs = warmup, .seed = cli_seed(&data),
       .init_scale = isnan(init_scale) ? (strcmp(kind, "mlp") == 0 ? 0 : 1e-3) : init_scale,
       .log_every = log_every};
   sml_checkpoint_policy policy = {.dir = ckpt_dir, .every_seconds = ckpt_seconds, .keep = (int)keep};
@@ -174,7 +173,8 @@ int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc
   SML_TRY(cli_model_build(&marg, 1, 2, &model, err));
   SML_TRY(sml_train_config_check(&cfg, INT64_MAX, err));
 
-  sml_data_options dopt = cli_data_options(&data, 1);
+  sml_data_options dopt;
+  SML_TRY(cli_data_options(&data, 1, &dopt, err));
   sml_dataset ds;
   SML_TRY(sml_dataset_load(&ds, &dopt, world, err));
   int status = cli_model_build(&marg, sml_dataset_dim(&ds), ds.num_classes, &model, err);

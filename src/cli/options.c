@@ -75,14 +75,21 @@ int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc,
   return SML_OK;
 }
 
-sml_data_options cli_data_options(const cli_data_args *args, int load_test) {
+int cli_data_options(const cli_data_args *args, int load_test, sml_data_options *out, sml_err *err) {
   sml_data_options o = {.path = args->data, .test_path = args->test_data, .load_test = load_test, .limit = args->subset};
   /* --val N (a count) or --val F (a fraction below 1). */
   if (args->val >= 1.0 || args->val < 0) o.val_count = (int64_t)args->val;
   else o.val_fraction = args->val;
   if (args->val >= 1.0 && args->val != floor(args->val)) o.val_fraction = -1; /* rejected by the loader */
-  return o;
+  if (args->folds_mode && sml_split_mode_parse(args->folds_mode, &o.split.mode) != 0)
+    return sml_fail(err, SML_EINPUT, "--folds-mode %s: expected stratified or contiguous", args->folds_mode);
+  o.split.shuffle = args->shuffle;
+  o.split.seed = cli_seed(args);
+  *out = o;
+  return SML_OK;
 }
+
+uint64_t cli_seed(const cli_data_args *args) { return (uint64_t)args->seed; }
 
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err) {
   *n = 0;

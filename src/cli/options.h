@@ -34,18 +34,28 @@ typedef struct {
   const char *test_data;
   double val;
   int64_t subset;
+  const char *folds_mode; /* stratified (default) | contiguous */
+  int shuffle;
+  int64_t seed;
 } cli_data_args;
+#define CLI_DATA_DEFAULTS {.seed = 1}
 
 #define CLI_DATA_OPTIONS(args)                                                                   \
   {"data", OPT_STRING, &(args)->data, "PATH",                                                    \
    "dataset directory or file (IDX[.gz], CIFAR-10 .bin, shardml .h5); default " SML_DEFAULT_DATA_DIR}, \
   {"test-data", OPT_STRING, &(args)->test_data, "FILE", "test split from a separate file"},       \
   {"val", OPT_REAL, &(args)->val, "N|F",                                                         \
-   "hold out the last N training images (or fraction F < 1) for validation; default 0"},   \
-  {"subset", OPT_INT, &(args)->subset, "N", "use only the first N images of the training file (default all)"}
+   "hold out N training images (or a fraction F < 1) for validation, by --folds-mode; default 0"}, \
+  {"subset", OPT_INT, &(args)->subset, "N", "use only the first N images of the training file (default all)"}, \
+  {"folds-mode", OPT_STRING, &(args)->folds_mode, "MODE",                                        \
+   "stratified (default: every fold and --val has each class in proportion) or contiguous (blocks; --val: the last N)"}, \
+  {"shuffle", OPT_FLAG, &(args)->shuffle, NULL, "deal images to folds and --val in a random order seeded by --seed"}, \
+  {"seed", OPT_INT, &(args)->seed, "S", "seed of every random choice: initialisation, minibatch order, --shuffle (default 1)"}
 
-/* Turns parsed data options into loader options. */
-sml_data_options cli_data_options(const cli_data_args *args, int load_test);
+/* Turns parsed data options into loader options (fails on a bad --folds-mode). */
+int cli_data_options(const cli_data_args *args, int load_test, sml_data_options *out, sml_err *err);
+/* --seed (default 1). */
+uint64_t cli_seed(const cli_data_args *args);
 
 /* "1,3,5" -> values (each >= 1); names the option in errors. */
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);

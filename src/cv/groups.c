@@ -1,6 +1,8 @@
 /* Groups of ranks and folds. */
 #include "shardml/cv.h"
 
+#include <stdlib.h>
+
 int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err *err) {
   if (ngroups < 1) return sml_fail(err, SML_EINPUT, "--groups %d: must be at least 1", ngroups);
   if (ngroups > world->size)
@@ -36,10 +38,28 @@ void sml_groups_free(sml_groups *g) {
   sml_comm_free(&g->comm);
 }
 
-int sml_fold_of(int64_t index, int64_t n, int folds) {
-  /* Inverse of sml_block_range: larger folds first. */
-  int64_t base = n / folds, extra = n % folds;
-  int64_t big = extra * (base + 1);
-  if (index < big) return (int)(index / (base + 1));
-  return (int)(extra + (index - big) / base);
+int *sml_group_folds(const sml_dataset *ds, int64_t n, int folds, const sml_comm *group, const sml_comm *world) {
+  const sml_shard *sh = &ds->train;
+  uint8_t *labels = SML_ALLOC((size_t)sh->total + 1);
+  sml_allgatherv_bytes(group, sh->labels, sh->count, labels);
+  int *fold = SML_ALLOC((size_t)n * sizeof *fold + 1);
+  if (folds == 1) sml_split_holdout(&ds->split, labels, n, ds->num_classes, n / 5, fold);
+  else sml_split_folds(&ds->split, labels, n, ds->num_classes, folds, fold);
+  /* A fold that lacks a class scores a model on fewer classes than it was
+   * trained for (or on none it knows): say so once. */
+  uint8_t missing[SML_MAX_CLASSES];
+  int worst = 0, worst_fold = 0;
+  for (int f = folds == 1 ? 1 : 0; f < (folds == 1 ? 2 : folds); f++) {
+    const int lacking = sml_split_missing_classes(labels, fold, n, f, ds->num_classes, missing);
+    if (lacking > worst) worst = lacking, worst_fold = f;
+  }
+  if (worst > 0) {
+    char rule[96];
+    sml_split_describe(&ds->split, rule, sizeof rule);
+    sml_log(world, "warning: %s folds: fold %d lacks %d of the classes%s", rule, worst_fold, worst,
+            ds->split.mode == SML_SPLIT_CONTIGUOUS ? " (contiguous folds of data stored class by class)"
+                                                   : " (some class has fewer members than folds)");
+  }
+  free(labels);
+  return fold;
 }

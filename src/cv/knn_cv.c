@@ -17,6 +17,7 @@ typedef struct {
   const sml_knn_cv_config *cfg;
   const sml_dataset *ds;
   int64_t n, dim;
+  const int *fold_of; /* [n] */
   int64_t *rows;
   uint8_t *qimg, *qlab;
   double *acc;
@@ -34,7 +35,7 @@ static int knn_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result
   for (int64_t i = 0; i < sh->count; i++) {
     const int64_t id = sh->first + i;
     if (id >= k->n) break;
-    if (sml_fold_of(id, k->n, cfg->folds) == fold) {
+    if (k->fold_of[id] == fold) {
       memcpy(k->qimg + nq * dim, sh->images + i * dim, (size_t)dim);
       k->qlab[nq++] = sh->labels[i];
     } else {
@@ -84,6 +85,7 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
   const char *names[2] = {"k", "metric"};
   sml_cv_table_init(table, 2, names, cfg->nk * cfg->nmetrics, cfg->folds);
   table->numeric[0] = 1;
+  table->split = ds.split;
   for (int m = 0; m < cfg->nmetrics; m++)
     for (int i = 0; i < cfg->nk; i++) {
       int c = m * cfg->nk + i;
@@ -92,13 +94,16 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
     }
 
   const sml_shard *sh = &ds.train;
-  knn_task_ctx k = {.cfg = cfg, .ds = &ds, .n = N, .dim = dim,
+  int *fold_of = sml_group_folds(&ds, N, cfg->folds, &g.comm, world);
+  knn_task_ctx k = {.cfg = cfg, .ds = &ds, .n = N, .dim = dim, .fold_of = fold_of,
                     .rows = SML_ALLOC((size_t)sh->count * sizeof(int64_t) + 8),
                     .qimg = SML_ALLOC((size_t)(sh->count * dim) + 1), .qlab = SML_ALLOC((size_t)sh->count + 1),
                     .acc = SML_ALLOC((size_t)cfg->nk * sizeof(double))};
   /* The search's identity for its journal: data, folds, ks, metrics. */
-  char definition[4096];
-  int used = snprintf(definition, sizeof definition, "knn data=%s n=%lld folds=%d k=", ds.path, (long long)N, cfg->folds);
+  char definition[4096], rule[96];
+  sml_split_describe(&ds.split, rule, sizeof rule);
+  int used = snprintf(definition, sizeof definition, "knn data=%s n=%lld folds=%d split=%s k=", ds.path, (long long)N,
+                      cfg->folds, rule);
   for (int i = 0; i < cfg->nk && used < (int)sizeof definition - 32; i++)
     used += snprintf(definition + used, sizeof definition - (size_t)used, "%lld,", (long long)cfg->ks[i]);
   for (int m = 0; m < cfg->nmetrics && used < (int)sizeof definition - 32; m++)
@@ -108,7 +113,7 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
                         .signature = sml_signature(definition)};
   sml_task_load load;
   st = sml_run_tasks(&plan, &g, world, table, &load, err);
-  free(k.rows); free(k.qimg); free(k.qlab); free(k.acc);
+  free(k.rows); free(k.qimg); free(k.qlab); free(k.acc); free(fold_of);
   sml_dataset_free(&ds);
   sml_groups_free(&g);
   return st;

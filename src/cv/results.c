@@ -140,6 +140,9 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     json_array(f, "std_fit_time", sfit, C, 1); fprintf(f, ",\n");
     json_array(f, "mean_score_time", mscore, C, 1); fprintf(f, ",\n");
     json_array(f, "std_score_time", sscore, C, 1); fprintf(f, ",\n");
+    fprintf(f, "  \"split\": {\"folds_mode\": \"%s\", \"shuffle\": %s, \"seed\": %llu, \"folds\": %d},\n",
+            sml_split_mode_name(t->split.mode), t->split.shuffle ? "true" : "false",
+            (unsigned long long)t->split.seed, F);
     fprintf(f, "  \"best_index\": %d,\n  \"best_params\": {", best);
     for (int p = 0; p < t->nparams; p++) {
       fprintf(f, "%s\"%s\": ", p ? ", " : "", t->param_names[p]);

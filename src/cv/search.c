@@ -16,23 +16,15 @@ typedef struct {
   const sml_dataset *ds;  /* the whole training set, sharded over the group */
   int64_t n;              /* training images used (subset) */
   int nfolds;             /* table columns */
+  const int *part;        /* [n]: the fold of each image (with --folds 1: 1 validates, 0 trains) */
 } search_ctx;
 
-/* The validation block [lo, hi) of a fold. */
-static void fold_block(const search_ctx *s, int fold, int64_t *lo, int64_t *hi) {
-  if (s->spec->folds == 1) {
-    *lo = s->n - s->n / 5;
-    *hi = s->n;
-  } else {
-    int64_t count;
-    sml_block_range(s->n, fold, s->spec->folds, lo, &count);
-    *hi = *lo + count;
-  }
-}
-
-/* Copies this rank's part of [0, n) minus [lo, hi) (re-indexed so that the
- * kept images are contiguous again) and of [lo, hi) into a task dataset. */
-static void make_task_data(const search_ctx *s, int64_t lo, int64_t hi, sml_dataset *out) {
+/* Copies this rank's images of [0, n) into a task dataset: those of the
+ * fold as validation, the others as training. Each split keeps the file
+ * order with the other's images left out, so this rank's part of each is a
+ * contiguous range of that split's numbering (first = images of the split
+ * before this rank's block). */
+static void make_task_data(const search_ctx *s, int fold, sml_dataset *out) {
   const sml_dataset *ds = s->ds;
   const sml_shard *sh = &ds->train;
   const int64_t dim = sml_dataset_dim(ds);
@@ -46,20 +38,20 @@ static void make_task_data(const search_ctx *s, int64_t lo, int64_t hi, sml_data
   out->val.labels = SML_ALLOC((size_t)sh->count + 1);
   out->test.images = SML_ALLOC(1);
   out->test.labels = SML_ALLOC(1);
-  out->train.total = s->n - (hi - lo);
-  out->val.total = hi - lo;
-  int64_t first_kept = -1, first_val = -1;
+  int64_t val_total = 0, val_before = 0, before = sh->first < s->n ? sh->first : s->n;
+  for (int64_t id = 0; id < s->n; id++) val_total += s->part[id] == fold;
+  for (int64_t id = 0; id < before; id++) val_before += s->part[id] == fold;
+  out->train.total = s->n - val_total;
+  out->val.total = val_total;
+  out->train.first = before - val_before;
+  out->val.first = val_before;
   for (int64_t i = 0; i < sh->count; i++) {
     const int64_t id = sh->first + i;
     if (id >= s->n) break;
-    sml_shard *dst = id >= lo && id < hi ? &out->val : &out->train;
-    if (dst == &out->val && first_val < 0) first_val = id - lo;
-    if (dst == &out->train && first_kept < 0) first_kept = id < lo ? id : id - (hi - lo);
+    sml_shard *dst = s->part[id] == fold ? &out->val : &out->train;
     memcpy(dst->images + dst->count * dim, sh->images + i * dim, (size_t)dim);
     dst->labels[dst->count++] = sh->labels[i];
   }
-  out->train.first = first_kept < 0 ? 0 : first_kept;
-  out->val.first = first_val < 0 ? 0 : first_val;
 }
 
 static void free_task_data(sml_dataset *d) {
@@ -69,7 +61,7 @@ static void free_task_data(sml_dataset *d) {
 }
 
 static uint64_t task_seed(uint64_t base, int config, int fold) {
-  sml_rng r = sml_rng_stream(base, 4, (uint64_t)config * 100003u + (uint64_t)fold);
+  sml_rng r = sml_rng_stream(base, SML_STREAM_TASK_SEED, (uint64_t)config * 100003u + (uint64_t)fold);
   return sml_rng_next(&r) >> 1;
 }
 
@@ -79,10 +71,8 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
   const int config = task / s->nfolds, fold = task % s->nfolds;
   const sml_search_point *p = &s->spec->points[config];
   const double t0 = sml_now();
-  int64_t lo, hi;
-  fold_block(s, fold, &lo, &hi);
   sml_dataset td;
-  make_task_data(s, lo, hi, &td);
+  make_task_data(s, s->spec->folds == 1 ? 1 : fold, &td);
   sml_train_config cfg = *s->base;
   cfg.lr = p->lr;
   cfg.reg = p->reg;
@@ -150,14 +140,21 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   search_ctx s = {.spec = spec, .base = base, .ds = &ds,
                   .n = spec->subset > 0 && spec->subset < ds.train.total ? spec->subset : ds.train.total,
                   .nfolds = spec->folds};
-  /* Every point must fit the smallest training part of a fold. */
-  int64_t smallest = spec->folds == 1 ? s.n - s.n / 5 : s.n - (s.n + spec->folds - 1) / spec->folds;
   if (spec->folds > s.n) st = sml_fail(err, SML_EINPUT, "--folds %d: more folds than training images (%lld)", spec->folds, (long long)s.n);
+  int *part = st == SML_OK ? sml_group_folds(&ds, s.n, spec->folds, &g.comm, world) : NULL;
+  s.part = part;
+  /* Every point must fit the smallest training part of a fold. */
+  int64_t smallest = s.n;
+  for (int f = spec->folds == 1 ? 1 : 0; st == SML_OK && f < (spec->folds == 1 ? 2 : spec->folds); f++) {
+    int64_t val = 0;
+    for (int64_t i = 0; i < s.n; i++) val += part[i] == f;
+    if (s.n - val < smallest) smallest = s.n - val;
+  }
   for (int i = 0; st == SML_OK && i < spec->npoints; i++)
     if (spec->points[i].batch > smallest)
       st = sml_fail(err, SML_EINPUT, "--batch %lld: larger than the training part of a fold (%lld images)",
                     (long long)spec->points[i].batch, (long long)smallest);
-  if (st != SML_OK) { sml_dataset_free(&ds); sml_groups_free(&g); return st; }
+  if (st != SML_OK) { free(part); sml_dataset_free(&ds); sml_groups_free(&g); return st; }
 
   const char *names[4] = {"lr", "reg", "hidden", "batch"};
   const char *used[4];
@@ -167,6 +164,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   if (spec->vary_hidden) used[np++] = names[2];
   if (spec->vary_batch) used[np++] = names[3];
   sml_cv_table_init(table, np, used, spec->npoints, spec->folds);
+  table->split = ds.split;
   table->numeric[0] = table->numeric[1] = 1;
   if (spec->vary_batch) table->numeric[np - 1] = 1;
   for (int c = 0; c < spec->npoints; c++) {
@@ -181,9 +179,10 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
     }
     if (spec->vary_batch) snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%lld", (long long)p->batch);
   }
-  char definition[8192];
-  int len = snprintf(definition, sizeof definition, "search %s data=%s n=%lld folds=%d epochs=%lld seed=%llu mom=%g sched=%d decay=%g",
-                     spec->model, ds.path, (long long)s.n, spec->folds, (long long)base->epochs,
+  char definition[8192], rule[96];
+  sml_split_describe(&ds.split, rule, sizeof rule);
+  int len = snprintf(definition, sizeof definition, "search %s data=%s n=%lld folds=%d split=%s epochs=%lld seed=%llu mom=%g sched=%d decay=%g",
+                     spec->model, ds.path, (long long)s.n, spec->folds, rule, (long long)base->epochs,
                      (unsigned long long)base->seed, base->momentum, (int)base->schedule, base->lr_decay);
   for (int c = 0; c < spec->npoints && len < (int)sizeof definition - 128; c++)
     len += snprintf(definition + len, sizeof definition - (size_t)len, " [%.17g %.17g %s %lld]", spec->points[c].lr,
@@ -192,6 +191,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
                         .describe = search_task_describe, .journal = spec->journal,
                         .signature = sml_signature(definition), .slice = spec->slice, .nslices = spec->nslices};
   st = sml_run_tasks(&plan, &g, world, table, load, err);
+  free(part);
   sml_dataset_free(&ds);
   sml_groups_free(&g);
   return st;

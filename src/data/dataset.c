@@ -302,26 +302,64 @@ static int validation_count(const sml_data_options *opt, int64_t n, int64_t *out
   return SML_OK;
 }
 
-static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err) {
+static void shard_free(sml_shard *sh);
+
+/* The training file's block [first, first + count) on this rank is read
+ * whole and divided into training and validation images by the hold-out
+ * rule, which needs every label of the file (one byte each: allgathered).
+ * Within each split the images keep their file order, so this rank's part
+ * of each is a contiguous range of that split's numbering. */
+static void split_validation(sml_dataset *ds, const sml_data_options *opt, int64_t n_file, int64_t n_val,
+                             const sml_shard *block, const sml_comm *c) {
+  const int64_t dim = sml_dataset_dim(ds);
+  uint8_t *labels = SML_ALLOC((size_t)n_file);
+  int *part = SML_ALLOC((size_t)n_file * sizeof *part);
+  sml_allgatherv_bytes(c, block->labels, block->count, labels);
+  sml_split_holdout(&opt->split, labels, n_file, ds->num_classes, n_val, part);
+  int64_t val_before = 0, val_in_block = 0;
+  for (int64_t i = 0; i < block->first; i++) val_before += part[i];
+  for (int64_t i = 0; i < block->count; i++) val_in_block += part[block->first + i];
+  shard_alloc(&ds->train, n_file - n_val, block->first - val_before, block->count - val_in_block, dim);
+  shard_alloc(&ds->val, n_val, val_before, val_in_block, dim);
+  ds->train.count = ds->val.count = 0;
+  for (int64_t i = 0; i < block->count; i++) {
+    sml_shard *dst = part[block->first + i] ? &ds->val : &ds->train;
+    memcpy(dst->images + dst->count * dim, block->images + i * dim, (size_t)dim);
+    dst->labels[dst->count++] = block->labels[i];
+  }
+  uint8_t missing[SML_MAX_CLASSES];
+  char split[96];
+  sml_split_describe(&opt->split, split, sizeof split);
+  for (int which = 1; which >= 0; which--) {
+    const int lacking = sml_split_missing_classes(labels, part, n_file, which, ds->num_classes, missing);
+    if (lacking > 0) {
+      int k = 0;
+      while (!missing[k]) k++;
+      sml_log(c, "warning: the %s split (--val, %s) lacks %d class(es) of the training file, e.g. %d (%s)",
+              which ? "validation" : "training", split, lacking, k, ds->class_names[k]);
+    }
+  }
+  free(labels);
+  free(part);
+}
+
+/* This rank's block of the training file and its test shard: local work
+ * only (no collective), so that a failure on one rank cannot leave the
+ * others waiting in one. */
+static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_shard *block,
+                      int64_t *n_val, sml_err *err) {
   SML_TRY(probe_sources(ds, opt, err));
   if (opt->limit < 0) return sml_fail(err, SML_EINPUT, "--subset %lld: must not be negative", (long long)opt->limit);
   const int64_t n_file = opt->limit > 0 && opt->limit < ds->train_src.count ? opt->limit : ds->train_src.count;
-  int64_t n_val;
-  SML_TRY(validation_count(opt, n_file, &n_val, err));
-  const int64_t dim = sml_dataset_dim(ds), n_train = n_file - n_val;
+  SML_TRY(validation_count(opt, n_file, n_val, err));
+  const int64_t dim = sml_dataset_dim(ds);
 
   int64_t first, count;
-  sml_block_range(n_train, c->rank, c->size, &first, &count);
-  shard_alloc(&ds->train, n_train, first, count, dim);
-  sml_block_range(n_val, c->rank, c->size, &first, &count);
-  shard_alloc(&ds->val, n_val, first, count, dim);
-  sml_read_range ranges[2] = {
-      {ds->train.first, ds->train.count, ds->train.images, ds->train.labels},
-      {n_train + ds->val.first, ds->val.count, ds->val.images, ds->val.labels},
-  };
-  SML_TRY(sml_split_read(&ds->train_src, 2, ranges, err));
-  SML_TRY(check_labels(ds, &ds->train_src, &ds->train, 0, err));
-  SML_TRY(check_labels(ds, &ds->train_src, &ds->val, n_train, err));
+  sml_block_range(n_file, c->rank, c->size, &first, &count);
+  shard_alloc(block, n_file, first, count, dim);
+  sml_read_range range = {block->first, block->count, block->images, block->labels};
+  SML_TRY(sml_split_read(&ds->train_src, 1, &range, err));
+  SML_TRY(check_labels(ds, &ds->train_src, block, 0, err));
 
   int64_t n_test = opt->load_test ? ds->test_src.count : 0;
   sml_block_range(n_test, c->rank, c->size, &first, &count);
@@ -336,9 +374,20 @@ static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_co
 
 int sml_dataset_load(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err) {
   memset(ds, 0, sizeof *ds);
-  int st = load_local(ds, opt, c, err);
-  st = sml_agree(c, st, err);
-  if (st != SML_OK) sml_dataset_free(ds);
+  sml_shard block = {0};
+  int64_t n_val = 0;
+  ds->split = opt->split;
+  int st = sml_agree(c, load_local(ds, opt, c, &block, &n_val, err), err);
+  if (st == SML_OK && n_val > 0) {
+    split_validation(ds, opt, block.total, n_val, &block, c); /* collective */
+    shard_free(&block);
+  } else if (st == SML_OK) {
+    ds->train = block; /* no validation: the block is the training shard */
+    shard_alloc(&ds->val, 0, 0, 0, sml_dataset_dim(ds));
+  } else {
+    shard_free(&block);
+    sml_dataset_free(ds);
+  }
   return st;
 }
 

@@ -159,6 +159,15 @@ void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *o
   }
 }
 
+void sml_allgatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out) {
+  int64_t *counts = SML_ALLOC((size_t)c->size * sizeof *counts), total = 0;
+  sml_allgather_i64(c, bytes, counts);
+  for (int r = 0; r < c->size; r++) total += counts[r];
+  sml_gatherv_bytes(c, in, bytes, out, counts, 0);
+  sml_bcast_bytes(c, out, total, 0);
+  free(counts);
+}
+
 void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root) {
   for (int64_t done = 0; done < n; done += SML_MPI_CHUNK) {
     int64_t part = n - done < SML_MPI_CHUNK ? n - done : SML_MPI_CHUNK;

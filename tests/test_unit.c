@@ -76,7 +76,7 @@ static void test_prep_batch(const sml_comm *c) {
 }
 
 static void test_agree(const sml_comm *c) {
-  sml_err err = {{0}};
+  sml_err err = {{0}, {0}};
   int st = sml_agree(c, SML_OK, &err);
   EXPECT(st == SML_OK, "all ok -> ok");
   int failing = c->size - 1;
@@ -117,6 +117,23 @@ static int parse_ints(const char *text, int *v) {
   for (const char *p = text; *p; p++)
     if (*p >= '0' && *p <= '9') v[n++] = (int)strtol(p, (char **)&p, 10), p--;
   return n;
+}
+
+/* Library code names quantities, not options (the CLI maps them). */
+static void test_quantity_messages(void) {
+  sml_train_config c = {.epochs = 1, .batch = 8, .lr = 0, .lr_decay = 1, .lr_step = 1};
+  sml_err err = {{0}, {0}};
+  EXPECT(sml_train_config_check(&c, 100, &err) == SML_EINPUT, "learning rate 0 refused");
+  EXPECT(strcmp(err.msg, "learning rate 0: must be positive") == 0 && strcmp(err.quantity, "learning rate") == 0,
+         "message '%s', quantity '%s'", err.msg, err.quantity);
+  EXPECT(strstr(err.msg, "--") == NULL, "no option names below the CLI: '%s'", err.msg);
+  c.lr = 0.1;
+  c.batch = 101;
+  EXPECT(sml_train_config_check(&c, 100, &err) == SML_EINPUT && strcmp(err.quantity, "batch size") == 0 &&
+             strncmp(err.msg, "batch size 101: larger than the training set", 44) == 0,
+         "batch: '%s'", err.msg);
+  sml_fail(&err, SML_EINPUT, "a plain message");
+  EXPECT(err.quantity[0] == '\0', "sml_fail clears the quantity");
 }
 
 static void test_splits(void) {
@@ -186,6 +203,7 @@ int main(int argc, char **argv) {
   test_agree(&world);
   test_lr_schedule();
   test_splits();
+  test_quantity_messages();
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0) printf("test_unit: %lld failures on %d ranks\n", (long long)total, world.size);

@@ -13,16 +13,26 @@ enum {
 };
 
 #define SML_ERR_LEN 1024
+#define SML_QUANTITY_LEN 48
 
-/* One human-readable line: "<file or option>: <reason>". */
+/* One human-readable line: "<file or quantity>: <reason>". */
 typedef struct {
   char msg[SML_ERR_LEN];
+  /* The quantity the message starts with when library code found a value
+   * wrong ("learning rate"), so that the command line can name the option
+   * that set it; "" otherwise. Library code names quantities, not flags. */
+  char quantity[SML_QUANTITY_LEN];
 } sml_err;
 
 /* Formats the message into err (if not NULL) and returns code, so that
  * failing paths read `return sml_fail(err, SML_EINPUT, "%s: ...", path);`. */
 int sml_fail(sml_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a wrong value: the message is the quantity followed by fmt,
+ * `sml_fail_quantity(err, SML_EINPUT, "learning rate", " %g: must be positive", lr)`
+ * gives "learning rate 0: must be positive". */
+int sml_fail_quantity(sml_err *err, int code, const char *quantity, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Allocation that never returns NULL: out of memory is not recoverable in a
  * trainer, so it stops the whole MPI job with the call site. */

@@ -43,7 +43,6 @@ typedef struct {
 int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel,
                  int log_x, const sml_svg_series *series, int nseries, sml_err *err);
 
-#endif
 
 /* File-access properties for shardml's HDF5 files (hid_t; close with
  * H5Pclose): no HDF5 file locking. shardml never has two writers of one
@@ -91,3 +90,5 @@ int sml_h5r_attr_string(const sml_h5_reader *r, const char *name, char *out, siz
 int sml_h5r_doubles(const sml_h5_reader *r, const char *name, double *out, int64_t max, int64_t *n, sml_err *err);
 /* Writer counterpart for metric histories. */
 void sml_h5w_doubles(sml_h5_writer *w, const char *name, const double *data, int64_t n);
+
+#endif

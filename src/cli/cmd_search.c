@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "options.h"
-#include "shardml/cv.h"
+#include "shardml/search.h"
 #include "shardml/io.h"
 #include "shardml/rng.h"
 

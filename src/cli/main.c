@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
   const char *notice = sml_blas_core_notice();
   if (notice) sml_log(&world, "%s", notice);
 
-  sml_err err = {{0}};
+  sml_err err = {{0}, {0}};
   const char *cmd = argc > 1 ? argv[1] : NULL;
   int status = sml_agree(&world, sml_kernels_init(&err), &err);
   if (status == SML_OK) {
@@ -69,6 +69,7 @@ int main(int argc, char **argv) {
   /* Commands agree on their own failures; this catches any path that did not. */
   status = sml_agree(&world, status, &err);
   if (status != SML_OK && world.rank == 0) {
+    cli_name_option(&err);
     fprintf(stderr, "shardml%s%s: error: %s\n", cmd ? " " : "", cmd ? cmd : "", err.msg);
     fflush(stderr);
   }

@@ -120,3 +120,45 @@ int cli_word_list(const char *option, const char *text, char *buf, size_t buflen
   if (*n == 0) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
   return SML_OK;
 }
+
+/* The option that sets each quantity library code names in its messages. */
+static const struct {
+  const char *quantity, *option;
+} quantity_options[] = {
+    {"model", "--model"},
+    {"hidden layers", "--hidden"},
+    {"learning rate", "--lr"},
+    {"L2 strength", "--reg"},
+    {"epochs", "--epochs"},
+    {"batch size", "--batch"},
+    {"momentum", "--momentum"},
+    {"learning-rate decay", "--lr-decay"},
+    {"decay interval", "--lr-step"},
+    {"warm-up epochs", "--warmup-epochs"},
+    {"logging interval", "--log-every"},
+    {"test split", "--test-data"},
+    {"validation size", "--val"},
+    {"subset", "--subset"},
+    {"folds", "--folds"},
+    {"k", "--k"},
+    {"groups", "--groups"},
+    {"optimizer", "--optimizer"},
+    {"beta1", "--beta1"},
+    {"beta2", "--beta2"},
+    {"epsilon", "--eps"},
+    {"weight decay", "--weight-decay"},
+    {"dropout", "--dropout"},
+    {"early-stopping patience", "--early-stop"},
+};
+
+void cli_name_option(sml_err *err) {
+  if (!err->quantity[0]) return;
+  const size_t qlen = strlen(err->quantity);
+  for (size_t i = 0; i < sizeof quantity_options / sizeof quantity_options[0]; i++)
+    if (strcmp(err->quantity, quantity_options[i].quantity) == 0 && strncmp(err->msg, err->quantity, qlen) == 0) {
+      char msg[SML_ERR_LEN];
+      snprintf(msg, sizeof msg, "%s%s", quantity_options[i].option, err->msg + qlen);
+      snprintf(err->msg, sizeof err->msg, "%s", msg);
+      return;
+    }
+}

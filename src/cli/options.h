@@ -57,6 +57,11 @@ int cli_data_options(const cli_data_args *args, int load_test, sml_data_options 
 /* --seed (default 1). */
 uint64_t cli_seed(const cli_data_args *args);
 
+/* Library code names the quantity it found wrong ("learning rate 0: must be
+ * positive"); this names the option that set it instead ("--lr 0: must be
+ * positive"). Messages without a quantity are left alone. */
+void cli_name_option(sml_err *err);
+
 /* "1,3,5" -> values (each >= 1); names the option in errors. */
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);
 /* "a,b" -> pointers into buf (a copy of text split at commas). */

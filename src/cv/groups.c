@@ -1,12 +1,12 @@
 /* Groups of ranks and folds. */
-#include "shardml/cv.h"
+#include "shardml/groups.h"
 
 #include <stdlib.h>
 
 int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err *err) {
-  if (ngroups < 1) return sml_fail(err, SML_EINPUT, "--groups %d: must be at least 1", ngroups);
+  if (ngroups < 1) return sml_fail_quantity(err, SML_EINPUT, "groups", " %d: must be at least 1", ngroups);
   if (ngroups > world->size)
-    return sml_fail(err, SML_EINPUT, "--groups %d: more groups than ranks (%d)", ngroups, world->size);
+    return sml_fail_quantity(err, SML_EINPUT, "groups", " %d: more groups than ranks (%d)", ngroups, world->size);
   g->ngroups = ngroups;
   /* Contiguous blocks of ranks, so that a group tends to share a node. */
   int64_t first, count;

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/cv.h"
+#include "shardml/tasks.h"
 #include "shardml/io.h"
 
 /* One (fold, metric) task: the group's images outside the fold are the
@@ -60,14 +60,14 @@ static void knn_task_describe(void *ctx, int task, char *out, size_t len) {
 
 int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err) {
   memset(table, 0, sizeof *table);
-  if (cfg->folds < 2) return sml_fail(err, SML_EINPUT, "--folds %d: needs at least 2", cfg->folds);
-  if (cfg->nk > SML_TASK_MAX_RESULTS) return sml_fail(err, SML_EINPUT, "--k: at most %d values", SML_TASK_MAX_RESULTS);
+  if (cfg->folds < 2) return sml_fail_quantity(err, SML_EINPUT, "folds", " %d: needs at least 2", cfg->folds);
+  if (cfg->nk > SML_TASK_MAX_RESULTS) return sml_fail_quantity(err, SML_EINPUT, "k", ": at most %d values", SML_TASK_MAX_RESULTS);
   int64_t maxk = 0;
   for (int i = 0; i < cfg->nk; i++) {
-    if (cfg->ks[i] < 1) return sml_fail(err, SML_EINPUT, "--k %lld: k must be at least 1", (long long)cfg->ks[i]);
+    if (cfg->ks[i] < 1) return sml_fail_quantity(err, SML_EINPUT, "k", " %lld: must be at least 1", (long long)cfg->ks[i]);
     if (cfg->ks[i] > maxk) maxk = cfg->ks[i];
   }
-  if (cfg->subset < 0) return sml_fail(err, SML_EINPUT, "--subset %lld: must not be negative", (long long)cfg->subset);
+  if (cfg->subset < 0) return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: must not be negative", (long long)cfg->subset);
   /* Each group holds the whole training set, sharded over its own ranks. */
   sml_groups g;
   sml_dataset ds;
@@ -76,9 +76,9 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
   const int64_t N = cfg->subset > 0 && cfg->subset < ds.train.total ? cfg->subset : ds.train.total;
   const int64_t dim = sml_dataset_dim(&ds);
   if (cfg->folds > N)
-    st = sml_fail(err, SML_EINPUT, "--folds %d: more folds than training images (%lld)", cfg->folds, (long long)N);
+    st = sml_fail_quantity(err, SML_EINPUT, "folds", " %d: more folds than training images (%lld)", cfg->folds, (long long)N);
   else if (maxk > N - (N + cfg->folds - 1) / cfg->folds)
-    st = sml_fail(err, SML_EINPUT, "--k %lld: larger than the training size of a fold (%lld images)",
+    st = sml_fail_quantity(err, SML_EINPUT, "k", " %lld: larger than the training size of a fold (%lld images)",
                   (long long)maxk, (long long)(N - (N + cfg->folds - 1) / cfg->folds));
   if (st != SML_OK) { sml_dataset_free(&ds); sml_groups_free(&g); return st; }
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/cv.h"
+#include "shardml/search.h"
 #include "shardml/io.h"
 #include "shardml/prep.h"
 #include "shardml/rng.h"
@@ -132,7 +132,7 @@ static void search_task_describe(void *ctx, int task, char *out, size_t len) {
 int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, const sml_comm *world,
                    sml_cv_table *table, sml_task_load *load, sml_err *err) {
   memset(table, 0, sizeof *table);
-  if (spec->folds < 1) return sml_fail(err, SML_EINPUT, "--folds %d: must be at least 1", spec->folds);
+  if (spec->folds < 1) return sml_fail_quantity(err, SML_EINPUT, "folds", " %d: must be at least 1", spec->folds);
   sml_groups g;
   sml_dataset ds;
   SML_TRY(sml_groups_load(&g, &ds, world, spec->groups, spec->data, err));
@@ -140,7 +140,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   search_ctx s = {.spec = spec, .base = base, .ds = &ds,
                   .n = spec->subset > 0 && spec->subset < ds.train.total ? spec->subset : ds.train.total,
                   .nfolds = spec->folds};
-  if (spec->folds > s.n) st = sml_fail(err, SML_EINPUT, "--folds %d: more folds than training images (%lld)", spec->folds, (long long)s.n);
+  if (spec->folds > s.n) st = sml_fail_quantity(err, SML_EINPUT, "folds", " %d: more folds than training images (%lld)", spec->folds, (long long)s.n);
   int *part = st == SML_OK ? sml_group_folds(&ds, s.n, spec->folds, &g.comm, world) : NULL;
   s.part = part;
   /* Every point must fit the smallest training part of a fold. */
@@ -152,7 +152,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   }
   for (int i = 0; st == SML_OK && i < spec->npoints; i++)
     if (spec->points[i].batch > smallest)
-      st = sml_fail(err, SML_EINPUT, "--batch %lld: larger than the training part of a fold (%lld images)",
+      st = sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: larger than the training part of a fold (%lld images)",
                     (long long)spec->points[i].batch, (long long)smallest);
   if (st != SML_OK) { free(part); sml_dataset_free(&ds); sml_groups_free(&g); return st; }
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shardml/cv.h"
+#include "shardml/tasks.h"
 #include "shardml/hash.h"
 
 uint64_t sml_signature(const char *text) { return sml_fnv1a(SML_FNV1A_INIT, text, strlen(text)); }
@@ -61,7 +61,7 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
   if (!fgets(line, sizeof line, f) || strcmp(line, header) != 0) {
     fclose(f);
     return sml_fail(err, SML_EINPUT,
-                    "%s: a journal of another search (different options or data); use another --out or remove it",
+                    "%s: a journal of another search (different options or data); use another output directory or remove it",
                     plan->journal);
   }
   /* Results are kept per task until its "done" line confirms them. */

@@ -230,7 +230,7 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
     if (!opt->path)
       return sml_fail(err, SML_EINPUT,
                       "%s: default dataset not found; install it with 'apt-get install %s' "
-                      "(jobs/setup-debian.sh does) or pass --data DIR", path,
+                      "(jobs/setup-debian.sh does), or name another dataset", path,
                       SML_DEFAULT_DATA_PACKAGE);
     return sml_fail(err, SML_EINPUT, "%s: %s", path, strerror(errno));
   }
@@ -249,7 +249,7 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
     sml_dataset other;
     memset(&other, 0, sizeof other);
     if (is_dir(opt->test_path))
-      return sml_fail(err, SML_EINPUT, "--test-data %s: expected a file, not a directory", opt->test_path);
+      return sml_fail_quantity(err, SML_EINPUT, "test split", " %s: expected a file, not a directory", opt->test_path);
     SML_TRY(probe_file(&other, &ds->test_src, opt->test_path, err));
   }
   ds->height = ds->train_src.height;
@@ -291,12 +291,12 @@ static int check_labels(const sml_dataset *ds, const sml_split_source *src, cons
 
 static int validation_count(const sml_data_options *opt, int64_t n, int64_t *out, sml_err *err) {
   *out = 0;
-  if (opt->val_count < 0) return sml_fail(err, SML_EINPUT, "--val %lld: must not be negative", (long long)opt->val_count);
+  if (opt->val_count < 0) return sml_fail_quantity(err, SML_EINPUT, "validation size", " %lld: must not be negative", (long long)opt->val_count);
   if (opt->val_fraction < 0 || opt->val_fraction >= 1)
-    return sml_fail(err, SML_EINPUT, "--val %g: a fraction must be in [0, 1)", opt->val_fraction);
+    return sml_fail_quantity(err, SML_EINPUT, "validation size", " %g: a fraction must be in [0, 1)", opt->val_fraction);
   int64_t v = opt->val_count > 0 ? opt->val_count : (int64_t)(opt->val_fraction * (double)n);
   if (v >= n)
-    return sml_fail(err, SML_EINPUT, "--val %lld: leaves no training images (the training split has %lld)",
+    return sml_fail_quantity(err, SML_EINPUT, "validation size", " %lld: leaves no training images (the training split has %lld)",
                     (long long)v, (long long)n);
   *out = v;
   return SML_OK;
@@ -349,7 +349,7 @@ static void split_validation(sml_dataset *ds, const sml_data_options *opt, int64
 static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_shard *block,
                       int64_t *n_val, sml_err *err) {
   SML_TRY(probe_sources(ds, opt, err));
-  if (opt->limit < 0) return sml_fail(err, SML_EINPUT, "--subset %lld: must not be negative", (long long)opt->limit);
+  if (opt->limit < 0) return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: must not be negative", (long long)opt->limit);
   const int64_t n_file = opt->limit > 0 && opt->limit < ds->train_src.count ? opt->limit : ds->train_src.count;
   SML_TRY(validation_count(opt, n_file, n_val, err));
   const int64_t dim = sml_dataset_dim(ds);

@@ -75,9 +75,10 @@ int sml_agree(const sml_comm *c, int status, sml_err *err) {
   MPI_Allreduce(&speaker, &first, 1, MPI_INT, MPI_MIN, c->comm);
   sml_err local;
   if (err == NULL) err = &local;
-  if (c->rank != first) err->msg[0] = '\0';
+  if (c->rank != first) err->msg[0] = err->quantity[0] = '\0';
   err->msg[SML_ERR_LEN - 1] = '\0';
-  MPI_Bcast(err->msg, SML_ERR_LEN, MPI_CHAR, first, c->comm);
+  err->quantity[SML_QUANTITY_LEN - 1] = '\0';
+  MPI_Bcast(err, (int)sizeof *err, MPI_BYTE, first, c->comm);
   return worst;
 }
 

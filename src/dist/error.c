@@ -12,6 +12,19 @@ int sml_fail(sml_err *err, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    err->quantity[0] = '\0';
+  }
+  return code;
+}
+
+int sml_fail_quantity(sml_err *err, int code, const char *quantity, const char *fmt, ...) {
+  if (err) {
+    snprintf(err->quantity, sizeof err->quantity, "%s", quantity);
+    const int used = snprintf(err->msg, sizeof err->msg, "%s", quantity);
+    va_list ap;
+    va_start(ap, fmt);
+    if (used >= 0 && used < (int)sizeof err->msg) vsnprintf(err->msg + used, sizeof err->msg - (size_t)used, fmt, ap);
+    va_end(ap);
   }
   return code;
 }

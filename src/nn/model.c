@@ -31,21 +31,21 @@ int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_cl
   } else if (strcmp(kind, "svm") == 0) {
     m->loss = SML_LOSS_SVM;
   } else {
-    return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp)", kind);
+    return sml_fail_quantity(err, SML_EINPUT, "model", " %s: unknown (softmax, svm, mlp)", kind);
   }
   if (strcmp(kind, "mlp") == 0 && nhidden == 0)
-    return sml_fail(err, SML_EINPUT, "--model mlp needs --hidden W[,W...]");
+    return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": an mlp needs at least one");
   if (strcmp(kind, "mlp") != 0 && nhidden > 0)
-    return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", kind);
+    return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": a %s classifier is linear (only an mlp has them)", kind);
   if (nhidden > SML_MAX_LAYERS - 1)
-    return sml_fail(err, SML_EINPUT, "--hidden: at most %d hidden layers", SML_MAX_LAYERS - 1);
+    return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": at most %d", SML_MAX_LAYERS - 1);
   snprintf(m->kind, sizeof m->kind, "%s", kind);
   m->svm_margin = 1.0f;
   m->nlayers = nhidden + 1;
   m->width[0] = input_dim;
   for (int l = 0; l < nhidden; l++) {
     if (hidden[l] < 1 || hidden[l] > (1 << 20))
-      return sml_fail(err, SML_EINPUT, "--hidden: width %lld out of range", (long long)hidden[l]);
+      return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": width %lld out of range", (long long)hidden[l]);
     m->width[l + 1] = hidden[l];
   }
   m->width[m->nlayers] = num_classes;

@@ -12,20 +12,20 @@
 #define EVAL_CHUNK 1024
 
 int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err *err) {
-  if (!(cfg->lr > 0)) return sml_fail(err, SML_EINPUT, "--lr %g: the learning rate must be positive", cfg->lr);
-  if (cfg->reg < 0) return sml_fail(err, SML_EINPUT, "--reg %g: must not be negative", cfg->reg);
-  if (cfg->epochs < 1) return sml_fail(err, SML_EINPUT, "--epochs %lld: must be at least 1", (long long)cfg->epochs);
-  if (cfg->batch < 1) return sml_fail(err, SML_EINPUT, "--batch %lld: must be at least 1", (long long)cfg->batch);
+  if (!(cfg->lr > 0)) return sml_fail_quantity(err, SML_EINPUT, "learning rate", " %g: must be positive", cfg->lr);
+  if (cfg->reg < 0) return sml_fail_quantity(err, SML_EINPUT, "L2 strength", " %g: must not be negative", cfg->reg);
+  if (cfg->epochs < 1) return sml_fail_quantity(err, SML_EINPUT, "epochs", " %lld: must be at least 1", (long long)cfg->epochs);
+  if (cfg->batch < 1) return sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: must be at least 1", (long long)cfg->batch);
   if (cfg->batch > n_train)
-    return sml_fail(err, SML_EINPUT, "--batch %lld: larger than the training set (%lld images)",
+    return sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: larger than the training set (%lld images)",
                     (long long)cfg->batch, (long long)n_train);
   if (cfg->momentum < 0 || cfg->momentum >= 1)
-    return sml_fail(err, SML_EINPUT, "--momentum %g: must be in [0, 1)", cfg->momentum);
+    return sml_fail_quantity(err, SML_EINPUT, "momentum", " %g: must be in [0, 1)", cfg->momentum);
   if (!(cfg->lr_decay > 0) || cfg->lr_decay > 1)
-    return sml_fail(err, SML_EINPUT, "--lr-decay %g: must be in (0, 1]", cfg->lr_decay);
-  if (cfg->lr_step < 1) return sml_fail(err, SML_EINPUT, "--lr-step %lld: must be at least 1", (long long)cfg->lr_step);
-  if (cfg->warmup_epochs < 0) return sml_fail(err, SML_EINPUT, "--warmup-epochs %g: must not be negative", cfg->warmup_epochs);
-  if (cfg->log_every < 0) return sml_fail(err, SML_EINPUT, "--log-every %lld: must not be negative", (long long)cfg->log_every);
+    return sml_fail_quantity(err, SML_EINPUT, "learning-rate decay", " %g: must be in (0, 1]", cfg->lr_decay);
+  if (cfg->lr_step < 1) return sml_fail_quantity(err, SML_EINPUT, "decay interval", " %lld: must be at least 1", (long long)cfg->lr_step);
+  if (cfg->warmup_epochs < 0) return sml_fail_quantity(err, SML_EINPUT, "warm-up epochs", " %g: must not be negative", cfg->warmup_epochs);
+  if (cfg->log_every < 0) return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative", (long long)cfg->log_every);
   return SML_OK;
 }
 
@@ -166,7 +166,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       if (!isfinite(loss)) {
         status = sml_fail(err, SML_ERUNTIME,
                           "training diverged at step %lld (epoch %lld): the loss is %s; "
-                          "try a smaller --lr (now %g)",
+                          "try a smaller learning rate (now %g)",
                           (long long)state->global_step + 1, (long long)epoch + 1,
                           isnan(loss) ? "NaN" : "infinite", cfg->lr);
         break;
@@ -191,10 +191,10 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       if (signalled) {
         status = checkpointing
                      ? sml_fail(err, SML_EXIT_PREEMPTED,
-                                "stopped by a signal after step %lld; checkpoint written to %s; rerun with --resume auto",
+                                "stopped by a signal after step %lld; checkpoint written to %s; resume from it (--resume auto)",
                                 (long long)state->global_step, policy->dir)
                      : sml_fail(err, SML_EXIT_PREEMPTED,
-                                "stopped by a signal after step %lld; no --checkpoint-dir, so nothing was saved",
+                                "stopped by a signal after step %lld; no checkpoint directory, so nothing was saved",
                                 (long long)state->global_step);
         break;
       }

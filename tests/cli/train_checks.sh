@@ -12,12 +12,12 @@ for m in softmax svm "mlp --hidden 7" "mlp --hidden 9,6"; do
 done
 
 T=(train --data "$F/idx_raw" --out "$tmp/o")
-check "lr 0"           expect_fail "$NP" 2 "--lr 0: the learning rate must be positive" "${T[@]}" --model softmax --lr 0
-check "lr negative"    expect_fail "$NP" 2 "--lr -0.1: the learning rate must be positive" "${T[@]}" --model softmax --lr -0.1
+check "lr 0"           expect_fail "$NP" 2 "--lr 0: must be positive" "${T[@]}" --model softmax --lr 0
+check "lr negative"    expect_fail "$NP" 2 "--lr -0.1: must be positive" "${T[@]}" --model softmax --lr -0.1
 check "batch 0"        expect_fail "$NP" 2 "--batch 0: must be at least 1" "${T[@]}" --model softmax --batch 0
 check "batch too big"  expect_fail "$NP" 2 "--batch 38: larger than the training set (37 images)" "${T[@]}" --model svm --batch 38
 check "reg negative"   expect_fail "$NP" 2 "--reg -1: must not be negative" "${T[@]}" --model svm --reg -1
-check "unknown model"  expect_fail "$NP" 2 "--model cnn: unknown model" "${T[@]}" --model cnn
+check "unknown model"  expect_fail "$NP" 2 "--model cnn: unknown (softmax, svm, mlp)" "${T[@]}" --model cnn
 check "bad hidden"     expect_fail "$NP" 2 "--hidden 12x: expected positive widths" "${T[@]}" --model mlp --hidden 12x
 check "divergence"     expect_fail "$NP" 1 "training diverged at step" "${T[@]}" --model softmax --lr 1e30 --batch 8 --momentum 0.99
 

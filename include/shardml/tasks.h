@@ -1,0 +1,50 @@
+/* Tasks over groups of ranks.
+ * One code path for every search: tasks are handed to groups of ranks as
+ * the groups become free (a shared counter, so slow tasks do not hold up
+ * fast ones), each finished task is appended to a journal, and a restarted
+ * search with the same definition skips the tasks its journal holds. */
+#ifndef SHARDML_TASKS_H
+#define SHARDML_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shardml/cv.h"
+#include "shardml/groups.h"
+
+typedef struct {
+  int config, fold;
+  double score, fit_time, score_time;
+} sml_task_result;
+
+#define SML_TASK_MAX_RESULTS 256
+
+typedef struct {
+  int ntasks;
+  /* Runs task t on the group (collective over group); fills results (valid
+   * on the group's rank 0) and returns their count, or a negative status. */
+  int (*run)(void *ctx, int task, const sml_comm *group, sml_task_result *results, sml_err *err);
+  void *ctx;
+  /* What the task is, for the progress line ("fold 2, l2"). */
+  void (*describe)(void *ctx, int task, char *out, size_t len);
+  const char *journal;      /* path; NULL: no journal */
+  uint64_t signature;       /* identity of the search; a journal of another is refused */
+  int slice, nslices;       /* run only tasks t with t % nslices == slice (job arrays); 0/0: all */
+} sml_task_plan;
+
+/* Per-group load: how long each group was busy, and the wall time. */
+typedef struct {
+  double wall_s;
+  int ngroups;
+  double busy_s[1024];
+  int tasks[1024];
+  int skipped;              /* tasks found done in the journal */
+} sml_task_load;
+
+/* Collective over world; fills the table (already initialised) on every rank. */
+int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,
+                  sml_task_load *load, sml_err *err);
+
+uint64_t sml_signature(const char *text);
+
+#endif

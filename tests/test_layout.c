@@ -58,7 +58,7 @@ static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int thr
   const int64_t lo = step * BATCH, hi = lo + BATCH < N ? lo + BATCH : N;
   int64_t count;
   double loss_count[2];
-  loss_count[0] = sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, &scratch, out->grad, &count);
+  loss_count[0] = sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, NULL, &scratch, out->grad, &count);
   loss_count[1] = (double)count;
   sml_allreduce_sum_f32(c, out->grad, m->nweights);
   sml_allreduce_sum_f64(c, loss_count, 2);

@@ -109,7 +109,7 @@ static void check_model(const char *kind, const int64_t *hidden, int nhidden, in
 
   sml_workspace ws;
   sml_workspace_init(&ws, &m, B);
-  double lf = sml_model_loss_grad(&m, pf, gf, xf, y, B, &ws) / B;
+  double lf = sml_model_loss_grad(&m, pf, gf, xf, y, B, NULL, &ws) / B;
   for (int64_t i = 0; i < m.nweights; i++) gf[i] /= B;
   lf += sml_model_regularize(&m, pf, gf, reg);
   double ld = ref_loss(&m, pd, gd, xd, y, B, reg);

@@ -1,8 +1,8 @@
 /* HDF5 checkpoints with exact resume (schema in README.md).
  *
  * A checkpoint holds everything the training loop needs to continue as if
- * never stopped: parameters and momentum in the flat layout (one dataset per
- * tensor), the position (epoch, step within it, global step), the epoch's
+ * never stopped: parameters and the optimizer's state buffers in the flat
+ * layout (one dataset per tensor), the position (epoch, step within it, global step), the epoch's
  * running sums, the metric history, the hyperparameters, the dataset's
  * identity, and a checksum over the tensors. Shuffling is derived from
  * (seed, epoch), so the seed and the position are the whole RNG state.
@@ -18,7 +18,11 @@
 #include "shardml/prep.h"
 #include "shardml/train.h"
 
-#define SML_CHECKPOINT_VERSION 1
+/* Format 2 (optimizer seam): /optimizer/<state>/<tensor> for the
+ * optimizer's named buffers, its name and hyperparameters as attributes,
+ * dropout, early stopping and the validation loss history. Format 1 files
+ * (SGD only, /optimizer/velocity) still load. */
+#define SML_CHECKPOINT_VERSION 2
 /* Exit status of a run stopped by SIGTERM or SIGUSR1 after its checkpoint. */
 #define SML_EXIT_PREEMPTED 3
 

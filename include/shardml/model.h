@@ -47,9 +47,24 @@ void sml_model_init_params(const sml_model *m, float *params, uint64_t seed, dou
 /* Scratch buffers for a batch of up to max_batch samples. */
 typedef struct {
   int64_t max_batch;
-  float *act[SML_MAX_LAYERS + 1]; /* act[l]: [B, width[l]]; act[0] unused (input is external) */
-  float *grad_a, *grad_b;         /* [B, max width], ping-pong for backward */
+  float *act[SML_MAX_LAYERS + 1];  /* act[l]: [B, width[l]]; act[0] unused (input is external) */
+  float *mask[SML_MAX_LAYERS + 1]; /* mask[l]: [B, width[l]] dropout scales of hidden layer l */
+  float *grad_a, *grad_b;          /* [B, max width], ping-pong for backward */
 } sml_workspace;
+
+/* Inverted dropout on the hidden layers for one training step: each hidden
+ * unit is zeroed with probability p and the others scaled by 1 / (1 - p).
+ * Whether unit j of layer l is kept for sample `id` at step `step` is a
+ * hash of (seed, step, id, l, j) (sml_dropout_keep), so the masks do not
+ * depend on ranks, threads or the order samples are processed in. */
+typedef struct {
+  double p;
+  uint64_t seed;
+  int64_t step;       /* the global step (0-based) */
+  const int64_t *ids; /* [B] the samples' global indices */
+} sml_dropout;
+/* 1 if unit `unit` of hidden layer `layer` of sample `id` is kept. */
+int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit);
 void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch);
 void sml_workspace_free(sml_workspace *ws);
 
@@ -58,9 +73,12 @@ const float *sml_model_forward(const sml_model *m, const float *params, const fl
                                sml_workspace *ws);
 /* Forward + loss + backward: returns the SUM of per-sample data losses and
  * ACCUMULATES the summed data-loss gradient into grad (no regularisation, no
- * division by B: the trainer does both after the allreduce). */
+ * division by B: the trainer does both after the allreduce). With drop (not
+ * NULL, p > 0) the hidden layers are dropped out as it says. */
 double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
-                           const uint8_t *labels, int64_t B, sml_workspace *ws);
+                           const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws);
+/* The SUM of per-sample data losses of scores[B, C] (no gradient kept). */
+double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *labels, int64_t B, sml_workspace *ws);
 /* reg * sum of squared regularised weights; adds 2*reg*W to grad if not NULL. */
 double sml_model_regularize(const sml_model *m, const float *params, float *grad, double reg);
 /* Index of the largest score (the first of equal ones). */

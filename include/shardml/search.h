@@ -3,20 +3,25 @@
 #ifndef SHARDML_SEARCH_H
 #define SHARDML_SEARCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "shardml/cv.h"
 #include "shardml/tasks.h"
 #include "shardml/train.h"
 
+/* One configuration: what it changes in the base training set-up. */
 typedef struct {
   double lr, reg;
-  char hidden[64];  /* "256" or "512,256"; "" for linear models */
+  int64_t hidden[SML_MAX_LAYERS]; /* mlp hidden widths; nhidden 0: the base's */
+  int nhidden;
   int64_t batch;
 } sml_search_point;
 
+/* "512x256", the spelling of hidden widths in results and options. */
+void sml_hidden_text(const int64_t *hidden, int n, char *out, size_t len);
+
 typedef struct {
-  const char *model;             /* softmax | svm | mlp */
   const sml_search_point *points;
   int npoints;
   int vary_hidden, vary_batch;   /* report these parameters too */
@@ -26,11 +31,13 @@ typedef struct {
   const sml_data_options *data;
   const char *journal;
   int slice, nslices;            /* job-array slice of the tasks; 0/0: all */
+  int best_epoch_score;          /* a task scores its best epoch (as --keep-best keeps it), not its last */
 } sml_search_spec;
 
 /* Collective over world: k-fold CV of every point, data-parallel training
- * inside each group; `base` gives epochs, momentum, schedule and the base
- * seed (each task's seed derives from it and the task's identity). */
+ * inside each group. `base` is the typed training set-up (defaults filled:
+ * the model, optimizer, epochs, schedule, early stopping...) that each point
+ * modifies; each task's seed derives from base->seed and the task. */
 int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, const sml_comm *world,
                    sml_cv_table *table, sml_task_load *load, sml_err *err);
 

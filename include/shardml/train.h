@@ -16,16 +16,31 @@
 #include "shardml/dataset.h"
 #include "shardml/dist.h"
 #include "shardml/model.h"
+#include "shardml/optimizer.h"
 #include "shardml/prep.h"
 
 typedef enum { SML_SCHEDULE_STEP, SML_SCHEDULE_COSINE } sml_schedule;
 
+/* "Not given": sml_train_defaults fills fields holding it (NAN for reals). */
+#define SML_UNSET INT64_MIN
+
+/* One training run, typed: the model and every hyperparameter. Callers
+ * (the train command, search tasks and their final retrain) start from
+ * sml_train_unset(), set what they know, and let sml_train_defaults fill the
+ * rest with the defaults per model kind and optimizer, kept in one place. */
 typedef struct {
+  /* the model */
+  char model[16];                 /* softmax | svm | mlp */
+  int64_t hidden[SML_MAX_LAYERS]; /* the mlp's hidden widths (default 256) */
+  int nhidden;
+  /* the trajectory */
   int64_t epochs;
   int64_t batch;          /* global minibatch size */
   double lr;              /* base learning rate */
   double reg;             /* L2 strength: loss += reg * sum W^2 (biases excluded) */
-  double momentum;
+  const sml_optimizer *optimizer;
+  sml_opt_hyper opt;      /* momentum, betas, epsilon, weight decay */
+  double dropout;         /* probability of dropping a hidden unit (inverted dropout), 0: none */
   double lr_decay;        /* step schedule: lr *= lr_decay every lr_step epochs */
   int64_t lr_step;
   sml_schedule schedule;
@@ -34,14 +49,30 @@ typedef struct {
   double warmup_epochs;   /* linear warm-up from 0 over this many epochs */
   uint64_t seed;
   double init_scale;      /* weight init std; <= 0: He */
+  /* stopping and reporting */
+  int64_t early_stop;     /* stop after this many epochs without a better validation accuracy (0: never) */
   int64_t log_every;      /* record the loss every N steps (0: only per epoch) */
   int quiet;              /* no epoch lines and no training-accuracy pass (search tasks) */
 } sml_train_config;
+
+/* Every field "not given" (model "", optimizer NULL, reals NAN, integers
+ * SML_UNSET); quiet and lr_scaling 0. */
+sml_train_config sml_train_unset(void);
+/* Fills every field not given: model mlp (hidden 256), optimizer sgd,
+ * epochs 20, batch 128, lr by optimizer and model (SGD: softmax 0.02, svm
+ * 0.01, mlp 0.05; Adam: 1e-3), reg 1e-4, momentum 0.9, betas 0.9 and
+ * 0.999, epsilon 1e-8, weight decay 0.01, no dropout, step schedule with
+ * decay 0.95 every epoch, base batch 128, no warm-up, seed 1, init std 1e-3
+ * for linear models and He for the mlp, no early stopping, no step log. */
+void sml_train_defaults(sml_train_config *cfg);
+/* Builds cfg's model for the data. */
+int sml_train_model(const sml_train_config *cfg, int64_t input_dim, int num_classes, sml_model *m, sml_err *err);
 
 /* Per-epoch metrics, kept on every rank (identical everywhere). */
 typedef struct {
   double loss;             /* mean minibatch loss over the epoch */
   double train_acc, val_acc; /* val_acc < 0: no validation split */
+  double val_loss;         /* mean data loss on the validation split (NAN without one) */
   double images_per_sec;
   double compute_s, allreduce_s, other_s, eval_s;
   double lr;
@@ -68,9 +99,18 @@ typedef struct {
   double epoch_loss_sum;  /* running sums of the current epoch */
   double epoch_compute_s, epoch_allreduce_s, epoch_elapsed_s;
   float *params;          /* [nweights] */
-  float *velocity;        /* [nweights] momentum */
+  float *opt_state[SML_OPT_MAX_STATE]; /* the optimizer's buffers, [nweights] each */
   sml_train_history hist;
 } sml_train_state;
+
+/* Parameters (uninitialised), zeroed optimizer state, and room for the
+ * history of cfg's epochs. */
+void sml_train_state_init(sml_train_state *st, const sml_model *m, const sml_train_config *cfg,
+                          int64_t steps_per_epoch);
+void sml_train_state_free(sml_train_state *st);
+/* Rank 0's state (drawn or read from a checkpoint) to every rank, so that
+ * parameters start identical everywhere. Collective. */
+void sml_train_state_bcast(sml_train_state *st, const sml_model *m, const sml_train_config *cfg, const sml_comm *c);
 
 /* When to checkpoint (all optional). */
 typedef struct {
@@ -81,6 +121,9 @@ typedef struct {
   int keep;               /* checkpoints kept in dir */
   /* Called on rank 0 to write one checkpoint of the current state. */
   int (*write)(void *ctx, const sml_train_state *st, sml_err *err);
+  /* Called on rank 0 after an epoch whose validation accuracy beats every
+   * earlier one (NULL: not wanted), to keep the best model. */
+  int (*write_best)(void *ctx, const sml_train_state *st, sml_err *err);
   void *ctx;
 } sml_checkpoint_policy;
 
@@ -98,6 +141,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
 /* Scratch for one step's local part, sized for the global batch. */
 typedef struct {
   int64_t *idx;     /* [batch] local indices of the step's samples */
+  int64_t *ids;     /* [batch] their global indices (dropout masks) */
   float *x;         /* [batch, dim] prepared images */
   uint8_t *y;       /* [batch] labels */
   sml_workspace ws; /* activations and backward buffers */
@@ -107,33 +151,30 @@ void sml_step_scratch_free(sml_step_scratch *s);
 
 /* This rank's part of one step: the samples at global positions [lo, hi)
  * of perm that lie in this rank's shard are prepared and passed forward and
- * back. grad[nweights] is OVERWRITTEN with their summed data-loss gradient;
+ * back (with drop's masks, if not NULL, for the step drop->step; the
+ * samples are identified by their global index, so masks do not depend on
+ * the layout). grad[nweights] is OVERWRITTEN with their summed data-loss gradient;
  * returns their summed loss and sets *count to how many there were. Not
  * collective: sml_train allreduces the result (so can a test). */
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
-                      const int64_t *perm, int64_t lo, int64_t hi, sml_step_scratch *s, float *grad,
-                      int64_t *count);
+                      const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, sml_step_scratch *s,
+                      float *grad, int64_t *count);
 
 /* scores[n, C] of n uint8 images (preprocessed and forwarded in chunks). */
 void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,
                        int64_t n, float *scores);
 
-/* Accuracy of params on a sharded split (collective); -1 for an empty split. */
+/* Accuracy of params on a sharded split (collective); -1 for an empty
+ * split. With loss not NULL, also the mean data loss (NAN if empty). */
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
-                    const sml_prep *prep, const sml_comm *c);
-
-/* One SGD-with-momentum step on the allreduced gradient sum, fused into a
- * single pass over the flat buffers:
- *   g = grad_sum / count + 2 reg W (weights only);  v = mu v - lr g;  p += v.
- * Returns reg * sum W^2 of the parameters before the step. */
-double sml_sgd_step(const sml_model *m, float *params, float *velocity, const float *grad_sum,
-                    double count, double reg, double lr, double momentum);
+                    const sml_prep *prep, const sml_comm *c, double *loss);
 
 /* Learning rate at a fractional epoch position. */
 double sml_lr_at(const sml_train_config *cfg, int64_t epoch, double epoch_fraction);
 
-/* Rank 0 writes history.csv, steps.csv (if steps were logged) and loss.svg
- * into dir. Returns an agreed status. */
+/* Rank 0 writes history.csv, steps.csv (if steps were logged), loss.svg
+ * (training and, with a validation split, validation loss) and
+ * accuracy.svg into dir. Returns an agreed status. */
 int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c,
                             sml_err *err);
 

@@ -12,10 +12,10 @@
 
 /* Mean data loss + L2, and (if grad) its gradient, in the trainer's way. */
 static double full_loss(const sml_model *m, const float *params, float *grad, const float *x,
-                        const uint8_t *y, int64_t B, double reg, sml_workspace *ws) {
+                        const uint8_t *y, int64_t B, double reg, const sml_dropout *drop, sml_workspace *ws) {
   float *g = grad ? grad : SML_CALLOC((size_t)m->nweights, sizeof *g);
   if (grad) memset(grad, 0, (size_t)m->nweights * sizeof *grad);
-  double loss = sml_model_loss_grad(m, params, g, x, y, B, ws) / (double)B;
+  double loss = sml_model_loss_grad(m, params, g, x, y, B, drop, ws) / (double)B;
   if (grad)
     for (int64_t i = 0; i < m->nweights; i++) grad[i] /= (float)B;
   loss += sml_model_regularize(m, params, grad, reg);
@@ -44,7 +44,7 @@ static uint64_t kink_side(const sml_model *m, const sml_workspace *ws, const uin
 int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_model_args marg = {0};
   int64_t inputs = 20, classes = 5, batch = 8, checks = 20, seed = 7;
-  double reg = 1e-2, step = 1e-2, bound = 1e-2;
+  double reg = 1e-2, step = 1e-2, bound = 1e-2, dropout = 0;
   const cli_option opts[] = {
       CLI_MODEL_OPTIONS(&marg),
       {"inputs", OPT_INT, &inputs, "D", "input dimension of the random problem (default 20)"},
@@ -55,6 +55,7 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"step", OPT_REAL, &step, "H", "finite-difference step (default 1e-2)"},
       {"bound", OPT_REAL, &bound, "E", "largest relative error accepted (default 1e-2)"},
       {"seed", OPT_INT, &seed, "S", "seed (default 7)"},
+      {"dropout", OPT_REAL, &dropout, "P", "check with dropout on the hidden layers (a fixed mask)"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "gradcheck",
                     "Compare a model's analytic gradient with centred differences on random data.\n"
@@ -65,8 +66,14 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     argc, argv, opts, err));
   if (inputs < 1 || classes < 2 || classes > 255 || batch < 1 || checks < 1 || !(step > 0))
     return sml_fail(err, SML_EINPUT, "gradcheck: need --inputs >= 1, 2 <= --classes <= 255, --batch >= 1, --checks >= 1, --step > 0");
+  sml_train_config cfg = sml_train_unset();
+  SML_TRY(cli_model_config(&marg, &cfg, err));
+  sml_train_defaults(&cfg);
+  cfg.dropout = dropout;
   sml_model m;
-  SML_TRY(cli_model_build(&marg, inputs, (int)classes, &m, err));
+  SML_TRY(sml_train_model(&cfg, inputs, (int)classes, &m, err));
+  if (dropout < 0 || dropout >= 1 || (dropout > 0 && m.nlayers == 1))
+    return sml_fail(err, SML_EINPUT, "--dropout %g: must be in [0, 1), on an mlp", dropout);
   /* Every rank checks the same problem (it is tiny); only rank 0 reports. */
   sml_rng rng = sml_rng_stream((uint64_t)seed, SML_STREAM_GRADCHECK, 0);
   float *params = SML_ALLOC((size_t)m.nweights * sizeof *params);
@@ -81,7 +88,13 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
   float *grad = SML_ALLOC((size_t)m.nweights * sizeof *grad);
   sml_workspace ws;
   sml_workspace_init(&ws, &m, batch);
-  full_loss(&m, params, grad, x, y, batch, reg, &ws);
+  /* With dropout, one step's mask (fixed: the same ids and step for every
+   * evaluation), so the loss stays a differentiable function of the weights. */
+  int64_t *ids = SML_ALLOC((size_t)batch * sizeof *ids);
+  for (int64_t i = 0; i < batch; i++) ids[i] = i;
+  const sml_dropout drop = {.p = dropout, .seed = (uint64_t)seed, .step = 0, .ids = ids};
+  const sml_dropout *dp = dropout > 0 ? &drop : NULL;
+  full_loss(&m, params, grad, x, y, batch, reg, dp, &ws);
 
   double worst = 0;
   int64_t kinks = 0, compared = 0;
@@ -97,10 +110,10 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
       int64_t i = e->offset + (int64_t)(sml_rng_next(&rng) % (uint64_t)e->size);
       const float saved = params[i];
       params[i] = saved + (float)step;
-      double up = full_loss(&m, params, NULL, x, y, batch, reg, &ws);
+      double up = full_loss(&m, params, NULL, x, y, batch, reg, dp, &ws);
       const uint64_t side_up = kink_side(&m, &ws, y, batch);
       params[i] = saved - (float)step;
-      double down = full_loss(&m, params, NULL, x, y, batch, reg, &ws);
+      double down = full_loss(&m, params, NULL, x, y, batch, reg, dp, &ws);
       params[i] = saved;
       if (kink_side(&m, &ws, y, batch) != side_up) {
         kinks++;
@@ -120,7 +133,7 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
                                m.kind, worst, (long long)compared, bound, worst <= bound ? "PASS" : "FAIL",
                                (long long)kinks);
   sml_workspace_free(&ws);
-  free(params); free(x); free(y); free(grad);
+  free(params); free(x); free(y); free(grad); free(ids);
   if (compared < kinks)
     return sml_fail(err, SML_ERUNTIME, "gradcheck %s: %lld of %lld entries straddle a kink; try a smaller --step",
                     m.kind, (long long)kinks, (long long)(kinks + compared));

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model_args.h"
 #include "options.h"
 #include "shardml/search.h"
 #include "shardml/io.h"
+#include "shardml/job.h"
 #include "shardml/rng.h"
 
 #define MAX_VALUES 64
@@ -57,12 +59,25 @@ static double draw(const real_values *r, sml_rng *rng) {
   return r->v[sml_rng_next(rng) % (uint64_t)r->n];
 }
 
+/* One --hidden alternative, "512x256", into widths. */
+static int parse_widths(const char *text, const char *all, int64_t *widths, int *n, sml_err *err) {
+  cli_model_args a = {.model = "mlp", .hidden = text};
+  sml_train_config cfg = sml_train_unset();
+  if (cli_model_config(&a, &cfg, err) != SML_OK)
+    return sml_fail(err, SML_EINPUT, "--hidden %s: widths are digits, layers joined by x, alternatives by commas", all);
+  *n = cfg.nhidden;
+  memcpy(widths, cfg.hidden, (size_t)cfg.nhidden * sizeof *widths);
+  return SML_OK;
+}
+
 int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
   const char *model = "mlp", *lr_text = "1e-3,1e-2,1e-1", *reg_text = "0,1e-4,1e-3", *hidden_text = NULL;
-  const char *batch_text = "128", *out = "shardml-search", *schedule = "step", *slice_text = NULL;
-  int64_t folds = 5, groups = 0, random_n = 0, epochs = 5;
-  double momentum = 0.9, lr_decay = 0.95;
+  const char *batch_text = "128", *out = "shardml-search", *schedule = NULL, *slice_text = NULL, *optimizer = NULL;
+  int64_t folds = 5, groups = 0, random_n = 0;
+  int keep_best = 0;
+  sml_train_config base = sml_train_unset();
+  base.epochs = 5;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"model", OPT_STRING, &model, "NAME", "softmax | svm | mlp (default mlp)"},
@@ -71,12 +86,14 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"hidden", OPT_STRING, &hidden_text, "LIST", "mlp hidden widths to try, e.g. 128,256; 512x256 is two layers (default 256)"},
       {"batch", OPT_STRING, &batch_text, "LIST", "batch sizes to try (default 128)"},
       {"random", OPT_INT, &random_n, "N", "draw N configurations instead of the grid"},
-      {"folds", OPT_INT, &folds, "F", "k-fold CV (default 5); 1: a single split, the last 20% validates"},
+      {"folds", OPT_INT, &folds, "F", "k-fold CV (default 5); 1: a single split, 20% validates"},
       {"groups", OPT_INT, &groups, "G", "groups of ranks, each training one task at a time (default: one per rank)"},
-      {"epochs", OPT_INT, &epochs, "E", "epochs per task and for the final run (default 5)"},
-      {"momentum", OPT_REAL, &momentum, "MU", "SGD momentum (default 0.9)"},
-      {"lr-decay", OPT_REAL, &lr_decay, "GAMMA", "lr *= GAMMA every epoch (default 0.95)"},
+      {"epochs", OPT_INT, &base.epochs, "E", "epochs per task and for the final run (default 5)"},
+      CLI_OPTIMIZER_OPTIONS(&base, &optimizer),
+      {"lr-decay", OPT_REAL, &base.lr_decay, "GAMMA", "lr *= GAMMA every epoch (default 0.95)"},
       {"schedule", OPT_STRING, &schedule, "step|cosine", "learning-rate schedule (default step)"},
+      {"early-stop", OPT_INT, &base.early_stop, "N", "each task stops after N epochs without a better validation accuracy"},
+      {"keep-best", OPT_FLAG, &keep_best, NULL, "each task scores its best epoch, not its last (and best/ keeps best.h5)"},
       {"slice", OPT_STRING, &slice_text, "I/N", "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
       {"out", OPT_STRING, &out, "DIR", "cv_results.{csv,json}, search_plot.svg, journal.txt (default shardml-search)"},
       {NULL, 0, NULL, NULL, NULL}};
@@ -90,7 +107,18 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", model);
   if (folds < 1 || folds > 1000) return sml_fail(err, SML_EINPUT, "--folds %lld: must be between 1 and 1000", (long long)folds);
   if (random_n < 0 || random_n > MAX_POINTS) return sml_fail(err, SML_EINPUT, "--random %lld: must be between 0 and %d", (long long)random_n, MAX_POINTS);
-  if (epochs < 1) return sml_fail(err, SML_EINPUT, "--epochs %lld: must be at least 1", (long long)epochs);
+  if (schedule && strcmp(schedule, "step") != 0 && strcmp(schedule, "cosine") != 0)
+    return sml_fail(err, SML_EINPUT, "--schedule %s: expected step or cosine", schedule);
+  /* The base set-up every configuration modifies: one typed value, with
+   * the train command's defaults. */
+  snprintf(base.model, sizeof base.model, "%s", model);
+  SML_TRY(cli_optimizer(optimizer, &base, err));
+  base.schedule = schedule && strcmp(schedule, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP;
+  base.seed = cli_seed(&data);
+  sml_train_defaults(&base);
+  base.lr = 1; /* each point sets its own; checked here with the rest */
+  base.batch = 1;
+  SML_TRY(sml_train_config_check(&base, INT64_MAX, err));
   real_values lrs, regs;
   SML_TRY(parse_reals("lr", lr_text, &lrs, 1, err));
   SML_TRY(parse_reals("reg", reg_text, &regs, 1, err));
@@ -102,13 +130,10 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     if (regs.v[i] < 0) return sml_fail(err, SML_EINPUT, "--reg %s: must not be negative", reg_text);
   char hbuf[1024], *hidden[MAX_VALUES];
   int nh = 0;
+  int64_t widths[MAX_VALUES][SML_MAX_LAYERS];
+  int nwidths[MAX_VALUES];
   if (strcmp(model, "mlp") == 0) SML_TRY(cli_word_list("hidden", hidden_text ? hidden_text : "256", hbuf, sizeof hbuf, hidden, MAX_VALUES, &nh, err));
-  for (int i = 0; i < nh; i++) {
-    for (char *q = hidden[i]; *q; q++) {
-      if (*q == 'x') *q = ',';
-      else if (*q < '0' || *q > '9') return sml_fail(err, SML_EINPUT, "--hidden %s: widths are digits, layers joined by x", hidden_text);
-    }
-  }
+  for (int i = 0; i < nh; i++) SML_TRY(parse_widths(hidden[i], hidden_text, widths[i], &nwidths[i], err));
   int64_t batches[MAX_VALUES];
   int nb;
   SML_TRY(cli_int_list("batch", batch_text, batches, MAX_VALUES, &nb, err));
@@ -126,7 +151,11 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       sml_search_point *p = &points[npoints];
       p->lr = draw(&lrs, &rng);
       p->reg = draw(&regs, &rng);
-      if (nh) snprintf(p->hidden, sizeof p->hidden, "%s", hidden[sml_rng_next(&rng) % (uint64_t)nh]);
+      if (nh) {
+        const int h = (int)(sml_rng_next(&rng) % (uint64_t)nh);
+        p->nhidden = nwidths[h];
+        memcpy(p->hidden, widths[h], sizeof p->hidden);
+      }
       p->batch = batches[sml_rng_next(&rng) % (uint64_t)nb];
     }
   } else {
@@ -138,7 +167,10 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
             sml_search_point *p = &points[npoints++];
             p->lr = lrs.v[a];
             p->reg = regs.v[b];
-            if (nh) snprintf(p->hidden, sizeof p->hidden, "%s", hidden[h]);
+            if (nh) {
+              p->nhidden = nwidths[h];
+              memcpy(p->hidden, widths[h], sizeof p->hidden);
+            }
             p->batch = batches[k];
           }
   }
@@ -154,14 +186,11 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   char journal[4096];
   snprintf(journal, sizeof journal, "%s/journal.txt", out);
   sml_data_options dopt;
-  SML_TRY(cli_data_options(&data, 0, &dopt, err));
-  sml_search_spec spec = {.model = model, .points = points, .npoints = npoints, .vary_hidden = nh > 1,
-                          .vary_batch = nb > 1, .folds = (int)folds, .groups = (int)groups, .subset = 0,
-                          .data = &dopt, .journal = journal, .slice = slice, .nslices = nslices};
-  sml_train_config base = {.epochs = epochs, .momentum = momentum, .lr_decay = lr_decay, .lr_step = 1,
-                           .schedule = strcmp(schedule, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP,
-                           .base_batch = 128, .seed = cli_seed(&data),
-                           .init_scale = strcmp(model, "mlp") == 0 ? 0 : 1e-3};
+  st = cli_data_options(&data, 0, &dopt, err);
+  if (st != SML_OK) { free(points); return st; }
+  sml_search_spec spec = {.points = points, .npoints = npoints, .vary_hidden = nh > 1, .vary_batch = nb > 1,
+                          .folds = (int)folds, .groups = (int)groups, .subset = 0, .data = &dopt, .journal = journal,
+                          .slice = slice, .nslices = nslices, .best_epoch_score = keep_best};
   sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %lld groups of %d ranks", model, npoints,
           (long long)folds, ntasks, (long long)groups, world->size);
   sml_cv_table table;
@@ -193,43 +222,29 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     fflush(stdout);
   }
 
-  /* The best configuration on the whole training set (or --subset), scored on the test split. */
+  /* The best configuration on the whole training set (or --subset), scored
+   * on the test split: a train job built from the same typed set-up, so the
+   * final model is exactly a `train` run's. */
   double test_acc = -1;
   if (!isnan(sml_cv_mean(&table, best))) {
-    char hid[64];
-    snprintf(hid, sizeof hid, "%s", points[best].hidden);
-    char lr_s[32], reg_s[32], batch_s[32], epochs_s[32], seed_s[32], mom_s[32], dec_s[32];
-    snprintf(lr_s, sizeof lr_s, "%.17g", points[best].lr);
-    snprintf(reg_s, sizeof reg_s, "%.17g", points[best].reg);
-    snprintf(batch_s, sizeof batch_s, "%lld", (long long)points[best].batch);
-    snprintf(epochs_s, sizeof epochs_s, "%lld", (long long)epochs);
-    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)cli_seed(&data));
-    snprintf(mom_s, sizeof mom_s, "%.17g", momentum);
-    snprintf(dec_s, sizeof dec_s, "%.17g", lr_decay);
     char final_out[4096];
     snprintf(final_out, sizeof final_out, "%s/best", out);
-    char *targv[40];
-    int targc = 0;
-    targv[targc++] = "train";
-    targv[targc++] = "--model"; targv[targc++] = (char *)model;
-    if (hid[0]) { targv[targc++] = "--hidden"; targv[targc++] = hid; }
-    targv[targc++] = "--lr"; targv[targc++] = lr_s;
-    targv[targc++] = "--reg"; targv[targc++] = reg_s;
-    targv[targc++] = "--batch"; targv[targc++] = batch_s;
-    targv[targc++] = "--epochs"; targv[targc++] = epochs_s;
-    targv[targc++] = "--seed"; targv[targc++] = seed_s;
-    targv[targc++] = "--momentum"; targv[targc++] = mom_s;
-    targv[targc++] = "--lr-decay"; targv[targc++] = dec_s;
-    targv[targc++] = "--schedule"; targv[targc++] = (char *)schedule;
-    targv[targc++] = "--out"; targv[targc++] = final_out;
-    if (data.data) { targv[targc++] = "--data"; targv[targc++] = (char *)data.data; }
-    if (data.test_data) { targv[targc++] = "--test-data"; targv[targc++] = (char *)data.test_data; }
-    char subset_s[32];
-    if (data.subset > 0) { snprintf(subset_s, sizeof subset_s, "%lld", (long long)data.subset); targv[targc++] = "--subset"; targv[targc++] = subset_s; }
-    targv[targc] = NULL;
+    sml_train_job job = {.cfg = base, .out = final_out, .keep = 1};
+    const sml_search_point *p = &points[best];
+    job.cfg.lr = p->lr;
+    job.cfg.reg = p->reg;
+    job.cfg.batch = p->batch;
+    if (p->nhidden > 0) {
+      job.cfg.nhidden = p->nhidden;
+      memcpy(job.cfg.hidden, p->hidden, sizeof job.cfg.hidden);
+    }
+    /* The tasks' validation watched early stopping; the final run has no
+     * validation split, so it trains every epoch. */
+    job.cfg.early_stop = 0;
+    data.val = 0;
+    st = cli_data_options(&data, 1, &job.data, err);
     sml_log(world, "search: retraining the best configuration (index %d) on the whole training set", best);
-    /* The same code path as `shardml train`, so the final model is a normal run's model. */
-    st = cmd_train_run(world, targc, targv, &test_acc, err);
+    if (st == SML_OK) st = sml_train_job_run(&job, world, &test_acc, err);
   } else {
     sml_log(world, "search: every configuration diverged; nothing to retrain");
   }

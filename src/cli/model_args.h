@@ -3,20 +3,19 @@
 #define SHARDML_CLI_MODEL_ARGS_H
 
 #include "options.h"
-#include "shardml/model.h"
+#include "shardml/train.h"
 
 typedef struct {
   const char *model;
-  const char *hidden;  /* "256" or "512,256" */
+  const char *hidden;  /* "256", "512x256" (or the older "512,256"): one hidden layer per width */
 } cli_model_args;
 
 #define CLI_MODEL_OPTIONS(args)                                                        \
   {"model", OPT_STRING, &(args)->model, "NAME", "softmax | svm | mlp (default mlp)"},   \
-  {"hidden", OPT_STRING, &(args)->hidden, "W[,W...]",                                  \
-   "hidden layer widths of the mlp (default 256)"}
+  {"hidden", OPT_STRING, &(args)->hidden, "WxW...",                                    \
+   "hidden layer widths of the mlp, e.g. 512x256 for two layers (default 256)"}
 
-/* Builds the model for input_dim inputs and num_classes classes. */
-int cli_model_build(const cli_model_args *a, int64_t input_dim, int num_classes, sml_model *m,
-                    sml_err *err);
+/* Puts the model kind and hidden widths into cfg (names the option in errors). */
+int cli_model_config(const cli_model_args *a, sml_train_config *cfg, sml_err *err);
 
 #endif

@@ -89,6 +89,14 @@ int cli_data_options(const cli_data_args *args, int load_test, sml_data_options 
   return SML_OK;
 }
 
+int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err) {
+  if (!name) return SML_OK;
+  cfg->optimizer = sml_optimizer_find(name);
+  if (!cfg->optimizer)
+    return sml_fail(err, SML_EINPUT, "--optimizer %s: unknown (%s)", name, sml_optimizer_names());
+  return SML_OK;
+}
+
 uint64_t cli_seed(const cli_data_args *args) { return (uint64_t)args->seed; }
 
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err) {
@@ -133,6 +141,7 @@ static const struct {
     {"batch size", "--batch"},
     {"momentum", "--momentum"},
     {"learning-rate decay", "--lr-decay"},
+    {"base batch", "--base-batch"},
     {"decay interval", "--lr-step"},
     {"warm-up epochs", "--warmup-epochs"},
     {"logging interval", "--log-every"},
@@ -149,6 +158,8 @@ static const struct {
     {"weight decay", "--weight-decay"},
     {"dropout", "--dropout"},
     {"early-stopping patience", "--early-stop"},
+    {"checkpoints kept", "--keep"},
+    {"checkpoint interval", "--checkpoint-seconds"},
 };
 
 void cli_name_option(sml_err *err) {

@@ -10,6 +10,7 @@
 #include "shardml/dataset.h"
 #include "shardml/dist.h"
 #include "shardml/error.h"
+#include "shardml/train.h"
 
 typedef enum { OPT_STRING, OPT_INT, OPT_REAL, OPT_FLAG } opt_kind;
 
@@ -62,6 +63,19 @@ uint64_t cli_seed(const cli_data_args *args);
  * positive"). Messages without a quantity are left alone. */
 void cli_name_option(sml_err *err);
 
+/* The optimizer and its hyperparameters, for train and search. */
+#define CLI_OPTIMIZER_OPTIONS(cfg, name)                                                                 \
+  {"optimizer", OPT_STRING, name, "NAME", "sgd (default), nesterov, adam or adamw"},                      \
+  {"momentum", OPT_REAL, &(cfg)->opt.momentum, "MU", "sgd and nesterov momentum (default 0.9)"},           \
+  {"beta1", OPT_REAL, &(cfg)->opt.beta1, "B1", "adam(w) first-moment decay (default 0.9)"},                \
+  {"beta2", OPT_REAL, &(cfg)->opt.beta2, "B2", "adam(w) second-moment decay (default 0.999)"},             \
+  {"eps", OPT_REAL, &(cfg)->opt.eps, "EPS", "adam(w) epsilon (default 1e-8)"},                             \
+  {"weight-decay", OPT_REAL, &(cfg)->opt.weight_decay, "WD", "adamw decoupled weight decay: w -= lr WD w (default 0.01)"}, \
+  {"dropout", OPT_REAL, &(cfg)->dropout, "P", "drop hidden units with probability P while training (mlp; default 0)"}
+
+/* --optimizer NAME into cfg (NULL: leave the default); lists the known ones in errors. */
+int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err);
+
 /* "1,3,5" -> values (each >= 1); names the option in errors. */
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);
 /* "a,b" -> pointers into buf (a copy of text split at commas). */
@@ -73,8 +87,6 @@ typedef int (*cli_command_fn)(const sml_comm *world, int argc, char **argv, sml_
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err);
-/* train's body; *test_acc (if not NULL) receives the final test accuracy. */
-int cmd_train_run(const sml_comm *world, int argc, char **argv, double *test_acc, sml_err *err);
 int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err);
 int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err);

@@ -8,6 +8,7 @@
 #include "shardml/search.h"
 #include "shardml/io.h"
 #include "shardml/prep.h"
+#include "shardml/hash.h"
 #include "shardml/rng.h"
 
 typedef struct {
@@ -77,32 +78,30 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
   cfg.lr = p->lr;
   cfg.reg = p->reg;
   cfg.batch = p->batch;
+  if (p->nhidden > 0) {
+    cfg.nhidden = p->nhidden;
+    memcpy(cfg.hidden, p->hidden, (size_t)p->nhidden * sizeof *cfg.hidden);
+  }
   cfg.seed = task_seed(s->base->seed, config, fold);
   cfg.quiet = 1;
   cfg.log_every = 0;
   sml_model model;
-  int64_t hidden[SML_MAX_LAYERS];
-  int nh = 0;
-  for (const char *q = p->hidden; *q && nh < SML_MAX_LAYERS - 1;) {
-    hidden[nh++] = strtoll(q, (char **)&q, 10);
-    if (*q == ',') q++;
-  }
-  int st = sml_model_init(&model, s->spec->model, sml_dataset_dim(&td), td.num_classes, hidden, nh, err);
+  int st = sml_train_model(&cfg, sml_dataset_dim(&td), td.num_classes, &model, err);
   double score = NAN;
   if (st == SML_OK) {
     sml_prep prep;
     sml_prep_init(&prep, &td.train, sml_dataset_dim(&td), gc);
-    const int64_t steps = (td.train.total + cfg.batch - 1) / cfg.batch;
-    sml_train_state state = {0};
-    state.params = SML_ALLOC((size_t)model.nweights * sizeof(float));
-    state.velocity = SML_CALLOC((size_t)model.nweights, sizeof(float));
-    sml_train_history_init(&state.hist, &cfg, steps);
+    sml_train_state state;
+    sml_train_state_init(&state, &model, &cfg, (td.train.total + cfg.batch - 1) / cfg.batch);
     if (gc->rank == 0) sml_model_init_params(&model, state.params, cfg.seed, cfg.init_scale);
-    sml_bcast_bytes(gc, state.params, model.nweights * (int64_t)sizeof(float), 0);
+    sml_train_state_bcast(&state, &model, &cfg, gc);
     sml_err why;
     st = sml_train(&model, &state, &td, &prep, &cfg, NULL, gc, &why);
     if (st == SML_OK) {
-      score = state.hist.epochs[state.hist.nepochs - 1].val_acc;
+      const sml_train_history *h = &state.hist;
+      score = h->epochs[h->nepochs - 1].val_acc;
+      for (int64_t e = 0; s->spec->best_epoch_score && e < h->nepochs; e++)
+        if (h->epochs[e].val_acc > score) score = h->epochs[e].val_acc;
     } else if (st == SML_ERUNTIME) {
       /* A diverging configuration is a result (NaN, as scikit-learn's
        * error_score), not a reason to stop the search; rank 0 lists them
@@ -111,9 +110,7 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
     } else {
       *err = why;
     }
-    sml_train_history_free(&state.hist);
-    free(state.params);
-    free(state.velocity);
+    sml_train_state_free(&state);
     sml_prep_free(&prep);
   }
   free_task_data(&td);
@@ -122,11 +119,20 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
   return 1;
 }
 
+void sml_hidden_text(const int64_t *hidden, int n, char *out, size_t len) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 0; i < n && used < len; i++)
+    used += (size_t)snprintf(out + used, len - used, "%s%lld", i ? "x" : "", (long long)hidden[i]);
+}
+
 static void search_task_describe(void *ctx, int task, char *out, size_t len) {
   const search_ctx *s = ctx;
   const sml_search_point *p = &s->spec->points[task / s->nfolds];
-  snprintf(out, len, "lr %g, reg %g%s%s, batch %lld, fold %d", p->lr, p->reg, p->hidden[0] ? ", hidden " : "",
-           p->hidden, (long long)p->batch, task % s->nfolds);
+  char hidden[96];
+  sml_hidden_text(p->hidden, p->nhidden, hidden, sizeof hidden);
+  snprintf(out, len, "lr %g, reg %g%s%s, batch %lld, fold %d", p->lr, p->reg, p->nhidden ? ", hidden " : "",
+           hidden, (long long)p->batch, task % s->nfolds);
 }
 
 int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, const sml_comm *world,
@@ -172,24 +178,33 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
     int k = 0;
     snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%g", p->lr);
     snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%g", p->reg);
-    if (spec->vary_hidden) { /* "512x256": commas would split a CSV cell */
-      snprintf(table->values[c][k], SML_CV_VALUE_LEN, "%s", p->hidden);
-      for (char *q = table->values[c][k]; *q; q++) if (*q == ',') *q = 'x';
-      k++;
-    }
+    if (spec->vary_hidden) sml_hidden_text(p->hidden, p->nhidden, table->values[c][k++], SML_CV_VALUE_LEN);
     if (spec->vary_batch) snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%lld", (long long)p->batch);
   }
+  /* The search's identity for its journal: everything that defines a
+   * task's result, every configuration included (hashed incrementally, so
+   * a grid of any size counts whole). */
   char definition[8192], rule[96];
   sml_split_describe(&ds.split, rule, sizeof rule);
-  int len = snprintf(definition, sizeof definition, "search %s data=%s n=%lld folds=%d split=%s epochs=%lld seed=%llu mom=%g sched=%d decay=%g",
-                     spec->model, ds.path, (long long)s.n, spec->folds, rule, (long long)base->epochs,
-                     (unsigned long long)base->seed, base->momentum, (int)base->schedule, base->lr_decay);
-  for (int c = 0; c < spec->npoints && len < (int)sizeof definition - 128; c++)
-    len += snprintf(definition + len, sizeof definition - (size_t)len, " [%.17g %.17g %s %lld]", spec->points[c].lr,
-                    spec->points[c].reg, spec->points[c].hidden, (long long)spec->points[c].batch);
+  snprintf(definition, sizeof definition,
+           "search %s data=%s n=%lld folds=%d split=%s epochs=%lld seed=%llu opt=%s mom=%.17g b1=%.17g b2=%.17g "
+           "eps=%.17g wd=%.17g drop=%.17g es=%lld best=%d sched=%d decay=%.17g step=%lld warm=%.17g init=%.17g",
+           base->model, ds.path, (long long)s.n, spec->folds, rule, (long long)base->epochs,
+           (unsigned long long)base->seed, base->optimizer->name, base->opt.momentum, base->opt.beta1,
+           base->opt.beta2, base->opt.eps, base->opt.weight_decay, base->dropout, (long long)base->early_stop,
+           spec->best_epoch_score, (int)base->schedule, base->lr_decay, (long long)base->lr_step,
+           base->warmup_epochs, base->init_scale);
+  uint64_t signature = sml_signature(definition);
+  for (int c = 0; c < spec->npoints; c++) {
+    char hidden[96], point[256];
+    sml_hidden_text(spec->points[c].hidden, spec->points[c].nhidden, hidden, sizeof hidden);
+    snprintf(point, sizeof point, " [%.17g %.17g %s %lld]", spec->points[c].lr, spec->points[c].reg, hidden,
+             (long long)spec->points[c].batch);
+    signature = sml_fnv1a(signature, point, strlen(point));
+  }
   sml_task_plan plan = {.ntasks = spec->npoints * spec->folds, .run = search_task_run, .ctx = &s,
                         .describe = search_task_describe, .journal = spec->journal,
-                        .signature = sml_signature(definition), .slice = spec->slice, .nslices = spec->nslices};
+                        .signature = signature, .slice = spec->slice, .nslices = spec->nslices};
   st = sml_run_tasks(&plan, &g, world, table, load, err);
   free(part);
   sml_dataset_free(&ds);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardml/hash.h"
 #include "shardml/layers.h"
 #include "shardml/rng.h"
 
@@ -73,6 +74,7 @@ void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch
   int64_t widest = 0;
   for (int l = 0; l <= m->nlayers; l++) {
     if (l > 0) ws->act[l] = SML_ALLOC((size_t)(max_batch * m->width[l]) * sizeof(float));
+    if (l > 0 && l < m->nlayers) ws->mask[l] = SML_ALLOC((size_t)(max_batch * m->width[l]) * sizeof(float));
     if (m->width[l] > widest) widest = m->width[l];
   }
   ws->grad_a = SML_ALLOC((size_t)(max_batch * widest) * sizeof(float));
@@ -80,41 +82,84 @@ void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch
 }
 
 void sml_workspace_free(sml_workspace *ws) {
-  for (int l = 0; l <= SML_MAX_LAYERS; l++) free(ws->act[l]);
+  for (int l = 0; l <= SML_MAX_LAYERS; l++) {
+    free(ws->act[l]);
+    free(ws->mask[l]);
+  }
   free(ws->grad_a);
   free(ws->grad_b);
   memset(ws, 0, sizeof *ws);
 }
 
-const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
-                               sml_workspace *ws) {
+int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit) {
+  const uint64_t step_key = sml_mix64(sml_mix64(d->seed) ^ sml_mix64((uint64_t)d->step + 0x9e3779b97f4a7c15ull));
+  const uint64_t row = sml_mix64(step_key ^ sml_mix64((uint64_t)id * 0x100000001b3ull + (uint64_t)layer));
+  const double u = (double)(sml_mix64(row + (uint64_t)(unit + 1) * 0x9e3779b97f4a7c15ull) >> 11) * 0x1.0p-53;
+  return u >= d->p;
+}
+
+/* Drops out hidden layer l's activations in place (act[B, W]) and keeps the
+ * scales for backward. */
+static void dropout_forward(const sml_dropout *d, int l, float *act, float *mask, int64_t B, int64_t W) {
+  const float scale = (float)(1.0 / (1.0 - d->p));
+#pragma omp parallel for schedule(static) if (B * W >= (1 << 14))
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t j = 0; j < W; j++) {
+      mask[b * W + j] = sml_dropout_keep(d, d->ids[b], l, j) ? scale : 0.0f;
+      act[b * W + j] *= mask[b * W + j];
+    }
+}
+
+static const float *forward(const sml_model *m, const float *params, const float *x, int64_t B,
+                            const sml_dropout *drop, sml_workspace *ws) {
   SML_ASSERT(B <= ws->max_batch);
   const float *in = x;
   for (int l = 0; l < m->nlayers; l++) {
     const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
     float *out = ws->act[l + 1];
     sml_affine_forward(out, in, params + w->offset, params + b->offset, B, m->width[l], m->width[l + 1]);
-    if (l + 1 < m->nlayers) sml_relu_forward(out, out, B * m->width[l + 1]);
+    if (l + 1 < m->nlayers) {
+      sml_relu_forward(out, out, B * m->width[l + 1]);
+      if (drop && drop->p > 0) dropout_forward(drop, l + 1, out, ws->mask[l + 1], B, m->width[l + 1]);
+    }
     in = out;
   }
   return ws->act[m->nlayers];
 }
 
-double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
-                           const uint8_t *labels, int64_t B, sml_workspace *ws) {
-  if (B == 0) return 0.0;
-  const float *scores = sml_model_forward(m, params, x, B, ws);
+const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
+                               sml_workspace *ws) {
+  return forward(m, params, x, B, NULL, ws);
+}
+
+/* The data loss of scores; dscores (per-sample gradient) into ws->grad_a. */
+static double scores_loss(const sml_model *m, const float *scores, const uint8_t *labels, int64_t B,
+                          sml_workspace *ws) {
   const int64_t C = m->width[m->nlayers];
+  return m->loss == SML_LOSS_SOFTMAX ? sml_softmax_loss(ws->grad_a, scores, labels, B, C)
+                                     : sml_svm_loss(ws->grad_a, scores, labels, B, C, m->svm_margin);
+}
+
+double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *labels, int64_t B, sml_workspace *ws) {
+  return B > 0 ? scores_loss(m, scores, labels, B, ws) : 0.0;
+}
+
+double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
+                           const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws) {
+  if (B == 0) return 0.0;
+  const float *scores = forward(m, params, x, B, drop, ws);
+  const double loss = scores_loss(m, scores, labels, B, ws);
   float *dout = ws->grad_a, *dnext = ws->grad_b;
-  double loss = m->loss == SML_LOSS_SOFTMAX ? sml_softmax_loss(dout, scores, labels, B, C)
-                                            : sml_svm_loss(dout, scores, labels, B, C, m->svm_margin);
   for (int l = m->nlayers - 1; l >= 0; l--) {
     const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
     const float *in = l == 0 ? x : ws->act[l];
     sml_affine_backward(l == 0 ? NULL : dnext, grad + w->offset, grad + b->offset, dout, in,
                         params + w->offset, B, m->width[l], m->width[l + 1]);
     if (l > 0) {
-      sml_relu_backward(dnext, dnext, ws->act[l], B * m->width[l]);
+      const int64_t n = B * m->width[l];
+      if (drop && drop->p > 0) /* through the dropout scales, then the ReLU */
+        for (int64_t i = 0; i < n; i++) dnext[i] *= ws->mask[l][i];
+      sml_relu_backward(dnext, dnext, ws->act[l], n);
       float *t = dout;
       dout = dnext;
       dnext = t;

@@ -21,11 +21,20 @@ void sml_dataset_identity_of(sml_dataset_identity *id, const sml_dataset *ds, co
   id->label_checksum = sml_dataset_label_checksum(ds, c);
 }
 
-/* FNV-1a over the parameter and momentum bytes. */
-static uint64_t tensors_checksum(const float *params, const float *velocity, int64_t n) {
+/* FNV-1a over the parameter bytes, then each optimizer state buffer's in
+ * order (for SGD: the momentum, which is format 1's checksum too). */
+static uint64_t tensors_checksum(const float *params, float *const *state, int nstate, int64_t n) {
   uint64_t h = sml_fnv1a(SML_FNV1A_INIT, params, (size_t)n * sizeof *params);
-  if (velocity) h = sml_fnv1a(h, velocity, (size_t)n * sizeof *velocity);
+  for (int k = 0; k < nstate; k++) h = sml_fnv1a(h, state[k], (size_t)n * sizeof *state[k]);
   return h;
+}
+
+/* The per-epoch history columns, as /history/<name> datasets. */
+static const char *const history_names[] = {"loss", "train_acc", "val_acc", "val_loss", "images_per_sec", "lr"};
+#define NHISTORY (int)(sizeof history_names / sizeof history_names[0])
+static double *history_field(sml_epoch_stats *e, int k) {
+  double *fields[NHISTORY] = {&e->loss, &e->train_acc, &e->val_acc, &e->val_loss, &e->images_per_sec, &e->lr};
+  return fields[k];
 }
 
 static const char *schedule_name(sml_schedule s) { return s == SML_SCHEDULE_COSINE ? "cosine" : "step"; }
@@ -34,6 +43,7 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   const sml_model *m = cc->model;
   const sml_train_config *cfg = cc->cfg;
   const sml_train_state *st = cc->state;
+  const sml_optimizer *o = cfg->optimizer;
   sml_h5_writer w;
   SML_TRY(sml_h5w_open(&w, path, err));
   for (int p = 0; p < m->nparams; p++) {
@@ -41,21 +51,19 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
     char name[64];
     snprintf(name, sizeof name, "/params/%s", e->name);
     sml_h5w_tensor(&w, name, e->ndim, e->shape, st->params + e->offset);
-    snprintf(name, sizeof name, "/optimizer/velocity/%s", e->name);
-    sml_h5w_tensor(&w, name, e->ndim, e->shape, st->velocity + e->offset);
+    for (int k = 0; k < o->nstate; k++) {
+      snprintf(name, sizeof name, "/optimizer/%s/%s", o->state_names[k], e->name);
+      sml_h5w_tensor(&w, name, e->ndim, e->shape, st->opt_state[k] + e->offset);
+    }
   }
   sml_h5w_tensor(&w, "/prep/mean", 1, &cc->dim, cc->mean);
   const sml_train_history *h = &st->hist;
   const int64_t ne = h->nepochs;
   double *col = SML_ALLOC((size_t)(ne + 1) * sizeof *col);
-  static const char *names[] = {"loss", "train_acc", "val_acc", "images_per_sec", "lr"};
-  for (int k = 0; k < 5; k++) {
-    for (int64_t i = 0; i < ne; i++) {
-      const sml_epoch_stats *e = &h->epochs[i];
-      col[i] = k == 0 ? e->loss : k == 1 ? e->train_acc : k == 2 ? e->val_acc : k == 3 ? e->images_per_sec : e->lr;
-    }
+  for (int k = 0; k < NHISTORY; k++) {
+    for (int64_t i = 0; i < ne; i++) col[i] = *history_field(&h->epochs[i], k);
     char name[64];
-    snprintf(name, sizeof name, "/history/%s", names[k]);
+    snprintf(name, sizeof name, "/history/%s", history_names[k]);
     sml_h5w_doubles(&w, name, col, ne);
   }
   free(col);
@@ -77,16 +85,18 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   for (int i = 0; i < cc->ds->num_classes; i++) cn[i] = cc->ds->class_names[i];
   sml_h5w_attr_strings(&w, "class_names", cn, cc->ds->num_classes);
   /* Hyperparameters. */
-  sml_h5w_attr_double(&w, "lr", cfg->lr);
-  sml_h5w_attr_double(&w, "reg", cfg->reg);
-  sml_h5w_attr_double(&w, "momentum", cfg->momentum);
-  sml_h5w_attr_double(&w, "lr_decay", cfg->lr_decay);
-  sml_h5w_attr_double(&w, "warmup_epochs", cfg->warmup_epochs);
-  sml_h5w_attr_double(&w, "init_scale", cfg->init_scale);
+  sml_h5w_attr_string(&w, "optimizer", o->name);
+  const double reals[] = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
+                          cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay, cfg->warmup_epochs, cfg->init_scale};
+  static const char *real_names[] = {"lr", "reg", "momentum", "beta1", "beta2", "eps", "weight_decay", "dropout",
+                                     "lr_decay", "warmup_epochs", "init_scale"};
+  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) sml_h5w_attr_double(&w, real_names[i], reals[i]);
   sml_h5w_attr_string(&w, "schedule", schedule_name(cfg->schedule));
-  int64_t ints[7] = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch, cfg->log_every};
-  static const char *int_names[7] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every"};
-  for (int i = 0; i < 7; i++) sml_h5w_attr_i64s(&w, int_names[i], &ints[i], 1);
+  int64_t ints[8] = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
+                     cfg->log_every, cfg->early_stop};
+  static const char *int_names[8] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every",
+                                     "early_stop"};
+  for (int i = 0; i < 8; i++) sml_h5w_attr_i64s(&w, int_names[i], &ints[i], 1);
   /* Progress; the shuffling RNG is (seed, epoch), so this is its state. */
   int64_t progress[3] = {st->epoch, st->step_in_epoch, st->global_step};
   sml_h5w_attr_i64s(&w, "epoch", &progress[0], 1);
@@ -107,7 +117,7 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   sml_h5w_attr_string(&w, "dataset_label_checksum", hex);
   int64_t layout[2] = {cc->nranks, cc->nthreads};
   sml_h5w_attr_i64s(&w, "saved_ranks_threads", layout, 2);
-  snprintf(hex, sizeof hex, "%016" PRIx64, tensors_checksum(st->params, st->velocity, m->nweights));
+  snprintf(hex, sizeof hex, "%016" PRIx64, tensors_checksum(st->params, st->opt_state, o->nstate, m->nweights));
   sml_h5w_attr_string(&w, "tensors_checksum", hex);
   return sml_h5w_commit(&w, err);
 }
@@ -128,28 +138,59 @@ static void describe(char *out, size_t len, const char *kind, const int64_t *w, 
 
 static int read_tensors(const sml_h5_reader *r, const sml_model *m, const char *group, float *buf, sml_err *err) {
   for (int p = 0; p < m->nparams; p++) {
-    char name[64];
+    char name[96];
     snprintf(name, sizeof name, "%s/%s", group, m->param[p].name);
     SML_TRY(sml_h5r_tensor(r, name, buf + m->param[p].offset, m->param[p].size, err));
   }
   return SML_OK;
 }
 
-static int check_hyper(const sml_h5_reader *r, const char *name, const char *option, double want, sml_err *err) {
+/* A trajectory-defining value must be the same to resume; one a format 1
+ * file lacks (Adam's betas, say) is not compared: such a file used SGD and
+ * the defaults of everything it does not record. */
+static int check_real(const sml_h5_reader *r, const char *name, const char *quantity, double want, sml_err *err) {
   double got;
+  if (!sml_h5r_has(r, name)) return SML_OK;
   SML_TRY(sml_h5r_attr_double(r, name, &got, err));
   if (got != want)
-    return sml_fail(err, SML_EINPUT, "%s: saved with --%s %g, this run asks for %g (resume with the same value)",
-                    r->path, option, got, want);
+    return sml_fail(err, SML_EINPUT, "%s: saved with %s %g, this run asks for %g (resume with the same value)",
+                    r->path, quantity, got, want);
   return SML_OK;
 }
 
-static int check_int(const sml_h5_reader *r, const char *name, const char *option, int64_t want, sml_err *err) {
+static int check_int(const sml_h5_reader *r, const char *name, const char *quantity, int64_t want, sml_err *err) {
   int64_t got;
   SML_TRY(sml_h5r_attr_i64s(r, name, &got, 1, NULL, err));
   if (got != want)
-    return sml_fail(err, SML_EINPUT, "%s: saved with --%s %lld, this run asks for %lld (resume with the same value)",
-                    r->path, option, (long long)got, (long long)want);
+    return sml_fail(err, SML_EINPUT, "%s: saved with %s %lld, this run asks for %lld (resume with the same value)",
+                    r->path, quantity, (long long)got, (long long)want);
+  return SML_OK;
+}
+
+/* The optimizer a file was saved with (format 1: SGD). */
+static int read_optimizer(const sml_h5_reader *r, const sml_optimizer **o, sml_err *err) {
+  char name[32] = "sgd";
+  if (sml_h5r_has(r, "optimizer")) SML_TRY(sml_h5r_attr_string(r, "optimizer", name, sizeof name, err));
+  *o = sml_optimizer_find(name);
+  if (!*o) return sml_fail(err, SML_EINPUT, "%s: saved with optimizer %s, which this shardml does not know", r->path, name);
+  return SML_OK;
+}
+
+/* Reads the parameters and the optimizer's state buffers and checks them
+ * against the stored checksum. */
+static int read_tensor_set(const sml_h5_reader *r, const sml_model *m, const sml_optimizer *o, float *params,
+                           float *const *state, sml_err *err) {
+  SML_TRY(read_tensors(r, m, "/params", params, err));
+  for (int k = 0; k < o->nstate; k++) {
+    char group[64];
+    snprintf(group, sizeof group, "/optimizer/%s", o->state_names[k]);
+    SML_TRY(read_tensors(r, m, group, state[k], err));
+  }
+  char hex[32], want_hex[32];
+  SML_TRY(sml_h5r_attr_string(r, "tensors_checksum", hex, sizeof hex, err));
+  snprintf(want_hex, sizeof want_hex, "%016" PRIx64, tensors_checksum(params, state, o->nstate, m->nweights));
+  if (strcmp(hex, want_hex) != 0)
+    return sml_fail(err, SML_EINPUT, "%s: corrupt: tensor checksum %s, stored %s", r->path, want_hex, hex);
   return SML_OK;
 }
 
@@ -162,9 +203,9 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
   SML_TRY(sml_h5r_attr_string(r, "shardml_file", file_kind, sizeof file_kind, err));
   int64_t version;
   SML_TRY(sml_h5r_attr_i64s(r, "format_version", &version, 1, NULL, err));
-  if (version != SML_CHECKPOINT_VERSION)
-    return sml_fail(err, SML_EINPUT, "%s: checkpoint format %lld, this shardml reads %d", r->path, (long long)version,
-                    SML_CHECKPOINT_VERSION);
+  if (version < 1 || version > SML_CHECKPOINT_VERSION)
+    return sml_fail(err, SML_EINPUT, "%s: checkpoint format %lld, this shardml reads 1 to %d", r->path,
+                    (long long)version, SML_CHECKPOINT_VERSION);
   SML_TRY(read_model_shape(r, kind, sizeof kind, widths, &nwid, err));
   int same = strcmp(kind, model->kind) == 0 && nwid == model->nlayers + 1;
   for (int i = 0; same && i < nwid; i++) same = widths[i] == model->width[i];
@@ -185,26 +226,33 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
                     "%lld + %lld, labels %s",
                     r->path, (long long)counts[0], (long long)counts[1], hex, (long long)data->n_train,
                     (long long)data->n_val, want_hex);
-  SML_TRY(check_int(r, "batch", "batch", cfg->batch, err));
+  const sml_optimizer *o;
+  SML_TRY(read_optimizer(r, &o, err));
+  if (o != cfg->optimizer)
+    return sml_fail(err, SML_EINPUT, "%s: saved with optimizer %s, this run asks for %s (resume with the same one)",
+                    r->path, o->name, cfg->optimizer->name);
+  SML_TRY(check_int(r, "batch", "batch size", cfg->batch, err));
   SML_TRY(check_int(r, "seed", "seed", (int64_t)cfg->seed, err));
-  SML_TRY(check_hyper(r, "lr", "lr", cfg->lr, err));
-  SML_TRY(check_hyper(r, "reg", "reg", cfg->reg, err));
-  SML_TRY(check_hyper(r, "momentum", "momentum", cfg->momentum, err));
-  SML_TRY(check_hyper(r, "lr_decay", "lr-decay", cfg->lr_decay, err));
-  SML_TRY(check_int(r, "lr_step", "lr-step", cfg->lr_step, err));
+  SML_TRY(check_real(r, "lr", "learning rate", cfg->lr, err));
+  SML_TRY(check_real(r, "reg", "L2 strength", cfg->reg, err));
+  SML_TRY(check_real(r, "momentum", "momentum", cfg->opt.momentum, err));
+  SML_TRY(check_real(r, "beta1", "beta1", cfg->opt.beta1, err));
+  SML_TRY(check_real(r, "beta2", "beta2", cfg->opt.beta2, err));
+  SML_TRY(check_real(r, "eps", "epsilon", cfg->opt.eps, err));
+  SML_TRY(check_real(r, "weight_decay", "weight decay", cfg->opt.weight_decay, err));
+  if (!sml_h5r_has(r, "dropout") && cfg->dropout != 0)
+    return sml_fail(err, SML_EINPUT, "%s: saved without dropout, this run asks for %g", r->path, cfg->dropout);
+  SML_TRY(check_real(r, "dropout", "dropout", cfg->dropout, err));
+  SML_TRY(check_real(r, "lr_decay", "learning-rate decay", cfg->lr_decay, err));
+  SML_TRY(check_int(r, "lr_step", "decay interval", cfg->lr_step, err));
   char sched[16];
   SML_TRY(sml_h5r_attr_string(r, "schedule", sched, sizeof sched, err));
   if (strcmp(sched, schedule_name(cfg->schedule)) != 0)
-    return sml_fail(err, SML_EINPUT, "%s: saved with --schedule %s, this run asks for %s", r->path, sched,
+    return sml_fail(err, SML_EINPUT, "%s: saved with the %s schedule, this run asks for %s", r->path, sched,
                     schedule_name(cfg->schedule));
   if (cfg->schedule == SML_SCHEDULE_COSINE) SML_TRY(check_int(r, "epochs", "epochs", cfg->epochs, err));
 
-  SML_TRY(read_tensors(r, model, "/params", state->params, err));
-  SML_TRY(read_tensors(r, model, "/optimizer/velocity", state->velocity, err));
-  SML_TRY(sml_h5r_attr_string(r, "tensors_checksum", hex, sizeof hex, err));
-  snprintf(want_hex, sizeof want_hex, "%016" PRIx64, tensors_checksum(state->params, state->velocity, model->nweights));
-  if (strcmp(hex, want_hex) != 0)
-    return sml_fail(err, SML_EINPUT, "%s: corrupt: tensor checksum %s, stored %s", r->path, want_hex, hex);
+  SML_TRY(read_tensor_set(r, model, o, state->params, state->opt_state, err));
 
   int64_t progress[3];
   SML_TRY(sml_h5r_attr_i64s(r, "epoch", &progress[0], 1, NULL, err));
@@ -221,20 +269,16 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
   sml_train_history *h = &state->hist;
   int64_t ne = 0, ns = 0, cap = cfg->epochs;
   double *col = SML_ALLOC((size_t)(progress[0] + 1) * sizeof *col);
-  static const char *names[] = {"loss", "train_acc", "val_acc", "images_per_sec", "lr"};
   int st = SML_OK;
-  for (int k = 0; k < 5 && st == SML_OK; k++) {
+  for (int k = 0; k < NHISTORY && st == SML_OK; k++) {
     char name[64];
-    snprintf(name, sizeof name, "/history/%s", names[k]);
-    st = sml_h5r_doubles(r, name, col, progress[0] < cap ? progress[0] : cap, &ne, err);
-    for (int64_t i = 0; st == SML_OK && i < ne; i++) {
-      sml_epoch_stats *e = &h->epochs[i];
-      if (k == 0) e->loss = col[i];
-      else if (k == 1) e->train_acc = col[i];
-      else if (k == 2) e->val_acc = col[i];
-      else if (k == 3) e->images_per_sec = col[i];
-      else e->lr = col[i];
+    snprintf(name, sizeof name, "/history/%s", history_names[k]);
+    if (!sml_h5r_has(r, name)) { /* format 1 has no validation loss */
+      for (int64_t i = 0; i < cap; i++) *history_field(&h->epochs[i], k) = NAN;
+      continue;
     }
+    st = sml_h5r_doubles(r, name, col, progress[0] < cap ? progress[0] : cap, &ne, err);
+    for (int64_t i = 0; st == SML_OK && i < ne; i++) *history_field(&h->epochs[i], k) = col[i];
   }
   free(col);
   SML_TRY(st);
@@ -272,30 +316,31 @@ int sml_saved_model_load(sml_saved_model *sm, const char *path, sml_err *err) {
   memset(sm, 0, sizeof *sm);
   sml_h5_reader r;
   SML_TRY(sml_h5r_open(&r, path, err));
-  char kind[32];
+  /* The model is described as a training set-up would describe it, and
+   * built the same way. */
+  sml_train_config cfg = sml_train_unset();
   int64_t widths[SML_MAX_LAYERS + 1];
   int nw, n3;
-  int st = read_model_shape(&r, kind, sizeof kind, widths, &nw, err);
+  int st = read_model_shape(&r, cfg.model, sizeof cfg.model, widths, &nw, err);
   if (st == SML_OK && nw < 2) st = sml_fail(err, SML_EINPUT, "%s: widths needs at least 2 entries", path);
-  if (st == SML_OK) st = sml_model_init(&sm->model, kind, widths[0], (int)widths[nw - 1], widths + 1, nw - 2, err);
+  if (st == SML_OK) {
+    cfg.nhidden = nw - 2;
+    memcpy(cfg.hidden, widths + 1, (size_t)cfg.nhidden * sizeof *cfg.hidden);
+    st = sml_train_model(&cfg, widths[0], (int)widths[nw - 1], &sm->model, err);
+  }
   if (st == SML_OK) st = sml_h5r_attr_i64s(&r, "image_shape", sm->image_shape, 3, &n3, err);
+  const sml_optimizer *o = NULL;
+  if (st == SML_OK) st = read_optimizer(&r, &o, err);
   if (st == SML_OK) {
     sm->dim = widths[0];
     sm->params = SML_ALLOC((size_t)sm->model.nweights * sizeof *sm->params);
     sm->mean = SML_ALLOC((size_t)sm->dim * sizeof *sm->mean);
-    st = read_tensors(&r, &sm->model, "/params", sm->params, err);
+    float *state[SML_OPT_MAX_STATE] = {0};
+    for (int k = 0; k < o->nstate; k++) state[k] = SML_ALLOC((size_t)sm->model.nweights * sizeof *state[k]);
+    st = read_tensor_set(&r, &sm->model, o, sm->params, state, err); /* verified, though eval needs params only */
+    for (int k = 0; k < o->nstate; k++) free(state[k]);
   }
   if (st == SML_OK) st = sml_h5r_tensor(&r, "/prep/mean", sm->mean, sm->dim, err);
-  if (st == SML_OK && sml_h5r_has(&r, "/optimizer/velocity/W0")) {
-    float *vel = SML_ALLOC((size_t)sm->model.nweights * sizeof *vel);
-    char hex[32], want[32];
-    st = read_tensors(&r, &sm->model, "/optimizer/velocity", vel, err);
-    if (st == SML_OK) st = sml_h5r_attr_string(&r, "tensors_checksum", hex, sizeof hex, err);
-    snprintf(want, sizeof want, "%016" PRIx64, tensors_checksum(sm->params, vel, sm->model.nweights));
-    if (st == SML_OK && strcmp(hex, want) != 0)
-      st = sml_fail(err, SML_EINPUT, "%s: corrupt: tensor checksum %s, stored %s", path, want, hex);
-    free(vel);
-  }
   if (st == SML_OK) sml_h5r_attr_string(&r, "dataset_path", sm->dataset_path, sizeof sm->dataset_path, err);
   sml_h5r_close(&r);
   if (st != SML_OK) sml_saved_model_free(sm);

@@ -11,24 +11,6 @@
 
 #define EVAL_CHUNK 1024
 
-int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err *err) {
-  if (!(cfg->lr > 0)) return sml_fail_quantity(err, SML_EINPUT, "learning rate", " %g: must be positive", cfg->lr);
-  if (cfg->reg < 0) return sml_fail_quantity(err, SML_EINPUT, "L2 strength", " %g: must not be negative", cfg->reg);
-  if (cfg->epochs < 1) return sml_fail_quantity(err, SML_EINPUT, "epochs", " %lld: must be at least 1", (long long)cfg->epochs);
-  if (cfg->batch < 1) return sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: must be at least 1", (long long)cfg->batch);
-  if (cfg->batch > n_train)
-    return sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: larger than the training set (%lld images)",
-                    (long long)cfg->batch, (long long)n_train);
-  if (cfg->momentum < 0 || cfg->momentum >= 1)
-    return sml_fail_quantity(err, SML_EINPUT, "momentum", " %g: must be in [0, 1)", cfg->momentum);
-  if (!(cfg->lr_decay > 0) || cfg->lr_decay > 1)
-    return sml_fail_quantity(err, SML_EINPUT, "learning-rate decay", " %g: must be in (0, 1]", cfg->lr_decay);
-  if (cfg->lr_step < 1) return sml_fail_quantity(err, SML_EINPUT, "decay interval", " %lld: must be at least 1", (long long)cfg->lr_step);
-  if (cfg->warmup_epochs < 0) return sml_fail_quantity(err, SML_EINPUT, "warm-up epochs", " %g: must not be negative", cfg->warmup_epochs);
-  if (cfg->log_every < 0) return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative", (long long)cfg->log_every);
-  return SML_OK;
-}
-
 void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,
                        int64_t n, float *scores) {
   if (n == 0) return;
@@ -46,16 +28,30 @@ void sml_images_scores(const sml_model *m, const float *params, const sml_prep *
 }
 
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
-                    const sml_prep *prep, const sml_comm *c) {
+                    const sml_prep *prep, const sml_comm *c, double *loss) {
   int64_t counts[2] = {0, split->count}; /* correct, seen */
+  double loss_sum = 0.0;
   if (split->count > 0) {
     const int64_t C = m->width[m->nlayers];
     float *scores = SML_ALLOC((size_t)(split->count * C) * sizeof *scores);
     sml_images_scores(m, params, prep, split->images, split->count, scores);
     counts[0] = sml_count_correct(scores, split->labels, split->count, C);
+    if (loss) {
+      sml_workspace ws;
+      sml_workspace_init(&ws, m, EVAL_CHUNK);
+      for (int64_t lo = 0; lo < split->count; lo += EVAL_CHUNK) {
+        const int64_t b = split->count - lo < EVAL_CHUNK ? split->count - lo : EVAL_CHUNK;
+        loss_sum += sml_model_loss(m, scores + lo * C, split->labels + lo, b, &ws);
+      }
+      sml_workspace_free(&ws);
+    }
     free(scores);
   }
   sml_allreduce_sum_i64(c, counts, 2);
+  if (loss) {
+    sml_allreduce_sum_f64(c, &loss_sum, 1);
+    *loss = split->total > 0 ? loss_sum / (double)split->total : NAN;
+  }
   return split->total > 0 ? (double)counts[0] / (double)counts[1] : -1.0;
 }
 
@@ -88,6 +84,7 @@ static int64_t local_part(const int64_t *perm, int64_t lo, int64_t hi, const sml
 
 void sml_step_scratch_init(sml_step_scratch *s, const sml_model *m, int64_t batch, int64_t dim) {
   s->idx = SML_ALLOC((size_t)batch * sizeof *s->idx);
+  s->ids = SML_ALLOC((size_t)batch * sizeof *s->ids);
   s->x = SML_ALLOC((size_t)(batch * dim) * sizeof *s->x);
   s->y = SML_ALLOC((size_t)batch);
   sml_workspace_init(&s->ws, m, batch);
@@ -95,20 +92,29 @@ void sml_step_scratch_init(sml_step_scratch *s, const sml_model *m, int64_t batc
 
 void sml_step_scratch_free(sml_step_scratch *s) {
   free(s->idx);
+  free(s->ids);
   free(s->x);
   free(s->y);
   sml_workspace_free(&s->ws);
 }
 
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
-                      const int64_t *perm, int64_t lo, int64_t hi, sml_step_scratch *s, float *grad,
-                      int64_t *count) {
+                      const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, sml_step_scratch *s,
+                      float *grad, int64_t *count) {
   const int64_t n = local_part(perm, lo, hi, train, s->idx);
-  for (int64_t i = 0; i < n; i++) s->y[i] = train->labels[s->idx[i]];
+  for (int64_t i = 0; i < n; i++) {
+    s->y[i] = train->labels[s->idx[i]];
+    s->ids[i] = train->first + s->idx[i];
+  }
   sml_prep_batch(prep, train->images, s->idx, n, s->x);
   memset(grad, 0, (size_t)m->nweights * sizeof *grad);
   *count = n;
-  return sml_model_loss_grad(m, params, grad, s->x, s->y, n, &s->ws);
+  sml_dropout d;
+  if (drop) {
+    d = *drop;
+    d.ids = s->ids;
+  }
+  return sml_model_loss_grad(m, params, grad, s->x, s->y, n, drop ? &d : NULL, &s->ws);
 }
 
 /* Checkpoints on rank 0, with the verdict agreed (a failed write stops every rank). */
@@ -116,6 +122,23 @@ static int checkpoint_now(const sml_checkpoint_policy *policy, const sml_train_s
                           sml_err *err) {
   int status = c->rank == 0 ? policy->write(policy->ctx, st, err) : SML_OK;
   return sml_agree(c, status, err);
+}
+
+/* The epoch with the best validation accuracy so far (the first of equal
+ * ones), -1 without validation. */
+static int64_t best_epoch(const sml_train_history *h) {
+  int64_t best = -1;
+  for (int64_t i = 0; i < h->nepochs; i++)
+    if (h->epochs[i].val_acc >= 0 && (best < 0 || h->epochs[i].val_acc > h->epochs[best].val_acc)) best = i;
+  return best;
+}
+
+/* Early stopping: cfg->early_stop epochs have passed since the best one.
+ * A function of the history alone, so a resumed run stops where the
+ * uninterrupted one would have. */
+static int patience_exhausted(const sml_train_history *h, const sml_train_config *cfg) {
+  const int64_t best = best_epoch(h);
+  return cfg->early_stop > 0 && best >= 0 && h->nepochs - 1 - best >= cfg->early_stop;
 }
 
 /* Flags carried in the gradient allreduce, after the gradient, loss and count. */
@@ -129,7 +152,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   const int64_t steps_per_epoch = (N + B - 1) / B;
   const int checkpointing = policy && policy->dir && policy->write;
   sml_train_history *hist = &state->hist;
-  float *params = state->params, *velocity = state->velocity;
+  float *params = state->params;
 
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
   sml_step_scratch scratch;
@@ -139,7 +162,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
 
   int status = SML_OK;
   double last_checkpoint = sml_now();
-  while (state->epoch < cfg->epochs && status == SML_OK) {
+  while (state->epoch < cfg->epochs && status == SML_OK && !patience_exhausted(hist, cfg)) {
     const int64_t epoch = state->epoch;
     sml_rng shuffle = sml_rng_stream(cfg->seed, SML_STREAM_SHUFFLE, (uint64_t)epoch);
     sml_rng_permutation(&shuffle, perm, N);
@@ -148,8 +171,10 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       const int64_t step = state->step_in_epoch;
       const double t0 = sml_now();
       int64_t n;
+      const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = state->global_step};
       grad[nw + FLAG_LOSS] = (float)sml_step_local(m, params, train, prep, perm, step * B,
-                                                   step * B + B < N ? step * B + B : N, &scratch, grad, &n);
+                                                   step * B + B < N ? step * B + B : N,
+                                                   cfg->dropout > 0 ? &drop : NULL, &scratch, grad, &n);
       grad[nw + FLAG_COUNT] = (float)n;
       grad[nw + FLAG_SIGNAL] = sml_signal_pending() ? 1.0f : 0.0f;
       grad[nw + FLAG_TIMER] = checkpointing && policy->every_seconds > 0 && c->rank == 0 &&
@@ -158,11 +183,12 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
       const double t2 = sml_now();
 
-      /* The rate for this step, then one fused update pass. */
+      /* The rate for this step, then the optimizer's fused update pass. */
       lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
       const double count = grad[nw + FLAG_COUNT];
       const double loss = grad[nw + FLAG_LOSS] / count +
-                          sml_sgd_step(m, params, velocity, grad, count, cfg->reg, lr, cfg->momentum);
+                          sml_optimizer_step(cfg->optimizer, m, params, state->opt_state, grad, count, lr,
+                                             cfg->reg, state->global_step + 1, &cfg->opt);
       if (!isfinite(loss)) {
         status = sml_fail(err, SML_ERUNTIME,
                           "training diverged at step %lld (epoch %lld): the loss is %s; "
@@ -210,12 +236,12 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     e->other_s = state->epoch_elapsed_s - e->compute_s - e->allreduce_s;
     e->images_per_sec = (double)N / state->epoch_elapsed_s;
     const double t_eval = sml_now();
-    e->train_acc = cfg->quiet ? -1 : sml_evaluate(m, params, &ds->train, prep, c);
-    e->val_acc = sml_evaluate(m, params, &ds->val, prep, c);
+    e->train_acc = cfg->quiet ? -1 : sml_evaluate(m, params, &ds->train, prep, c, NULL);
+    e->val_acc = sml_evaluate(m, params, &ds->val, prep, c, &e->val_loss);
     e->eval_s = sml_now() - t_eval;
     hist->nepochs = epoch + 1;
-    char val[32] = "";
-    if (e->val_acc >= 0) snprintf(val, sizeof val, " val_acc %.4f", e->val_acc);
+    char val[64] = "";
+    if (e->val_acc >= 0) snprintf(val, sizeof val, " val_loss %.4f val_acc %.4f", e->val_loss, e->val_acc);
     if (!cfg->quiet)
       sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs other %.2fs (eval %.2fs)",
             (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr,
@@ -223,18 +249,68 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     state->epoch++;
     state->step_in_epoch = 0;
     state->epoch_loss_sum = state->epoch_compute_s = state->epoch_allreduce_s = state->epoch_elapsed_s = 0;
-    if (checkpointing && policy->every_epochs > 0 && state->epoch % policy->every_epochs == 0) {
+    if (policy && policy->write_best && e->val_acc >= 0 && best_epoch(hist) == epoch)
+      status = sml_agree(c, c->rank == 0 ? policy->write_best(policy->ctx, state, err) : SML_OK, err);
+    if (status == SML_OK && checkpointing && policy->every_epochs > 0 && state->epoch % policy->every_epochs == 0) {
       status = checkpoint_now(policy, state, c, err);
       last_checkpoint = sml_now();
     }
+    if (status == SML_OK && patience_exhausted(hist, cfg) && !cfg->quiet)
+      sml_log(c, "early stop after epoch %lld: validation accuracy has not improved for %lld epochs (best %.4f, "
+              "epoch %lld)", (long long)epoch + 1, (long long)cfg->early_stop, hist->epochs[best_epoch(hist)].val_acc,
+              (long long)best_epoch(hist) + 1);
   }
-  if (status == SML_OK) hist->test_acc = sml_evaluate(m, params, &ds->test, prep, c);
+  if (status == SML_OK) hist->test_acc = sml_evaluate(m, params, &ds->test, prep, c, NULL);
 
   sml_step_scratch_free(&scratch);
   free(perm); free(grad);
   /* Loss, signals and timers travel in the allreduce: every rank reached
    * the same verdict at the same step. */
   return status;
+}
+
+/* loss.svg: the training loss (logged steps if any, else per epoch) and,
+ * with a validation split, the validation loss per epoch; accuracy.svg:
+ * training and validation accuracy per epoch. Epochs are plotted at the
+ * step they ended when steps were logged, so both share one x axis. */
+static int write_curves(const sml_train_history *h, const char *dir, sml_err *err) {
+  const int64_t ne = h->nepochs, ns = h->nsteps_logged;
+  const int64_t steps_per_epoch = ne > 0 && ns > 0 ? (h->step_index[ns - 1] + ne - 1) / ne : 1;
+  double *sx = SML_ALLOC((size_t)(ns + 1) * sizeof *sx), *sy = SML_ALLOC((size_t)(ns + 1) * sizeof *sy);
+  double *ex = SML_ALLOC((size_t)(ne + 1) * sizeof *ex), *cols[4];
+  for (int k = 0; k < 4; k++) cols[k] = SML_ALLOC((size_t)(ne + 1) * sizeof *cols[k]);
+  int has_val = 0;
+  for (int64_t i = 0; i < ns; i++) {
+    sx[i] = (double)h->step_index[i];
+    sy[i] = h->step_loss[i];
+  }
+  for (int64_t i = 0; i < ne; i++) {
+    const sml_epoch_stats *e = &h->epochs[i];
+    ex[i] = ns > 0 ? (double)((i + 1) * steps_per_epoch) : (double)(i + 1);
+    cols[0][i] = e->loss;
+    cols[1][i] = e->val_loss;
+    cols[2][i] = e->train_acc;
+    cols[3][i] = e->val_acc;
+    has_val |= e->val_acc >= 0;
+  }
+  sml_svg_series loss[2] = {{.name = "training loss", .n = ns > 0 ? ns : ne, .x = ns > 0 ? sx : ex,
+                             .y = ns > 0 ? sy : cols[0]},
+                            {.name = "validation loss", .n = ne, .x = ex, .y = cols[1]}};
+  sml_svg_series acc[2] = {{.name = "training accuracy", .n = ne, .x = ex, .y = cols[2]},
+                           {.name = "validation accuracy", .n = ne, .x = ex, .y = cols[3]}};
+  char path[4096];
+  snprintf(path, sizeof path, "%s/loss.svg", dir);
+  int st = sml_svg_plot(path, "Loss", ns > 0 ? "step" : "epoch", "loss (training: data + L2; validation: data)", 0,
+                        loss, has_val ? 2 : 1, err);
+  const int has_train_acc = ne > 0 && h->epochs[0].train_acc >= 0;
+  if (st == SML_OK && (has_train_acc || has_val)) {
+    snprintf(path, sizeof path, "%s/accuracy.svg", dir);
+    st = sml_svg_plot(path, "Accuracy", ns > 0 ? "step" : "epoch", "accuracy", 0, has_train_acc ? acc : acc + 1,
+                      has_train_acc + has_val, err);
+  }
+  free(sx); free(sy); free(ex);
+  for (int k = 0; k < 4; k++) free(cols[k]);
+  return st;
 }
 
 int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c,
@@ -246,12 +322,12 @@ int sml_train_write_history(const sml_train_history *h, const char *dir, const s
     snprintf(path, sizeof path, "%s/history.csv", dir);
     status = sml_atomic_open(&a, path, err);
     if (status == SML_OK) {
-      fprintf(a.f, "epoch,loss,train_acc,val_acc,lr,images_per_sec,compute_s,allreduce_s,other_s,eval_s\n");
+      fprintf(a.f, "epoch,loss,train_acc,val_acc,lr,images_per_sec,compute_s,allreduce_s,other_s,eval_s,val_loss\n");
       for (int64_t i = 0; i < h->nepochs; i++) {
         const sml_epoch_stats *e = &h->epochs[i];
-        fprintf(a.f, "%lld,%.8g,%.6f,%.6f,%.6g,%.1f,%.4f,%.4f,%.4f,%.4f\n", (long long)i + 1, e->loss,
+        fprintf(a.f, "%lld,%.8g,%.6f,%.6f,%.6g,%.1f,%.4f,%.4f,%.4f,%.4f,%.8g\n", (long long)i + 1, e->loss,
                 e->train_acc, e->val_acc, e->lr, e->images_per_sec, e->compute_s, e->allreduce_s,
-                e->other_s, e->eval_s);
+                e->other_s, e->eval_s, e->val_loss);
       }
       status = sml_atomic_commit(&a, err);
     }
@@ -265,21 +341,7 @@ int sml_train_write_history(const sml_train_history *h, const char *dir, const s
         status = sml_atomic_commit(&a, err);
       }
     }
-    if (status == SML_OK) {
-      /* Loss curve: logged steps if any, else one point per epoch. */
-      int64_t n = h->nsteps_logged > 0 ? h->nsteps_logged : h->nepochs;
-      double *xs = SML_ALLOC((size_t)(n + 1) * sizeof *xs), *ys = SML_ALLOC((size_t)(n + 1) * sizeof *ys);
-      for (int64_t i = 0; i < n; i++) {
-        xs[i] = h->nsteps_logged > 0 ? (double)h->step_index[i] : (double)(i + 1);
-        ys[i] = h->nsteps_logged > 0 ? h->step_loss[i] : h->epochs[i].loss;
-      }
-      sml_svg_series s = {.name = "training loss", .n = n, .x = xs, .y = ys};
-      snprintf(path, sizeof path, "%s/loss.svg", dir);
-      status = sml_svg_plot(path, "Training loss", h->nsteps_logged > 0 ? "step" : "epoch",
-                            "minibatch loss (data + L2)", 0, &s, 1, err);
-      free(xs);
-      free(ys);
-    }
+    if (status == SML_OK) status = write_curves(h, dir, err);
   }
   return sml_agree(c, status, err);
 }

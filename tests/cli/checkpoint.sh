@@ -84,7 +84,7 @@ check "another architecture" expect_fail 2 2 "a checkpoint of model mlp [784-128
   train --model mlp --hidden 32 --epochs 2 --batch 50 --seed 11 --out "$tmp/x" --resume "$older"
 check "another model" expect_fail 2 2 "but this run trains softmax [784-10]" train --model softmax --epochs 2 --batch 50 --seed 11 --out "$tmp/x" --resume "$older"
 check "another dataset split" expect_fail 2 2 "saved for another dataset" "${A[@]}" --val 100 --out "$tmp/x" --resume "$older"
-check "another batch" expect_fail 2 2 "saved with --batch 50, this run asks for 64" train --model mlp --hidden 128 --epochs 2 --batch 64 --seed 11 --out "$tmp/x" --resume "$older"
+check "another batch" expect_fail 2 2 "saved with batch size 50, this run asks for 64" train --model mlp --hidden 128 --epochs 2 --batch 64 --seed 11 --out "$tmp/x" --resume "$older"
 truncate -s 40000 "$newest"
 out=$(run_np 2 "${A[@]}" --out "$tmp/skip" --checkpoint-dir "$ck" --resume auto 2>&1)
 check "auto skips the corrupt newest and reports it" grep -q "resume auto: skipping .*$(basename "$newest"): not a readable HDF5 file" <<<"$out"

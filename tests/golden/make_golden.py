@@ -1,62 +1,142 @@
 #!/usr/bin/python3
-"""Writes mlp_step.txt: a forward pass and one SGD-with-momentum step of a
-small MLP (6-5-4-3, ReLU, softmax cross-entropy, L2 on the weights),
-computed independently with numpy in float64. test_golden.c reads the
-file, runs shardml's layers and update on the same inputs, and compares.
+"""Writes mlp_step.txt: a small MLP (6-5-4-3, ReLU, softmax cross-entropy,
+L2 on the weights) computed independently with numpy in float64:
 
-Run from this directory: /usr/bin/python3 make_golden.py
+  - a forward pass and the loss;
+  - two steps of every optimizer (SGD with momentum and Nesterov in
+    CS231n's form; Adam and AdamW exactly as torch.optim.Adam/AdamW,
+    bias correction included), the gradient recomputed at the new
+    parameters for the second step;
+  - a training-mode forward pass with inverted dropout (p = 0.5) whose
+    masks are shardml's hash of (seed, step, sample id, layer, unit),
+    re-implemented here, and one plain gradient step through it.
+
+test_golden.c reads the file, runs shardml's layers and optimizers on the
+same inputs, and compares. Run from this directory:
+/usr/bin/python3 make_golden.py
 """
 import numpy as np
 
 rng = np.random.default_rng(20261126)
 B, D, H1, H2, C = 4, 6, 5, 4, 3
-reg, lr, momentum = 0.01, 0.1, 0.9
+reg = 0.01
+NAMES = ("W0", "b0", "W1", "b1", "W2", "b2")
 
 x = rng.normal(size=(B, D))
 y = np.array([2, 0, 1, 2])
-W0, b0 = rng.normal(scale=0.5, size=(H1, D)), rng.normal(scale=0.1, size=H1)
-W1, b1 = rng.normal(scale=0.5, size=(H2, H1)), rng.normal(scale=0.1, size=H2)
-W2, b2 = rng.normal(scale=0.5, size=(C, H2)), rng.normal(scale=0.1, size=C)
-v0 = {k: rng.normal(scale=0.01, size=a.shape) for k, a in
-      dict(W0=W0, b0=b0, W1=W1, b1=b1, W2=W2, b2=b2).items()}
+params = dict(W0=rng.normal(scale=0.5, size=(H1, D)), b0=rng.normal(scale=0.1, size=H1),
+              W1=rng.normal(scale=0.5, size=(H2, H1)), b1=rng.normal(scale=0.1, size=H2),
+              W2=rng.normal(scale=0.5, size=(C, H2)), b2=rng.normal(scale=0.1, size=C))
+velocity = {k: rng.normal(scale=0.01, size=a.shape) for k, a in params.items()}
 
-# forward
-z1 = x @ W0.T + b0; a1 = np.maximum(z1, 0)
-z2 = a1 @ W1.T + b1; a2 = np.maximum(z2, 0)
-s = a2 @ W2.T + b2
-sh = s - s.max(axis=1, keepdims=True)
-p = np.exp(sh) / np.exp(sh).sum(axis=1, keepdims=True)
-data_loss = -np.log(p[np.arange(B), y]).mean()
-reg_loss = reg * sum((W ** 2).sum() for W in (W0, W1, W2))
-loss = data_loss + reg_loss
 
-# backward
-ds = p.copy(); ds[np.arange(B), y] -= 1; ds /= B
-g = {}
-g["W2"] = ds.T @ a2 + 2 * reg * W2; g["b2"] = ds.sum(0)
-da2 = ds @ W2 * (z2 > 0)
-g["W1"] = da2.T @ a1 + 2 * reg * W1; g["b1"] = da2.sum(0)
-da1 = da2 @ W1 * (z1 > 0)
-g["W0"] = da1.T @ x + 2 * reg * W0; g["b0"] = da1.sum(0)
+def loss_grad(p, masks=None):
+    """Mean data loss + reg * sum W^2 and its gradient; masks: dropout
+    scales of the two hidden layers (None: no dropout)."""
+    z1 = x @ p["W0"].T + p["b0"]; a1 = np.maximum(z1, 0)
+    if masks: a1 = a1 * masks[0]
+    z2 = a1 @ p["W1"].T + p["b1"]; a2 = np.maximum(z2, 0)
+    if masks: a2 = a2 * masks[1]
+    s = a2 @ p["W2"].T + p["b2"]
+    sh = s - s.max(axis=1, keepdims=True)
+    prob = np.exp(sh) / np.exp(sh).sum(axis=1, keepdims=True)
+    loss = -np.log(prob[np.arange(B), y]).mean() + reg * sum((p[w] ** 2).sum() for w in ("W0", "W1", "W2"))
+    ds = prob.copy(); ds[np.arange(B), y] -= 1; ds /= B
+    g = {"W2": ds.T @ a2 + 2 * reg * p["W2"], "b2": ds.sum(0)}
+    da2 = ds @ p["W2"]
+    if masks: da2 = da2 * masks[1]
+    da2 = da2 * (z2 > 0)
+    g["W1"] = da2.T @ a1 + 2 * reg * p["W1"]; g["b1"] = da2.sum(0)
+    da1 = da2 @ p["W1"]
+    if masks: da1 = da1 * masks[0]
+    da1 = da1 * (z1 > 0)
+    g["W0"] = da1.T @ x + 2 * reg * p["W0"]; g["b0"] = da1.sum(0)
+    return s, loss, g
 
-params = dict(W0=W0, b0=b0, W1=W1, b1=b1, W2=W2, b2=b2)
-new_v = {k: momentum * v0[k] - lr * g[k] for k in params}
-new_p = {k: params[k] + new_v[k] for k in params}
+
+def is_weight(k): return k.startswith("W")
+
+
+def sgd(p, st, g, t, h):
+    v = {k: h["momentum"] * st[0][k] - h["lr"] * g[k] for k in p}
+    return {k: p[k] + v[k] for k in p}, [v]
+
+
+def nesterov(p, st, g, t, h):
+    v = {k: h["momentum"] * st[0][k] - h["lr"] * g[k] for k in p}
+    return {k: p[k] - h["momentum"] * st[0][k] + (1 + h["momentum"]) * v[k] for k in p}, [v]
+
+
+def adam(p, st, g, t, h, decoupled=False):
+    b1, b2, lr, eps = h["beta1"], h["beta2"], h["lr"], h["eps"]
+    m = {k: b1 * st[0][k] + (1 - b1) * g[k] for k in p}
+    v = {k: b2 * st[1][k] + (1 - b2) * g[k] ** 2 for k in p}
+    new = {}
+    for k in p:
+        w = p[k] * (1 - lr * h["weight_decay"]) if decoupled and is_weight(k) else p[k]  # torch.optim.AdamW
+        denom = np.sqrt(v[k]) / np.sqrt(1 - b2 ** t) + eps                                # torch.optim.Adam
+        new[k] = w - lr / (1 - b1 ** t) * m[k] / denom
+    return new, [m, v]
+
+
+OPTIMIZERS = [
+    ("sgd", dict(lr=0.1, momentum=0.9), sgd, [velocity]),
+    ("nesterov", dict(lr=0.1, momentum=0.9), nesterov, [velocity]),
+    ("adam", dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8), adam, None),
+    ("adamw", dict(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1),
+     lambda p, st, g, t, h: adam(p, st, g, t, h, True), None),
+]
+
+M64 = (1 << 64) - 1
+def mix64(z):
+    z &= M64
+    z = ((z ^ (z >> 30)) * 0xbf58476d1ce4e5b9) & M64
+    z = ((z ^ (z >> 27)) * 0x94d049bb133111eb) & M64
+    return z ^ (z >> 31)
+
+def dropout_keep(seed, step, sample, layer, unit, p):
+    """shardml's sml_dropout_keep."""
+    step_key = mix64(mix64(seed) ^ mix64(step + 0x9e3779b97f4a7c15))
+    row = mix64(step_key ^ mix64(sample * 0x100000001b3 + layer))
+    u = (mix64(row + (unit + 1) * 0x9e3779b97f4a7c15) >> 11) * 2.0 ** -53
+    return u >= p
+
 
 def put(f, name, a):
     a = np.asarray(a, dtype=np.float64).ravel()
     f.write(name + " " + str(a.size) + " " + " ".join("%.17g" % v for v in a) + "\n")
 
+
 with open("mlp_step.txt", "w") as f:
     f.write("# generated by make_golden.py (numpy %s); B D H1 H2 C, then arrays\n" % np.__version__)
     f.write("dims 5 %d %d %d %d %d\n" % (B, D, H1, H2, C))
-    put(f, "hyper", [reg, lr, momentum])
+    put(f, "reg", [reg])
     put(f, "x", x); put(f, "y", y)
-    for k in ("W0", "b0", "W1", "b1", "W2", "b2"):
+    for k in NAMES:
         put(f, k, params[k])
-    for k in ("W0", "b0", "W1", "b1", "W2", "b2"):
-        put(f, "v_" + k, v0[k])
-    put(f, "scores", s)
+    scores, loss, _ = loss_grad(params)
+    put(f, "scores", scores)
     put(f, "loss", [loss])
-    for k in ("W0", "b0", "W1", "b1", "W2", "b2"):
-        put(f, "new_" + k, new_p[k])
+    for name, h, step, state0 in OPTIMIZERS:
+        keys = ("lr", "momentum", "beta1", "beta2", "eps", "weight_decay")
+        put(f, name + "_hyper", [h.get(k, 0.0) for k in keys])
+        state = state0 if state0 else [{k: np.zeros_like(a) for k, a in params.items()} for _ in range(2)]
+        if state0:
+            for k in NAMES:
+                put(f, name + "_s0_" + k, state0[0][k])
+        p = params
+        for t in (1, 2):
+            _, _, g = loss_grad(p)
+            p, state = step(p, state, g, t, h)
+            for k in NAMES:
+                put(f, "%s_t%d_%s" % (name, t, k), p[k])
+    # Dropout: p = 0.5, seed 9, step 3, these samples' global ids.
+    ids, seed, step, pdrop = [3, 17, 42, 8], 9, 3, 0.5
+    masks = [np.array([[dropout_keep(seed, step, ids[b], l, j, pdrop) / (1 - pdrop) for j in range(w)]
+                       for b in range(B)]) for l, w in ((1, H1), (2, H2))]
+    put(f, "dropout", [pdrop, seed, step]); put(f, "dropout_ids", ids)
+    s_drop, loss_drop, g = loss_grad(params, masks)
+    put(f, "dropout_scores", s_drop)
+    put(f, "dropout_loss", [loss_drop])
+    for k in NAMES:
+        put(f, "dropout_grad_" + k, g[k])

@@ -1,0 +1,116 @@
+/* The optimizers and their registry (see shardml/optimizer.h). Each update
+ * is one fused pass over its tensor: read the gradient, the state and the
+ * weights once, write the state and the weights once, and sum the squares
+ * of the weights on the way (the L2 term of the loss). */
+#include "shardml/optimizer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* Below this many parameters a tensor is updated by the calling thread
+ * alone (a parallel region costs more than the work). */
+#define PAR_MIN (1 << 16)
+
+/* Momentum, in CS231n's form: v = mu v - lr g, then plain SGD steps along
+ * the velocity (w += v) and Nesterov's looks ahead along it
+ * (w += -mu v_prev + (1 + mu) v). */
+static inline double momentum_core(float *w, float *const *state, const float *g_sum, float inv, int64_t n,
+                                   const sml_opt_step *s, int nesterov) {
+  float *v = state[0];
+  const float mu = (float)s->h->momentum, lr = s->lr, l2 = s->l2;
+  double sumsq = 0.0;
+#pragma omp parallel for simd reduction(+ : sumsq) schedule(static) if (n >= PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    sumsq += (double)w[i] * w[i];
+    const float prev = v[i];
+    v[i] = mu * v[i] - lr * (g_sum[i] * inv + l2 * w[i]);
+    w[i] += nesterov ? -mu * prev + (1.0f + mu) * v[i] : v[i];
+  }
+  return sumsq;
+}
+
+static double sgd_update(float *w, float *const *state, const float *g_sum, float inv, int64_t n,
+                         const sml_opt_step *s) {
+  return momentum_core(w, state, g_sum, inv, n, s, 0);
+}
+
+static double nesterov_update(float *w, float *const *state, const float *g_sum, float inv, int64_t n,
+                              const sml_opt_step *s) {
+  return momentum_core(w, state, g_sum, inv, n, s, 1);
+}
+
+/* Adam (Kingma & Ba) with bias correction, as torch.optim.Adam; the
+ * weights first shrink by the factor `shrink` (1 for Adam; 1 - lr wd for
+ * AdamW's decoupled decay, as torch.optim.AdamW). */
+static inline double adam_core(float *w, float *const *state, const float *g_sum, float inv, int64_t n,
+                               const sml_opt_step *s, float shrink) {
+  float *m = state[0], *v = state[1];
+  const float b1 = (float)s->h->beta1, b2 = (float)s->h->beta2, eps = (float)s->h->eps, l2 = s->l2;
+  const float step = (float)(s->lr / s->correction1), root_c2 = (float)sqrt(s->correction2);
+  double sumsq = 0.0;
+#pragma omp parallel for simd reduction(+ : sumsq) schedule(static) if (n >= PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    sumsq += (double)w[i] * w[i];
+    const float g = g_sum[i] * inv + l2 * w[i];
+    m[i] = b1 * m[i] + (1.0f - b1) * g;
+    v[i] = b2 * v[i] + (1.0f - b2) * g * g;
+    w[i] = w[i] * shrink - step * m[i] / (sqrtf(v[i]) / root_c2 + eps);
+  }
+  return sumsq;
+}
+
+static double adam_update(float *w, float *const *state, const float *g_sum, float inv, int64_t n,
+                          const sml_opt_step *s) {
+  return adam_core(w, state, g_sum, inv, n, s, 1.0f);
+}
+
+static double adamw_update(float *w, float *const *state, const float *g_sum, float inv, int64_t n,
+                           const sml_opt_step *s) {
+  return adam_core(w, state, g_sum, inv, n, s, 1.0f - s->lr * s->decay);
+}
+
+/* The registry: --optimizer names these. */
+static const sml_optimizer optimizers[] = {
+    {"sgd", "SGD with momentum (--momentum): v = mu v - lr g; w += v", 0, 1, {"velocity"}, sgd_update},
+    {"nesterov", "Nesterov momentum (--momentum): w += -mu v_prev + (1 + mu) v", 0, 1, {"velocity"}, nesterov_update},
+    {"adam", "Adam with bias correction (--beta1, --beta2, --eps), as torch.optim.Adam", 1e-3, 2, {"m", "v"},
+     adam_update},
+    {"adamw", "Adam with decoupled weight decay (--weight-decay), as torch.optim.AdamW", 1e-3, 2, {"m", "v"},
+     adamw_update},
+};
+#define NOPTIMIZERS (sizeof optimizers / sizeof optimizers[0])
+
+const sml_optimizer *sml_optimizer_find(const char *name) {
+  for (size_t i = 0; i < NOPTIMIZERS; i++)
+    if (strcasecmp(name, optimizers[i].name) == 0) return &optimizers[i];
+  return NULL;
+}
+
+const char *sml_optimizer_names(void) {
+  static char names[256];
+  if (!names[0])
+    for (size_t i = 0, used = 0; i < NOPTIMIZERS && used < sizeof names; i++)
+      used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", optimizers[i].name);
+  return names;
+}
+
+double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *params, float *const *state,
+                          const float *grad_sum, double count, double lr, double reg, int64_t step,
+                          const sml_opt_hyper *h) {
+  const float inv = (float)(1.0 / count);
+  sml_opt_step s = {.lr = (float)lr, .correction1 = 1.0 - pow(h->beta1, (double)step),
+                    .correction2 = 1.0 - pow(h->beta2, (double)step), .h = h};
+  double sumsq = 0.0;
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    float *tensor_state[SML_OPT_MAX_STATE];
+    for (int k = 0; k < o->nstate; k++) tensor_state[k] = state[k] + e->offset;
+    s.l2 = e->regularized ? (float)(2.0 * reg) : 0.0f;
+    s.decay = e->regularized ? (float)h->weight_decay : 0.0f;
+    const double sq = o->update(params + e->offset, tensor_state, grad_sum + e->offset, inv, e->size, &s);
+    if (e->regularized) sumsq += sq;
+  }
+  return reg * sumsq;
+}

@@ -80,6 +80,8 @@ typedef struct {
 int sml_h5r_open(sml_h5_reader *r, const char *path, sml_err *err);
 void sml_h5r_close(sml_h5_reader *r);
 int sml_h5r_has(const sml_h5_reader *r, const char *name);
+/* Only a root attribute of that name (a group may share the name). */
+int sml_h5r_has_attr(const sml_h5_reader *r, const char *name);
 /* Reads a float tensor whose element count must be n. */
 int sml_h5r_tensor(const sml_h5_reader *r, const char *name, float *out, int64_t n, sml_err *err);
 int sml_h5r_attr_double(const sml_h5_reader *r, const char *name, double *out, sml_err *err);

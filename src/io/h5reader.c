@@ -25,6 +25,8 @@ int sml_h5r_has(const sml_h5_reader *r, const char *name) {
   return H5Lexists((hid_t)r->file, name, H5P_DEFAULT) > 0 || H5Aexists((hid_t)r->file, name) > 0;
 }
 
+int sml_h5r_has_attr(const sml_h5_reader *r, const char *name) { return H5Aexists((hid_t)r->file, name) > 0; }
+
 static int read_dataset(const sml_h5_reader *r, const char *name, hid_t memtype, void *out, int64_t max,
                         int64_t *n, int exact, sml_err *err) {
   if (H5Lexists((hid_t)r->file, name, H5P_DEFAULT) <= 0)

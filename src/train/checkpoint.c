@@ -150,7 +150,7 @@ static int read_tensors(const sml_h5_reader *r, const sml_model *m, const char *
  * the defaults of everything it does not record. */
 static int check_real(const sml_h5_reader *r, const char *name, const char *quantity, double want, sml_err *err) {
   double got;
-  if (!sml_h5r_has(r, name)) return SML_OK;
+  if (!sml_h5r_has_attr(r, name)) return SML_OK;
   SML_TRY(sml_h5r_attr_double(r, name, &got, err));
   if (got != want)
     return sml_fail(err, SML_EINPUT, "%s: saved with %s %g, this run asks for %g (resume with the same value)",
@@ -170,7 +170,7 @@ static int check_int(const sml_h5_reader *r, const char *name, const char *quant
 /* The optimizer a file was saved with (format 1: SGD). */
 static int read_optimizer(const sml_h5_reader *r, const sml_optimizer **o, sml_err *err) {
   char name[32] = "sgd";
-  if (sml_h5r_has(r, "optimizer")) SML_TRY(sml_h5r_attr_string(r, "optimizer", name, sizeof name, err));
+  if (sml_h5r_has_attr(r, "optimizer")) SML_TRY(sml_h5r_attr_string(r, "optimizer", name, sizeof name, err));
   *o = sml_optimizer_find(name);
   if (!*o) return sml_fail(err, SML_EINPUT, "%s: saved with optimizer %s, which this shardml does not know", r->path, name);
   return SML_OK;
@@ -240,7 +240,7 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
   SML_TRY(check_real(r, "beta2", "beta2", cfg->opt.beta2, err));
   SML_TRY(check_real(r, "eps", "epsilon", cfg->opt.eps, err));
   SML_TRY(check_real(r, "weight_decay", "weight decay", cfg->opt.weight_decay, err));
-  if (!sml_h5r_has(r, "dropout") && cfg->dropout != 0)
+  if (!sml_h5r_has_attr(r, "dropout") && cfg->dropout != 0)
     return sml_fail(err, SML_EINPUT, "%s: saved without dropout, this run asks for %g", r->path, cfg->dropout);
   SML_TRY(check_real(r, "dropout", "dropout", cfg->dropout, err));
   SML_TRY(check_real(r, "lr_decay", "learning-rate decay", cfg->lr_decay, err));

@@ -13,14 +13,6 @@ params_equal() { # params_equal MODEL_A MODEL_B: every /params tensor byte for b
       cmp -s "$tmp/a.bin" "$tmp/b.bin" || { echo "  /params/$t differs"; return 1; }
   done
 }
-latest_step() { sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.h5$/\1/p' "$1/latest" 2>/dev/null; }
-wait_for_step() { # wait_for_step DIR STEP: until a checkpoint at or after STEP exists (60 s at most)
-  local i
-  for i in $(seq 1200); do
-    s=$(latest_step "$1"); [ -n "$s" ] && [ "$s" -ge "$2" ] && return 0; sleep 0.05
-  done
-  return 1
-}
 
 # 1. The uninterrupted reference run.
 check "reference run" run_np 2 "${A[@]}" --out "$tmp/ref" 2>/dev/null >"$tmp/ref.out"

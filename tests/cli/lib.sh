@@ -20,6 +20,17 @@ expect_fail() { # expect_fail NP CODE NEEDLE ARGS...: shardml on NP ranks exits 
   if [ "$lines" -ne 1 ]; then echo "  $lines error lines, expected 1:"; echo "$out"; return 1; fi
   grep '^shardml.*: error: ' <<<"$out" | grep -qF -- "$needle" || { echo "  the error does not mention '$needle':"; echo "$out"; return 1; }
 }
+tensors_checksum() { # the checksum a model or checkpoint file stores over its parameters and optimizer state
+  h5dump -a tensors_checksum "$1" 2>/dev/null | sed -n 's/.*(0): "\([0-9a-f]*\)".*/\1/p'
+}
+latest_step() { sed -n 's/^ckpt-0*\([0-9][0-9]*\)\.h5$/\1/p' "$1/latest" 2>/dev/null; }
+wait_for_step() { # wait_for_step DIR STEP: until a checkpoint at or after STEP exists (60 s at most)
+  local i s
+  for i in $(seq 1200); do
+    s=$(latest_step "$1"); [ -n "$s" ] && [ "$s" -ge "$2" ] && return 0; sleep 0.05
+  done
+  return 1
+}
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -138,9 +138,38 @@ static void check_model(const char *kind, const int64_t *hidden, int nhidden, in
   free(pf); free(gf); free(pd); free(gd); free(xf); free(xd);
 }
 
+/* Dropout masks: the kept fraction is 1 - p, and masks of two steps, two
+ * samples or two neighbouring units agree only as independent draws would
+ * (p^2 + (1 - p)^2), not more. 300k draws: 6 sigma is about 0.005. */
+static void check_dropout_masks(void) {
+  const double p = 0.3;
+  int64_t ids[200];
+  for (int i = 0; i < 200; i++) ids[i] = 1000 + 7 * i;
+  sml_dropout a = {.p = p, .seed = 5, .step = 12, .ids = ids}, b = a;
+  b.step = 13;
+  int64_t kept = 0, n = 0, same_step = 0, same_unit = 0, same_sample = 0;
+  for (int layer = 1; layer <= 3; layer++)
+    for (int i = 0; i < 200; i++)
+      for (int j = 0; j < 500; j++, n++) {
+        const int k = sml_dropout_keep(&a, ids[i], layer, j);
+        kept += k;
+        same_step += k == sml_dropout_keep(&b, ids[i], layer, j);
+        same_unit += k == sml_dropout_keep(&a, ids[i], layer, j + 1);
+        same_sample += k == sml_dropout_keep(&a, ids[i] + 1, layer, j);
+      }
+  const double independent = p * p + (1 - p) * (1 - p);
+  EXPECT(fabs((double)kept / n - (1 - p)) < 0.005, "kept fraction %.4f, expected %.2f", (double)kept / n, 1 - p);
+  EXPECT(fabs((double)same_step / n - independent) < 0.005, "masks of consecutive steps agree %.4f", (double)same_step / n);
+  EXPECT(fabs((double)same_unit / n - independent) < 0.005, "neighbouring units agree %.4f", (double)same_unit / n);
+  EXPECT(fabs((double)same_sample / n - independent) < 0.005, "neighbouring samples agree %.4f", (double)same_sample / n);
+  printf("dropout p=%.1f: kept %.4f; agreement across steps %.4f, units %.4f, samples %.4f (independent: %.4f)\n", p,
+         (double)kept / n, (double)same_step / n, (double)same_unit / n, (double)same_sample / n, independent);
+}
+
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   tests_select_kernels("test_models");
+  check_dropout_masks();
   check_model("softmax", NULL, 0, 4);
   check_model("svm", NULL, 0, 4);
   check_model("softmax", NULL, 0, 23); /* wider than the narrow kernels */

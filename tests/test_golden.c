@@ -75,11 +75,6 @@ static void compare_tensors(const sml_model *m, const char *prefix, const float 
 static void check_optimizer(const sml_model *m, const char *name, const float *x, const uint8_t *y, int B,
                             double reg, sml_workspace *ws) {
   const sml_optimizer *o = sml_optimizer_find(name);
-  if (!o) {
-    failures++;
-    fprintf(stderr, "FAIL optimizer %s is not registered\n", name);
-    return;
-  }
   char key[64];
   snprintf(key, sizeof key, "%s_hyper", name);
   const array *hy = get(key);
@@ -151,9 +146,9 @@ int main(int argc, char **argv) {
                         sml_model_regularize(&m, params, NULL, reg));
   compare("loss", &lossf, get("loss")->v, 1);
 
-  static const char *optimizers[] = {"sgd", "nesterov", "adam", "adamw"};
-  for (size_t i = 0; i < sizeof optimizers / sizeof optimizers[0]; i++)
-    check_optimizer(&m, optimizers[i], x, y, B, reg, &ws);
+  /* Every registered optimizer must have its numpy steps in the file. */
+  for (int i = 0; i < sml_optimizer_count(); i++)
+    check_optimizer(&m, sml_optimizer_at(i)->name, x, y, B, reg, &ws);
 
   /* Dropout: the masks are shardml's hash of (seed, step, id, layer, unit),
    * which make_golden.py re-implements; training-mode scores, loss and

@@ -47,6 +47,9 @@ typedef struct {
 
 /* The registered optimizers, by name (any case); NULL if unknown. */
 const sml_optimizer *sml_optimizer_find(const char *name);
+/* ... and by position, 0 <= i < sml_optimizer_count(). */
+int sml_optimizer_count(void);
+const sml_optimizer *sml_optimizer_at(int i);
 /* "sgd, nesterov, adam, adamw" for messages and help. */
 const char *sml_optimizer_names(void);
 

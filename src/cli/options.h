@@ -65,12 +65,12 @@ void cli_name_option(sml_err *err);
 
 /* The optimizer and its hyperparameters, for train and search. */
 #define CLI_OPTIMIZER_OPTIONS(cfg, name)                                                                 \
-  {"optimizer", OPT_STRING, name, "NAME", "sgd (default), nesterov, adam or adamw"},                      \
-  {"momentum", OPT_REAL, &(cfg)->opt.momentum, "MU", "sgd and nesterov momentum (default 0.9)"},           \
-  {"beta1", OPT_REAL, &(cfg)->opt.beta1, "B1", "adam(w) first-moment decay (default 0.9)"},                \
-  {"beta2", OPT_REAL, &(cfg)->opt.beta2, "B2", "adam(w) second-moment decay (default 0.999)"},             \
-  {"eps", OPT_REAL, &(cfg)->opt.eps, "EPS", "adam(w) epsilon (default 1e-8)"},                             \
-  {"weight-decay", OPT_REAL, &(cfg)->opt.weight_decay, "WD", "adamw decoupled weight decay: w -= lr WD w (default 0.01)"}, \
+  {"optimizer", OPT_STRING, name, "NAME", "update rule: sgd (default), nesterov, adam, adamw... (README lists them)"}, \
+  {"momentum", OPT_REAL, &(cfg)->opt.momentum, "MU", "momentum of sgd and nesterov (default 0.9)"},        \
+  {"beta1", OPT_REAL, &(cfg)->opt.beta1, "B1", "decay of the gradient average, adam(w) (default 0.9)"},     \
+  {"beta2", OPT_REAL, &(cfg)->opt.beta2, "B2", "decay of the squared-gradient average (default 0.999)"},     \
+  {"eps", OPT_REAL, &(cfg)->opt.eps, "EPS", "added to the root of the squared-gradient average (default 1e-8)"}, \
+  {"weight-decay", OPT_REAL, &(cfg)->opt.weight_decay, "WD", "decoupled weight decay, w -= lr WD w (adamw; default 0.01)"}, \
   {"dropout", OPT_REAL, &(cfg)->dropout, "P", "drop hidden units with probability P while training (mlp; default 0)"}
 
 /* --optimizer NAME into cfg (NULL: leave the default); lists the known ones in errors. */

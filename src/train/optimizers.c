@@ -88,6 +88,10 @@ const sml_optimizer *sml_optimizer_find(const char *name) {
   return NULL;
 }
 
+int sml_optimizer_count(void) { return (int)NOPTIMIZERS; }
+
+const sml_optimizer *sml_optimizer_at(int i) { return i >= 0 && i < (int)NOPTIMIZERS ? &optimizers[i] : NULL; }
+
 const char *sml_optimizer_names(void) {
   static char names[256];
   if (!names[0])

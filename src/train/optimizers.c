@@ -71,6 +71,24 @@ static double adamw_update(float *w, float *const *state, const float *g_sum, fl
   return adam_core(w, state, g_sum, inv, n, s, 1.0f - s->lr * s->decay);
 }
 
+/* RMSProp, as torch.optim.RMSprop (no momentum, not centred): a running
+ * average of squared gradients (decay beta2, torch's alpha) scales each
+ * step, w -= lr g / (sqrt(v) + eps). */
+static double rmsprop_update(float *w, float *const *state, const float *g_sum, float inv, int64_t n,
+                             const sml_opt_step *s) {
+  float *v = state[0];
+  const float a = (float)s->h->beta2, eps = (float)s->h->eps, lr = s->lr, l2 = s->l2;
+  double sumsq = 0.0;
+#pragma omp parallel for simd reduction(+ : sumsq) schedule(static) if (n >= PAR_MIN)
+  for (int64_t i = 0; i < n; i++) {
+    sumsq += (double)w[i] * w[i];
+    const float g = g_sum[i] * inv + l2 * w[i];
+    v[i] = a * v[i] + (1.0f - a) * g * g;
+    w[i] -= lr * g / (sqrtf(v[i]) + eps);
+  }
+  return sumsq;
+}
+
 /* The registry: --optimizer names these. */
 static const sml_optimizer optimizers[] = {
     {"sgd", "SGD with momentum (--momentum): v = mu v - lr g; w += v", 0, 1, {"velocity"}, sgd_update},
@@ -79,6 +97,7 @@ static const sml_optimizer optimizers[] = {
      adam_update},
     {"adamw", "Adam with decoupled weight decay (--weight-decay), as torch.optim.AdamW", 1e-3, 2, {"m", "v"},
      adamw_update},
+    {"rmsprop", "RMSProp (--beta2 as its decay, --eps), as torch.optim.RMSprop", 1e-3, 1, {"v"}, rmsprop_update},
 };
 #define NOPTIMIZERS (sizeof optimizers / sizeof optimizers[0])
 

@@ -5,8 +5,8 @@ L2 on the weights) computed independently with numpy in float64:
   - a forward pass and the loss;
   - two steps of every optimizer (SGD with momentum and Nesterov in
     CS231n's form; Adam and AdamW exactly as torch.optim.Adam/AdamW,
-    bias correction included), the gradient recomputed at the new
-    parameters for the second step;
+    bias correction included; RMSProp as torch.optim.RMSprop), the
+    gradient recomputed at the new parameters for the second step;
   - a training-mode forward pass with inverted dropout (p = 0.5) whose
     masks are shardml's hash of (seed, step, sample id, layer, unit),
     re-implemented here, and one plain gradient step through it.
@@ -79,12 +79,18 @@ def adam(p, st, g, t, h, decoupled=False):
     return new, [m, v]
 
 
+def rmsprop(p, st, g, t, h):
+    v = {k: h["beta2"] * st[0][k] + (1 - h["beta2"]) * g[k] ** 2 for k in p}          # torch.optim.RMSprop
+    return {k: p[k] - h["lr"] * g[k] / (np.sqrt(v[k]) + h["eps"]) for k in p}, [v]
+
+
 OPTIMIZERS = [
     ("sgd", dict(lr=0.1, momentum=0.9), sgd, [velocity]),
     ("nesterov", dict(lr=0.1, momentum=0.9), nesterov, [velocity]),
     ("adam", dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8), adam, None),
     ("adamw", dict(lr=0.01, beta1=0.8, beta2=0.99, eps=1e-6, weight_decay=0.1),
      lambda p, st, g, t, h: adam(p, st, g, t, h, True), None),
+    ("rmsprop", dict(lr=0.01, beta2=0.99, eps=1e-8), rmsprop, None),
 ]
 
 M64 = (1 << 64) - 1

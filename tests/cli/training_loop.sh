@@ -10,10 +10,11 @@ G=${1:?usage: training_loop.sh GOLDEN_DIR}
 F=$FIXTURES
 tmp=$(mktemp -d); trap 'pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-# 1. SIGKILL and --resume auto, for Adam, Nesterov and an MLP with dropout:
+# 1. SIGKILL and --resume auto, for every optimizer but plain SGD (tests/cli/checkpoint.sh)
+# and with dropout:
 # the final parameters and optimizer state are bitwise those of an
 # uninterrupted run (one checksum covers both).
-for variant in "adam" "nesterov" "sgd --dropout 0.3" "adamw --dropout 0.2"; do
+for variant in "adam" "nesterov" "rmsprop" "sgd --dropout 0.3" "adamw --dropout 0.2"; do
   name=${variant// /}; name=${name//--/_}
   A=(train --subset 6000 --model mlp --hidden 64 --epochs 2 --batch 50 --seed 3 --optimizer $variant)
   run_np 2 "${A[@]}" --out "$tmp/ref$name" >/dev/null 2>&1

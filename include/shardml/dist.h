@@ -40,6 +40,13 @@ void sml_allreduce_sum_u64(const sml_comm *c, uint64_t *buf, int64_t n);
 void sml_allreduce_sum_i64(const sml_comm *c, int64_t *buf, int64_t n);
 void sml_allreduce_sum_f64(const sml_comm *c, double *buf, int64_t n);
 void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n);
+/* Element-wise maximum over the ranks, in place. */
+void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n);
+/* Every rank sends send_counts[r] bytes (consecutive in send, in rank
+ * order) to rank r and receives recv_counts[r] bytes from it (consecutive
+ * in recv, in rank order). Counts below 2^31 per rank. */
+void sml_alltoallv_bytes(const sml_comm *c, const void *send, const int64_t *send_counts, void *recv,
+                         const int64_t *recv_counts);
 /* The smallest value over the ranks, on every rank. */
 int64_t sml_allreduce_min_i64(const sml_comm *c, int64_t value);
 void sml_bcast_bytes(const sml_comm *c, void *buf, int64_t bytes, int root);

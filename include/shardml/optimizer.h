@@ -37,10 +37,11 @@ typedef struct {
   double default_lr;   /* 0: the SGD rates per model (train.h) */
   int nstate;          /* state buffers, zero at the start */
   const char *state_names[SML_OPT_MAX_STATE];
-  /* Updates n parameters w from the summed gradient g_sum (scaled by
+  /* Updates n parameters w (a piece of one tensor; the driver shares the
+   * pieces among threads) from the summed gradient g_sum (scaled by
    * inv_count to the mean) and the state buffers, in place. Returns the sum
    * of w^2 before the step (for the L2 term of the loss). One pass, so the
-   * update costs one read and write of each buffer. */
+   * update costs one read and write of each buffer. Single-threaded. */
   double (*update)(float *w, float *const *state, const float *g_sum, float inv_count, int64_t n,
                    const sml_opt_step *s);
 } sml_optimizer;

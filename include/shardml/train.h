@@ -49,6 +49,9 @@ typedef struct {
   double warmup_epochs;   /* linear warm-up from 0 over this many epochs */
   uint64_t seed;
   double init_scale;      /* weight init std; <= 0: He */
+  /* arithmetic */
+  int reproducible;       /* bitwise the same for any ranks and threads (see sml_repro_step) */
+  int64_t micro_batch;    /* reproducible: positions per micro-batch (the unit of work) */
   /* stopping and reporting */
   int64_t early_stop;     /* stop after this many epochs without a better validation accuracy (0: never) */
   int64_t log_every;      /* record the loss every N steps (0: only per epoch) */
@@ -159,6 +162,25 @@ void sml_step_scratch_free(sml_step_scratch *s);
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
                       const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, sml_step_scratch *s,
                       float *grad, int64_t *count);
+
+/* Reproducible steps (--reproducible). The global batch is cut into
+ * micro-batches of cfg->micro_batch positions; each is computed whole by one
+ * thread of the rank that owns it (its images are sent there first), and
+ * the micro-batches' gradients and losses are summed in fixed-point integers
+ * (shardml/exact.h), so the step's gradient has the same bits for any
+ * number of ranks and threads. */
+typedef struct sml_repro sml_repro;
+sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
+                          const sml_train_config *cfg, const sml_comm *c);
+void sml_repro_free(sml_repro *r);
+/* The step over positions [lo, hi) of perm: grad[nweights] OVERWRITTEN with
+ * the summed gradient, *loss_sum and *count the summed loss and sample
+ * count, flags[2] summed over the ranks (signal, timer), *comm_s the time
+ * spent exchanging. Collective. Returns -1 when a gradient or loss is not
+ * finite on any rank (every rank returns it), else 0. */
+int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
+                   int64_t global_step, float *grad, double *loss_sum, int64_t *count, int64_t flags[2],
+                   double *comm_s);
 
 /* scores[n, C] of n uint8 images (preprocessed and forwarded in chunks). */
 void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,

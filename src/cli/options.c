@@ -157,6 +157,7 @@ static const struct {
     {"epsilon", "--eps"},
     {"weight decay", "--weight-decay"},
     {"dropout", "--dropout"},
+    {"micro-batch", "--micro-batch"},
     {"early-stopping patience", "--early-stop"},
     {"checkpoints kept", "--keep"},
     {"checkpoint interval", "--checkpoint-seconds"},

@@ -71,7 +71,10 @@ void cli_name_option(sml_err *err);
   {"beta2", OPT_REAL, &(cfg)->opt.beta2, "B2", "decay of the squared-gradient average (default 0.999)"},     \
   {"eps", OPT_REAL, &(cfg)->opt.eps, "EPS", "added to the root of the squared-gradient average (default 1e-8)"}, \
   {"weight-decay", OPT_REAL, &(cfg)->opt.weight_decay, "WD", "decoupled weight decay, w -= lr WD w (adamw; default 0.01)"}, \
-  {"dropout", OPT_REAL, &(cfg)->dropout, "P", "drop hidden units with probability P while training (mlp; default 0)"}
+  {"dropout", OPT_REAL, &(cfg)->dropout, "P", "drop hidden units with probability P while training (mlp; default 0)"}, \
+  {"reproducible", OPT_FLAG, &(cfg)->reproducible, NULL,                                          \
+   "the same bits for any number of ranks and threads (exact sums of fixed micro-batches)"},      \
+  {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default 32)"}
 
 /* --optimizer NAME into cfg (NULL: leave the default); lists the known ones in errors. */
 int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err);

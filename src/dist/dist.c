@@ -104,6 +104,28 @@ void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n) {
   allreduce_chunked(c, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
 }
 
+void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n) {
+  allreduce_chunked(c, buf, n, sizeof *buf, MPI_DOUBLE, MPI_MAX);
+}
+
+void sml_alltoallv_bytes(const sml_comm *c, const void *send, const int64_t *send_counts, void *recv,
+                         const int64_t *recv_counts) {
+  int *counts = SML_ALLOC((size_t)(4 * c->size) * sizeof *counts);
+  int *scount = counts, *sdispl = counts + c->size, *rcount = counts + 2 * c->size, *rdispl = counts + 3 * c->size;
+  int64_t so = 0, ro = 0;
+  for (int r = 0; r < c->size; r++) {
+    SML_ASSERT(send_counts[r] < INT_MAX && recv_counts[r] < INT_MAX && so < INT_MAX && ro < INT_MAX);
+    scount[r] = (int)send_counts[r];
+    rcount[r] = (int)recv_counts[r];
+    sdispl[r] = (int)so;
+    rdispl[r] = (int)ro;
+    so += send_counts[r];
+    ro += recv_counts[r];
+  }
+  MPI_Alltoallv(send, scount, sdispl, MPI_BYTE, recv, rcount, rdispl, MPI_BYTE, c->comm);
+  free(counts);
+}
+
 int64_t sml_allreduce_min_i64(const sml_comm *c, int64_t value) {
   int64_t least = value;
   MPI_Allreduce(&value, &least, 1, MPI_INT64_T, MPI_MIN, c->comm);

@@ -92,11 +92,11 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
                                      "lr_decay", "warmup_epochs", "init_scale"};
   for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) sml_h5w_attr_double(&w, real_names[i], reals[i]);
   sml_h5w_attr_string(&w, "schedule", schedule_name(cfg->schedule));
-  int64_t ints[8] = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
-                     cfg->log_every, cfg->early_stop};
-  static const char *int_names[8] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every",
-                                     "early_stop"};
-  for (int i = 0; i < 8; i++) sml_h5w_attr_i64s(&w, int_names[i], &ints[i], 1);
+  int64_t ints[10] = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
+                      cfg->log_every, cfg->early_stop, cfg->reproducible, cfg->micro_batch};
+  static const char *int_names[10] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every",
+                                      "early_stop", "reproducible", "micro_batch"};
+  for (int i = 0; i < 10; i++) sml_h5w_attr_i64s(&w, int_names[i], &ints[i], 1);
   /* Progress; the shuffling RNG is (seed, epoch), so this is its state. */
   int64_t progress[3] = {st->epoch, st->step_in_epoch, st->global_step};
   sml_h5w_attr_i64s(&w, "epoch", &progress[0], 1);
@@ -244,6 +244,15 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
     return sml_fail(err, SML_EINPUT, "%s: saved without dropout, this run asks for %g", r->path, cfg->dropout);
   SML_TRY(check_real(r, "dropout", "dropout", cfg->dropout, err));
   SML_TRY(check_real(r, "lr_decay", "learning-rate decay", cfg->lr_decay, err));
+  /* The arithmetic mode: a reproducible run continues reproducibly (and
+   * with the same micro-batches) or not at all. */
+  const int64_t saved_repro = sml_h5r_has_attr(r, "reproducible") ? -1 : 0;
+  if (saved_repro == 0 && cfg->reproducible)
+    return sml_fail(err, SML_EINPUT, "%s: saved without reproducible arithmetic, this run asks for it", r->path);
+  if (saved_repro < 0) {
+    SML_TRY(check_int(r, "reproducible", "reproducible arithmetic (0/1)", cfg->reproducible, err));
+    if (cfg->reproducible) SML_TRY(check_int(r, "micro_batch", "micro-batch", cfg->micro_batch, err));
+  }
   SML_TRY(check_int(r, "lr_step", "decay interval", cfg->lr_step, err));
   char sched[16];
   SML_TRY(sml_h5r_attr_string(r, "schedule", sched, sizeof sched, err));

@@ -11,7 +11,8 @@ sml_train_config sml_train_unset(void) {
       .epochs = SML_UNSET, .batch = SML_UNSET, .lr = NAN, .reg = NAN,
       .opt = {.momentum = NAN, .beta1 = NAN, .beta2 = NAN, .eps = NAN, .weight_decay = NAN},
       .dropout = NAN, .lr_decay = NAN, .lr_step = SML_UNSET, .schedule = SML_SCHEDULE_STEP,
-      .base_batch = SML_UNSET, .warmup_epochs = NAN, .seed = 1, .init_scale = NAN, .early_stop = SML_UNSET,
+      .base_batch = SML_UNSET, .warmup_epochs = NAN, .seed = 1, .init_scale = NAN, .micro_batch = SML_UNSET,
+      .early_stop = SML_UNSET,
       .log_every = SML_UNSET};
 }
 
@@ -45,6 +46,7 @@ void sml_train_defaults(sml_train_config *cfg) {
   fill_int(&cfg->base_batch, 128);
   fill_real(&cfg->warmup_epochs, 0.0);
   fill_real(&cfg->init_scale, mlp ? 0.0 : 1e-3);
+  fill_int(&cfg->micro_batch, 32);
   fill_int(&cfg->early_stop, 0);
   fill_int(&cfg->log_every, 0);
 }
@@ -76,6 +78,8 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
   if (cfg->lr_step < 1) return sml_fail_quantity(err, SML_EINPUT, "decay interval", " %lld: must be at least 1", (long long)cfg->lr_step);
   if (cfg->base_batch < 1) return sml_fail_quantity(err, SML_EINPUT, "base batch", " %lld: must be at least 1", (long long)cfg->base_batch);
   if (cfg->warmup_epochs < 0) return sml_fail_quantity(err, SML_EINPUT, "warm-up epochs", " %g: must not be negative", cfg->warmup_epochs);
+  if (cfg->micro_batch < 1)
+    return sml_fail_quantity(err, SML_EINPUT, "micro-batch", " %lld: must be at least 1", (long long)cfg->micro_batch);
   if (cfg->early_stop < 0)
     return sml_fail_quantity(err, SML_EINPUT, "early-stopping patience", " %lld: must not be negative", (long long)cfg->early_stop);
   if (cfg->log_every < 0) return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative", (long long)cfg->log_every);

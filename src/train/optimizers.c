@@ -1,17 +1,23 @@
 /* The optimizers and their registry (see shardml/optimizer.h). Each update
- * is one fused pass over its tensor: read the gradient, the state and the
- * weights once, write the state and the weights once, and sum the squares
- * of the weights on the way (the L2 term of the loss). */
+ * is one fused pass over a piece of a tensor: read the gradient, the state
+ * and the weights once, write the state and the weights once, and sum the
+ * squares of the weights on the way (the L2 term of the loss). The driver
+ * cuts tensors into pieces of a fixed size and sums the pieces' squares in
+ * order, so the loss it reports does not depend on the thread count. */
 #include "shardml/optimizer.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Below this many parameters a tensor is updated by the calling thread
- * alone (a parallel region costs more than the work). */
+/* Below this many parameters the calling thread updates them alone (a
+ * parallel region costs more than the work). */
 #define PAR_MIN (1 << 16)
+/* The pieces threads share out; fixed, so that the sums do not depend on
+ * how many threads there are. */
+#define PIECE (1 << 14)
 
 /* Momentum, in CS231n's form: v = mu v - lr g, then plain SGD steps along
  * the velocity (w += v) and Nesterov's looks ahead along it
@@ -21,7 +27,7 @@ static inline double momentum_core(float *w, float *const *state, const float *g
   float *v = state[0];
   const float mu = (float)s->h->momentum, lr = s->lr, l2 = s->l2;
   double sumsq = 0.0;
-#pragma omp parallel for simd reduction(+ : sumsq) schedule(static) if (n >= PAR_MIN)
+#pragma omp simd reduction(+ : sumsq)
   for (int64_t i = 0; i < n; i++) {
     sumsq += (double)w[i] * w[i];
     const float prev = v[i];
@@ -50,7 +56,7 @@ static inline double adam_core(float *w, float *const *state, const float *g_sum
   const float b1 = (float)s->h->beta1, b2 = (float)s->h->beta2, eps = (float)s->h->eps, l2 = s->l2;
   const float step = (float)(s->lr / s->correction1), root_c2 = (float)sqrt(s->correction2);
   double sumsq = 0.0;
-#pragma omp parallel for simd reduction(+ : sumsq) schedule(static) if (n >= PAR_MIN)
+#pragma omp simd reduction(+ : sumsq)
   for (int64_t i = 0; i < n; i++) {
     sumsq += (double)w[i] * w[i];
     const float g = g_sum[i] * inv + l2 * w[i];
@@ -79,7 +85,7 @@ static double rmsprop_update(float *w, float *const *state, const float *g_sum, 
   float *v = state[0];
   const float a = (float)s->h->beta2, eps = (float)s->h->eps, lr = s->lr, l2 = s->l2;
   double sumsq = 0.0;
-#pragma omp parallel for simd reduction(+ : sumsq) schedule(static) if (n >= PAR_MIN)
+#pragma omp simd reduction(+ : sumsq)
   for (int64_t i = 0; i < n; i++) {
     sumsq += (double)w[i] * w[i];
     const float g = g_sum[i] * inv + l2 * w[i];
@@ -123,17 +129,35 @@ double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *par
                           const float *grad_sum, double count, double lr, double reg, int64_t step,
                           const sml_opt_hyper *h) {
   const float inv = (float)(1.0 / count);
-  sml_opt_step s = {.lr = (float)lr, .correction1 = 1.0 - pow(h->beta1, (double)step),
-                    .correction2 = 1.0 - pow(h->beta2, (double)step), .h = h};
-  double sumsq = 0.0;
-  for (int p = 0; p < m->nparams; p++) {
-    const sml_param_entry *e = &m->param[p];
-    float *tensor_state[SML_OPT_MAX_STATE];
-    for (int k = 0; k < o->nstate; k++) tensor_state[k] = state[k] + e->offset;
+  const sml_opt_step common = {.lr = (float)lr, .correction1 = 1.0 - pow(h->beta1, (double)step),
+                               .correction2 = 1.0 - pow(h->beta2, (double)step), .h = h};
+  /* Pieces of at most PIECE parameters, each within one tensor. */
+  int64_t npieces = 0;
+  for (int p = 0; p < m->nparams; p++) npieces += (m->param[p].size + PIECE - 1) / PIECE;
+  int64_t *first = SML_ALLOC((size_t)npieces * sizeof *first);
+  int *tensor = SML_ALLOC((size_t)npieces * sizeof *tensor);
+  double *sumsq = SML_ALLOC((size_t)npieces * sizeof *sumsq);
+  for (int p = 0, k = 0; p < m->nparams; p++)
+    for (int64_t i = 0; i < m->param[p].size; i += PIECE, k++) {
+      first[k] = m->param[p].offset + i;
+      tensor[k] = p;
+    }
+#pragma omp parallel for schedule(static) if (m->nweights >= PAR_MIN)
+  for (int64_t k = 0; k < npieces; k++) {
+    const sml_param_entry *e = &m->param[tensor[k]];
+    const int64_t end = e->offset + e->size, n = end - first[k] < PIECE ? end - first[k] : PIECE;
+    sml_opt_step s = common;
     s.l2 = e->regularized ? (float)(2.0 * reg) : 0.0f;
     s.decay = e->regularized ? (float)h->weight_decay : 0.0f;
-    const double sq = o->update(params + e->offset, tensor_state, grad_sum + e->offset, inv, e->size, &s);
-    if (e->regularized) sumsq += sq;
+    float *piece_state[SML_OPT_MAX_STATE];
+    for (int j = 0; j < o->nstate; j++) piece_state[j] = state[j] + first[k];
+    sumsq[k] = o->update(params + first[k], piece_state, grad_sum + first[k], inv, n, &s);
   }
-  return reg * sumsq;
+  double total = 0.0;
+  for (int64_t k = 0; k < npieces; k++)
+    if (m->param[tensor[k]].regularized) total += sumsq[k];
+  free(first);
+  free(tensor);
+  free(sumsq);
+  return reg * total;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "shardml/checkpoint.h"
+#include "shardml/exact.h"
 #include "shardml/io.h"
 #include "shardml/rng.h"
 #include "shardml/train.h"
@@ -29,28 +30,37 @@ void sml_images_scores(const sml_model *m, const float *params, const sml_prep *
 
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
                     const sml_prep *prep, const sml_comm *c, double *loss) {
-  int64_t counts[2] = {0, split->count}; /* correct, seen */
-  double loss_sum = 0.0;
+  int64_t counts[3] = {0, split->count, 0}; /* correct, seen, the loss in fixed point */
+  double *sample_loss = NULL, maxabs = 0.0;
   if (split->count > 0) {
     const int64_t C = m->width[m->nlayers];
     float *scores = SML_ALLOC((size_t)(split->count * C) * sizeof *scores);
     sml_images_scores(m, params, prep, split->images, split->count, scores);
     counts[0] = sml_count_correct(scores, split->labels, split->count, C);
     if (loss) {
+      /* One loss per image, summed exactly below: the same total for any
+       * number of ranks. */
       sml_workspace ws;
-      sml_workspace_init(&ws, m, EVAL_CHUNK);
-      for (int64_t lo = 0; lo < split->count; lo += EVAL_CHUNK) {
-        const int64_t b = split->count - lo < EVAL_CHUNK ? split->count - lo : EVAL_CHUNK;
-        loss_sum += sml_model_loss(m, scores + lo * C, split->labels + lo, b, &ws);
+      sml_workspace_init(&ws, m, 1);
+      sample_loss = SML_ALLOC((size_t)split->count * sizeof *sample_loss);
+      for (int64_t i = 0; i < split->count; i++) {
+        sample_loss[i] = sml_model_loss(m, scores + i * C, split->labels + i, 1, &ws);
+        /* Infinity, not NaN, marks a bad value: MPI_MAX keeps it whatever the order. */
+        maxabs = isfinite(sample_loss[i]) ? fmax(maxabs, fabs(sample_loss[i])) : INFINITY;
       }
       sml_workspace_free(&ws);
     }
     free(scores);
   }
-  sml_allreduce_sum_i64(c, counts, 2);
   if (loss) {
-    sml_allreduce_sum_f64(c, &loss_sum, 1);
-    *loss = split->total > 0 ? loss_sum / (double)split->total : NAN;
+    sml_allreduce_max_f64(c, &maxabs, 1);
+    const int q = sml_fixed_exponent(isfinite(maxabs) ? maxabs : 0.0, split->total);
+    for (int64_t i = 0; isfinite(maxabs) && i < split->count; i++) counts[2] += sml_to_fixed(sample_loss[i], q);
+    free(sample_loss);
+    sml_allreduce_sum_i64(c, counts, 3);
+    *loss = split->total > 0 && isfinite(maxabs) ? sml_from_fixed(counts[2], q) / (double)split->total : NAN;
+  } else {
+    sml_allreduce_sum_i64(c, counts, 2);
   }
   return split->total > 0 ? (double)counts[0] / (double)counts[1] : -1.0;
 }
@@ -157,6 +167,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
   sml_step_scratch scratch;
   sml_step_scratch_init(&scratch, m, B, D);
+  sml_repro *repro = cfg->reproducible ? sml_repro_init(m, train, prep, cfg, c) : NULL;
   /* grad[0..nw) = gradient sum, then the flags: one allreduce per step. */
   float *grad = SML_ALLOC((size_t)(nw + NFLAGS) * sizeof *grad);
 
@@ -170,18 +181,35 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     while (state->step_in_epoch < steps_per_epoch) {
       const int64_t step = state->step_in_epoch;
       const double t0 = sml_now();
-      int64_t n;
-      const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = state->global_step};
-      grad[nw + FLAG_LOSS] = (float)sml_step_local(m, params, train, prep, perm, step * B,
-                                                   step * B + B < N ? step * B + B : N,
-                                                   cfg->dropout > 0 ? &drop : NULL, &scratch, grad, &n);
-      grad[nw + FLAG_COUNT] = (float)n;
-      grad[nw + FLAG_SIGNAL] = sml_signal_pending() ? 1.0f : 0.0f;
-      grad[nw + FLAG_TIMER] = checkpointing && policy->every_seconds > 0 && c->rank == 0 &&
-                              sml_now() - last_checkpoint >= policy->every_seconds;
-      const double t1 = sml_now();
-      sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
-      const double t2 = sml_now();
+      const int64_t lo = step * B, hi = step * B + B < N ? step * B + B : N;
+      const int signal_here = sml_signal_pending() != 0;
+      const int timer_here = checkpointing && policy->every_seconds > 0 && c->rank == 0 &&
+                             sml_now() - last_checkpoint >= policy->every_seconds;
+      double t1, t2;
+      if (repro) {
+        /* Exact sums of fixed micro-batches: the same bits for any layout. */
+        int64_t flags[2] = {signal_here, timer_here}, n;
+        double loss_sum, comm_s;
+        const int ok = sml_repro_step(repro, params, perm, lo, hi, state->global_step, grad, &loss_sum, &n, flags,
+                                      &comm_s);
+        grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
+        grad[nw + FLAG_COUNT] = (float)n;
+        grad[nw + FLAG_SIGNAL] = (float)flags[0];
+        grad[nw + FLAG_TIMER] = (float)flags[1];
+        t2 = sml_now();
+        t1 = t2 - comm_s;
+      } else {
+        int64_t n;
+        const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = state->global_step};
+        grad[nw + FLAG_LOSS] = (float)sml_step_local(m, params, train, prep, perm, lo, hi,
+                                                     cfg->dropout > 0 ? &drop : NULL, &scratch, grad, &n);
+        grad[nw + FLAG_COUNT] = (float)n;
+        grad[nw + FLAG_SIGNAL] = (float)signal_here;
+        grad[nw + FLAG_TIMER] = (float)timer_here;
+        t1 = sml_now();
+        sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
+        t2 = sml_now();
+      }
 
       /* The rate for this step, then the optimizer's fused update pass. */
       lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
@@ -263,6 +291,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   if (status == SML_OK) hist->test_acc = sml_evaluate(m, params, &ds->test, prep, c, NULL);
 
   sml_step_scratch_free(&scratch);
+  sml_repro_free(repro);
   free(perm); free(grad);
   /* Loss, signals and timers travel in the allreduce: every rank reached
    * the same verdict at the same step. */

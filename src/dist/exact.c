@@ -1,0 +1,18 @@
+/* Fixed-point conversion for order-free sums: see shardml/exact.h. */
+#include "shardml/exact.h"
+
+#include <math.h>
+
+int sml_fixed_exponent(double maxabs, int64_t n) {
+  if (!(maxabs > 0)) maxabs = 0x1.0p-200; /* nothing to represent: any scale is exact */
+  int e_max, e_n;
+  frexp(maxabs, &e_max);        /* maxabs < 2^e_max */
+  frexp((double)(n > 0 ? n : 1), &e_n); /* n < 2^e_n */
+  int q = 62 - e_max - e_n;     /* n * maxabs * 2^q < 2^(e_n + e_max + q) = 2^62 */
+  if (q > 1000) q = 1000;       /* ldexp's range */
+  return q;
+}
+
+int64_t sml_to_fixed(double x, int q) { return llrint(ldexp(x, q)); }
+
+double sml_from_fixed(int64_t v, int q) { return ldexp((double)v, -q); }

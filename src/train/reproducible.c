@@ -1,0 +1,231 @@
+/* Reproducible steps (--reproducible): one step's gradient with the same
+ * bits for any number of ranks and threads. See shardml/train.h.
+ *
+ * The global batch (positions [lo, hi) of the epoch's permutation) is cut
+ * into micro-batches of m positions by position alone. Micro-batch k is
+ * computed whole by one thread of one rank (rank r owns the k of its block
+ * of the micro-batches), single-threaded, with the same shapes whatever the
+ * layout; its images travel to that rank first (uint8, one alltoallv). Each
+ * micro-batch's gradient and loss then become fixed-point integers (shardml/
+ * exact.h), scaled from the largest magnitude over all ranks (one small
+ * MPI_MAX), and integers add exactly, in any order: locally over threads and
+ * micro-batches, globally in one int64 MPI_SUM. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shardml/exact.h"
+#include "shardml/train.h"
+
+struct sml_repro {
+  const sml_model *m;
+  const sml_shard *train;
+  const sml_prep *prep;
+  const sml_train_config *cfg;
+  const sml_comm *c;
+  int64_t micro, dim;
+  int64_t max_local;        /* micro-batches one rank may own in a step */
+  int64_t *shard_first;     /* [P] first global index of each rank's shard */
+  int64_t *send_counts, *recv_counts; /* [P] bytes */
+  uint8_t *send, *recv;     /* records of dim image bytes + 1 label byte */
+  uint8_t *images, *labels; /* [max_local * micro] this rank's micro-batches, by slot */
+  int64_t *ids;             /* their global indices (dropout) */
+  float *grads;             /* [max_local, nweights] each micro-batch's gradient sum */
+  double *losses;           /* [max_local] */
+  int nthreads;
+  sml_workspace *ws;        /* [nthreads] */
+  float **x;                /* [nthreads] prepared micro-batch [micro, dim] */
+  double *maxima;           /* [nparams + 1]: per tensor, then the loss */
+  int *q;                   /* [nparams + 1] fixed-point exponents */
+  int64_t *acc;             /* [nweights + 4]: gradient, loss, count, signal, timer */
+};
+
+/* Rank holding global training index g (shards are contiguous, in rank order). */
+static int holder_of(const sml_repro *r, int64_t g) {
+  int lo = 0, hi = r->c->size - 1;
+  while (lo < hi) { /* the last rank whose shard starts at or before g */
+    const int mid = (lo + hi + 1) / 2;
+    if (r->shard_first[mid] <= g) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/* Rank owning micro-batch k of n: the inverse of sml_block_range. */
+static int owner_of(int64_t k, int64_t n, int size) {
+  const int64_t base = n / size, extra = n % size, big = extra * (base + 1);
+  return (int)(k < big ? k / (base + 1) : extra + (base > 0 ? (k - big) / base : 0));
+}
+
+sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
+                          const sml_train_config *cfg, const sml_comm *c) {
+  sml_repro *r = SML_CALLOC(1, sizeof *r);
+  *r = (sml_repro){.m = m, .train = train, .prep = prep, .cfg = cfg, .c = c, .micro = cfg->micro_batch,
+                   .dim = prep->dim};
+  const int64_t nmicro = (cfg->batch + r->micro - 1) / r->micro;
+  r->max_local = (nmicro + c->size - 1) / c->size;
+  r->shard_first = SML_ALLOC((size_t)c->size * sizeof *r->shard_first);
+  sml_allgather_i64(c, train->first, r->shard_first);
+  r->send_counts = SML_ALLOC((size_t)c->size * sizeof *r->send_counts);
+  r->recv_counts = SML_ALLOC((size_t)c->size * sizeof *r->recv_counts);
+  const int64_t slots = r->max_local * r->micro, record = r->dim + 1;
+  r->send = SML_ALLOC((size_t)(cfg->batch * record));
+  r->recv = SML_ALLOC((size_t)(slots * record));
+  r->images = SML_ALLOC((size_t)(slots * r->dim));
+  r->labels = SML_ALLOC((size_t)slots);
+  r->ids = SML_ALLOC((size_t)slots * sizeof *r->ids);
+  r->grads = SML_ALLOC((size_t)(r->max_local * m->nweights) * sizeof *r->grads);
+  r->losses = SML_ALLOC((size_t)r->max_local * sizeof *r->losses);
+  r->nthreads = sml_threads();
+  r->ws = SML_ALLOC((size_t)r->nthreads * sizeof *r->ws);
+  r->x = SML_ALLOC((size_t)r->nthreads * sizeof *r->x);
+  for (int t = 0; t < r->nthreads; t++) {
+    sml_workspace_init(&r->ws[t], m, r->micro);
+    r->x[t] = SML_ALLOC((size_t)(r->micro * r->dim) * sizeof *r->x[t]);
+  }
+  r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
+  r->q = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->q);
+  r->acc = SML_ALLOC((size_t)(m->nweights + 4) * sizeof *r->acc);
+  return r;
+}
+
+void sml_repro_free(sml_repro *r) {
+  if (!r) return;
+  for (int t = 0; t < r->nthreads; t++) {
+    sml_workspace_free(&r->ws[t]);
+    free(r->x[t]);
+  }
+  free(r->ws); free(r->x); free(r->shard_first); free(r->send_counts); free(r->recv_counts); free(r->send);
+  free(r->recv); free(r->images); free(r->labels); free(r->ids); free(r->grads); free(r->losses);
+  free(r->maxima); free(r->q); free(r->acc);
+  free(r);
+}
+
+/* The images of this rank's micro-batches, gathered from the ranks that
+ * hold them. Both sides walk the positions in order, so no position needs
+ * to travel with its image. Returns the number of slots filled. */
+static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int64_t hi, int64_t nmicro,
+                             int64_t k0, int64_t kc) {
+  const sml_comm *c = r->c;
+  const int64_t record = r->dim + 1, nb = hi - lo;
+  memset(r->send_counts, 0, (size_t)c->size * sizeof *r->send_counts);
+  memset(r->recv_counts, 0, (size_t)c->size * sizeof *r->recv_counts);
+  /* Count first (send records must be grouped by destination rank). */
+  for (int64_t p = lo; p < hi; p++) {
+    const int dest = owner_of((p - lo) / r->micro, nmicro, c->size), src = holder_of(r, perm[p]);
+    if (src == c->rank) r->send_counts[dest] += record;
+    if (dest == c->rank) r->recv_counts[src] += record;
+  }
+  int64_t *fill = SML_ALLOC((size_t)c->size * sizeof *fill);
+  fill[0] = 0;
+  for (int q = 1; q < c->size; q++) fill[q] = fill[q - 1] + r->send_counts[q - 1];
+  for (int64_t p = lo; p < hi; p++) {
+    if (holder_of(r, perm[p]) != c->rank) continue;
+    const int dest = owner_of((p - lo) / r->micro, nmicro, c->size);
+    const int64_t local = perm[p] - r->train->first;
+    uint8_t *rec = r->send + fill[dest];
+    memcpy(rec, r->train->images + local * r->dim, (size_t)r->dim);
+    rec[r->dim] = r->train->labels[local];
+    fill[dest] += record;
+  }
+  sml_alltoallv_bytes(c, r->send, r->send_counts, r->recv, r->recv_counts);
+  /* Unpack: records arrive grouped by source rank, in position order. */
+  fill[0] = 0;
+  for (int q = 1; q < c->size; q++) fill[q] = fill[q - 1] + r->recv_counts[q - 1];
+  const int64_t first_slot = k0 * r->micro, end = (k0 + kc) * r->micro < nb ? (k0 + kc) * r->micro : nb;
+  for (int64_t p = lo + first_slot; p < lo + end; p++) {
+    const int src = holder_of(r, perm[p]);
+    const uint8_t *rec = r->recv + fill[src];
+    const int64_t slot = p - lo - first_slot;
+    memcpy(r->images + slot * r->dim, rec, (size_t)r->dim);
+    r->labels[slot] = rec[r->dim];
+    r->ids[slot] = perm[p];
+    fill[src] += record;
+  }
+  free(fill);
+  return end - first_slot;
+}
+
+int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
+                   int64_t global_step, float *grad, double *loss_sum, int64_t *count, int64_t flags[2],
+                   double *comm_s) {
+  const sml_model *m = r->m;
+  const sml_comm *c = r->c;
+  const int64_t nw = m->nweights, nb = hi - lo, nmicro = (nb + r->micro - 1) / r->micro;
+  int64_t k0, kc;
+  sml_block_range(nmicro, c->rank, c->size, &k0, &kc);
+  double t0 = sml_now();
+  gather_images(r, perm, lo, hi, nmicro, k0, kc);
+  *comm_s = sml_now() - t0;
+
+  /* Each micro-batch whole on one thread: the kernels' own parallel regions
+   * are nested, hence single-threaded, so nothing depends on the layout. */
+  const sml_dropout drop = {.p = r->cfg->dropout, .seed = r->cfg->seed, .step = global_step};
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < kc; j++) {
+    const int t = omp_get_thread_num();
+    const int64_t k = k0 + j, slot = j * r->micro, n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
+    float *g = r->grads + j * nw;
+    memset(g, 0, (size_t)nw * sizeof *g);
+    sml_prep_batch(r->prep, r->images + slot * r->dim, NULL, n, r->x[t]);
+    sml_dropout d = drop;
+    d.ids = r->ids + slot;
+    r->losses[j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, drop.p > 0 ? &d : NULL, &r->ws[t]);
+  }
+
+  /* The scale of every tensor and of the loss, agreed by every rank. */
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    double mx = 0;
+    for (int64_t j = 0; j < kc; j++)
+      for (int64_t i = 0; i < e->size; i++) mx = fmax(mx, fabs((double)r->grads[j * nw + e->offset + i]));
+    r->maxima[p] = mx;
+  }
+  double mx = 0;
+  for (int64_t j = 0; j < kc; j++) mx = fmax(mx, fabs(r->losses[j]));
+  r->maxima[m->nparams] = mx;
+  /* fmax ignores NaN: say so explicitly, so that divergence is agreed. */
+  int finite = 1;
+  for (int64_t j = 0; j < kc; j++) finite &= isfinite(r->losses[j]);
+  for (int64_t i = 0; finite && i < kc * nw; i++) finite &= isfinite(r->grads[i]);
+  if (!finite) r->maxima[m->nparams] = INFINITY;
+  t0 = sml_now();
+  sml_allreduce_max_f64(c, r->maxima, m->nparams + 1);
+  *comm_s += sml_now() - t0;
+  for (int p = 0; p <= m->nparams; p++)
+    if (!isfinite(r->maxima[p])) return -1; /* diverged, on every rank alike */
+  for (int p = 0; p <= m->nparams; p++) r->q[p] = sml_fixed_exponent(r->maxima[p], nmicro);
+
+  /* Integers from here: exact in any order. */
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    const int q = r->q[p];
+#pragma omp parallel for schedule(static) if (e->size >= (1 << 14))
+    for (int64_t i = 0; i < e->size; i++) {
+      int64_t s = 0;
+      for (int64_t j = 0; j < kc; j++) s += sml_to_fixed(r->grads[j * nw + e->offset + i], q);
+      r->acc[e->offset + i] = s;
+    }
+  }
+  int64_t loss_fixed = 0;
+  for (int64_t j = 0; j < kc; j++) loss_fixed += sml_to_fixed(r->losses[j], r->q[m->nparams]);
+  r->acc[nw] = loss_fixed;
+  r->acc[nw + 1] = 0;
+  for (int64_t j = 0; j < kc; j++) r->acc[nw + 1] += nb - (k0 + j) * r->micro < r->micro ? nb - (k0 + j) * r->micro : r->micro;
+  r->acc[nw + 2] = flags[0];
+  r->acc[nw + 3] = flags[1];
+  t0 = sml_now();
+  sml_allreduce_sum_i64(c, r->acc, nw + 4);
+  *comm_s += sml_now() - t0;
+
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    for (int64_t i = 0; i < e->size; i++) grad[e->offset + i] = (float)sml_from_fixed(r->acc[e->offset + i], r->q[p]);
+  }
+  *loss_sum = sml_from_fixed(r->acc[nw], r->q[m->nparams]);
+  *count = r->acc[nw + 1];
+  flags[0] = r->acc[nw + 2];
+  flags[1] = r->acc[nw + 3];
+  return 0;
+}

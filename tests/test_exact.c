@@ -4,7 +4,7 @@
  * and splits over the ranks and the threads must give one bit pattern.
  * Rank 0 then writes the terms and the result (hex floats) for
  * exact_sum.py, which compares the result with the exact real sum
- * (Python's fractions) within the documented bound n^2 * maxabs * 2^-61.
+ * (Python's fractions) within the documented bound (shardml/exact.h).
  * Usage: test_exact OUT_FILE */
 #include <math.h>
 #include <omp.h>
@@ -38,12 +38,13 @@ static double exact_sum(const double *terms, const int *order, const int *part, 
   for (int k = 0; k < N; k++) maxabs = fmax(maxabs, fabs(terms[k]));
   sml_allreduce_max_f64(c, &maxabs, 1);
   const int q = sml_fixed_exponent(maxabs, N);
+  const double scale = sml_fixed_scale(q);
   int64_t total = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : total)
   {
     const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     for (int k = t; k < N; k += nt)
-      if (part[order[k]] == c->rank) total += sml_to_fixed(terms[order[k]], q);
+      if (part[order[k]] == c->rank) total += sml_to_fixed(terms[order[k]], scale);
   }
   sml_allreduce_sum_i64(c, &total, 1);
   return sml_from_fixed(total, q);

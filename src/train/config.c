@@ -46,7 +46,7 @@ void sml_train_defaults(sml_train_config *cfg) {
   fill_int(&cfg->base_batch, 128);
   fill_real(&cfg->warmup_epochs, 0.0);
   fill_real(&cfg->init_scale, mlp ? 0.0 : 1e-3);
-  fill_int(&cfg->micro_batch, 32);
+  fill_int(&cfg->micro_batch, 64);
   fill_int(&cfg->early_stop, 0);
   fill_int(&cfg->log_every, 0);
 }

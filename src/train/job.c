@@ -146,6 +146,15 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
             model.kind, (long long)model.nweights, (long long)ds.train.total, world->size, sml_threads(),
             (long long)cfg->batch, cfg->optimizer->name, cfg->lr, cfg->reg, cfg->dropout > 0 ? ", dropout" : "",
             sml_kernels_active()->name, sml_blas_core_name());
+    /* What one step moves, per rank (the README's figures come from here). */
+    const double grad_bytes = (double)(model.nweights + 4) * (cfg->reproducible ? 8.0 : 4.0);
+    if (cfg->reproducible)
+      sml_log(world, "reproducible: micro-batches of %lld images; per step each rank allreduces %.0f kB (int64 "
+              "fixed point; %.0f kB as floats in the default mode) and sends about %.0f kB of images",
+              (long long)cfg->micro_batch, grad_bytes / 1e3, grad_bytes / 2e3,
+              (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3);
+    else
+      sml_log(world, "per step each rank allreduces %.0f kB", grad_bytes / 1e3);
     job_ctx cx = {.contents = {.model = &model, .cfg = cfg, .data = &identity, .ds = &ds, .mean = prep.mean,
                                .dim = prep.dim, .nranks = world->size, .nthreads = sml_threads()},
                   .job = job};

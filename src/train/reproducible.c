@@ -10,6 +10,7 @@
  * exact.h), scaled from the largest magnitude over all ranks (one small
  * MPI_MAX), and integers add exactly, in any order: locally over threads and
  * micro-batches, globally in one int64 MPI_SUM. */
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -174,22 +175,28 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
     r->losses[j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, drop.p > 0 ? &d : NULL, &r->ws[t]);
   }
 
-  /* The scale of every tensor and of the loss, agreed by every rank. */
+  /* The scale of every tensor and of the loss, agreed by every rank. A
+   * non-finite value becomes an infinite maximum, which MPI_MAX keeps. */
   for (int p = 0; p < m->nparams; p++) {
     const sml_param_entry *e = &m->param[p];
-    double mx = 0;
-    for (int64_t j = 0; j < kc; j++)
-      for (int64_t i = 0; i < e->size; i++) mx = fmax(mx, fabs((double)r->grads[j * nw + e->offset + i]));
-    r->maxima[p] = mx;
+    float mx = 0.0f; /* a float's magnitude is exact in float: compare there, vectorised */
+    int bad = 0;
+    for (int64_t j = 0; j < kc; j++) {
+      const float *g = r->grads + j * nw + e->offset;
+#pragma omp simd reduction(max : mx) reduction(| : bad)
+      for (int64_t i = 0; i < e->size; i++) {
+        const float a = fabsf(g[i]);
+        mx = a > mx ? a : mx;
+        bad |= !(a <= FLT_MAX); /* NaN or infinite */
+      }
+    }
+    r->maxima[p] = bad ? INFINITY : (double)mx;
   }
   double mx = 0;
-  for (int64_t j = 0; j < kc; j++) mx = fmax(mx, fabs(r->losses[j]));
+  for (int64_t j = 0; j < kc; j++) mx = isfinite(r->losses[j]) && fabs(r->losses[j]) <= mx ? mx : fabs(r->losses[j]);
+  for (int64_t j = 0; j < kc; j++)
+    if (!isfinite(r->losses[j])) mx = INFINITY;
   r->maxima[m->nparams] = mx;
-  /* fmax ignores NaN: say so explicitly, so that divergence is agreed. */
-  int finite = 1;
-  for (int64_t j = 0; j < kc; j++) finite &= isfinite(r->losses[j]);
-  for (int64_t i = 0; finite && i < kc * nw; i++) finite &= isfinite(r->grads[i]);
-  if (!finite) r->maxima[m->nparams] = INFINITY;
   t0 = sml_now();
   sml_allreduce_max_f64(c, r->maxima, m->nparams + 1);
   *comm_s += sml_now() - t0;
@@ -197,19 +204,23 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
     if (!isfinite(r->maxima[p])) return -1; /* diverged, on every rank alike */
   for (int p = 0; p <= m->nparams; p++) r->q[p] = sml_fixed_exponent(r->maxima[p], nmicro);
 
-  /* Integers from here: exact in any order. */
+  /* Integers from here: exact in any order. Each element gathers its
+   * micro-batches in one go, so the accumulator is written once. */
   for (int p = 0; p < m->nparams; p++) {
     const sml_param_entry *e = &m->param[p];
-    const int q = r->q[p];
-#pragma omp parallel for schedule(static) if (e->size >= (1 << 14))
+    const double scale = sml_fixed_scale(r->q[p]);
+    const float *g = r->grads + e->offset;
+    int64_t *acc = r->acc + e->offset;
+#pragma omp parallel for simd schedule(static) if (e->size >= (1 << 16))
     for (int64_t i = 0; i < e->size; i++) {
-      int64_t s = 0;
-      for (int64_t j = 0; j < kc; j++) s += sml_to_fixed(r->grads[j * nw + e->offset + i], q);
-      r->acc[e->offset + i] = s;
+      int64_t sum = 0;
+      for (int64_t j = 0; j < kc; j++) sum += sml_to_fixed(g[j * nw + i], scale);
+      acc[i] = sum;
     }
   }
   int64_t loss_fixed = 0;
-  for (int64_t j = 0; j < kc; j++) loss_fixed += sml_to_fixed(r->losses[j], r->q[m->nparams]);
+  const double loss_scale = sml_fixed_scale(r->q[m->nparams]);
+  for (int64_t j = 0; j < kc; j++) loss_fixed += sml_to_fixed(r->losses[j], loss_scale);
   r->acc[nw] = loss_fixed;
   r->acc[nw + 1] = 0;
   for (int64_t j = 0; j < kc; j++) r->acc[nw + 1] += nb - (k0 + j) * r->micro < r->micro ? nb - (k0 + j) * r->micro : r->micro;
@@ -221,7 +232,9 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
 
   for (int p = 0; p < m->nparams; p++) {
     const sml_param_entry *e = &m->param[p];
-    for (int64_t i = 0; i < e->size; i++) grad[e->offset + i] = (float)sml_from_fixed(r->acc[e->offset + i], r->q[p]);
+    const double unscale = 1.0 / sml_fixed_scale(r->q[p]); /* a power of two: exact */
+#pragma omp parallel for simd schedule(static) if (e->size >= (1 << 16))
+    for (int64_t i = 0; i < e->size; i++) grad[e->offset + i] = (float)((double)r->acc[e->offset + i] * unscale);
   }
   *loss_sum = sml_from_fixed(r->acc[nw], r->q[m->nparams]);
   *count = r->acc[nw + 1];

@@ -55,7 +55,8 @@ double sml_evaluate(const sml_model *m, const float *params, const sml_shard *sp
   if (loss) {
     sml_allreduce_max_f64(c, &maxabs, 1);
     const int q = sml_fixed_exponent(isfinite(maxabs) ? maxabs : 0.0, split->total);
-    for (int64_t i = 0; isfinite(maxabs) && i < split->count; i++) counts[2] += sml_to_fixed(sample_loss[i], q);
+    const double scale = sml_fixed_scale(q);
+    for (int64_t i = 0; isfinite(maxabs) && i < split->count; i++) counts[2] += sml_to_fixed(sample_loss[i], scale);
     free(sample_loss);
     sml_allreduce_sum_i64(c, counts, 3);
     *loss = split->total > 0 && isfinite(maxabs) ? sml_from_fixed(counts[2], q) / (double)split->total : NAN;

@@ -15,3 +15,4 @@ export OPENBLAS_CORETYPE=$CORE
 echo "== where: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs"
 grep -E '^(cpu|kernels|blas) ' <<<"$bench_info" | sed 's/^/   /'
 echo "   OPENBLAS_CORETYPE=$CORE for shardml and every peer"
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

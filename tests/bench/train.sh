@@ -10,7 +10,6 @@ HERE=$(dirname "$0")
 . "$HERE/lib.sh"
 REPS=${REPS:-3}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 shardml_rate() { # MODEL... : images/s of epochs 2.. of one run, and the allreduce share
   OMP_NUM_THREADS=$T mpirun -n "$P" --bind-to none "$B/shardml" train --model "$@" --epochs 3 --batch 128 \
     --out "$tmp/run" >/dev/null 2>&1

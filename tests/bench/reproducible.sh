@@ -1,0 +1,34 @@
+#!/bin/bash
+# What --reproducible costs (not a test): the 784-256-10 MLP at 1x1, 1x2 and
+# 2x1 with global batches of 128 and 512, images/s with and without it
+# (medians of REPS interleaved runs, default 3), and what a step moves.
+# Usage: tests/bench/reproducible.sh [BUILD_DIR]
+set -u
+HERE=$(dirname "$0")
+. "$HERE/lib.sh"
+REPS=${REPS:-3}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+rate() { # P T ARGS...: images/s of epochs 2-3 of one run
+  local p=$1 t=$2; shift 2
+  OMP_NUM_THREADS=$t mpirun -n "$p" --bind-to none "$B/shardml" train --model mlp --hidden 256 --epochs 3 "$@" \
+    --out "$tmp/run" 2>"$tmp/err" >/dev/null
+  awk -F, 'NR > 2 { r += $6; n++ } END { printf "%.0f\n", r / n }' "$tmp/run/history.csv"
+}
+for batch in 128 512; do
+  for layout in "1 1" "1 2" "2 1"; do
+    set -- $layout
+    a=""; b=""; c=""
+    for r in $(seq "$REPS"); do
+      a+="$(rate $1 $2 --batch $batch)"$'\n'
+      b+="$(rate $1 $2 --batch $batch --reproducible)"$'\n'
+      c+="$(rate $1 $2 --batch $batch --reproducible --micro-batch $((batch / 2)))"$'\n'
+    done
+    a=$(grep . <<<"$a" | median); b=$(grep . <<<"$b" | median); c=$(grep . <<<"$c" | median)
+    echo "batch $batch, $1 rank(s) x $2 thread(s): default $a img/s; --reproducible (micro 64) $b ($(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", 100 * (b / a - 1) }')); micro $((batch / 2)) $c ($(awk -v a="$a" -v c="$c" 'BEGIN { printf "%+.0f%%", 100 * (c / a - 1) }'))"
+  done
+done
+echo "== what a step moves (2 ranks, batch 128):"
+OMP_NUM_THREADS=1 mpirun -n 2 --bind-to none "$B/shardml" train --model mlp --hidden 256 --epochs 1 --reproducible \
+  --out "$tmp/run" 2>&1 | grep -E 'per step'
+OMP_NUM_THREADS=1 mpirun -n 2 --bind-to none "$B/shardml" train --model mlp --hidden 256 --epochs 1 \
+  --out "$tmp/run" 2>&1 | grep -E 'per step'

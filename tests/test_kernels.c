@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardml/exact.h"
 #include "shardml/kernels.h"
 
 #include "expect.h"
@@ -192,8 +193,11 @@ static void test_elementwise(const sml_kernels *k) {
   for (int64_t i = 0; i < n; i++) bad += o[i] != (a[i] > 0 ? a[i] : 0.0f);
   k->relu_forward(a, a, n); /* in place */
   for (int64_t i = 0; i < n; i++) bad += a[i] != o[i];
-  k->relu_backward(g, g, o, n);
-  for (int64_t i = 0; i < n; i++) bad += o[i] <= 0 && g[i] != 0.0f;
+  float *g0 = malloc((size_t)n * sizeof *g0);
+  memcpy(g0, g, (size_t)n * sizeof *g);
+  k->relu_backward(g, g, o, n); /* in place, as the model calls it */
+  for (int64_t i = 0; i < n; i++) bad += g[i] != (o[i] > 0 ? g0[i] : 0.0f);
+  free(g0);
   EXPECT(bad == 0, "%s relu: %lld wrong entries", k->name, (long long)bad);
 
   /* Losses: scores spread over a few units, so that softmax is not flat and
@@ -237,6 +241,61 @@ static void test_elementwise(const sml_kernels *k) {
   free(images); free(mean); free(x); free(a); free(g); free(o); free(scores); free(d);
 }
 
+/* The order-free sums' kernels against the scalar definitions of
+ * shardml/exact.h: equal bits, on every level, whatever the thread count. */
+static void test_fixed(const sml_kernels *k) {
+  const int64_t n = 70001, stride = n + 3, nrows = 5; /* a tail, and enough for threads */
+  float *x = malloc((size_t)(stride * nrows) * sizeof *x);
+  for (int64_t i = 0; i < stride * nrows; i++) /* magnitudes over 2^-40 .. 2^20, both signs, exact ties */
+    x[i] = (float)ldexp(uniform(), (int)(next_u64() % 61) - 40);
+  for (int64_t i = 0; i < 64; i++) x[i * 7] = (float)ldexp(2 * (int)i + 1, -32); /* halfway at q = 31 */
+  float want_max = 0;
+  for (int64_t j = 0; j < nrows; j++)
+    for (int64_t i = 0; i < n; i++) want_max = fmaxf(want_max, fabsf(x[j * stride + i]));
+  float got_max = k->absmax_rows(x, stride, nrows, n);
+  EXPECT(got_max == want_max, "%s absmax_rows %.9g vs %.9g", k->name, got_max, want_max);
+  const int q = sml_fixed_exponent(want_max, nrows);
+  EXPECT(q == 31, "fixed exponent %d for a maximum below 2^20 and 5 terms (51 - 20)", q);
+  const double scale = sml_fixed_scale(q);
+  int64_t *acc = malloc((size_t)n * sizeof *acc), *want = malloc((size_t)n * sizeof *want);
+  for (int64_t i = 0; i < n; i++) {
+    want[i] = 0;
+    for (int64_t j = 0; j < nrows; j++) want[i] += sml_to_fixed(x[j * stride + i], scale);
+  }
+  int64_t bad = 0;
+  for (int threads = 1; threads <= 2; threads++) {
+    omp_set_num_threads(threads);
+    memset(acc, 0x5a, (size_t)n * sizeof *acc);
+    k->fixed_sum_rows(acc, x, stride, nrows, n, scale);
+    for (int64_t i = 0; i < n; i++) bad += acc[i] != want[i];
+  }
+  EXPECT(bad == 0, "%s fixed_sum_rows: %lld sums differ from sml_to_fixed's", k->name, (long long)bad);
+
+  /* Back to float: large sums (the whole int64 range the scale allows,
+   * both signs, odd low bits so that the rounding to double matters). */
+  for (int64_t i = 0; i < n; i++) {
+    const int64_t mag = (int64_t)(next_u64() >> (1 + next_u64() % 63));
+    acc[i] = (i & 1 ? -mag : mag) | 1;
+  }
+  acc[0] = INT64_MAX - 1;
+  acc[1] = -INT64_MAX + 1;
+  acc[2] = 0;
+  acc[3] = ((int64_t)1 << 53) + 1; /* halfway between two doubles */
+  float *out = malloc((size_t)n * sizeof *out);
+  bad = 0;
+  for (int threads = 1; threads <= 2; threads++) {
+    omp_set_num_threads(threads);
+    k->fixed_to_float(out, acc, n, 1.0 / scale);
+    for (int64_t i = 0; i < n; i++) bad += out[i] != (float)((double)acc[i] / scale);
+  }
+  EXPECT(bad == 0, "%s fixed_to_float: %lld values differ from the scalar conversion", k->name, (long long)bad);
+  x[3 * stride + 11] = NAN;
+  EXPECT(isinf(k->absmax_rows(x, stride, nrows, n)), "%s absmax_rows: a NaN term must give infinity", k->name);
+  x[3 * stride + 11] = -INFINITY;
+  EXPECT(isinf(k->absmax_rows(x, stride, nrows, n)), "%s absmax_rows: an infinite term must give infinity", k->name);
+  free(x); free(acc); free(want); free(out);
+}
+
 static void test_level(const sml_kernels *k, const sml_kernels *ref) {
   const int64_t shapes[][3] = {
       {1, 1, 1},     {2, 3, 1},      {3, 5, 2},       {5, 17, 3},      {7, 31, 4},    {8, 32, 5},
@@ -251,6 +310,7 @@ static void test_level(const sml_kernels *k, const sml_kernels *ref) {
   for (size_t i = 0; i < sizeof l1_shapes / sizeof l1_shapes[0]; i++)
     test_l1(k, l1_shapes[i][0], l1_shapes[i][1], l1_shapes[i][2]);
   test_elementwise(k);
+  test_fixed(k);
 }
 
 int main(void) {

@@ -60,6 +60,18 @@ typedef struct {
   double (*softmax_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C);
   double (*svm_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C,
                      float margin);
+
+  /* Order-free sums (shardml/exact.h); rows j < nrows of n floats at
+   * x + j * stride. Every level gives the same bits: the arithmetic is exact
+   * up to one rounding that all levels do alike. */
+  /* max |x| over the rows, or INFINITY if any term is NaN or infinite.
+   * Single-threaded. */
+  float (*absmax_rows)(const float *x, int64_t stride, int64_t nrows, int64_t n);
+  /* acc[i] = sum_j sml_to_fixed(x[j][i], scale); terms finite with
+   * |x * scale| < 2^51 (sml_fixed_exponent's scale). */
+  void (*fixed_sum_rows)(int64_t *acc, const float *x, int64_t stride, int64_t nrows, int64_t n, double scale);
+  /* out[i] = (float)((double)acc[i] * unscale) */
+  void (*fixed_to_float)(float *out, const int64_t *acc, int64_t n, double unscale);
 } sml_kernels;
 
 const char *sml_isa_name(sml_isa isa);

@@ -51,7 +51,7 @@ typedef struct {
   double init_scale;      /* weight init std; <= 0: He */
   /* arithmetic */
   int reproducible;       /* bitwise the same for any ranks and threads (see sml_repro_step) */
-  int64_t micro_batch;    /* reproducible: positions per micro-batch (the unit of work) */
+  int64_t micro_batch;    /* reproducible: positions per micro-batch (the unit of work); 0: sml_micro_batch */
   /* stopping and reporting */
   int64_t early_stop;     /* stop after this many epochs without a better validation accuracy (0: never) */
   int64_t log_every;      /* record the loss every N steps (0: only per epoch) */
@@ -169,6 +169,9 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
  * the micro-batches' gradients and losses are summed in fixed-point integers
  * (shardml/exact.h), so the step's gradient has the same bits for any
  * number of ranks and threads. */
+/* The micro-batch size of cfg: its own, or by default a quarter of the
+ * batch within [64, 256]; a function of the options alone. */
+int64_t sml_micro_batch(const sml_train_config *cfg);
 typedef struct sml_repro sml_repro;
 sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
                           const sml_train_config *cfg, const sml_comm *c);

@@ -74,7 +74,7 @@ void cli_name_option(sml_err *err);
   {"dropout", OPT_REAL, &(cfg)->dropout, "P", "drop hidden units with probability P while training (mlp; default 0)"}, \
   {"reproducible", OPT_FLAG, &(cfg)->reproducible, NULL,                                          \
    "the same bits for any number of ranks and threads (exact sums of fixed micro-batches)"},      \
-  {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default 64)"}
+  {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default batch/4 in [64, 256])"}
 
 /* --optimizer NAME into cfg (NULL: leave the default); lists the known ones in errors. */
 int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err);

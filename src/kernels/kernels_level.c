@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "shardml/exact.h"
 #include "shardml/kernels.h"
 
 #if defined(__x86_64__)
@@ -73,6 +74,7 @@
 #define PAR_MIN_WORK (1 << 16)
 
 typedef float vecf __attribute__((vector_size(VEC * sizeof(float))));
+typedef int32_t veci32 __attribute__((vector_size(VEC * sizeof(int32_t))));
 
 static inline __attribute__((always_inline)) vecf vload(const float *p) {
   vecf v;
@@ -386,8 +388,19 @@ static void relu_forward(float *out, const float *in, int64_t n) {
 }
 
 static void relu_backward(float *din, const float *dout, const float *out, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n >= PAR_MIN_WORK)
-  for (int64_t i = 0; i < n; i++) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+  /* Whole vectors through a mask: a branch per element would mispredict on
+   * the activations' random signs, and in place (din == dout) the compiler
+   * keeps a scalar loop. Elementwise, so any aliasing is fine. */
+  const int64_t nvec = n / VEC;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_WORK)
+  for (int64_t v = 0; v < nvec; v++) {
+    const vecf zero = {0}, o = vload(out + v * VEC), d = vload(dout + v * VEC);
+    veci32 bits;
+    memcpy(&bits, &d, sizeof bits);
+    bits &= (veci32)(o > zero); /* +0.0f where the unit was off, as the tail */
+    memcpy(din + v * VEC, &bits, sizeof bits);
+  }
+  for (int64_t i = nvec * VEC; i < n; i++) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 static double softmax_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C) {
@@ -435,6 +448,110 @@ static double svm_loss(float *dscores, const float *scores, const uint8_t *label
   return total;
 }
 
+/* ------------------------------------------- order-free sums (exact.h) */
+
+/* Doubles and int64 per vector of this level; floats are read DVEC at a
+ * time and widened. */
+#define DVEC (VEC / 2)
+typedef float vecf_half __attribute__((vector_size(DVEC * sizeof(float))));
+typedef double vecd __attribute__((vector_size(DVEC * sizeof(double))));
+typedef int64_t veci __attribute__((vector_size(DVEC * sizeof(int64_t))));
+typedef uint64_t vecu __attribute__((vector_size(DVEC * sizeof(uint64_t))));
+/* Elements per thread's share when a call is split over threads: whole
+ * vectors, so the split does not change which loop handles an element. */
+#define FIXED_CHUNK 4096
+
+/* The largest |x| as a bit pattern: a non-negative float's bits order like
+ * its value, so one AND and one integer maximum per vector; any pattern at
+ * or above infinity's (0x7f800000) is an infinite or NaN term. */
+static float absmax_rows(const float *x, int64_t stride, int64_t nrows, int64_t n) {
+  const int32_t abs_mask = 0x7fffffff;
+  int32_t best = 0;
+  for (int64_t j = 0; j < nrows; j++) {
+    const float *row = x + j * stride;
+    veci32 acc = {0};
+    int64_t i = 0;
+    for (; i + VEC <= n; i += VEC) {
+      veci32 v;
+      memcpy(&v, row + i, sizeof v);
+      v &= abs_mask;
+      acc ^= (acc ^ v) & (v > acc); /* the larger, lane by lane */
+    }
+    for (int l = 0; l < VEC; l++) best = acc[l] > best ? acc[l] : best;
+    for (; i < n; i++) {
+      int32_t b;
+      memcpy(&b, row + i, sizeof b);
+      b &= abs_mask;
+      best = b > best ? b : best;
+    }
+  }
+  if (best >= 0x7f800000) return INFINITY;
+  float r;
+  memcpy(&r, &best, sizeof r);
+  return r;
+}
+
+/* acc[i] = sum over rows j of round(x[j][i] * scale): the rounding of
+ * sml_to_fixed (add 1.5 * 2^52, read the low mantissa bits), DVEC at once.
+ * x * scale is exact (scale is a power of two), so contracting it into an
+ * FMA changes nothing. */
+static void fixed_sum_rows(int64_t *acc, const float *x, int64_t stride, int64_t nrows, int64_t n, double scale) {
+  const double magic = 0x1.8p52;
+  int64_t magic_bits;
+  memcpy(&magic_bits, &magic, sizeof magic_bits);
+  const int64_t nchunks = (n + FIXED_CHUNK - 1) / FIXED_CHUNK;
+#pragma omp parallel for schedule(static) if (n * nrows >= PAR_MIN_WORK)
+  for (int64_t c = 0; c < nchunks; c++) {
+    const int64_t lo = c * FIXED_CHUNK, hi = lo + FIXED_CHUNK < n ? lo + FIXED_CHUNK : n;
+    int64_t i = lo;
+    for (; i + DVEC <= hi; i += DVEC) {
+      veci sum = {0};
+      for (int64_t j = 0; j < nrows; j++) {
+        vecf_half f;
+        memcpy(&f, x + j * stride + i, sizeof f);
+        const vecd d = __builtin_convertvector(f, vecd) * scale + magic;
+        veci bits;
+        memcpy(&bits, &d, sizeof bits);
+        sum += bits - magic_bits;
+      }
+      memcpy(acc + i, &sum, sizeof sum);
+    }
+    for (; i < hi; i++) {
+      int64_t sum = 0;
+      for (int64_t j = 0; j < nrows; j++) sum += sml_to_fixed(x[j * stride + i], scale);
+      acc[i] = sum;
+    }
+  }
+}
+
+/* out[i] = (float)((double)acc[i] * unscale). int64 -> double without
+ * AVX-512DQ: the high and low 32 bits become exact doubles through the
+ * mantissa (2^84 + 2^63 + hi 2^32 and 2^52 + lo), and one addition rounds
+ * their sum, hi 2^32 + lo, correctly, as a conversion instruction would. */
+static void fixed_to_float(float *out, const int64_t *acc, int64_t n, double unscale) {
+  const uint64_t lo_mask = 0xffffffffull, hi_flip = 0x80000000ull;
+  const uint64_t lo_exp = 0x4330000000000000ull, hi_exp = 0x4530000000000000ull;
+  const double offset = 0x1p84 + 0x1p63 + 0x1p52;
+  const int64_t nchunks = (n + FIXED_CHUNK - 1) / FIXED_CHUNK;
+#pragma omp parallel for schedule(static) if (n >= PAR_MIN_WORK)
+  for (int64_t c = 0; c < nchunks; c++) {
+    const int64_t lo = c * FIXED_CHUNK, hi = lo + FIXED_CHUNK < n ? lo + FIXED_CHUNK : n;
+    int64_t i = lo;
+    for (; i + DVEC <= hi; i += DVEC) {
+      vecu u;
+      memcpy(&u, acc + i, sizeof u);
+      const vecu lo_bits = (u & lo_mask) | lo_exp, hi_bits = ((u >> 32) ^ hi_flip) | hi_exp;
+      vecd lo_d, hi_d;
+      memcpy(&lo_d, &lo_bits, sizeof lo_d);
+      memcpy(&hi_d, &hi_bits, sizeof hi_d);
+      const vecd d = ((hi_d - offset) + lo_d) * unscale;
+      const vecf_half f = __builtin_convertvector(d, vecf_half);
+      memcpy(out + i, &f, sizeof f);
+    }
+    for (; i < hi; i++) out[i] = (float)((double)acc[i] * unscale);
+  }
+}
+
 /* ---------------------------------------------------------------- table */
 
 #define SML_STR2(x) #x
@@ -455,4 +572,7 @@ const sml_kernels SML_PASTE(sml_kernels_, SML_KLEVEL) = {
     .relu_backward = relu_backward,
     .softmax_loss = softmax_loss,
     .svm_loss = svm_loss,
+    .absmax_rows = absmax_rows,
+    .fixed_sum_rows = fixed_sum_rows,
+    .fixed_to_float = fixed_to_float,
 };

@@ -93,7 +93,7 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) sml_h5w_attr_double(&w, real_names[i], reals[i]);
   sml_h5w_attr_string(&w, "schedule", schedule_name(cfg->schedule));
   int64_t ints[10] = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
-                      cfg->log_every, cfg->early_stop, cfg->reproducible, cfg->micro_batch};
+                      cfg->log_every, cfg->early_stop, cfg->reproducible, sml_micro_batch(cfg)};
   static const char *int_names[10] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every",
                                       "early_stop", "reproducible", "micro_batch"};
   for (int i = 0; i < 10; i++) sml_h5w_attr_i64s(&w, int_names[i], &ints[i], 1);
@@ -251,7 +251,7 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
     return sml_fail(err, SML_EINPUT, "%s: saved without reproducible arithmetic, this run asks for it", r->path);
   if (saved_repro < 0) {
     SML_TRY(check_int(r, "reproducible", "reproducible arithmetic (0/1)", cfg->reproducible, err));
-    if (cfg->reproducible) SML_TRY(check_int(r, "micro_batch", "micro-batch", cfg->micro_batch, err));
+    if (cfg->reproducible) SML_TRY(check_int(r, "micro_batch", "micro-batch", sml_micro_batch(cfg), err));
   }
   SML_TRY(check_int(r, "lr_step", "decay interval", cfg->lr_step, err));
   char sched[16];

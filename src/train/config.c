@@ -46,7 +46,7 @@ void sml_train_defaults(sml_train_config *cfg) {
   fill_int(&cfg->base_batch, 128);
   fill_real(&cfg->warmup_epochs, 0.0);
   fill_real(&cfg->init_scale, mlp ? 0.0 : 1e-3);
-  fill_int(&cfg->micro_batch, 64);
+  fill_int(&cfg->micro_batch, 0); /* from the batch size: sml_micro_batch */
   fill_int(&cfg->early_stop, 0);
   fill_int(&cfg->log_every, 0);
 }
@@ -78,12 +78,24 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
   if (cfg->lr_step < 1) return sml_fail_quantity(err, SML_EINPUT, "decay interval", " %lld: must be at least 1", (long long)cfg->lr_step);
   if (cfg->base_batch < 1) return sml_fail_quantity(err, SML_EINPUT, "base batch", " %lld: must be at least 1", (long long)cfg->base_batch);
   if (cfg->warmup_epochs < 0) return sml_fail_quantity(err, SML_EINPUT, "warm-up epochs", " %g: must not be negative", cfg->warmup_epochs);
-  if (cfg->micro_batch < 1)
-    return sml_fail_quantity(err, SML_EINPUT, "micro-batch", " %lld: must be at least 1", (long long)cfg->micro_batch);
+  if (cfg->micro_batch < 0)
+    return sml_fail_quantity(err, SML_EINPUT, "micro-batch", " %lld: must be positive (or 0: from the batch size)",
+                             (long long)cfg->micro_batch);
   if (cfg->early_stop < 0)
     return sml_fail_quantity(err, SML_EINPUT, "early-stopping patience", " %lld: must not be negative", (long long)cfg->early_stop);
   if (cfg->log_every < 0) return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative", (long long)cfg->log_every);
   return SML_OK;
+}
+
+int64_t sml_micro_batch(const sml_train_config *cfg) {
+  if (cfg->micro_batch > 0) return cfg->micro_batch;
+  /* A quarter of the batch, within [64, 256] (tests/bench/reproducible.sh,
+   * README): a micro-batch costs a few passes over gradient-sized buffers
+   * whatever its size, so small ones are slow, and a step has only
+   * batch / micro of them to spread over the workers. Never the layout:
+   * the micro-batches are what makes runs on all layouts agree. */
+  const int64_t quarter = cfg->batch / 4;
+  return quarter < 64 ? 64 : quarter > 256 ? 256 : quarter;
 }
 
 int sml_train_model(const sml_train_config *cfg, int64_t input_dim, int num_classes, sml_model *m, sml_err *err) {

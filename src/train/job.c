@@ -151,10 +151,17 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
     if (cfg->reproducible)
       sml_log(world, "reproducible: micro-batches of %lld images; per step each rank allreduces %.0f kB (int64 "
               "fixed point; %.0f kB as floats in the default mode) and sends about %.0f kB of images",
-              (long long)cfg->micro_batch, grad_bytes / 1e3, grad_bytes / 2e3,
+              (long long)sml_micro_batch(cfg), grad_bytes / 1e3, grad_bytes / 2e3,
               (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3);
     else
       sml_log(world, "per step each rank allreduces %.0f kB", grad_bytes / 1e3);
+    const int64_t micro = sml_micro_batch(cfg), nmicro = (cfg->batch + micro - 1) / micro,
+                  workers = (int64_t)world->size * sml_threads();
+    if (cfg->reproducible && nmicro < workers) /* a full step's worth; the short last one has fewer */
+      sml_log(world, "warning: %lld micro-batches per step for %lld workers (%d ranks x %d threads): some stay idle; "
+              "--micro-batch %lld would use them all (every run to be compared needs the same value)",
+              (long long)nmicro, (long long)workers, world->size, sml_threads(),
+              (long long)((cfg->batch + workers - 1) / workers));
     job_ctx cx = {.contents = {.model = &model, .cfg = cfg, .data = &identity, .ds = &ds, .mean = prep.mean,
                                .dim = prep.dim, .nranks = world->size, .nthreads = sml_threads()},
                   .job = job};

@@ -10,13 +10,13 @@
  * exact.h), scaled from the largest magnitude over all ranks (one small
  * MPI_MAX), and integers add exactly, in any order: locally over threads and
  * micro-batches, globally in one int64 MPI_SUM. */
-#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shardml/exact.h"
+#include "shardml/kernels.h"
 #include "shardml/train.h"
 
 struct sml_repro {
@@ -37,6 +37,7 @@ struct sml_repro {
   int nthreads;
   sml_workspace *ws;        /* [nthreads] */
   float **x;                /* [nthreads] prepared micro-batch [micro, dim] */
+  float *micro_max;         /* [max_local, nparams] each micro-batch's largest magnitude per tensor */
   double *maxima;           /* [nparams + 1]: per tensor, then the loss */
   int *q;                   /* [nparams + 1] fixed-point exponents */
   int64_t *acc;             /* [nweights + 4]: gradient, loss, count, signal, timer */
@@ -62,7 +63,7 @@ static int owner_of(int64_t k, int64_t n, int size) {
 sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
                           const sml_train_config *cfg, const sml_comm *c) {
   sml_repro *r = SML_CALLOC(1, sizeof *r);
-  *r = (sml_repro){.m = m, .train = train, .prep = prep, .cfg = cfg, .c = c, .micro = cfg->micro_batch,
+  *r = (sml_repro){.m = m, .train = train, .prep = prep, .cfg = cfg, .c = c, .micro = sml_micro_batch(cfg),
                    .dim = prep->dim};
   const int64_t nmicro = (cfg->batch + r->micro - 1) / r->micro;
   r->max_local = (nmicro + c->size - 1) / c->size;
@@ -85,6 +86,7 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
     sml_workspace_init(&r->ws[t], m, r->micro);
     r->x[t] = SML_ALLOC((size_t)(r->micro * r->dim) * sizeof *r->x[t]);
   }
+  r->micro_max = SML_ALLOC((size_t)(r->max_local * m->nparams) * sizeof *r->micro_max);
   r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
   r->q = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->q);
   r->acc = SML_ALLOC((size_t)(m->nweights + 4) * sizeof *r->acc);
@@ -99,7 +101,7 @@ void sml_repro_free(sml_repro *r) {
   }
   free(r->ws); free(r->x); free(r->shard_first); free(r->send_counts); free(r->recv_counts); free(r->send);
   free(r->recv); free(r->images); free(r->labels); free(r->ids); free(r->grads); free(r->losses);
-  free(r->maxima); free(r->q); free(r->acc);
+  free(r->micro_max); free(r->maxima); free(r->q); free(r->acc);
   free(r);
 }
 
@@ -161,7 +163,10 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   *comm_s = sml_now() - t0;
 
   /* Each micro-batch whole on one thread: the kernels' own parallel regions
-   * are nested, hence single-threaded, so nothing depends on the layout. */
+   * are nested, hence single-threaded, so nothing depends on the layout.
+   * Its largest magnitude per tensor is taken while its gradient is still
+   * in cache. */
+  const sml_kernels *kern = sml_kernels_active();
   const sml_dropout drop = {.p = r->cfg->dropout, .seed = r->cfg->seed, .step = global_step};
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < kc; j++) {
@@ -173,24 +178,16 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
     sml_dropout d = drop;
     d.ids = r->ids + slot;
     r->losses[j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, drop.p > 0 ? &d : NULL, &r->ws[t]);
+    for (int p = 0; p < m->nparams; p++)
+      r->micro_max[j * m->nparams + p] = kern->absmax_rows(g + m->param[p].offset, 0, 1, m->param[p].size);
   }
 
   /* The scale of every tensor and of the loss, agreed by every rank. A
    * non-finite value becomes an infinite maximum, which MPI_MAX keeps. */
   for (int p = 0; p < m->nparams; p++) {
-    const sml_param_entry *e = &m->param[p];
-    float mx = 0.0f; /* a float's magnitude is exact in float: compare there, vectorised */
-    int bad = 0;
-    for (int64_t j = 0; j < kc; j++) {
-      const float *g = r->grads + j * nw + e->offset;
-#pragma omp simd reduction(max : mx) reduction(| : bad)
-      for (int64_t i = 0; i < e->size; i++) {
-        const float a = fabsf(g[i]);
-        mx = a > mx ? a : mx;
-        bad |= !(a <= FLT_MAX); /* NaN or infinite */
-      }
-    }
-    r->maxima[p] = bad ? INFINITY : (double)mx;
+    float mx = 0.0f; /* INFINITY, once there, stays */
+    for (int64_t j = 0; j < kc; j++) mx = fmaxf(mx, r->micro_max[j * m->nparams + p]);
+    r->maxima[p] = mx;
   }
   double mx = 0;
   for (int64_t j = 0; j < kc; j++) mx = isfinite(r->losses[j]) && fabs(r->losses[j]) <= mx ? mx : fabs(r->losses[j]);
@@ -208,15 +205,7 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
    * micro-batches in one go, so the accumulator is written once. */
   for (int p = 0; p < m->nparams; p++) {
     const sml_param_entry *e = &m->param[p];
-    const double scale = sml_fixed_scale(r->q[p]);
-    const float *g = r->grads + e->offset;
-    int64_t *acc = r->acc + e->offset;
-#pragma omp parallel for simd schedule(static) if (e->size >= (1 << 16))
-    for (int64_t i = 0; i < e->size; i++) {
-      int64_t sum = 0;
-      for (int64_t j = 0; j < kc; j++) sum += sml_to_fixed(g[j * nw + i], scale);
-      acc[i] = sum;
-    }
+    kern->fixed_sum_rows(r->acc + e->offset, r->grads + e->offset, nw, kc, e->size, sml_fixed_scale(r->q[p]));
   }
   int64_t loss_fixed = 0;
   const double loss_scale = sml_fixed_scale(r->q[m->nparams]);
@@ -232,9 +221,8 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
 
   for (int p = 0; p < m->nparams; p++) {
     const sml_param_entry *e = &m->param[p];
-    const double unscale = 1.0 / sml_fixed_scale(r->q[p]); /* a power of two: exact */
-#pragma omp parallel for simd schedule(static) if (e->size >= (1 << 16))
-    for (int64_t i = 0; i < e->size; i++) grad[e->offset + i] = (float)((double)r->acc[e->offset + i] * unscale);
+    /* 1 / 2^q is a power of two: exact */
+    kern->fixed_to_float(grad + e->offset, r->acc + e->offset, e->size, 1.0 / sml_fixed_scale(r->q[p]));
   }
   *loss_sum = sml_from_fixed(r->acc[nw], r->q[m->nparams]);
   *count = r->acc[nw + 1];

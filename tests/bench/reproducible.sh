@@ -24,7 +24,8 @@ for batch in 128 512; do
       c+="$(rate $1 $2 --batch $batch --reproducible --micro-batch $((batch / 2)))"$'\n'
     done
     a=$(grep . <<<"$a" | median); b=$(grep . <<<"$b" | median); c=$(grep . <<<"$c" | median)
-    echo "batch $batch, $1 rank(s) x $2 thread(s): default $a img/s; --reproducible (micro 64) $b ($(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", 100 * (b / a - 1) }')); micro $((batch / 2)) $c ($(awk -v a="$a" -v c="$c" 'BEGIN { printf "%+.0f%%", 100 * (c / a - 1) }'))"
+    m=$((batch / 4)); [ $m -lt 64 ] && m=64; [ $m -gt 256 ] && m=256 # the default micro-batch (sml_micro_batch)
+    echo "batch $batch, $1 rank(s) x $2 thread(s): default $a img/s; --reproducible (micro $m) $b ($(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", 100 * (b / a - 1) }')); micro $((batch / 2)) $c ($(awk -v a="$a" -v c="$c" 'BEGIN { printf "%+.0f%%", 100 * (c / a - 1) }'))"
   done
 done
 echo "== what a step moves (2 ranks, batch 128):"

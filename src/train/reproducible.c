@@ -112,6 +112,15 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
                              int64_t k0, int64_t kc) {
   const sml_comm *c = r->c;
   const int64_t record = r->dim + 1, nb = hi - lo;
+  if (c->size == 1) { /* every image is here: straight into the slots */
+    for (int64_t p = lo; p < hi; p++) {
+      const int64_t local = perm[p] - r->train->first, slot = p - lo;
+      memcpy(r->images + slot * r->dim, r->train->images + local * r->dim, (size_t)r->dim);
+      r->labels[slot] = r->train->labels[local];
+      r->ids[slot] = perm[p];
+    }
+    return nb;
+  }
   memset(r->send_counts, 0, (size_t)c->size * sizeof *r->send_counts);
   memset(r->recv_counts, 0, (size_t)c->size * sizeof *r->recv_counts);
   /* Count first (send records must be grouped by destination rank). */

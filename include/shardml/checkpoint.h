@@ -22,7 +22,7 @@
  * optimizer's named buffers, its name and hyperparameters as attributes,
  * dropout, early stopping and the validation loss history. Format 1 files
  * (SGD only, /optimizer/velocity) still load. */
-#define SML_CHECKPOINT_VERSION 2
+#define SML_CHECKPOINT_VERSION 3
 /* Exit status of a run stopped by SIGTERM or SIGUSR1 after its checkpoint. */
 #define SML_EXIT_PREEMPTED 3
 

@@ -62,20 +62,27 @@ static hid_t open_attr(const sml_h5_reader *r, const char *name, sml_err *err) {
   return H5Aopen((hid_t)r->file, name, H5P_DEFAULT);
 }
 
+/* Elements in attribute a: HDF5 reads them all, so a crafted file with more
+ * than the caller's room would write past it. */
+static hssize_t attr_count(hid_t a) {
+  hid_t s = H5Aget_space(a);
+  const hssize_t count = s < 0 ? -1 : H5Sget_simple_extent_npoints(s);
+  if (s >= 0) H5Sclose(s);
+  return count;
+}
+
 int sml_h5r_attr_double(const sml_h5_reader *r, const char *name, double *out, sml_err *err) {
   hid_t a = open_attr(r, name, err);
   if (a < 0) return SML_EINPUT;
-  int rc = H5Aread(a, H5T_NATIVE_DOUBLE, out);
+  int rc = attr_count(a) == 1 ? H5Aread(a, H5T_NATIVE_DOUBLE, out) : -1;
   H5Aclose(a);
-  return rc < 0 ? sml_fail(err, SML_EINPUT, "%s: cannot read attribute %s", r->path, name) : SML_OK;
+  return rc < 0 ? sml_fail(err, SML_EINPUT, "%s: attribute %s: expected one number", r->path, name) : SML_OK;
 }
 
 int sml_h5r_attr_i64s(const sml_h5_reader *r, const char *name, int64_t *out, int max, int *n, sml_err *err) {
   hid_t a = open_attr(r, name, err);
   if (a < 0) return SML_EINPUT;
-  hid_t s = H5Aget_space(a);
-  hssize_t count = H5Sget_simple_extent_npoints(s);
-  H5Sclose(s);
+  const hssize_t count = attr_count(a);
   int rc = -1;
   if (count >= 1 && count <= max) rc = H5Aread(a, H5T_NATIVE_INT64, out);
   H5Aclose(a);
@@ -92,7 +99,7 @@ int sml_h5r_attr_string(const sml_h5_reader *r, const char *name, char *out, siz
   H5Tset_cset(t, H5Tget_cset(ftype));
   H5Tset_size(t, H5T_VARIABLE);
   char *value = NULL;
-  int rc = H5Tis_variable_str(ftype) > 0 ? H5Aread(a, t, &value) : -1;
+  int rc = H5Tis_variable_str(ftype) > 0 && attr_count(a) == 1 ? H5Aread(a, t, &value) : -1;
   if (rc >= 0 && value) {
     snprintf(out, len, "%s", value);
     H5free_memory(value);
@@ -100,5 +107,5 @@ int sml_h5r_attr_string(const sml_h5_reader *r, const char *name, char *out, siz
   H5Tclose(t);
   H5Tclose(ftype);
   H5Aclose(a);
-  return rc < 0 ? sml_fail(err, SML_EINPUT, "%s: attribute %s is not a string", r->path, name) : SML_OK;
+  return rc < 0 ? sml_fail(err, SML_EINPUT, "%s: attribute %s is not one string", r->path, name) : SML_OK;
 }

@@ -39,6 +39,59 @@ static double *history_field(sml_epoch_stats *e, int k) {
 
 static const char *schedule_name(sml_schedule s) { return s == SML_SCHEDULE_COSINE ? "cosine" : "step"; }
 
+/* The attributes a checkpoint restores or checks, as one record: written
+ * from it, read back into it, and hashed from it in one order by both. */
+static const char *const real_names[] = {"lr", "reg", "momentum", "beta1", "beta2", "eps", "weight_decay", "dropout",
+                                         "lr_decay", "warmup_epochs", "init_scale"};
+static const char *const int_names[] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every",
+                                        "early_stop", "reproducible", "micro_batch"};
+static const char *const progress_names[] = {"epoch", "step_in_epoch", "global_step"};
+static const char *const sum_names[] = {"epoch_loss_sum", "epoch_compute_s", "epoch_allreduce_s", "epoch_elapsed_s"};
+#define NREALS (int)(sizeof real_names / sizeof real_names[0])
+#define NINTS (int)(sizeof int_names / sizeof int_names[0])
+typedef struct {
+  double reals[NREALS];
+  int64_t ints[NINTS];
+  int64_t progress[3]; /* epoch, step_in_epoch, global_step */
+  double sums[4];      /* the running epoch's sums */
+  char model[32], optimizer[32], schedule[16];
+  int64_t widths[SML_MAX_LAYERS + 1];
+  int nwidths;
+} ckpt_meta;
+
+static void meta_of(ckpt_meta *mt, const sml_model *m, const sml_train_config *cfg, const sml_train_state *st) {
+  *mt = (ckpt_meta){
+      .reals = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
+                cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay, cfg->warmup_epochs, cfg->init_scale},
+      .ints = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
+               cfg->log_every, cfg->early_stop, cfg->reproducible, sml_micro_batch(cfg)},
+      .progress = {st->epoch, st->step_in_epoch, st->global_step},
+      .sums = {st->epoch_loss_sum, st->epoch_compute_s, st->epoch_allreduce_s, st->epoch_elapsed_s},
+      .nwidths = m->nlayers + 1};
+  snprintf(mt->model, sizeof mt->model, "%s", m->kind);
+  snprintf(mt->optimizer, sizeof mt->optimizer, "%s", cfg->optimizer->name);
+  snprintf(mt->schedule, sizeof mt->schedule, "%s", schedule_name(cfg->schedule));
+  memcpy(mt->widths, m->width, (size_t)mt->nwidths * sizeof *mt->widths);
+}
+
+/* One checksum over everything a resume restores or trusts (format 3):
+ * the tensors, the attributes of mt, and the history. */
+static uint64_t contents_checksum(uint64_t tensors, const ckpt_meta *mt, const sml_train_history *h) {
+  uint64_t x = sml_fnv1a(SML_FNV1A_INIT, &tensors, sizeof tensors);
+  x = sml_fnv1a(x, mt->reals, sizeof mt->reals);
+  x = sml_fnv1a(x, mt->ints, sizeof mt->ints);
+  x = sml_fnv1a(x, mt->progress, sizeof mt->progress);
+  x = sml_fnv1a(x, mt->sums, sizeof mt->sums);
+  x = sml_fnv1a(x, mt->model, strlen(mt->model) + 1);
+  x = sml_fnv1a(x, mt->optimizer, strlen(mt->optimizer) + 1);
+  x = sml_fnv1a(x, mt->schedule, strlen(mt->schedule) + 1);
+  x = sml_fnv1a(x, mt->widths, (size_t)mt->nwidths * sizeof *mt->widths);
+  for (int k = 0; k < NHISTORY; k++)
+    for (int64_t i = 0; i < h->nepochs; i++) x = sml_fnv1a(x, history_field(&h->epochs[i], k), sizeof(double));
+  x = sml_fnv1a(x, h->step_index, (size_t)h->nsteps_logged * sizeof *h->step_index);
+  return sml_fnv1a(x, h->step_loss, (size_t)h->nsteps_logged * sizeof *h->step_loss);
+}
+
 int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sml_err *err) {
   const sml_model *m = cc->model;
   const sml_train_config *cfg = cc->cfg;
@@ -76,37 +129,25 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   sml_h5w_attr_string(&w, "shardml_file", cc->final ? "model" : "checkpoint");
   int64_t version = SML_CHECKPOINT_VERSION;
   sml_h5w_attr_i64s(&w, "format_version", &version, 1);
-  sml_h5w_attr_string(&w, "model", m->kind);
-  sml_h5w_attr_i64s(&w, "widths", m->width, m->nlayers + 1);
+  ckpt_meta mt;
+  meta_of(&mt, m, cfg, st);
+  sml_h5w_attr_string(&w, "model", mt.model);
+  sml_h5w_attr_i64s(&w, "widths", mt.widths, mt.nwidths);
   sml_h5w_attr_double(&w, "svm_margin", m->svm_margin);
   int64_t shape[3] = {cc->ds->height, cc->ds->width, cc->ds->channels};
   sml_h5w_attr_i64s(&w, "image_shape", shape, 3);
   const char *cn[SML_MAX_CLASSES];
   for (int i = 0; i < cc->ds->num_classes; i++) cn[i] = cc->ds->class_names[i];
   sml_h5w_attr_strings(&w, "class_names", cn, cc->ds->num_classes);
-  /* Hyperparameters. */
-  sml_h5w_attr_string(&w, "optimizer", o->name);
-  const double reals[] = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
-                          cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay, cfg->warmup_epochs, cfg->init_scale};
-  static const char *real_names[] = {"lr", "reg", "momentum", "beta1", "beta2", "eps", "weight_decay", "dropout",
-                                     "lr_decay", "warmup_epochs", "init_scale"};
-  for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++) sml_h5w_attr_double(&w, real_names[i], reals[i]);
-  sml_h5w_attr_string(&w, "schedule", schedule_name(cfg->schedule));
-  int64_t ints[10] = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
-                      cfg->log_every, cfg->early_stop, cfg->reproducible, sml_micro_batch(cfg)};
-  static const char *int_names[10] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every",
-                                      "early_stop", "reproducible", "micro_batch"};
-  for (int i = 0; i < 10; i++) sml_h5w_attr_i64s(&w, int_names[i], &ints[i], 1);
-  /* Progress; the shuffling RNG is (seed, epoch), so this is its state. */
-  int64_t progress[3] = {st->epoch, st->step_in_epoch, st->global_step};
-  sml_h5w_attr_i64s(&w, "epoch", &progress[0], 1);
-  sml_h5w_attr_i64s(&w, "step_in_epoch", &progress[1], 1);
-  sml_h5w_attr_i64s(&w, "global_step", &progress[2], 1);
+  /* Hyperparameters and progress; the shuffling RNG is (seed, epoch), so
+   * that is its state. */
+  sml_h5w_attr_string(&w, "optimizer", mt.optimizer);
+  for (int i = 0; i < NREALS; i++) sml_h5w_attr_double(&w, real_names[i], mt.reals[i]);
+  sml_h5w_attr_string(&w, "schedule", mt.schedule);
+  for (int i = 0; i < NINTS; i++) sml_h5w_attr_i64s(&w, int_names[i], &mt.ints[i], 1);
+  for (int i = 0; i < 3; i++) sml_h5w_attr_i64s(&w, progress_names[i], &mt.progress[i], 1);
   sml_h5w_attr_string(&w, "rng", "splitmix64; epoch e shuffles with stream (seed, 2, e); init used (seed, 1, 0)");
-  sml_h5w_attr_double(&w, "epoch_loss_sum", st->epoch_loss_sum);
-  sml_h5w_attr_double(&w, "epoch_compute_s", st->epoch_compute_s);
-  sml_h5w_attr_double(&w, "epoch_allreduce_s", st->epoch_allreduce_s);
-  sml_h5w_attr_double(&w, "epoch_elapsed_s", st->epoch_elapsed_s);
+  for (int i = 0; i < 4; i++) sml_h5w_attr_double(&w, sum_names[i], mt.sums[i]);
   sml_h5w_attr_double(&w, "test_accuracy", h->test_acc);
   /* Dataset identity. */
   sml_h5w_attr_string(&w, "dataset_path", cc->data->path);
@@ -117,8 +158,11 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   sml_h5w_attr_string(&w, "dataset_label_checksum", hex);
   int64_t layout[2] = {cc->nranks, cc->nthreads};
   sml_h5w_attr_i64s(&w, "saved_ranks_threads", layout, 2);
-  snprintf(hex, sizeof hex, "%016" PRIx64, tensors_checksum(st->params, st->opt_state, o->nstate, m->nweights));
+  const uint64_t tensors = tensors_checksum(st->params, st->opt_state, o->nstate, m->nweights);
+  snprintf(hex, sizeof hex, "%016" PRIx64, tensors);
   sml_h5w_attr_string(&w, "tensors_checksum", hex);
+  snprintf(hex, sizeof hex, "%016" PRIx64, contents_checksum(tensors, &mt, h));
+  sml_h5w_attr_string(&w, "contents_checksum", hex);
   return sml_h5w_commit(&w, err);
 }
 
@@ -179,7 +223,7 @@ static int read_optimizer(const sml_h5_reader *r, const sml_optimizer **o, sml_e
 /* Reads the parameters and the optimizer's state buffers and checks them
  * against the stored checksum. */
 static int read_tensor_set(const sml_h5_reader *r, const sml_model *m, const sml_optimizer *o, float *params,
-                           float *const *state, sml_err *err) {
+                           float *const *state, uint64_t *checksum, sml_err *err) {
   SML_TRY(read_tensors(r, m, "/params", params, err));
   for (int k = 0; k < o->nstate; k++) {
     char group[64];
@@ -188,15 +232,18 @@ static int read_tensor_set(const sml_h5_reader *r, const sml_model *m, const sml
   }
   char hex[32], want_hex[32];
   SML_TRY(sml_h5r_attr_string(r, "tensors_checksum", hex, sizeof hex, err));
-  snprintf(want_hex, sizeof want_hex, "%016" PRIx64, tensors_checksum(params, state, o->nstate, m->nweights));
+  *checksum = tensors_checksum(params, state, o->nstate, m->nweights);
+  snprintf(want_hex, sizeof want_hex, "%016" PRIx64, *checksum);
   if (strcmp(hex, want_hex) != 0)
     return sml_fail(err, SML_EINPUT, "%s: corrupt: tensor checksum %s, stored %s", r->path, want_hex, hex);
   return SML_OK;
 }
 
 static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_train_config *cfg,
-                      const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
+                      const sml_dataset_identity *data, sml_train_state *scratch, int *saved_ranks,
                       int *saved_threads, sml_err *err) {
+  const sml_train_state *state = scratch; /* zero progress: meta_of below reads only its layout */
+  uint64_t tensors = 0;
   char kind[32], file_kind[32];
   int64_t widths[SML_MAX_LAYERS + 1];
   int nwid;
@@ -261,33 +308,60 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
                     schedule_name(cfg->schedule));
   if (cfg->schedule == SML_SCHEDULE_COSINE) SML_TRY(check_int(r, "epochs", "epochs", cfg->epochs, err));
 
-  SML_TRY(read_tensor_set(r, model, o, state->params, state->opt_state, err));
+  /* Progress, range-checked before anything is sized by it: the epoch
+   * within this run's epochs, the step within the epoch, and the global step
+   * their consequence (every step advances both). */
+  ckpt_meta mt;
+  meta_of(&mt, model, cfg, state); /* what the checks above compared; the file's own values below */
+  for (int i = 0; i < 3; i++) SML_TRY(sml_h5r_attr_i64s(r, progress_names[i], &mt.progress[i], 1, NULL, err));
+  const int64_t epoch = mt.progress[0], step_in_epoch = mt.progress[1], global_step = mt.progress[2];
+  const int64_t spe = (data->n_train + cfg->batch - 1) / cfg->batch;
+  if (epoch < 0 || epoch > cfg->epochs)
+    return sml_fail(err, SML_EINPUT, "%s: corrupt or another run's: saved at epoch %lld, this run has %lld epochs",
+                    r->path, (long long)epoch, (long long)cfg->epochs);
+  int64_t expect_step;
+  if (step_in_epoch < 0 || step_in_epoch > spe || __builtin_mul_overflow(epoch, spe, &expect_step) ||
+      expect_step + step_in_epoch != global_step || global_step > cfg->epochs * spe)
+    return sml_fail(err, SML_EINPUT, "%s: corrupt: epoch %lld, step %lld of %lld in it and global step %lld disagree",
+                    r->path, (long long)epoch, (long long)step_in_epoch, (long long)spe, (long long)global_step);
+  for (int i = 0; i < 4; i++) {
+    SML_TRY(sml_h5r_attr_double(r, sum_names[i], &mt.sums[i], err));
+    if (!isfinite(mt.sums[i]) || (i > 0 && mt.sums[i] < 0))
+      return sml_fail(err, SML_EINPUT, "%s: corrupt: %s is %g", r->path, sum_names[i], mt.sums[i]);
+  }
+  int64_t layout[2];
+  SML_TRY(sml_h5r_attr_i64s(r, "saved_ranks_threads", layout, 2, NULL, err));
+  if (layout[0] < 1 || layout[0] > INT32_MAX || layout[1] < 1 || layout[1] > INT32_MAX)
+    return sml_fail(err, SML_EINPUT, "%s: corrupt: saved on %lld ranks x %lld threads", r->path, (long long)layout[0],
+                    (long long)layout[1]);
 
-  int64_t progress[3];
-  SML_TRY(sml_h5r_attr_i64s(r, "epoch", &progress[0], 1, NULL, err));
-  SML_TRY(sml_h5r_attr_i64s(r, "step_in_epoch", &progress[1], 1, NULL, err));
-  SML_TRY(sml_h5r_attr_i64s(r, "global_step", &progress[2], 1, NULL, err));
-  state->epoch = progress[0];
-  state->step_in_epoch = progress[1];
-  state->global_step = progress[2];
-  SML_TRY(sml_h5r_attr_double(r, "epoch_loss_sum", &state->epoch_loss_sum, err));
-  SML_TRY(sml_h5r_attr_double(r, "epoch_compute_s", &state->epoch_compute_s, err));
-  SML_TRY(sml_h5r_attr_double(r, "epoch_allreduce_s", &state->epoch_allreduce_s, err));
-  SML_TRY(sml_h5r_attr_double(r, "epoch_elapsed_s", &state->epoch_elapsed_s, err));
-  /* History: per-epoch metrics and the logged steps. */
-  sml_train_history *h = &state->hist;
-  int64_t ne = 0, ns = 0, cap = cfg->epochs;
-  double *col = SML_ALLOC((size_t)(progress[0] + 1) * sizeof *col);
+  /* Tensors and history into scratch room sized by this run; the caller
+   * commits them only when everything checked out. */
+  SML_TRY(read_tensor_set(r, model, o, scratch->params, scratch->opt_state, &tensors, err));
+  scratch->epoch = epoch;
+  scratch->step_in_epoch = step_in_epoch;
+  scratch->global_step = global_step;
+  scratch->epoch_loss_sum = mt.sums[0];
+  scratch->epoch_compute_s = mt.sums[1];
+  scratch->epoch_allreduce_s = mt.sums[2];
+  scratch->epoch_elapsed_s = mt.sums[3];
+  sml_train_history *h = &scratch->hist;
+  int64_t ne = epoch;
+  double *col = SML_ALLOC((size_t)(epoch + 1) * sizeof *col);
   int st = SML_OK;
   for (int k = 0; k < NHISTORY && st == SML_OK; k++) {
     char name[64];
     snprintf(name, sizeof name, "/history/%s", history_names[k]);
-    if (!sml_h5r_has(r, name)) { /* format 1 has no validation loss */
-      for (int64_t i = 0; i < cap; i++) *history_field(&h->epochs[i], k) = NAN;
+    if (!sml_h5r_has(r, name) && version < 3) { /* format 1 has no validation loss */
+      for (int64_t i = 0; i < epoch; i++) *history_field(&h->epochs[i], k) = NAN;
       continue;
     }
-    st = sml_h5r_doubles(r, name, col, progress[0] < cap ? progress[0] : cap, &ne, err);
-    for (int64_t i = 0; st == SML_OK && i < ne; i++) *history_field(&h->epochs[i], k) = col[i];
+    int64_t n = 0;
+    st = sml_h5r_doubles(r, name, col, epoch, &n, err);
+    if (st == SML_OK && n != epoch)
+      st = sml_fail(err, SML_EINPUT, "%s: corrupt: %s has %lld entries for %lld finished epochs", r->path, name,
+                    (long long)n, (long long)epoch);
+    for (int64_t i = 0; st == SML_OK && i < n; i++) *history_field(&h->epochs[i], k) = col[i];
   }
   free(col);
   SML_TRY(st);
@@ -295,19 +369,40 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
   if (cfg->log_every > 0) {
     int64_t log_every;
     SML_TRY(sml_h5r_attr_i64s(r, "log_every", &log_every, 1, NULL, err));
-    if (log_every == cfg->log_every) {
-      double *steps = SML_ALLOC((size_t)(state->global_step / cfg->log_every + 2) * sizeof *steps);
-      SML_TRY(sml_h5r_doubles(r, "/history/step", steps, state->global_step / cfg->log_every + 1, &ns, err));
-      SML_TRY(sml_h5r_doubles(r, "/history/step_loss", h->step_loss, ns, &ns, err));
-      for (int64_t i = 0; i < ns; i++) h->step_index[i] = (int64_t)steps[i];
-      h->nsteps_logged = ns;
+    if (log_every == cfg->log_every) { /* global_step is in range, so this fits the history's room */
+      const int64_t want = global_step / log_every;
+      int64_t ns = 0, nl = 0;
+      double *steps = SML_ALLOC((size_t)(want + 1) * sizeof *steps);
+      st = sml_h5r_doubles(r, "/history/step", steps, want, &ns, err);
+      if (st == SML_OK) st = sml_h5r_doubles(r, "/history/step_loss", h->step_loss, want, &nl, err);
+      if (st == SML_OK && (ns != want || nl != want))
+        st = sml_fail(err, SML_EINPUT, "%s: corrupt: %lld and %lld logged steps where global step %lld means %lld",
+                      r->path, (long long)ns, (long long)nl, (long long)global_step, (long long)want);
+      for (int64_t i = 0; st == SML_OK && i < ns; i++) {
+        if (!(steps[i] == (double)((i + 1) * log_every)))
+          st = sml_fail(err, SML_EINPUT, "%s: corrupt: logged step %lld is %g", r->path, (long long)i, steps[i]);
+        h->step_index[i] = (i + 1) * log_every;
+      }
       free(steps);
+      SML_TRY(st);
+      h->nsteps_logged = ns;
     }
   }
-  int64_t layout[2];
-  SML_TRY(sml_h5r_attr_i64s(r, "saved_ranks_threads", layout, 2, NULL, err));
   *saved_ranks = (int)layout[0];
   *saved_threads = (int)layout[1];
+
+  /* Format 3: one checksum over all of it, from the file's own values. */
+  if (version >= 3) {
+    for (int i = 0; i < NREALS; i++) SML_TRY(sml_h5r_attr_double(r, real_names[i], &mt.reals[i], err));
+    for (int i = 0; i < NINTS; i++) SML_TRY(sml_h5r_attr_i64s(r, int_names[i], &mt.ints[i], 1, NULL, err));
+    SML_TRY(sml_h5r_attr_string(r, "optimizer", mt.optimizer, sizeof mt.optimizer, err));
+    SML_TRY(sml_h5r_attr_string(r, "schedule", mt.schedule, sizeof mt.schedule, err));
+    snprintf(mt.model, sizeof mt.model, "%s", kind);
+    SML_TRY(sml_h5r_attr_string(r, "contents_checksum", hex, sizeof hex, err));
+    snprintf(want_hex, sizeof want_hex, "%016" PRIx64, contents_checksum(tensors, &mt, h));
+    if (strcmp(hex, want_hex) != 0)
+      return sml_fail(err, SML_EINPUT, "%s: corrupt: contents checksum %s, stored %s", r->path, want_hex, hex);
+  }
   return SML_OK;
 }
 
@@ -316,8 +411,18 @@ int sml_checkpoint_read(const char *path, const sml_model *model, const sml_trai
                         int *saved_threads, sml_err *err) {
   sml_h5_reader r;
   SML_TRY(sml_h5r_open(&r, path, err));
-  int st = read_state(&r, model, cfg, data, state, saved_ranks, saved_threads, err);
+  /* Read and verified into scratch state; only a checkpoint that passes
+   * every check replaces the live one, so a refused file leaves no trace. */
+  sml_train_state scratch;
+  sml_train_state_init(&scratch, model, cfg, (data->n_train + cfg->batch - 1) / cfg->batch);
+  int st = read_state(&r, model, cfg, data, &scratch, saved_ranks, saved_threads, err);
   sml_h5r_close(&r);
+  if (st == SML_OK) {
+    sml_train_state t = *state;
+    *state = scratch;
+    scratch = t;
+  }
+  sml_train_state_free(&scratch);
   return st;
 }
 
@@ -346,7 +451,8 @@ int sml_saved_model_load(sml_saved_model *sm, const char *path, sml_err *err) {
     sm->mean = SML_ALLOC((size_t)sm->dim * sizeof *sm->mean);
     float *state[SML_OPT_MAX_STATE] = {0};
     for (int k = 0; k < o->nstate; k++) state[k] = SML_ALLOC((size_t)sm->model.nweights * sizeof *state[k]);
-    st = read_tensor_set(&r, &sm->model, o, sm->params, state, err); /* verified, though eval needs params only */
+    uint64_t tensors;
+    st = read_tensor_set(&r, &sm->model, o, sm->params, state, &tensors, err); /* verified, though eval needs params only */
     for (int k = 0; k < o->nstate; k++) free(state[k]);
   }
   if (st == SML_OK) st = sml_h5r_tensor(&r, "/prep/mean", sm->mean, sm->dim, err);

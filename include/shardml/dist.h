@@ -78,6 +78,9 @@ typedef struct {
 void sml_task_counter_create(sml_task_counter *tc, const sml_comm *c);
 int64_t sml_task_counter_next(sml_task_counter *tc);  /* returns the value before the increment */
 int64_t sml_task_counter_peek(sml_task_counter *tc);
+/* Pushes the counter to at least end (it is never negative), so that every
+ * later sml_task_counter_next returns end or more: no new tasks. */
+void sml_task_counter_close(sml_task_counter *tc, int64_t end);
 void sml_task_counter_free(sml_task_counter *tc);
 
 /* Wall-clock seconds (MPI_Wtime). */

@@ -23,8 +23,12 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"groups", OPT_INT, &groups, "G", "groups of ranks working on tasks in parallel (default: one per rank, at most one per task)"},
       {"out", OPT_STRING, &out, "DIR", "output directory for cv_results.{csv,json} and cv_plot.svg (default shardml-cv)"},
       {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(world, "cv", "k-fold cross-validation of kNN over k and the metric, folds in parallel on groups of ranks.",
+  SML_TRY(cli_parse(world, "cv",
+                    "k-fold cross-validation of kNN over k and the metric, folds in parallel on groups of ranks.\n"
+                    "Finished tasks go to DIR/journal.txt. On SIGTERM or SIGUSR1 the running tasks finish,\n"
+                    "no new one starts, and shardml exits with status 3; rerun the same command to finish.",
                     argc, argv, opts, err));
+  sml_signals_install(); /* from now on SIGTERM/SIGUSR1 mean "stop after the running task" (exit 3) */
   if (strcmp(model, "knn") != 0)
     return sml_fail(err, SML_EINPUT, "--model %s: cv handles knn; use 'shardml search' for parametric models", model);
   int64_t ks[MAX_KS];

@@ -99,8 +99,12 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "search",
                     "Hyperparameter search with k-fold cross-validation, tasks run in parallel on groups of ranks.\n"
-                    "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.",
+                    "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.\n"
+                    "On SIGTERM or SIGUSR1 running tasks stop at their next step, unjournaled, and\n"
+                    "shardml exits with status 3; rerun the same command to finish.",
                     argc, argv, opts, err));
+  /* From now on SIGTERM/SIGUSR1 mean "stop at the next step or task" (exit 3). */
+  sml_signals_install();
   if (strcmp(model, "softmax") && strcmp(model, "svm") && strcmp(model, "mlp"))
     return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp; knn: use shardml cv)", model);
   if (hidden_text && strcmp(model, "mlp") != 0)

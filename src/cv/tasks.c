@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "shardml/tasks.h"
+#include "shardml/checkpoint.h"
 #include "shardml/hash.h"
 
 uint64_t sml_signature(const char *text) { return sml_fnv1a(SML_FNV1A_INIT, text, strlen(text)); }
@@ -124,14 +125,30 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   double busy = 0;
   int mine = 0;
   for (;;) {
+    /* Preemption (SIGTERM/SIGUSR1 on any rank of the group): no new task;
+     * the shared counter is closed so that every other group stops after
+     * the task it is running. A training task in flight stops at its next
+     * step by itself (sml_train polls the signal), unjournaled. */
+    int64_t signalled = sml_signal_pending() != 0;
+    sml_allreduce_sum_i64(gc, &signalled, 1);
+    if (signalled) {
+      if (gc->rank == 0) sml_task_counter_close(&counter, ntodo);
+      st = SML_EXIT_PREEMPTED;
+      break;
+    }
     int64_t next = gc->rank == 0 ? sml_task_counter_next(&counter) : 0;
     sml_bcast_bytes(gc, &next, sizeof next, 0);
     if (next >= ntodo) break;
     const int task = todo[next];
     const double t0 = sml_now();
     int nres = plan->run(plan->ctx, task, gc, results, err);
-    /* A failing task stops its group; the others learn it at the end. */
-    if (nres < 0) { st = -nres; break; }
+    /* A failing task stops its group; the others learn it at the end (a
+     * preempted one closes the counter too, as above). */
+    if (nres < 0) {
+      st = -nres;
+      if (st == SML_EXIT_PREEMPTED && gc->rank == 0) sml_task_counter_close(&counter, ntodo);
+      break;
+    }
     busy += sml_now() - t0;
     mine++;
     if (gc->rank == 0) {
@@ -172,6 +189,14 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
     sml_block_range(world->size, group, g->ngroups, &first, &count);
     load->busy_s[group] = all_busy[first];
     load->tasks[group] = (int)all_tasks[first];
+  }
+  if (st == SML_EXIT_PREEMPTED) {
+    int64_t finished = load->skipped;
+    for (int r = 0; r < world->size; r++) finished += all_tasks[r];
+    sml_fail(err, SML_EXIT_PREEMPTED,
+             "stopped by a signal; %lld of %d tasks are finished%s%s; run the same command again for the rest",
+             (long long)finished, n, plan->journal ? " and in the journal " : " (no journal: nothing is kept)",
+             plan->journal ? plan->journal : "");
   }
   free(all_busy); free(all_tasks);
   if (st == SML_OK) sml_cv_table_allreduce(table, world);

@@ -254,5 +254,6 @@ static int64_t counter_op(sml_task_counter *tc, int64_t add, MPI_Op op) {
 
 int64_t sml_task_counter_next(sml_task_counter *tc) { return counter_op(tc, 1, MPI_SUM); }
 int64_t sml_task_counter_peek(sml_task_counter *tc) { return counter_op(tc, 0, MPI_NO_OP); }
+void sml_task_counter_close(sml_task_counter *tc, int64_t end) { (void)counter_op(tc, end, MPI_SUM); }
 
 void sml_task_counter_free(sml_task_counter *tc) { MPI_Win_free(&tc->win); }

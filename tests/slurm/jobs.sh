@@ -69,5 +69,29 @@ check "requeued job completed" completed "$rq"
 check "it was restarted" grep -q "restart 1" "$tmp/rq-$rq.out"
 check "it resumed from its checkpoint" grep -q "resuming from .*/checkpoints/ckpt-" "$tmp/rq-$rq.out"
 check "and wrote its model" test -s "$RUNS/train-$rq/model.h5"
+# Preempt a running search (USR1 to the batch shell, as --signal=B:USR1
+# does): the ranks stop at a step, exit 3, the script requeues the job, and
+# the requeued job finishes the tasks its journal lacks, each once, to the
+# results of an uninterrupted search.
+sq=$(MODEL=mlp HIDDEN=32 LR=0.005,0.01,0.02,0.05,0.1 REG=0,1e-4,1e-3 FOLDS=3 EPOCHS=3 NGROUPS=2 EXTRA="--subset 4000 --seed 4" submit --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 \
+  --output="$tmp/sq-%j.out" jobs/search.sbatch)
+for _ in $(seq 600); do n=$(grep -c '^done' "$RUNS/search-$sq/journal.txt" 2>/dev/null); [ "${n:-0}" -ge 2 ] && break; sleep 0.1; done
+check "search job preempted part-way (${n:-0} of 45 tasks journaled)" test "${n:-0}" -ge 2 -a "${n:-0}" -lt 45
+check "USR1 to the search job's batch shell" scancel --batch --signal=USR1 "$sq"
+for _ in $(seq 300); do
+  [ "$(state "$sq")" = PENDING ] && { scontrol update JobId="$sq" StartTime=now 2>/dev/null; break; }
+  sleep 0.1
+done
+check "requeued search finished within 240 s" wait_jobs 240 "$sq"
+check "requeued search completed" completed "$sq"
+check "it stopped with status 3 and requeued itself" grep -q "requeueing job $sq" "$tmp/sq-$sq.out"
+check "the requeued run skipped the journaled tasks" grep -q "search: the journal holds [0-9]* of 45 tasks" "$tmp/sq-$sq.out"
+check "every task journaled once" test "$(grep -c '^done' "$RUNS/search-$sq/journal.txt")" -eq 45 -a \
+  "$(grep '^done' "$RUNS/search-$sq/journal.txt" | sort | uniq -d | wc -l)" -eq 0
+OMP_NUM_THREADS=1 timeout 300 mpiexec -n 2 --bind-to none "$SHARDML" search --model mlp --hidden 32 \
+  --lr 0.005,0.01,0.02,0.05,0.1 --reg 0,1e-4,1e-3 --folds 3 --epochs 3 --groups 2 --subset 4000 --seed 4 \
+  --out "$tmp/sqref" >/dev/null 2>&1
+check "requeued search = uninterrupted search" diff <(cut -d, -f1-7 "$tmp/sqref/cv_results.csv") \
+  <(cut -d, -f1-7 "$RUNS/search-$sq/cv_results.csv")
 [ "$failed" -eq 0 ] || { echo "--- logs"; tail -n 30 "$tmp"/*.out; tail -n 20 "$D/log/slurmctld.log"; }
 finish

@@ -42,12 +42,14 @@ static int ref_predict(const uint8_t *tr, const uint8_t *lab, int64_t n, const u
   return best;
 }
 
-static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_t nq, int64_t D, int maxval, int C) {
+/* Pixel values (0..maxval) * scale. */
+static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_t nq, int64_t D, int maxval, int scale,
+                     int C) {
   sml_rng r = sml_rng_stream(2024, (uint64_t)D, (uint64_t)maxval);
   uint8_t *tr = malloc((size_t)(ntrain * D)), *q = malloc((size_t)(nq * D));
   uint8_t *lab = malloc((size_t)ntrain), *qlab = malloc((size_t)nq);
-  for (int64_t i = 0; i < ntrain * D; i++) tr[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)(maxval + 1));
-  for (int64_t i = 0; i < nq * D; i++) q[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)(maxval + 1));
+  for (int64_t i = 0; i < ntrain * D; i++) tr[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)(maxval + 1) * (uint64_t)scale);
+  for (int64_t i = 0; i < nq * D; i++) q[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)(maxval + 1) * (uint64_t)scale);
   for (int64_t i = 0; i < ntrain; i++) lab[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)C);
   for (int64_t i = 0; i < nq; i++) qlab[i] = 0;
   /* Duplicate some training rows so equal distances happen at any range. */
@@ -97,10 +99,13 @@ int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   tests_select_kernels("test_knn");
   sml_comm world = sml_comm_world();
-  run_case(&world, "ties (values 0..3, D=10)", 157, 61, 10, 3, 4);
-  run_case(&world, "binary pixels (D=64)", 300, 40, 64, 1, 3);
-  run_case(&world, "full range (D=784)", 1500, 37, 784, 255, 10);
-  run_case(&world, "fewer references than K", 9, 5, 6, 5, 3);
+  run_case(&world, "ties (values 0..3, D=10)", 157, 61, 10, 3, 1, 4);
+  run_case(&world, "binary pixels (D=64)", 300, 40, 64, 1, 1, 3);
+  run_case(&world, "full range (D=784)", 1500, 37, 784, 255, 1, 10);
+  run_case(&world, "fewer references than K", 9, 5, 6, 5, 1, 3);
+  /* 0 or 255 over 128x256x3 values: squared distances near 3.2e9, beyond
+   * an int32 sum. */
+  run_case(&world, "large images (D=98304, values 0/255)", 40, 6, 98304, 1, 255, 3);
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0) printf("test_knn: %lld mismatches on %d ranks x %d threads\n", (long long)total, world.size, sml_threads());

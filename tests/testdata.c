@@ -107,6 +107,18 @@ static void h5_write_u8(hid_t f, const char *name, int rank, const hsize_t *dims
   free(buf);
 }
 
+/* A dataset declared but never written (chunked, so nothing is allocated):
+ * shapes no file could hold. */
+static void h5_declare_u8(hid_t f, const char *name, int rank, const hsize_t *dims) {
+  hsize_t chunk[4];
+  for (int i = 0; i < rank; i++) chunk[i] = dims[i] < 16 ? dims[i] : 16;
+  hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, rank, chunk);
+  hid_t d = H5Dcreate2(f, name, H5T_NATIVE_UINT8, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (d < 0) die(name);
+  H5Dclose(d); H5Pclose(dcpl); H5Sclose(sp);
+}
+
 /* Class k is bright around 60 + 70 k, plus noise: easy once a model has
  * seen every class, impossible for a fold that has not. */
 static void write_sorted(const char *path) {
@@ -198,6 +210,28 @@ int main(int argc, char **argv) {
   snprintf(p, sizeof p, "%s/bad_no_images.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
+  H5Fclose(f);
+  /* Headers announcing more than any file holds (sizes that overflow when
+   * multiplied), raw and gzip. */
+  for (int gz = 0; gz < 2; gz++) {
+    mkdir_in(d, root, gz ? "bad_huge_idx_gz" : "bad_huge_idx");
+    uint8_t hdr[116] = {0};
+    be32(hdr, 0x803); be32(hdr + 4, 0xFFFFFFFFu); be32(hdr + 8, 65535); be32(hdr + 12, 65535);
+    snprintf(p, sizeof p, "%s/train-images-idx3-ubyte%s", d, gz ? ".gz" : "");
+    write_bytes(p, hdr, sizeof hdr, gz, SIZE_MAX);
+    be32(hdr, 0x801); be32(hdr + 4, 0xFFFFFFFFu);
+    snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte%s", d, gz ? ".gz" : "");
+    write_bytes(p, hdr, 8, gz, SIZE_MAX);
+  }
+  snprintf(p, sizeof p, "%s/bad_huge_count.h5", root);
+  f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t huge[4] = {(hsize_t)1 << 40, 28, 28, 1}, huge_labels[1] = {(hsize_t)1 << 40};
+  h5_declare_u8(f, "/images", 4, huge); h5_declare_u8(f, "/labels", 1, huge_labels); h5_class_names(f);
+  H5Fclose(f);
+  snprintf(p, sizeof p, "%s/bad_tall.h5", root);
+  f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t tall[4] = {10, ((hsize_t)1 << 31) + 1, 1, 1}, tall_labels[1] = {10};
+  h5_declare_u8(f, "/images", 4, tall); h5_declare_u8(f, "/labels", 1, tall_labels); h5_class_names(f);
   H5Fclose(f);
   snprintf(p, sizeof p, "%s/bad_rank.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);

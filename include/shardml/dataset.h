@@ -81,6 +81,15 @@ int64_t sml_dataset_dim(const sml_dataset *ds); /* height * width * channels */
 uint64_t sml_dataset_label_checksum(const sml_dataset *ds, const sml_comm *c);
 
 /* Format-level pieces (src/data/). Each validates headers and sizes. */
+/* A file's declared geometry, checked before anything is sized by it:
+ * heights and widths in [1, 65535], 1 to 4 channels, and count images of
+ * height x width x channels bytes within what a file of file_size bytes can
+ * hold even compressed (zlib's largest ratio, 1032:1; exact sizes are the
+ * readers' own checks). Overflow-free; SML_EINPUT naming the field. */
+#define SML_MAX_SIDE 65535
+#define SML_GZIP_MAX_RATIO 1032
+int sml_check_geometry(const char *path, const char *what, int64_t count, int64_t height, int64_t width,
+                       int64_t channels, int64_t file_size, sml_err *err);
 int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labels_path, sml_err *err);
 int sml_cifar_probe(sml_split_source *s, char files[][SML_PATH_LEN], int nfiles, sml_err *err);
 int sml_h5_probe(sml_split_source *s, const char *path, const char *group, sml_err *err);

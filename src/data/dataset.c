@@ -372,6 +372,26 @@ static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_co
   return SML_OK;
 }
 
+int sml_check_geometry(const char *path, const char *what, int64_t count, int64_t height, int64_t width,
+                       int64_t channels, int64_t file_size, sml_err *err) {
+  const int64_t capacity = file_size * SML_GZIP_MAX_RATIO;
+  if (count < 0) return sml_fail(err, SML_EINPUT, "%s: %s: image count %lld", path, what, (long long)count);
+  if (height < 1 || height > SML_MAX_SIDE)
+    return sml_fail(err, SML_EINPUT, "%s: %s: height %lld, expected 1 to %d", path, what, (long long)height, SML_MAX_SIDE);
+  if (width < 1 || width > SML_MAX_SIDE)
+    return sml_fail(err, SML_EINPUT, "%s: %s: width %lld, expected 1 to %d", path, what, (long long)width, SML_MAX_SIDE);
+  if (channels < 1 || channels > 4)
+    return sml_fail(err, SML_EINPUT, "%s: %s: %lld channels, expected 1 to 4", path, what, (long long)channels);
+  const int64_t dim = height * width * channels; /* < 2^34: no overflow */
+  int64_t bytes;
+  if (__builtin_mul_overflow(count, dim, &bytes) || bytes > capacity)
+    return sml_fail(err, SML_EINPUT,
+                    "%s: %s: %lld images of %lldx%lldx%lld bytes, more than a file of %lld bytes can hold",
+                    path, what, (long long)count, (long long)height, (long long)width, (long long)channels,
+                    (long long)file_size);
+  return SML_OK;
+}
+
 int sml_dataset_load(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err) {
   memset(ds, 0, sizeof *ds);
   sml_shard block = {0};

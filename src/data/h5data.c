@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "shardml/dataset.h"
 #include "shardml/io.h"
@@ -80,10 +81,12 @@ int sml_h5_probe(sml_split_source *s, const char *path, const char *group, sml_e
   if (st == SML_OK && ldims[0] != idims[0])
     st = sml_fail(err, SML_EINPUT, "%s: %s holds %llu labels but %s holds %llu images", path,
                   lname, (unsigned long long)ldims[0], iname, (unsigned long long)idims[0]);
-  if (st == SML_OK && (idims[1] == 0 || idims[2] == 0 || idims[3] == 0 || idims[3] > 4))
-    st = sml_fail(err, SML_EINPUT, "%s: %s has implausible image shape %llux%llux%llu", path,
-                  iname, (unsigned long long)idims[1], (unsigned long long)idims[2],
-                  (unsigned long long)idims[3]);
+  if (st == SML_OK) { /* the declared shape, against what the file can hold (compressed or not) */
+    struct stat fs;
+    const int64_t size = stat(path, &fs) == 0 ? (int64_t)fs.st_size : 0;
+    st = sml_check_geometry(path, iname, (int64_t)idims[0], (int64_t)idims[1], (int64_t)idims[2], (int64_t)idims[3],
+                            size, err);
+  }
   if (di >= 0) H5Dclose(di);
   if (dl >= 0) H5Dclose(dl);
   H5Fclose(f);

@@ -73,9 +73,12 @@ int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labe
                   "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte images)",
                   images_path, ih[0], IDX_IMAGES_MAGIC);
   if (st == SML_OK) st = read_header(f, images_path, ih + 1, 3, err);
-  if (st == SML_OK && (ih[1] == 0 || ih[2] == 0 || ih[3] == 0 || ih[2] > 65535 || ih[3] > 65535))
-    st = sml_fail(err, SML_EINPUT, "%s: implausible shape %u x %u x %u in the IDX header",
-                  images_path, ih[1], ih[2], ih[3]);
+  if (st == SML_OK && ih[1] == 0) st = sml_fail(err, SML_EINPUT, "%s: the IDX header announces no images", images_path);
+  if (st == SML_OK) { /* before any size is computed from the header */
+    struct stat fs;
+    const int64_t size = stat(images_path, &fs) == 0 ? (int64_t)fs.st_size : 0;
+    st = sml_check_geometry(images_path, "IDX header", ih[1], ih[2], ih[3], 1, size, err);
+  }
   if (st == SML_OK) {
     snprintf(what, sizeof what, "%u images of %ux%u", ih[1], ih[2], ih[3]);
     st = check_raw_size(f, images_path, 16 + (int64_t)ih[1] * ih[2] * ih[3], what, err);

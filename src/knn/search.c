@@ -32,13 +32,22 @@ static inline int64_t ref_id(const sml_knn_ref *ref, int64_t i) {
   return ref->ids ? ref->ids[i] : ref->id_base + ref_row(ref, i);
 }
 
+/* Blocks of int32 sums (which vectorise) added in int64: 255^2 * 32768 <
+ * 2^31, so no block overflows, whatever the image size (a 128x128x3 image
+ * would overflow one int32 sum). */
+#define L2_BLOCK 32768
 static int64_t exact_l2(const uint8_t *a, const uint8_t *b, int64_t dim) {
-  int32_t s = 0; /* 255^2 * dim fits for dim < 33000 */
-  for (int64_t j = 0; j < dim; j++) {
-    int32_t d = (int32_t)a[j] - (int32_t)b[j];
-    s += d * d;
+  int64_t total = 0;
+  for (int64_t j0 = 0; j0 < dim; j0 += L2_BLOCK) {
+    const int64_t j1 = j0 + L2_BLOCK < dim ? j0 + L2_BLOCK : dim;
+    int32_t s = 0;
+    for (int64_t j = j0; j < j1; j++) {
+      const int32_t d = (int32_t)a[j] - (int32_t)b[j];
+      s += d * d;
+    }
+    total += s;
   }
-  return s;
+  return total;
 }
 
 /* Sorted top-K list: insert if better than the current K-th. */

@@ -66,6 +66,9 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     argc, argv, opts, err));
   if (inputs < 1 || classes < 2 || classes > 255 || batch < 1 || checks < 1 || !(step > 0))
     return sml_fail(err, SML_EINPUT, "gradcheck: need --inputs >= 1, 2 <= --classes <= 255, --batch >= 1, --checks >= 1, --step > 0");
+  if (!(bound > 0)) return sml_fail(err, SML_EINPUT, "--bound %g: must be positive", bound);
+  if (inputs > (1 << 24) || batch > (1 << 24) || checks > (1 << 24))
+    return sml_fail(err, SML_EINPUT, "gradcheck: --inputs, --batch and --checks are at most %d", 1 << 24);
   sml_train_config cfg = sml_train_unset();
   SML_TRY(cli_model_config(&marg, &cfg, err));
   sml_train_defaults(&cfg);
@@ -137,7 +140,7 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (compared < kinks)
     return sml_fail(err, SML_ERUNTIME, "gradcheck %s: %lld of %lld entries straddle a kink; try a smaller --step",
                     m.kind, (long long)kinks, (long long)(kinks + compared));
-  if (worst > bound)
+  if (worst > bound) /* bound > 0: checked with the options */
     return sml_fail(err, SML_ERUNTIME, "gradcheck %s: relative error %.3e exceeds the bound %.1e", m.kind, worst, bound);
   return SML_OK;
 }

@@ -77,7 +77,10 @@ int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc,
 
 int cli_data_options(const cli_data_args *args, int load_test, sml_data_options *out, sml_err *err) {
   sml_data_options o = {.path = args->data, .test_path = args->test_data, .load_test = load_test, .limit = args->subset};
-  /* --val N (a count) or --val F (a fraction below 1). */
+  /* --val N (a count) or --val F (a fraction below 1); converted only in
+   * range (a double beyond int64 has no conversion). */
+  if (args->val < 0 || args->val >= 0x1p62)
+    return sml_fail(err, SML_EINPUT, "--val %g: expected a number of images or a fraction in [0, 1)", args->val);
   if (args->val >= 1.0 || args->val < 0) o.val_count = (int64_t)args->val;
   else o.val_fraction = args->val;
   if (args->val >= 1.0 && args->val != floor(args->val)) o.val_fraction = -1; /* rejected by the loader */
@@ -158,6 +161,7 @@ static const struct {
     {"weight decay", "--weight-decay"},
     {"dropout", "--dropout"},
     {"micro-batch", "--micro-batch"},
+    {"initial weight scale", "--init-scale"},
     {"early-stopping patience", "--early-stop"},
     {"checkpoints kept", "--keep"},
     {"checkpoint interval", "--checkpoint-seconds"},

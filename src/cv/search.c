@@ -160,6 +160,17 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
     if (spec->points[i].batch > smallest)
       st = sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: larger than the training part of a fold (%lld images)",
                     (long long)spec->points[i].batch, (long long)smallest);
+  for (int i = 0; st == SML_OK && i < spec->npoints; i++) { /* every point fits the memory */
+    sml_train_config cfg = *base;
+    cfg.batch = spec->points[i].batch;
+    if (spec->points[i].nhidden > 0) {
+      cfg.nhidden = spec->points[i].nhidden;
+      memcpy(cfg.hidden, spec->points[i].hidden, (size_t)cfg.nhidden * sizeof *cfg.hidden);
+    }
+    sml_model model;
+    st = sml_train_model(&cfg, sml_dataset_dim(&ds), ds.num_classes, &model, err);
+    if (st == SML_OK) st = sml_train_memory_check(&model, &cfg, s.n, err);
+  }
   if (st != SML_OK) { free(part); sml_dataset_free(&ds); sml_groups_free(&g); return st; }
 
   const char *names[4] = {"lr", "reg", "hidden", "batch"};

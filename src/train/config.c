@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shardml/train.h"
 
@@ -78,12 +79,56 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
   if (cfg->lr_step < 1) return sml_fail_quantity(err, SML_EINPUT, "decay interval", " %lld: must be at least 1", (long long)cfg->lr_step);
   if (cfg->base_batch < 1) return sml_fail_quantity(err, SML_EINPUT, "base batch", " %lld: must be at least 1", (long long)cfg->base_batch);
   if (cfg->warmup_epochs < 0) return sml_fail_quantity(err, SML_EINPUT, "warm-up epochs", " %g: must not be negative", cfg->warmup_epochs);
+  if (!(cfg->init_scale >= 0))
+    return sml_fail_quantity(err, SML_EINPUT, "initial weight scale", " %g: must not be negative (0: He for an MLP)",
+                             cfg->init_scale);
   if (cfg->micro_batch < 0)
     return sml_fail_quantity(err, SML_EINPUT, "micro-batch", " %lld: must be positive (or 0: from the batch size)",
                              (long long)cfg->micro_batch);
   if (cfg->early_stop < 0)
     return sml_fail_quantity(err, SML_EINPUT, "early-stopping patience", " %lld: must not be negative", (long long)cfg->early_stop);
   if (cfg->log_every < 0) return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative", (long long)cfg->log_every);
+  return SML_OK;
+}
+
+/* Bytes per rank a run of cfg needs, by what drives them: the parameters
+ * with their gradient and optimizer state (the widths), the activations of
+ * a batch (the batch size), and the history (the epochs and the logging
+ * interval). Saturates instead of overflowing. */
+static int64_t add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
+static int64_t mul_sat(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, sml_err *err) {
+  const int nstate = cfg->optimizer ? cfg->optimizer->nstate : 2;
+  int64_t width_sum = 0;
+  for (int l = 0; l <= m->nlayers; l++) width_sum = add_sat(width_sum, m->width[l]);
+  const int64_t steps_per_epoch = (n_train + cfg->batch - 1) / cfg->batch;
+  const int64_t logged = cfg->log_every > 0 ? mul_sat(cfg->epochs, steps_per_epoch) / cfg->log_every : 0;
+  const struct {
+    const char *quantity, *what; /* quantity: named as the CLI maps it to its option */
+    int64_t bytes;
+  } parts[] = {
+      {"hidden layers", "the parameters, their gradient and optimizer state", mul_sat(m->nweights, 4 * (3 + nstate))},
+      {"batch size", "a batch's activations", mul_sat(mul_sat(cfg->batch, width_sum), 4 * 4)},
+      {"epochs", "the per-epoch history", mul_sat(add_sat(cfg->epochs, 1), (int64_t)sizeof(sml_epoch_stats))},
+      {"logging interval", "the logged steps", mul_sat(logged, 16)},
+  };
+  int64_t total = 0;
+  int biggest = 0;
+  for (int i = 0; i < (int)(sizeof parts / sizeof parts[0]); i++) {
+    total = add_sat(total, parts[i].bytes);
+    if (parts[i].bytes > parts[biggest].bytes) biggest = i;
+  }
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const int64_t physical = pages > 0 && page > 0 ? mul_sat(pages, page) : INT64_MAX;
+  if (total > physical)
+    return sml_fail_quantity(err, SML_EINPUT, parts[biggest].quantity,
+                             ": this run needs about %.3g GB per rank (%.3g GB for %s), more than this node's %.3g GB",
+                             (double)total / 1e9, (double)parts[biggest].bytes / 1e9, parts[biggest].what,
+                             (double)physical / 1e9);
   return SML_OK;
 }
 

@@ -4,6 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 NP=${1:?usage: bad_input.sh NP}
 F=$FIXTURES
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
 check "missing file"          expect_fail "$NP" 2 "$F/no_such_dir: No such file" info --data "$F/no_such_dir"
 check "wrong IDX magic"       expect_fail "$NP" 2 "bad magic number 0x00000804" info --data "$F/bad_magic"
@@ -24,4 +25,10 @@ check "empty directory"       expect_fail "$NP" 2 "empty: no dataset found" info
 check "validation too large"  expect_fail "$NP" 2 "--val 37: leaves no training images" info --data "$F/idx_raw" --val 37
 check "bad number"            expect_fail "$NP" 2 "--val abc: not a finite number" info --data "$F/idx_raw" --val abc
 check "unknown command"       expect_fail "$NP" 2 "unknown command 'trian'" trian
+# Numbers out of range are refused before any conversion or allocation.
+check "--val beyond int64"    expect_fail "$NP" 2 "--val 1e+30: expected a number of images or a fraction in [0, 1)" info --data "$F/idx_raw" --val 1e30
+check "negative --init-scale" expect_fail "$NP" 2 "--init-scale -1: must not be negative" train --model softmax --data "$F/idx_raw" --init-scale -1 --out "$tmp/x"
+check "negative --bound"      expect_fail "$NP" 2 "--bound -1: must be positive" gradcheck --bound -1
+check "--epochs 1e12: memory estimate" expect_fail "$NP" 2 "--epochs: this run needs about" train --model softmax --data "$F/idx_raw" --batch 8 --epochs 1000000000000 --out "$tmp/x"
+check "--hidden 2^20x2^20: memory estimate" expect_fail "$NP" 2 "--hidden: this run needs about" train --data "$F/idx_raw" --batch 8 --hidden 1048576x1048576 --out "$tmp/x"
 finish

@@ -15,13 +15,16 @@ typedef struct {
   char tmp[4160];
 } sml_atomic_file;
 
-/* Opens path.tmp.<pid> for writing. */
+/* Opens path.tmp.<host>.<pid> for writing. */
 int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err);
 /* Flushes, fsyncs, closes and renames onto the final name. On any earlier
  * write error the temporary is removed and the final name is untouched. */
 int sml_atomic_commit(sml_atomic_file *a, sml_err *err);
 /* The temporary name for a file written by a library (HDF5, libpng). */
 void sml_temp_name(char *out, size_t len, const char *path);
+/* Removes the temporary files in dir left by dead writers on this host
+ * (killed mid-write); returns how many. */
+int sml_remove_stale_temps(const char *dir);
 int sml_rename_into_place(const char *tmp, const char *path, sml_err *err);
 
 /* Creates a directory (and parents) if missing. */

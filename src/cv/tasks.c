@@ -10,6 +10,7 @@
 #include "shardml/tasks.h"
 #include "shardml/checkpoint.h"
 #include "shardml/hash.h"
+#include "shardml/io.h"
 
 uint64_t sml_signature(const char *text) { return sml_fnv1a(SML_FNV1A_INIT, text, strlen(text)); }
 
@@ -33,6 +34,61 @@ static int journal_append(const char *path, int task, const sml_task_result *r, 
   return st;
 }
 
+/* One search per journal at a time (per slice for job arrays): a POSIX
+ * write lock on <journal>.lock, held by world rank 0 for the whole search.
+ * The kernel drops it when the process dies, so a lock is never stale; the
+ * file names its holder for the message. */
+static int journal_lock(const sml_task_plan *plan, int *fd_out, sml_err *err) {
+  char path[4200];
+  if (plan->nslices > 1) snprintf(path, sizeof path, "%s.lock.slice%d", plan->journal, plan->slice);
+  else snprintf(path, sizeof path, "%s.lock", plan->journal);
+  int fd = open(path, O_RDWR | O_CREAT, 0644);
+  if (fd < 0) return sml_fail(err, SML_EINPUT, "%s: cannot create: %s", path, strerror(errno));
+  struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(fd, F_SETLK, &lk) != 0) {
+    char holder[256] = "";
+    const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    close(fd);
+    return sml_fail(err, SML_EINPUT, "%s: another search is running on it (%s); wait for it or use another --out",
+                    plan->journal, holder[0] ? holder : "its holder did not say who it is");
+  }
+  char host[256] = "localhost", line[320];
+  gethostname(host, sizeof host - 1);
+  const int len = snprintf(line, sizeof line, "host %s, pid %d\n", host, (int)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) { /* the lock holds regardless */ }
+  *fd_out = fd;
+  return SML_OK;
+}
+
+/* A journal whose last line was cut by a kill (no newline) gets that line
+ * removed, so that the next append starts a line of its own instead of
+ * gluing onto it (the glued task would be lost and run again). Returns the
+ * bytes cut. */
+static int64_t journal_cut_torn_tail(const char *path) {
+  int fd = open(path, O_RDWR);
+  if (fd < 0) return 0;
+  off_t end = lseek(fd, 0, SEEK_END), keep = end;
+  char block[4096];
+  for (int done = 0; !done && keep > 0;) {
+    const off_t from = keep > (off_t)sizeof block ? keep - (off_t)sizeof block : 0;
+    const ssize_t n = pread(fd, block, (size_t)(keep - from), from);
+    if (n <= 0) break;
+    if (keep == end && block[n - 1] == '\n') break; /* intact */
+    for (ssize_t i = n - 1; i >= 0; i--)
+      if (block[i] == '\n') {
+        keep = from + i + 1;
+        done = 1;
+        break;
+      }
+    if (!done) keep = from;
+  }
+  const int64_t cut = keep < end && ftruncate(fd, keep) == 0 ? (int64_t)(end - keep) : 0;
+  close(fd);
+  return cut;
+}
+
 /* Reads a journal: done[t] = 1 for finished tasks, their results into the
  * table. Creates it with its header when missing. Rank 0 only. */
 static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, int *ndone, sml_err *err) {
@@ -45,7 +101,7 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
      * to the name), so that concurrent searches of a job array never see
      * an empty journal; losing the race is fine: the other made it. */
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%d", plan->journal, (int)getpid());
+    sml_temp_name(tmp, sizeof tmp, plan->journal);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     int ok = fd >= 0 && write(fd, header, strlen(header)) == (ssize_t)strlen(header) && fsync(fd) == 0;
     if (fd >= 0) close(fd);
@@ -104,10 +160,27 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   load->ngroups = g->ngroups;
   const int n = plan->ntasks;
   char *done = SML_CALLOC((size_t)n + 1, 1);
-  int st = SML_OK, ndone = 0;
-  if (world->rank == 0 && plan->journal) st = journal_load(plan, done, table, &ndone, err);
+  int st = SML_OK, ndone = 0, lock_fd = -1;
+  if (world->rank == 0 && plan->journal) {
+    st = journal_lock(plan, &lock_fd, err);
+    if (st == SML_OK) {
+      const int64_t cut = journal_cut_torn_tail(plan->journal);
+      if (cut > 0) fprintf(stderr, "shardml: %s: cut a torn last line (%lld bytes) left by a kill\n", plan->journal, (long long)cut);
+      char dir[4096];
+      snprintf(dir, sizeof dir, "%s", plan->journal);
+      char *slash = strrchr(dir, '/');
+      if (slash) *slash = '\0';
+      const int removed = sml_remove_stale_temps(slash ? dir : ".");
+      if (removed > 0) fprintf(stderr, "shardml: removed %d temporary file(s) of killed writers from %s\n", removed, slash ? dir : ".");
+      st = journal_load(plan, done, table, &ndone, err);
+    }
+  }
   st = sml_agree(world, st, err);
-  if (st != SML_OK) { free(done); return st; }
+  if (st != SML_OK) {
+    if (lock_fd >= 0) close(lock_fd);
+    free(done);
+    return st;
+  }
   sml_bcast_bytes(world, done, n, 0);
   sml_bcast_bytes(world, &ndone, sizeof ndone, 0);
   load->skipped = ndone;
@@ -175,6 +248,7 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   }
   /* Every rank leaves the loop (the counter ran out or its group failed). */
   sml_task_counter_free(&counter);
+  if (lock_fd >= 0) close(lock_fd); /* every task of this run is journaled or abandoned */
   st = sml_agree(world, st, err);
   load->wall_s = sml_now() - t_start;
   double *all_busy = SML_CALLOC((size_t)world->size, sizeof *all_busy);

@@ -139,6 +139,13 @@ static int file_magic(const char *path, unsigned char *magic, size_t n) {
 
 /* Resolves one --data/--test-data file into its primary split. */
 static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path, sml_err *err) {
+  /* Only regular files: a FIFO or a device would block the first read (and
+   * every rank with it) or never end. */
+  if (!is_file(path)) {
+    struct stat st;
+    if (stat(path, &st) == 0)
+      return sml_fail(err, SML_EINPUT, "%s: not a regular file (a pipe, device or socket cannot be read in shards)", path);
+  }
   unsigned char magic[8] = {0};
   if (file_magic(path, magic, sizeof magic) != 0 && !has_suffix(path, ".bin"))
     return sml_fail(err, SML_EINPUT, "%s: too short to be a dataset file", path);

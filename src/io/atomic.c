@@ -1,5 +1,8 @@
 /* Write-to-temporary-then-rename, the one way shardml writes files. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -7,8 +10,40 @@
 
 #include "shardml/io.h"
 
+/* <path>.tmp.<host>.<pid>: the writer, so that a later run can tell the
+ * leftovers of a dead one (sml_remove_stale_temps). */
 void sml_temp_name(char *out, size_t len, const char *path) {
-  snprintf(out, len, "%s.tmp.%d", path, (int)getpid());
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  snprintf(out, len, "%s.tmp.%s.%d", path, host, (int)getpid());
+}
+
+int sml_remove_stale_temps(const char *dir) {
+  char host[256] = "localhost";
+  gethostname(host, sizeof host - 1);
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    const char *tag = strstr(e->d_name, ".tmp."), *dot = strrchr(e->d_name, '.');
+    if (!tag || !dot || dot < tag + 4) continue;
+    char *end;
+    const long pid = strtol(dot + 1, &end, 10);
+    if (*end || pid <= 0) continue;
+    /* Its writer: this host's (or, from older versions, a bare PID), and
+     * gone; another host's PIDs mean nothing here, so those stay. */
+    const char *writer = tag + 5;
+    const size_t hlen = (size_t)(dot - writer);
+    const int bare = dot == tag + 4, here = hlen == strlen(host) && strncmp(writer, host, hlen) == 0;
+    if (!(bare || here) || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
 }
 
 int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err) {
@@ -40,20 +75,26 @@ int sml_atomic_commit(sml_atomic_file *a, sml_err *err) {
   return sml_rename_into_place(a->tmp, a->path, err);
 }
 
+/* A directory the user named: failures the user can fix (permissions, a
+ * read-only filesystem, a file in the way) are bad input, exit 2. */
+static int dir_error(const char *path, int e, sml_err *err) {
+  const int input = e == EACCES || e == EPERM || e == EROFS || e == ENOTDIR || e == ENOENT || e == EEXIST;
+  return sml_fail(err, input ? SML_EINPUT : SML_ERUNTIME, "%s: cannot create directory: %s", path, strerror(e));
+}
+
 int sml_mkdirs(const char *dir, sml_err *err) {
   char buf[4096];
   snprintf(buf, sizeof buf, "%s", dir);
   for (char *p = buf + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-      return sml_fail(err, SML_ERUNTIME, "%s: cannot create directory: %s", buf, strerror(errno));
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return dir_error(buf, errno, err);
     *p = '/';
   }
-  if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-    return sml_fail(err, SML_ERUNTIME, "%s: cannot create directory: %s", buf, strerror(errno));
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST) return dir_error(buf, errno, err);
   struct stat st;
-  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-    return sml_fail(err, SML_ERUNTIME, "%s: not a directory", buf);
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return sml_fail(err, SML_EINPUT, "%s: not a directory", buf);
+  if (access(buf, W_OK | X_OK) != 0)
+    return sml_fail(err, SML_EINPUT, "%s: cannot write there: %s", buf, strerror(errno));
   return SML_OK;
 }

@@ -1,5 +1,7 @@
 /* Reading models and checkpoints. */
+#include <errno.h>
 #include <hdf5.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,9 +10,9 @@
 int sml_h5r_open(sml_h5_reader *r, const char *path, sml_err *err) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   snprintf(r->path, sizeof r->path, "%s", path);
-  FILE *probe = fopen(path, "rb");
-  if (!probe) return sml_fail(err, SML_EINPUT, "%s: cannot open", path);
-  fclose(probe);
+  struct stat st; /* a FIFO would block the open, and every rank with it */
+  if (stat(path, &st) != 0) return sml_fail(err, SML_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+  if (!S_ISREG(st.st_mode)) return sml_fail(err, SML_EINPUT, "%s: not a regular file", path);
   hid_t fapl = (hid_t)sml_h5_fapl();
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);

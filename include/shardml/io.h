@@ -57,9 +57,11 @@ int64_t sml_h5_fapl(void);
 /* A small HDF5 writer for shardml's own files (models, checkpoints): float
  * tensors as named datasets plus attributes on /, written to a temporary
  * name by one process and renamed on close. */
+typedef struct sml_h5_image sml_h5_image; /* the in-memory file's buffer (h5writer.c) */
 typedef struct {
   int64_t file; /* hid_t */
   int failed;
+  sml_h5_image *image;
   char path[4096];
   char tmp[4160];
 } sml_h5_writer;
@@ -72,6 +74,12 @@ void sml_h5w_attr_i64s(sml_h5_writer *w, const char *name, const int64_t *values
 void sml_h5w_attr_strings(sml_h5_writer *w, const char *name, const char *const *values, int n);
 /* Closes and renames into place; fails (removing the temporary) if any write failed. */
 int sml_h5w_commit(sml_h5_writer *w, sml_err *err);
+/* Dataset creation properties for ndim dims (hsize_t) of elem_bytes each:
+ * chunks of whole rows (at most max_chunk_rows when > 0), deflate at the
+ * given level (0: none), a Fletcher32 checksum last; contiguous when
+ * empty. An hid_t; the caller closes it. */
+int64_t sml_h5w_dcpl(int ndim, const unsigned long long *dims, int64_t elem_bytes, int64_t max_chunk_rows,
+                     int deflate_level);
 
 /* Reading shardml's own HDF5 files back. Every call reports a clear error
  * naming the file and the object. */

@@ -225,12 +225,7 @@ int sml_h5_read(const sml_split_source *s, int nranges, const sml_read_range *ra
  * pixel data compresses well. Failures are remembered in the writer. */
 static void write_u8(sml_h5_writer *w, const char *name, int rank, const hsize_t *dims, hsize_t block,
                      const uint8_t *data) {
-  hsize_t chunk[4];
-  for (int i = 0; i < rank; i++) chunk[i] = dims[i];
-  chunk[0] = dims[0] < block ? (dims[0] ? dims[0] : 1) : block;
-  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(dcpl, rank, chunk);
-  H5Pset_deflate(dcpl, 4);
+  hid_t space = H5Screate_simple(rank, dims, NULL), dcpl = (hid_t)sml_h5w_dcpl(rank, dims, 1, (int64_t)block, 4);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t d = H5Dcreate2((hid_t)w->file, name, H5T_NATIVE_UINT8, space, lcpl, dcpl, H5P_DEFAULT);

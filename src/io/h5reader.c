@@ -41,7 +41,7 @@ static int read_dataset(const sml_h5_reader *r, const char *name, hid_t memtype,
     st = sml_fail(err, SML_EINPUT, "%s: %s has %lld values, expected %s%lld", r->path, name, (long long)count,
                   exact ? "" : "at most ", (long long)max);
   else if (count > 0 && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    st = sml_fail(err, SML_EINPUT, "%s: cannot read %s (truncated or corrupt?)", r->path, name);
+    st = sml_fail(err, SML_EINPUT, "%s: corrupt: cannot read %s (a checksum fails, or the file is truncated)", r->path, name);
   if (n) *n = count;
   H5Sclose(s);
   H5Dclose(d);

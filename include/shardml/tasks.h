@@ -36,10 +36,11 @@ typedef struct {
 typedef struct {
   double wall_s;
   int ngroups;
-  double busy_s[1024];
-  int tasks[1024];
+  double *busy_s;           /* [ngroups] */
+  int *tasks;               /* [ngroups] */
   int skipped;              /* tasks found done in the journal */
 } sml_task_load;
+void sml_task_load_free(sml_task_load *load);
 
 /* Collective over world; fills the table (already initialised) on every rank. */
 int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,

@@ -198,12 +198,13 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %lld groups of %d ranks", model, npoints,
           (long long)folds, ntasks, (long long)groups, world->size);
   sml_cv_table table;
-  sml_task_load load;
+  sml_task_load load = {0};
   st = sml_search_run(&spec, &base, world, &table, &load, err);
-  if (st != SML_OK) { free(points); return st; }
+  if (st != SML_OK) { sml_task_load_free(&load); free(points); return st; }
   for (int g = 0; g < load.ngroups; g++)
     sml_log(world, "search: group %d ran %d tasks, busy %.1fs of %.1fs wall (%.0f%%)", g, load.tasks[g], load.busy_s[g],
             load.wall_s, load.wall_s > 0 ? 100.0 * load.busy_s[g] / load.wall_s : 0.0);
+  sml_task_load_free(&load);
   if (nslices > 0) {
     sml_log(world, "search: slice %d/%d done; rerun without --slice to merge the journal and finish", slice, nslices);
     sml_cv_table_free(&table);

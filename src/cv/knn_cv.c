@@ -113,6 +113,7 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
                         .signature = sml_signature(definition)};
   sml_task_load load;
   st = sml_run_tasks(&plan, &g, world, table, &load, err);
+  sml_task_load_free(&load);
   free(k.rows); free(k.qimg); free(k.qlab); free(k.acc); free(fold_of);
   sml_dataset_free(&ds);
   sml_groups_free(&g);

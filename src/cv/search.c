@@ -138,6 +138,7 @@ static void search_task_describe(void *ctx, int task, char *out, size_t len) {
 int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, const sml_comm *world,
                    sml_cv_table *table, sml_task_load *load, sml_err *err) {
   memset(table, 0, sizeof *table);
+  memset(load, 0, sizeof *load);
   if (spec->folds < 1) return sml_fail_quantity(err, SML_EINPUT, "folds", " %d: must be at least 1", spec->folds);
   sml_groups g;
   sml_dataset ds;

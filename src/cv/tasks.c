@@ -154,10 +154,19 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
   return SML_OK;
 }
 
+void sml_task_load_free(sml_task_load *load) {
+  free(load->busy_s);
+  free(load->tasks);
+  load->busy_s = NULL;
+  load->tasks = NULL;
+}
+
 int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,
                   sml_task_load *load, sml_err *err) {
   memset(load, 0, sizeof *load);
   load->ngroups = g->ngroups;
+  load->busy_s = SML_CALLOC((size_t)g->ngroups, sizeof *load->busy_s);
+  load->tasks = SML_CALLOC((size_t)g->ngroups, sizeof *load->tasks);
   const int n = plan->ntasks;
   char *done = SML_CALLOC((size_t)n + 1, 1);
   int st = SML_OK, ndone = 0, lock_fd = -1;
@@ -259,7 +268,7 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   sml_allreduce_sum_i64(world, all_tasks, world->size);
   /* A group's leader is its lowest rank (groups are contiguous blocks). */
   int64_t first, count;
-  for (int group = 0; group < g->ngroups && group < 1024; group++) {
+  for (int group = 0; group < g->ngroups; group++) {
     sml_block_range(world->size, group, g->ngroups, &first, &count);
     load->busy_s[group] = all_busy[first];
     load->tasks[group] = (int)all_tasks[first];

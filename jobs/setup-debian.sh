@@ -17,6 +17,7 @@ PACKAGES=(
   slurm-wlm munge                       # the test suite's single-node SLURM cluster (tests/slurm)
   procps                                # pgrep/pkill in the tests
   qemu-user                             # the tests run shardml on an emulated CPU without AVX
+  clang libclang-rt-14-dev libomp-14-dev # libFuzzer harnesses (tests/fuzz; .ci/run fuzzes each for 60 s)
 )
 
 missing=()

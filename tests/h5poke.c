@@ -29,10 +29,17 @@ int main(int argc, char **argv) {
   } else if (strcmp(argv[2], "f32") == 0 && argc == 6) {
     hid_t d = H5Dopen2(f, argv[3], H5P_DEFAULT);
     hid_t s = H5Dget_space(d);
-    const hsize_t index = (hsize_t)strtoull(argv[4], NULL, 10), one = 1;
+    hsize_t index = (hsize_t)strtoull(argv[4], NULL, 10), one = 1, dims[8] = {0}, coord[8] = {0};
     const float v = strtof(argv[5], NULL);
+    const int rank = H5Sget_simple_extent_ndims(s);
+    if (rank < 1 || rank > 8) return 1;
+    H5Sget_simple_extent_dims(s, dims, NULL);
+    for (int i = rank - 1; i >= 0; i--) { /* the flat (row-major) index as coordinates */
+      coord[i] = dims[i] ? index % dims[i] : 0;
+      index = dims[i] ? index / dims[i] : 0;
+    }
     H5Sselect_none(s);
-    H5Sselect_elements(s, H5S_SELECT_SET, 1, &index); /* a 1-d dataset, or the first row of a 2-d one */
+    H5Sselect_elements(s, H5S_SELECT_SET, 1, coord);
     hid_t m = H5Screate_simple(1, &one, NULL);
     rc = d < 0 || H5Dwrite(d, H5T_NATIVE_FLOAT, m, s, H5P_DEFAULT, &v) < 0;
     H5Sclose(m);

@@ -88,6 +88,13 @@ typedef struct {
   char path[4096];
 } sml_h5_reader;
 
+/* Rehearses a read of an untrusted HDF5 file in a child process
+ * (src/io/h5vet.c): SML_OK if rehearse(path, arg) succeeded there within
+ * the time limit, else its error, or a clear one when HDF5 crashed or hung
+ * on the file. Does nothing inside the child or with SHARDML_HDF5_VET=0. */
+typedef int (*sml_h5_vet_fn)(const char *path, void *arg, sml_err *err);
+int sml_h5_vet(const char *path, const char *what, sml_h5_vet_fn rehearse, void *arg, sml_err *err);
+double sml_h5_vet_timeout(void);
 int sml_h5r_open(sml_h5_reader *r, const char *path, sml_err *err);
 void sml_h5r_close(sml_h5_reader *r);
 int sml_h5r_has(const sml_h5_reader *r, const char *name);

@@ -7,6 +7,7 @@
 #define SHARDML_TASKS_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "shardml/cv.h"
@@ -47,5 +48,12 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
                   sml_task_load *load, sml_err *err);
 
 uint64_t sml_signature(const char *text);
+
+/* Reads an open journal (after checking its header against signature):
+ * done[t] = 1 for each task with a "done" line after its results, whose
+ * results go into the table; lines cut by a kill and results of unfinished
+ * tasks are ignored. Exposed for the fuzz harness. */
+int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks, char *done, sml_cv_table *t,
+                      int *ndone, sml_err *err);
 
 #endif

@@ -114,12 +114,21 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
     f = fopen(plan->journal, "r");
     if (!f) return sml_fail(err, SML_ERUNTIME, "%s: cannot read the journal: %s", plan->journal, strerror(errno));
   }
+  const int st = sml_journal_parse(f, plan->journal, plan->signature, plan->ntasks, done, t, ndone, err);
+  fclose(f);
+  return st;
+}
+
+int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks, char *done, sml_cv_table *t,
+                      int *ndone, sml_err *err) {
+  char header[128];
+  snprintf(header, sizeof header, "# shardml search journal v1 signature=%016" PRIx64 "\n", signature);
+  *ndone = 0;
   char line[512];
   if (!fgets(line, sizeof line, f) || strcmp(line, header) != 0) {
-    fclose(f);
     return sml_fail(err, SML_EINPUT,
                     "%s: a journal of another search (different options or data); use another output directory or remove it",
-                    plan->journal);
+                    path);
   }
   /* Results are kept per task until its "done" line confirms them. */
   sml_task_result *pending = SML_ALLOC(SML_TASK_MAX_RESULTS * sizeof *pending);
@@ -134,7 +143,7 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
       pending_task = task;
       if (npending < SML_TASK_MAX_RESULTS) pending[npending++] = r;
     } else if (sscanf(line, "done task=%d", &task) == 1 && task == pending_task && task >= 0 &&
-               task < plan->ntasks && !done[task]) {
+               task < ntasks && !done[task]) {
       for (int i = 0; i < npending; i++) {
         const sml_task_result *p = &pending[i];
         if (p->config < 0 || p->config >= t->nconfigs || p->fold < 0 || p->fold >= t->nfolds) continue;
@@ -150,7 +159,6 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
     }
   }
   free(pending);
-  fclose(f);
   return SML_OK;
 }
 

@@ -66,7 +66,7 @@ static hid_t open_file(const char *path, sml_err *err) {
   return f;
 }
 
-int sml_h5_probe(sml_split_source *s, const char *path, const char *group, sml_err *err) {
+static int probe_impl(sml_split_source *s, const char *path, const char *group, sml_err *err) {
   memset(s, 0, sizeof *s);
   s->format = SML_FORMAT_HDF5;
   hid_t f = open_file(path, err);
@@ -166,6 +166,34 @@ static int read_string_array(hid_t obj, const char *name, char (*out)[SML_CLASS_
   H5Tclose(ftype);
   H5Aclose(a);
   return count;
+}
+
+/* The rehearsal of a dataset file (src/io/h5vet.c): the probe, the class
+ * names, and the first and last records, which is where corrupt storage
+ * messages and vlen attributes make HDF5 crash or loop. */
+static int rehearse_dataset(const char *path, void *arg, sml_err *err) {
+  const char *group = arg;
+  sml_split_source s;
+  SML_TRY(probe_impl(&s, path, group, err));
+  if (!group[0]) {
+    sml_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    SML_TRY(sml_h5_read_class_names(&ds, path, err));
+  }
+  const int64_t dim = (int64_t)s.height * s.width * s.channels, n = s.count < 16 ? s.count : 16;
+  uint8_t *images = malloc((size_t)(2 * n * dim) + 1), *labels = malloc((size_t)(2 * n) + 1);
+  if (!images || !labels) { free(images); free(labels); return SML_OK; }
+  sml_read_range r[2] = {{.first = 0, .count = n, .images = images, .labels = labels},
+                         {.first = s.count - n, .count = n, .images = images + n * dim, .labels = labels + n}};
+  const int st = sml_h5_read(&s, s.count > 2 * n ? 2 : 1, r, err);
+  free(images);
+  free(labels);
+  return st;
+}
+
+int sml_h5_probe(sml_split_source *s, const char *path, const char *group, sml_err *err) {
+  SML_TRY(sml_h5_vet(path, "dataset", rehearse_dataset, (void *)group, err));
+  return probe_impl(s, path, group, err);
 }
 
 int sml_h5_read_class_names(sml_dataset *ds, const char *path, sml_err *err) {

@@ -406,9 +406,9 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
   return SML_OK;
 }
 
-int sml_checkpoint_read(const char *path, const sml_model *model, const sml_train_config *cfg,
-                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
-                        int *saved_threads, sml_err *err) {
+static int read_checkpoint(const char *path, const sml_model *model, const sml_train_config *cfg,
+                           const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
+                           int *saved_threads, sml_err *err) {
   sml_h5_reader r;
   SML_TRY(sml_h5r_open(&r, path, err));
   /* Read and verified into scratch state; only a checkpoint that passes
@@ -426,7 +426,47 @@ int sml_checkpoint_read(const char *path, const sml_model *model, const sml_trai
   return st;
 }
 
+/* The rehearsals (src/io/h5vet.c): the same reads, in a child, into state
+ * that is thrown away. */
+typedef struct {
+  const sml_model *model;
+  const sml_train_config *cfg;
+  const sml_dataset_identity *data;
+} resume_args;
+static int rehearse_checkpoint(const char *path, void *arg, sml_err *err) {
+  const resume_args *a = arg;
+  sml_train_state st;
+  sml_train_state_init(&st, a->model, a->cfg, (a->data->n_train + a->cfg->batch - 1) / a->cfg->batch);
+  int ranks, threads;
+  const int status = read_checkpoint(path, a->model, a->cfg, a->data, &st, &ranks, &threads, err);
+  sml_train_state_free(&st);
+  return status;
+}
+
+int sml_checkpoint_read(const char *path, const sml_model *model, const sml_train_config *cfg,
+                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
+                        int *saved_threads, sml_err *err) {
+  resume_args a = {model, cfg, data};
+  SML_TRY(sml_h5_vet(path, "checkpoint", rehearse_checkpoint, &a, err));
+  return read_checkpoint(path, model, cfg, data, state, saved_ranks, saved_threads, err);
+}
+
+static int load_model(sml_saved_model *sm, const char *path, sml_err *err);
+static int rehearse_model(const char *path, void *arg, sml_err *err) {
+  (void)arg;
+  sml_saved_model sm;
+  const int st = load_model(&sm, path, err);
+  if (st == SML_OK) sml_saved_model_free(&sm);
+  return st;
+}
+
 int sml_saved_model_load(sml_saved_model *sm, const char *path, sml_err *err) {
+  memset(sm, 0, sizeof *sm);
+  SML_TRY(sml_h5_vet(path, "model", rehearse_model, NULL, err));
+  return load_model(sm, path, err);
+}
+
+static int load_model(sml_saved_model *sm, const char *path, sml_err *err) {
   memset(sm, 0, sizeof *sm);
   sml_h5_reader r;
   SML_TRY(sml_h5r_open(&r, path, err));

@@ -2,9 +2,11 @@
 # Checkpoints that lie (issue: hostile files): a corrupt checkpoint never
 # touches the run, crafted progress and history sizes are refused before
 # anything is sized by them, and one checksum covers what a resume trusts.
-# Usage: hostile_checkpoint.sh H5POKE
+# Files on which libhdf5 itself crashes or loops (found by tests/fuzz) are
+# rehearsed in a child process with a time limit and refused (exit 2).
+# Usage: hostile_checkpoint.sh H5POKE FUZZ_CORPUS_DIR
 . "$(dirname "$0")/lib.sh"
-POKE=$1
+POKE=$1 CORPUS=$2
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 A=(train --model mlp --hidden 32 --epochs 2 --batch 100 --subset 2000 --seed 3 --log-every 5)
 
@@ -49,7 +51,18 @@ check "a changed step loss: contents checksum" expect_fail 1 2 "h.h5: corrupt: c
 cp "$ck10" "$tmp/w.h5"; "$POKE" "$tmp/w.h5" i64 base_batch 77
 check "a changed hyperparameter attribute: contents checksum" expect_fail 1 2 "w.h5: corrupt: contents checksum" "${A[@]}" --out "$tmp/x" --resume "$tmp/w.h5"
 
-# 5. And the untouched checkpoint still resumes to the reference result.
+# 5. Files libhdf5 loops or crashes on: refused, never a stuck job.
+export SHARDML_HDF5_TIMEOUT=3
+cp "$CORPUS/checkpoint/libhdf5-hang-d9a6e424" "$tmp/hang.h5"
+check "a model HDF5 loops on: exit 2 within the limit" expect_fail 1 2 "hang.h5: HDF5 did not finish reading the model within 3 s" eval --checkpoint "$tmp/hang.h5"
+mkdir -p "$tmp/ck3"; cp "$ck10" "$tmp/ck3/"; cp "$tmp/hang.h5" "$tmp/ck3/ckpt-000000099.h5"
+out=$(run_np 2 "${A[@]}" --out "$tmp/auto3" --checkpoint-dir "$tmp/ck3" --resume auto 2>&1 >/dev/null)
+check "resume auto skips a newest checkpoint HDF5 loops on (as eval reads it)" grep -q "skipping .*ckpt-000000099.h5: " <<<"$out"
+check "and resumes from the older one" grep -q "resuming from .*ckpt-000000010.h5" <<<"$out"
+check "a dataset file HDF5 fails on: exit 2" expect_fail 2 2 "libhdf5-crash-3b187a35" info --data "$CORPUS/h5data/libhdf5-crash-3b187a35"
+unset SHARDML_HDF5_TIMEOUT
+
+# 6. And the untouched checkpoint still resumes to the reference result.
 mkdir -p "$tmp/ck2"; cp "$ck10" "$tmp/ck2/"
 check "the intact checkpoint resumes" run_np 1 "${A[@]}" --out "$tmp/resumed" --checkpoint-dir "$tmp/ck2" --resume auto 2>/dev/null >/dev/null
 check "to the reference's final model" test "$(tensors_checksum "$tmp/resumed/model.h5")" = "$(tensors_checksum "$tmp/ref/model.h5")"

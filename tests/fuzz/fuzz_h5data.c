@@ -1,0 +1,22 @@
+/* libFuzzer: shardml's HDF5 dataset reader (/images, /labels, the /test group,
+ * class_names) on a file made from the input: checked before HDF5 reads it. */
+#include "fuzz_common.h"
+#include "shardml/dataset.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  const char *path = fuzz_file("data", ".h5", data, size);
+  sml_split_source s;
+  sml_err err;
+  if (sml_h5_probe(&s, path, "", &err) == SML_OK && s.count <= 256) {
+    const int64_t dim = (int64_t)s.height * s.width * s.channels;
+    uint8_t *images = malloc((size_t)(s.count * dim) + 1), *labels = malloc((size_t)s.count + 1);
+    sml_read_range r = {.first = 0, .count = s.count, .images = images, .labels = labels};
+    sml_h5_read(&s, 1, &r, &err);
+    free(images);
+    free(labels);
+    sml_dataset ds = {0};
+    sml_h5_read_class_names(&ds, path, &err);
+  }
+  unlink(path);
+  return 0;
+}

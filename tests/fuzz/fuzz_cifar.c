@@ -8,14 +8,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   snprintf(files[0], SML_PATH_LEN, "%s", fuzz_file("data_batch_1", ".bin", data, size));
   sml_split_source s;
   sml_err err;
-  if (sml_cifar_probe(&s, files, 1, &err) == SML_OK && s.count <= 64) {
-    const int64_t dim = (int64_t)s.height * s.width * s.channels;
-    uint8_t *images = malloc((size_t)(s.count * dim) + 1), *labels = malloc((size_t)s.count + 1);
-    sml_read_range r = {.first = 0, .count = s.count, .images = images, .labels = labels};
-    sml_cifar_read(&s, 1, &r, &err);
-    free(images);
-    free(labels);
-  }
+  if (sml_cifar_probe(&s, files, 1, &err) == SML_OK && s.count <= 64) fuzz_read(&s, 0, s.count, sml_cifar_read);
   unlink(files[0]);
   return 0;
 }

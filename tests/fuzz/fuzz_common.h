@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "shardml/dataset.h"
+
 /* Writes data to /tmp/shardml-fuzz-<pid>-<tag><suffix>; returns the path. */
 static inline const char *fuzz_file(const char *tag, const char *suffix, const uint8_t *data, size_t n) {
   static char paths[4][256];
@@ -34,6 +36,19 @@ static inline void fuzz_split(const uint8_t *data, size_t n, const uint8_t **a, 
   *a = data + 4;
   *b = data + 4 + *na;
   *nb = rest - *na;
+}
+
+/* Reads count records of s from first with reader into scratch buffers,
+ * as a rank reads its block. */
+static inline void fuzz_read(const sml_split_source *s, int64_t first, int64_t count,
+                             int (*reader)(const sml_split_source *, int, const sml_read_range *, sml_err *)) {
+  const int64_t dim = (int64_t)s->height * s->width * s->channels;
+  uint8_t *images = malloc((size_t)(count * dim) + 1), *labels = malloc((size_t)count + 1);
+  sml_read_range r = {.first = first, .count = count, .images = images, .labels = labels};
+  sml_err err;
+  reader(s, 1, &r, &err);
+  free(images);
+  free(labels);
 }
 
 #endif

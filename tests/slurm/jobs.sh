@@ -31,6 +31,13 @@ wait_jobs() { # wait_jobs SECONDS JOBID...: until none is pending, running or re
   done
   return 1
 }
+release_requeued() { # Slurm holds a requeued batch job for a while (BeginTime); release it now
+  local _
+  for _ in $(seq 300); do
+    [ "$(state "$1")" = PENDING ] && { scontrol update JobId="$1" StartTime=now 2>/dev/null; return; }
+    sleep 0.1
+  done
+}
 completed() { test "$(state "$1")" = COMPLETED || { echo "  job $1: $(state "$1")"; cat "$tmp"/*"$1"*.out 2>/dev/null | tail -15; return 1; }; }
 
 train=$(EPOCHS=2 MODEL=softmax BATCH=128 CKPT_EVERY=10 EXTRA="--subset 3000" submit --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/train-%j.out" jobs/train.sbatch)
@@ -59,11 +66,7 @@ rq=$(EPOCHS=3 MODEL=mlp HIDDEN=64 BATCH=64 CKPT_EVERY=40 EXTRA="--subset 12000" 
 for _ in $(seq 600); do [ -s "$RUNS/train-$rq/checkpoints/latest" ] && break; sleep 0.1; done
 check "requeue job checkpointed before the interruption" test -s "$RUNS/train-$rq/checkpoints/latest"
 check "scontrol requeue" scontrol requeue "$rq"
-# Slurm holds a requeued batch job for a while (BeginTime); release it now.
-for _ in $(seq 300); do
-  [ "$(state "$rq")" = PENDING ] && { scontrol update JobId="$rq" StartTime=now 2>/dev/null; break; }
-  sleep 0.1
-done
+release_requeued "$rq"
 check "requeued job finished within 240 s" wait_jobs 240 "$rq"
 check "requeued job completed" completed "$rq"
 check "it was restarted" grep -q "restart 1" "$tmp/rq-$rq.out"
@@ -78,10 +81,7 @@ sq=$(MODEL=mlp HIDDEN=32 LR=0.005,0.01,0.02,0.05,0.1 REG=0,1e-4,1e-3 FOLDS=3 EPO
 for _ in $(seq 600); do n=$(grep -c '^done' "$RUNS/search-$sq/journal.txt" 2>/dev/null); [ "${n:-0}" -ge 2 ] && break; sleep 0.1; done
 check "search job preempted part-way (${n:-0} of 45 tasks journaled)" test "${n:-0}" -ge 2 -a "${n:-0}" -lt 45
 check "USR1 to the search job's batch shell" scancel --batch --signal=USR1 "$sq"
-for _ in $(seq 300); do
-  [ "$(state "$sq")" = PENDING ] && { scontrol update JobId="$sq" StartTime=now 2>/dev/null; break; }
-  sleep 0.1
-done
+release_requeued "$sq"
 check "requeued search finished within 240 s" wait_jobs 240 "$sq"
 check "requeued search completed" completed "$sq"
 check "it stopped with status 3 and requeued itself" grep -q "requeueing job $sq" "$tmp/sq-$sq.out"

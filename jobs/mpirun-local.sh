@@ -17,4 +17,14 @@ if [ "$NP" -gt "$CORES" ] || [ $(( NP * OMP_NUM_THREADS )) -gt "$CORES" ]; then
   export OMPI_MCA_rmaps_base_oversubscribe=1
   BIND=(--bind-to none)
 fi
-exec mpirun -n "$NP" "${BIND[@]}" -x OMP_NUM_THREADS "$SHARDML" "$@"
+# SIGTERM to mpirun would kill the ranks (exit 1) while they write their
+# checkpoint; SIGUSR1 is forwarded to them and means "checkpoint and stop"
+# (exit 3). So a SIGTERM to this script becomes a SIGUSR1 to mpirun, and the
+# script waits for the ranks and returns their status.
+mpirun -n "$NP" "${BIND[@]}" -x OMP_NUM_THREADS "$SHARDML" "$@" &
+launcher=$!
+trap 'kill -USR1 "$launcher" 2>/dev/null' TERM
+status=0
+wait "$launcher" || status=$?
+while kill -0 "$launcher" 2>/dev/null; do wait "$launcher" || status=$?; done
+exit "$status"

@@ -233,6 +233,18 @@ int main(int argc, char **argv) {
   const hsize_t tall[4] = {10, ((hsize_t)1 << 31) + 1, 1, 1}, tall_labels[1] = {10};
   h5_declare_u8(f, "/images", 4, tall); h5_declare_u8(f, "/labels", 1, tall_labels); h5_class_names(f);
   H5Fclose(f);
+  /* /images declared (contiguous) but never written: HDF5 would read zeros. */
+  snprintf(p, sizeof p, "%s/bad_unwritten.h5", root);
+  f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  {
+    const hsize_t dims[4] = {23, 4, 3, 2};
+    hid_t sp = H5Screate_simple(4, dims, NULL);
+    hid_t unwritten = H5Dcreate2(f, "/images", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (unwritten < 0) die("bad_unwritten.h5");
+    H5Dclose(unwritten); H5Sclose(sp);
+  }
+  h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
+  H5Fclose(f);
   snprintf(p, sizeof p, "%s/bad_rank.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t r3[3] = {23, 4, 3};

@@ -66,6 +66,30 @@ static hid_t open_file(const char *path, sml_err *err) {
   return f;
 }
 
+/* Unchunked storage (contiguous or compact) must hold every byte the shape
+ * declares, and contiguous storage must lie inside the file: HDF5 reads a
+ * contiguous dataset never written as fill values (zeros, silently) and a
+ * compact one whose message is shorter than its shape past its buffer.
+ * Chunked storage is checked chunk by chunk by HDF5 (and compressed sizes
+ * say nothing about the shape). */
+static int check_storage(hid_t d, const char *path, const char *name, hsize_t bytes, sml_err *err) {
+  hid_t dcpl = H5Dget_create_plist(d);
+  const H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT) return SML_OK;
+  const hsize_t stored = H5Dget_storage_size(d);
+  if (stored < bytes)
+    return sml_fail(err, SML_EINPUT, "%s: %s stores %llu bytes, its shape needs %llu (never written, or corrupt)", path,
+                    name, (unsigned long long)stored, (unsigned long long)bytes);
+  if (layout == H5D_CONTIGUOUS) {
+    struct stat fs;
+    const haddr_t offset = H5Dget_offset(d);
+    if (stat(path, &fs) == 0 && (offset == HADDR_UNDEF || offset + bytes > (haddr_t)fs.st_size))
+      return sml_fail(err, SML_EINPUT, "%s: %s lies beyond the end of the file (truncated or corrupt)", path, name);
+  }
+  return SML_OK;
+}
+
 static int probe_impl(sml_split_source *s, const char *path, const char *group, sml_err *err) {
   memset(s, 0, sizeof *s);
   s->format = SML_FORMAT_HDF5;
@@ -87,6 +111,8 @@ static int probe_impl(sml_split_source *s, const char *path, const char *group, 
     st = sml_check_geometry(path, iname, (int64_t)idims[0], (int64_t)idims[1], (int64_t)idims[2], (int64_t)idims[3],
                             size, err);
   }
+  if (st == SML_OK) st = check_storage(di, path, iname, idims[0] * idims[1] * idims[2] * idims[3], err);
+  if (st == SML_OK) st = check_storage(dl, path, lname, ldims[0], err);
   if (di >= 0) H5Dclose(di);
   if (dl >= 0) H5Dclose(dl);
   H5Fclose(f);

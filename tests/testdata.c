@@ -119,6 +119,44 @@ static void h5_declare_u8(hid_t f, const char *name, int rank, const hsize_t *di
   H5Dclose(d); H5Pclose(dcpl); H5Sclose(sp);
 }
 
+/* A compact /images whose dataspace says 200 images while its raw data
+ * holds 2 (as a corrupt or crafted file would): written consistently with
+ * the oldest object-header format (no checksums), then the dimension patched
+ * in the file's bytes. HDF5 itself would read past its buffer. */
+static void write_compact_lie(const char *path) {
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t dims[4] = {2, 4, 3, 2}, ldims[1] = {200};
+  hid_t sp = H5Screate_simple(4, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_layout(dcpl, H5D_COMPACT);
+  uint8_t pixels[48];
+  for (int i = 0; i < 48; i++) pixels[i] = (uint8_t)i;
+  hid_t d = H5Dcreate2(f, "/images", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  if (d < 0 || H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels) < 0) die(path);
+  H5Dclose(d); H5Pclose(dcpl); H5Sclose(sp);
+  h5_write_u8(f, "/labels", 1, ldims);
+  h5_class_names(f);
+  H5Fclose(f);
+  FILE *fp = fopen(path, "r+b");
+  if (!fp) die(path);
+  uint8_t buf[1 << 16];
+  const size_t n = fread(buf, 1, sizeof buf, fp);
+  const uint64_t want[4] = {2, 4, 3, 2};
+  int patched = 0;
+  for (size_t i = 0; i + 32 <= n; i++) {
+    int hit = 1;
+    for (int k = 0; k < 4 && hit; k++) {
+      uint64_t v = 0;
+      for (int b = 7; b >= 0; b--) v = v << 8 | buf[i + 8 * (size_t)k + (size_t)b];
+      hit = v == want[k];
+    }
+    if (hit) { buf[i] = 200; patched++; }
+  }
+  if (!patched) die("compact_lie: dataspace not found");
+  fseek(fp, 0, SEEK_SET);
+  if (fwrite(buf, 1, n, fp) != n) die(path);
+  fclose(fp);
+}
+
 /* Class k is bright around 60 + 70 k, plus noise: easy once a model has
  * seen every class, impossible for a fold that has not. */
 static void write_sorted(const char *path) {
@@ -245,6 +283,8 @@ int main(int argc, char **argv) {
   }
   h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
   H5Fclose(f);
+  snprintf(p, sizeof p, "%s/bad_compact_lie.h5", root);
+  write_compact_lie(p);
   snprintf(p, sizeof p, "%s/bad_rank.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t r3[3] = {23, 4, 3};

@@ -14,6 +14,7 @@ check "IDX header: 2^32-1 images of 65535x65535 (raw)" expect_fail "$NP" 2 "bad_
 check "IDX header: 2^32-1 images of 65535x65535 (gzip)" expect_fail "$NP" 2 "bad_huge_idx_gz/train-images-idx3-ubyte.gz: IDX header: 4294967295 images" info --data "$F/bad_huge_idx_gz"
 check "HDF5: 2^40 images declared" expect_fail "$NP" 2 "bad_huge_count.h5: /images: 1099511627776 images of 28x28x1 bytes, more than a file of" info --data "$F/bad_huge_count.h5"
 check "HDF5: /images declared, never written" expect_fail "$NP" 2 "bad_unwritten.h5: /images stores 0 bytes, its shape needs 552" info --data "$F/bad_unwritten.h5"
+check "HDF5: a compact /images shorter than its shape" expect_fail "$NP" 2 "bad_compact_lie.h5: /images stores 48 bytes, its shape needs 4800" info --data "$F/bad_compact_lie.h5"
 check "HDF5: a height of 2^31+1" expect_fail "$NP" 2 "bad_tall.h5: /images: height 2147483649, expected 1 to 65535" info --data "$F/bad_tall.h5"
 check "truncated labels"      expect_fail "$NP" 2 "train-labels-idx1-ubyte: truncated" info --data "$F/bad_truncated_labels"
 check "mismatched counts"     expect_fail "$NP" 2 "36 labels, but" info --data "$F/bad_count"

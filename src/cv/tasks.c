@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shardml/tasks.h"
@@ -45,7 +46,21 @@ static int journal_lock(const sml_task_plan *plan, int *fd_out, sml_err *err) {
   int fd = open(path, O_RDWR | O_CREAT, 0644);
   if (fd < 0) return sml_fail(err, SML_EINPUT, "%s: cannot create: %s", path, strerror(errno));
   struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-  if (fcntl(fd, F_SETLK, &lk) != 0) {
+  int locked = fcntl(fd, F_SETLK, &lk) == 0;
+  /* A holder that is just exiting (the previous job step, a slice that
+   * finished) releases it within moments: wait a little before refusing. */
+  for (int i = 0; !locked && (errno == EACCES || errno == EAGAIN) && i < 20; i++) {
+    const struct timespec pause = {0, 100000000};
+    nanosleep(&pause, NULL);
+    locked = fcntl(fd, F_SETLK, &lk) == 0;
+  }
+  if (!locked && errno != EACCES && errno != EAGAIN) { /* no locking here (some network filesystems) */
+    fprintf(stderr, "shardml: %s.lock: cannot lock (%s); not guarding against a second search\n", plan->journal,
+            strerror(errno));
+    *fd_out = fd;
+    return SML_OK;
+  }
+  if (!locked) {
     char holder[256] = "";
     const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
     holder[n > 0 ? n : 0] = '\0';

@@ -20,7 +20,7 @@ check "every task done once" test "$(grep -c '^done' "$tmp/t/journal.txt")" -eq 
 check "results as the uninterrupted search" diff <(scores "$tmp/ref") <(scores "$tmp/t")
 
 # 2. A second search on the same directory while the first runs.
-L=(search --model mlp --hidden 32 --lr 0.01,0.02,0.05,0.1 --reg 0,1e-4,1e-3 --folds 3 --epochs 3 --subset 3000 --seed 4)
+L=(search --model mlp --hidden 32 --lr 0.01,0.02,0.05,0.1 --reg 0,1e-4,1e-3 --folds 3 --epochs 6 --subset 6000 --seed 4)
 run_np 1 "${L[@]}" --out "$tmp/c" >/dev/null 2>"$tmp/c.err" &
 pid=$!
 for i in $(seq 1200); do [ -e "$tmp/c/journal.txt.lock" ] && break; sleep 0.05; done

@@ -1,42 +1,9 @@
 #!/bin/bash
 # search and cv are preemptible like train: SIGUSR1 or SIGTERM to one rank
 # stops every group (the running training tasks at their next step, kNN
-# tasks when they # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
-# mpirun, which forwards it; the ranks checkpoint and the script exits 3.
-LAUNCH=$(cd "$(dirname "$0")/../.." && pwd)/jobs/mpirun-local.sh
-bash "$LAUNCH" 2 train --model mlp --hidden 64 --epochs 3 --subset 12000 --batch 64 --out "$tmp/l" \
-  --checkpoint-dir "$tmp/l/ck" --checkpoint-every 40 >/dev/null 2>"$tmp/l.err" &
-pid=$!
-wait_for_step "$tmp/l/ck" 40
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
-check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
-finish), exit status 3 with one line, the journal holds
-# each # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
-# mpirun, which forwards it; the ranks checkpoint and the script exits 3.
-LAUNCH=$(cd "$(dirname "$0")/../.." && pwd)/jobs/mpirun-local.sh
-bash "$LAUNCH" 2 train --model mlp --hidden 64 --epochs 3 --subset 12000 --batch 64 --out "$tmp/l" \
-  --checkpoint-dir "$tmp/l/ck" --checkpoint-every 40 >/dev/null 2>"$tmp/l.err" &
-pid=$!
-wait_for_step "$tmp/l/ck" 40
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
-check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
-finished task once and nothing half-done, and the same command
-# # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
-# mpirun, which forwards it; the ranks checkpoint and the script exits 3.
-LAUNCH=$(cd "$(dirname "$0")/../.." && pwd)/jobs/mpirun-local.sh
-bash "$LAUNCH" 2 train --model mlp --hidden 64 --epochs 3 --subset 12000 --batch 64 --out "$tmp/l" \
-  --checkpoint-dir "$tmp/l/ck" --checkpoint-every 40 >/dev/null 2>"$tmp/l.err" &
-pid=$!
-wait_for_step "$tmp/l/ck" 40
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
-check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
-finishes the rest to the results of an uninterrupted run.
+# tasks when they finish), exit status 3 with one line, the journal holds
+# each finished task once and nothing half-done, and the same command
+# finishes the rest to the results of an uninterrupted run.
 . "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d); trap 'pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 scores() { cut -d, -f1-7 "$1/cv_results.csv"; }
@@ -65,34 +32,12 @@ for sig in USR1 TERM; do
   preempt "$sig" "$d" 2 "${S[@]}"; rc=$?
   check "search, SIG$sig to one rank: exit status 3 (got $rc)" test "$rc" -eq 3
   check "search, SIG$sig: one line saying how to go on" \
-    bash -c "test \$(grep -c 'error: ' '$d.err') -eq 1 && grep -q 'error: stopped by a signal; [0-9]* of 18 tasks are # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
-# mpirun, which forwards it; the ranks checkpoint and the script exits 3.
-LAUNCH=$(cd "$(dirname "$0")/../.." && pwd)/jobs/mpirun-local.sh
-bash "$LAUNCH" 2 train --model mlp --hidden 64 --epochs 3 --subset 12000 --batch 64 --out "$tmp/l" \
-  --checkpoint-dir "$tmp/l/ck" --checkpoint-every 40 >/dev/null 2>"$tmp/l.err" &
-pid=$!
-wait_for_step "$tmp/l/ck" 40
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
-check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
-finished and in the journal' '$d.err'"
+    bash -c "test \$(grep -c 'error: ' '$d.err') -eq 1 && grep -q 'error: stopped by a signal; [0-9]* of 18 tasks are finished and in the journal' '$d.err'"
   n=$(grep -c '^done' "$d/journal.txt")
   check "search, SIG$sig: stopped part-way ($n of 18 tasks journaled)" test "$n" -ge 2 -a "$n" -lt 18
   check "search, SIG$sig: journal consistent" journal_once "$d"
   check "search, SIG$sig: no results written yet" test ! -e "$d/cv_results.csv"
-  check "search, SIG$sig: the same command # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
-# mpirun, which forwards it; the ranks checkpoint and the script exits 3.
-LAUNCH=$(cd "$(dirname "$0")/../.." && pwd)/jobs/mpirun-local.sh
-bash "$LAUNCH" 2 train --model mlp --hidden 64 --epochs 3 --subset 12000 --batch 64 --out "$tmp/l" \
-  --checkpoint-dir "$tmp/l/ck" --checkpoint-every 40 >/dev/null 2>"$tmp/l.err" &
-pid=$!
-wait_for_step "$tmp/l/ck" 40
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
-check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
-finishes" run_np 2 "${S[@]}" --out "$d" >"$d.out2" 2>"$d.err2"
+  check "search, SIG$sig: the same command finishes" run_np 2 "${S[@]}" --out "$d" >"$d.out2" 2>"$d.err2"
   check "search, SIG$sig: it ran only the rest" grep -q "the journal holds $n of 18 tasks" "$d.err2"
   check "search, SIG$sig: every task once" test "$(grep -c '^done' "$d/journal.txt")" -eq 18 -a "$(journal_once "$d"; echo $?)" -eq 0
   check "search, SIG$sig: results of the uninterrupted search" diff <(scores "$tmp/ref") <(scores "$d")
@@ -103,31 +48,9 @@ run_np 2 "${C[@]}" --out "$tmp/cref" >/dev/null 2>&1
 d=$tmp/cv
 preempt USR1 "$d" 1 "${C[@]}"; rc=$?
 check "cv, SIGUSR1 to one rank: exit status 3 (got $rc)" test "$rc" -eq 3
-check "cv: one line saying how to go on" grep -q "error: stopped by a signal; [0-9]* of 20 tasks are # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
-# mpirun, which forwards it; the ranks checkpoint and the script exits 3.
-LAUNCH=$(cd "$(dirname "$0")/../.." && pwd)/jobs/mpirun-local.sh
-bash "$LAUNCH" 2 train --model mlp --hidden 64 --epochs 3 --subset 12000 --batch 64 --out "$tmp/l" \
-  --checkpoint-dir "$tmp/l/ck" --checkpoint-every 40 >/dev/null 2>"$tmp/l.err" &
-pid=$!
-wait_for_step "$tmp/l/ck" 40
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
-check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
-finished and in the journal" "$d.err"
+check "cv: one line saying how to go on" grep -q "error: stopped by a signal; [0-9]* of 20 tasks are finished and in the journal" "$d.err"
 check "cv: journal consistent" journal_once "$d"
-check "cv: the same command # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
-# mpirun, which forwards it; the ranks checkpoint and the script exits 3.
-LAUNCH=$(cd "$(dirname "$0")/../.." && pwd)/jobs/mpirun-local.sh
-bash "$LAUNCH" 2 train --model mlp --hidden 64 --epochs 3 --subset 12000 --batch 64 --out "$tmp/l" \
-  --checkpoint-dir "$tmp/l/ck" --checkpoint-every 40 >/dev/null 2>"$tmp/l.err" &
-pid=$!
-wait_for_step "$tmp/l/ck" 40
-kill -TERM "$pid"
-wait "$pid"; rc=$?
-check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
-check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
-finishes" run_np 2 "${C[@]}" --out "$d" >/dev/null 2>&1
+check "cv: the same command finishes" run_np 2 "${C[@]}" --out "$d" >/dev/null 2>&1
 check "cv: results of the uninterrupted run" diff <(scores "$tmp/cref") <(scores "$d")
 # SIGTERM to the launcher script (not to a rank): it becomes SIGUSR1 to
 # mpirun, which forwards it; the ranks checkpoint and the script exits 3.

@@ -18,11 +18,7 @@ params_equal() { # params_equal MODEL_A MODEL_B: every /params tensor byte for b
 check "reference run" run_np 2 "${A[@]}" --out "$tmp/ref" 2>/dev/null >"$tmp/ref.out"
 
 # 2. SIGKILL between checkpoints, then --resume auto: bitwise identical result.
-run_np 2 "${A[@]}" --out "$tmp/k" --checkpoint-dir "$tmp/k/ck" --checkpoint-every 100 >/dev/null 2>&1 &
-pid=$!
-if wait_for_step "$tmp/k/ck" 300; then
-  pkill -9 -f -- "--checkpoint-dir $tmp/k/ck"; wait $pid 2>/dev/null
-  killed_at=$(latest_step "$tmp/k/ck")
+if killed_at=$(kill_after_checkpoint 2 "$tmp/k/ck" 300 "${A[@]}" --out "$tmp/k" --checkpoint-every 100); then
   echo "killed with SIGKILL after the checkpoint at step $killed_at"
   check "killed before the end" test ! -e "$tmp/k/model.h5"
   check "no half-written checkpoint under a final name" bash -c "for f in '$tmp'/k/ck/ckpt-*.h5; do h5dump -H \"\$f\" >/dev/null || exit 1; done"
@@ -31,7 +27,7 @@ if wait_for_step "$tmp/k/ck" 300; then
   check "it said where it resumed (step $resumed_at >= $killed_at)" test -n "$resumed_at" -a "${resumed_at:-0}" -ge "$killed_at"
   check "final parameters bitwise identical to the uninterrupted run" params_equal "$tmp/ref/model.h5" "$tmp/k/model.h5"
 else
-  wait $pid; check "saw a checkpoint at step >= 300 before the end" false
+  check "saw a checkpoint at step >= 300 before the end" false
 fi
 check "--keep 3 kept three" test "$(ls "$tmp"/k/ck/ckpt-*.h5 | wc -l)" -eq 3
 

@@ -31,6 +31,16 @@ wait_for_step() { # wait_for_step DIR STEP: until a checkpoint at or after STEP 
   done
   return 1
 }
+kill_after_checkpoint() { # kill_after_checkpoint NP CKDIR STEP ARGS...: shardml ARGS --checkpoint-dir CKDIR
+  # on NP ranks in the background, SIGKILLed once a checkpoint at or after STEP exists; prints the
+  # newest checkpoint's step. Fails (after the run ended) when no such checkpoint appeared.
+  local np=$1 dir=$2 step=$3 pid; shift 3
+  run_np "$np" "$@" --checkpoint-dir "$dir" >/dev/null 2>&1 &
+  pid=$!
+  if ! wait_for_step "$dir" "$step"; then wait $pid; return 1; fi
+  pkill -9 -f -- "--checkpoint-dir $dir"; wait $pid 2>/dev/null
+  latest_step "$dir"
+}
 finish() {
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -30,11 +30,7 @@ done
 # Killed on 2 ranks, resumed on 3: bitwise the uninterrupted 1-rank run.
 M=(train --model mlp --hidden 32x16 --subset 6000 --epochs 2 --batch 50 --seed 6 --reproducible --optimizer adam)
 run_np 1 "${M[@]}" --out "$tmp/one" >/dev/null 2>&1
-run_np 2 "${M[@]}" --out "$tmp/kill" --checkpoint-dir "$tmp/kill/ck" --checkpoint-every 20 >/dev/null 2>&1 &
-pid=$!
-if wait_for_step "$tmp/kill/ck" 60; then
-  pkill -9 -f -- "--checkpoint-dir $tmp/kill/ck"; wait $pid 2>/dev/null
-  killed=$(latest_step "$tmp/kill/ck")
+if killed=$(kill_after_checkpoint 2 "$tmp/kill/ck" 60 "${M[@]}" --out "$tmp/kill" --checkpoint-every 20); then
   out=$(run_np 3 "${M[@]}" --out "$tmp/kill" --checkpoint-dir "$tmp/kill/ck" --checkpoint-every 20 --resume auto 2>&1)
   resumed=$(sed -n 's/.*resuming from .*ckpt-0*\([0-9]*\)\.h5 .*/\1/p' <<<"$out")
   # The kill may land after a later checkpoint than the one seen: at or after it.
@@ -42,7 +38,7 @@ if wait_for_step "$tmp/kill/ck" 60; then
   a=$(tensors_checksum "$tmp/one/model.h5"); b=$(tensors_checksum "$tmp/kill/model.h5")
   check "2 ranks, SIGKILL, resumed on 3: bitwise the 1-rank run ($a = $b)" test -n "$a" -a "$a" = "$b"
 else
-  wait $pid; check "saw a checkpoint at step >= 60 before the end" false
+  check "saw a checkpoint at step >= 60 before the end" false
 fi
 check "a reproducible checkpoint refuses a non-reproducible resume" expect_fail 2 2 "reproducible" \
   train --model mlp --hidden 32x16 --subset 6000 --epochs 2 --batch 50 --seed 6 --optimizer adam --out "$tmp/x" \

@@ -18,18 +18,14 @@ for variant in "adam" "nesterov" "rmsprop" "sgd --dropout 0.3" "adamw --dropout 
   name=${variant// /}; name=${name//--/_}
   A=(train --subset 6000 --model mlp --hidden 64 --epochs 2 --batch 50 --seed 3 --optimizer $variant)
   run_np 2 "${A[@]}" --out "$tmp/ref$name" >/dev/null 2>&1
-  run_np 2 "${A[@]}" --out "$tmp/k$name" --checkpoint-dir "$tmp/k$name/ck" --checkpoint-every 30 >/dev/null 2>&1 &
-  pid=$!
-  if wait_for_step "$tmp/k$name/ck" 60; then
-    pkill -9 -f -- "--checkpoint-dir $tmp/k$name/ck"; wait $pid 2>/dev/null
-    killed=$(latest_step "$tmp/k$name/ck")
+  if killed=$(kill_after_checkpoint 2 "$tmp/k$name/ck" 60 "${A[@]}" --out "$tmp/k$name" --checkpoint-every 30); then
     run_np 2 "${A[@]}" --out "$tmp/k$name" --checkpoint-dir "$tmp/k$name/ck" --checkpoint-every 30 --resume auto \
       >/dev/null 2>"$tmp/k$name.err"
     a=$(tensors_checksum "$tmp/ref$name/model.h5"); b=$(tensors_checksum "$tmp/k$name/model.h5")
     check "$variant: killed after step $killed, resumed: model and optimizer state bitwise ($a = $b)" \
       test -n "$a" -a "$a" = "$b"
   else
-    wait $pid; check "$variant: saw a checkpoint at step >= 60 before the end" false
+    check "$variant: saw a checkpoint at step >= 60 before the end" false
   fi
 done
 check "adam checkpoints hold /optimizer/m and /optimizer/v" \

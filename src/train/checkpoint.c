@@ -242,7 +242,6 @@ static int read_tensor_set(const sml_h5_reader *r, const sml_model *m, const sml
 static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_train_config *cfg,
                       const sml_dataset_identity *data, sml_train_state *scratch, int *saved_ranks,
                       int *saved_threads, sml_err *err) {
-  const sml_train_state *state = scratch; /* zero progress: meta_of below reads only its layout */
   uint64_t tensors = 0;
   char kind[32], file_kind[32];
   int64_t widths[SML_MAX_LAYERS + 1];
@@ -312,7 +311,7 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
    * within this run's epochs, the step within the epoch, and the global step
    * their consequence (every step advances both). */
   ckpt_meta mt;
-  meta_of(&mt, model, cfg, state); /* what the checks above compared; the file's own values below */
+  meta_of(&mt, model, cfg, scratch); /* this run's values; the file's own replace them below */
   for (int i = 0; i < 3; i++) SML_TRY(sml_h5r_attr_i64s(r, progress_names[i], &mt.progress[i], 1, NULL, err));
   const int64_t epoch = mt.progress[0], step_in_epoch = mt.progress[1], global_step = mt.progress[2];
   const int64_t spe = (data->n_train + cfg->batch - 1) / cfg->batch;

@@ -23,7 +23,7 @@ int sml_atomic_commit(sml_atomic_file *a, sml_err *err);
 /* The temporary name for a file written by a library (HDF5, libpng). */
 void sml_temp_name(char *out, size_t len, const char *path);
 /* Removes the temporary files in dir left by dead writers on this host
- * (killed mid-write); returns how many. */
+ * (killed mid-write), says so on stderr (callers: rank 0), returns how many. */
 int sml_remove_stale_temps(const char *dir);
 int sml_rename_into_place(const char *tmp, const char *path, sml_err *err);
 

@@ -202,8 +202,7 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
       snprintf(dir, sizeof dir, "%s", plan->journal);
       char *slash = strrchr(dir, '/');
       if (slash) *slash = '\0';
-      const int removed = sml_remove_stale_temps(slash ? dir : ".");
-      if (removed > 0) fprintf(stderr, "shardml: removed %d temporary file(s) of killed writers from %s\n", removed, slash ? dir : ".");
+      sml_remove_stale_temps(slash ? dir : ".");
       st = journal_load(plan, done, table, &ndone, err);
     }
   }

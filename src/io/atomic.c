@@ -43,6 +43,7 @@ int sml_remove_stale_temps(const char *dir) {
     if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) removed++;
   }
   closedir(d);
+  if (removed > 0) fprintf(stderr, "shardml: removed %d temporary file(s) of killed writers from %s\n", removed, dir);
   return removed;
 }
 

@@ -123,10 +123,8 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   if (status == SML_OK && world->rank == 0 && job->checkpoint_dir) status = sml_mkdirs(job->checkpoint_dir, err);
   if (status == SML_OK && world->rank == 0) { /* half-written files of runs killed mid-write */
     const char *dirs[2] = {job->out, job->checkpoint_dir};
-    for (int i = 0; i < 2; i++) {
-      const int n = dirs[i] ? sml_remove_stale_temps(dirs[i]) : 0;
-      if (n > 0) fprintf(stderr, "shardml: removed %d temporary file(s) of killed writers from %s\n", n, dirs[i]);
-    }
+    for (int i = 0; i < 2; i++)
+      if (dirs[i]) sml_remove_stale_temps(dirs[i]);
   }
   status = sml_agree(world, status, err);
   if (status != SML_OK) {

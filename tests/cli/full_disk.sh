@@ -39,7 +39,7 @@ mount -o remount,rw "$mnt"
 run_np 2 "${A[@]}" --epochs 3 --out "$tmp/out4" --checkpoint-dir "$tmp/gone" --checkpoint-every 20 >/dev/null 2>"$tmp/gone.err" &
 pid=$!
 wait_for_step "$tmp/gone" 20
-rm -rf "$tmp/gone"
+mv "$tmp/gone" "$tmp/gone.removed" # one atomic step: rm -r races with the next checkpoint being written
 wait $pid; rc=$?
 check "checkpoint directory removed mid-run: exit 1 (got $rc)" test "$rc" -eq 1
 check "one error line naming it" bash -c "test \$(grep -c 'error: ' '$tmp/gone.err') -eq 1 && grep -q 'error: $tmp/gone/' '$tmp/gone.err'"

@@ -1,11 +1,12 @@
 # Sourced by the sbatch scripts: where shardml is, threads and binding, a
 # per-job output directory, and signal forwarding for preemption.
-#   SHARDML   the binary (default: build/shardml next to the submit directory)
+#   SHARDML   the binary (default: build/shardml in the submit directory, else shardml on PATH)
 #   RUNS      parent of the per-job output directories (default: runs/)
 #   SRUN_MPI  srun's --mpi plugin (default: the cluster's MpiDefault)
 set -euo pipefail
 SUBMIT_DIR=${SLURM_SUBMIT_DIR:-$PWD}
 SHARDML=${SHARDML:-$SUBMIT_DIR/build/shardml}
+[ -x "$SHARDML" ] || SHARDML=$(command -v shardml || echo "$SHARDML") # an installed shardml (module)
 RUNS=${RUNS:-$SUBMIT_DIR/runs}
 # One OpenMP thread per CPU SLURM gave each task; BLAS shares the same pool.
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}

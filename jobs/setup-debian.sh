@@ -18,6 +18,9 @@ PACKAGES=(
   procps                                # pgrep/pkill in the tests
   qemu-user                             # the tests run shardml on an emulated CPU without AVX
   clang libclang-rt-14-dev libomp-14-dev # libFuzzer harnesses (tests/fuzz; .ci/run fuzzes each for 60 s)
+  libmpich-dev mpich libhdf5-mpich-dev  # the suite against MPICH too (cmake --preset mpich; Open MPI stays the default)
+  libblis-openmp-dev                    # ... and against BLIS (cmake --preset blis; OpenBLAS stays the default)
+  librsvg2-bin                          # rsvg-convert: the tests render every SVG figure
 )
 
 missing=()

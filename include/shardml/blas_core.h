@@ -18,8 +18,15 @@
  * exec failed, in which case shardml carries on with the slow kernels). */
 void sml_blas_core_fix(int argc, char **argv);
 
-/* The kernel set OpenBLAS is running ("SkylakeX", "Haswell", "Prescott"...). */
+/* The kernel set OpenBLAS is running ("SkylakeX", "Haswell", "Prescott"...),
+ * or NULL when the CBLAS linked is not OpenBLAS. */
 const char *sml_blas_core_name(void);
+/* Which CBLAS is linked: "OpenBLAS 0.3.21", "BLIS", "MKL" or "CBLAS". */
+const char *sml_blas_vendor(void);
+/* The vendor and, for OpenBLAS, its kernel set: "OpenBLAS 0.3.21 core Zen". */
+const char *sml_blas_summary(void);
+/* The file it was loaded from (resolved path), "linked statically" if none. */
+const char *sml_blas_library(void);
 /* The best OPENBLAS_CORETYPE this CPU and OS support, or NULL if unknown. */
 const char *sml_cpu_best_core(void);
 /* Relative strength of a core name: 1 SSE, 2 AVX, 3 AVX2, 4 AVX-512;

@@ -27,7 +27,8 @@ static void class_counts(const sml_comm *c, const sml_shard *sh, int64_t *counts
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
   const cli_option opts[] = {CLI_DATA_OPTIONS(&data), {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(world, "info", "Describe a dataset and how it is sharded over the ranks.", argc,
+  SML_TRY(cli_parse(world, "info", "Describe a dataset and how it is sharded over the ranks.", "  mpirun -n 2 shardml info\n""  shardml info --data cifar-10-batches-bin --val 5000\n",
+                    argc,
                     argv, opts, err));
   sml_data_options dopt;
   SML_TRY(cli_data_options(&data, 1, &dopt, err));
@@ -76,9 +77,16 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
     printf(")\n");
     printf("kernels      %s (%s%s%s; best for this CPU: %s)\n", sml_kernels_active()->name, SML_ISA_ENV,
            cap && cap[0] ? "=" : " unset", cap && cap[0] ? cap : "", sml_isa_name(sml_isa_best()));
-    printf("blas         OpenBLAS core %s, level %s (best for this CPU: %s, level %s)\n", sml_blas_core_name(),
-           sml_blas_level_name(sml_blas_core_level(sml_blas_core_name())), best ? best : "unknown",
-           sml_blas_level_name(sml_blas_core_level(best)));
+    /* OpenBLAS's kernel set is checked against the CPU (shardml/blas_core.h);
+     * another CPU-dispatching BLAS is named with the file it came from. */
+    const char *core = sml_blas_core_name();
+    if (core)
+      printf("blas         OpenBLAS core %s, level %s (best for this CPU: %s, level %s)\n", core,
+             sml_blas_level_name(sml_blas_core_level(core)), best ? best : "unknown",
+             sml_blas_level_name(sml_blas_core_level(best)));
+    else
+      printf("blas         %s (no OpenBLAS kernel check)\n", sml_blas_vendor());
+    printf("blas library %s (%s)\n", sml_blas_library(), sml_blas_summary());
     fflush(stdout);
   }
   sml_prep_free(&prep);

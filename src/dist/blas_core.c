@@ -1,7 +1,9 @@
 /* See shardml/blas_core.h for why this exists. */
+#define _GNU_SOURCE /* dladdr */
 #include "shardml/blas_core.h"
 
-#include <cblas.h>
+#include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +36,44 @@ const char *sml_blas_level_name(int level) {
   return level >= 1 && level <= 4 ? names[level] : names[0];
 }
 
-const char *sml_blas_core_name(void) {
-  const char *name = openblas_get_corename();
-  return name ? name : "unknown";
+/* OpenBLAS's own calls are looked up at run time, so that shardml links
+ * against any CBLAS (BLIS, MKL, the reference one) and the OpenBLAS kernel
+ * check quietly does nothing where OpenBLAS is absent. */
+typedef char *(*openblas_string_fn)(void);
+
+static const char *openblas_string(const char *symbol) {
+  openblas_string_fn fn;
+  void *address = dlsym(RTLD_DEFAULT, symbol);
+  memcpy(&fn, &address, sizeof fn); /* ISO C has no object-to-function cast */
+  return fn ? fn() : NULL;
+}
+
+const char *sml_blas_core_name(void) { return openblas_string("openblas_get_corename"); }
+
+const char *sml_blas_library(void) {
+  static char path[PATH_MAX];
+  Dl_info where;
+  void *sgemm = dlsym(RTLD_DEFAULT, "cblas_sgemm");
+  if (!sgemm || !dladdr(sgemm, &where) || !where.dli_fname) return "linked statically";
+  if (!realpath(where.dli_fname, path)) snprintf(path, sizeof path, "%s", where.dli_fname);
+  return path;
+}
+
+const char *sml_blas_vendor(void) {
+  static char vendor[160];
+  const char *config = openblas_string("openblas_get_config"); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+  if (config) {
+    snprintf(vendor, sizeof vendor, "%s", config);
+    char *end = strchr(vendor, ' ');
+    if (end && (end = strchr(end + 1, ' '))) *end = '\0'; /* name and version only */
+    return vendor;
+  }
+  if (dlsym(RTLD_DEFAULT, "bli_info_get_version_str")) return "BLIS";
+  if (dlsym(RTLD_DEFAULT, "mkl_get_version_string")) return "MKL";
+  const char *lib = sml_blas_library();
+  if (strstr(lib, "blis")) return "BLIS";
+  if (strstr(lib, "mkl")) return "MKL";
+  return "CBLAS";
 }
 
 const char *sml_cpu_best_core(void) {
@@ -51,6 +88,14 @@ const char *sml_cpu_best_core(void) {
   if (__builtin_cpu_supports("avx")) return "Sandybridge";
 #endif
   return NULL;
+}
+
+const char *sml_blas_summary(void) {
+  static char summary[224];
+  const char *core = sml_blas_core_name();
+  if (core) snprintf(summary, sizeof summary, "%s core %s", sml_blas_vendor(), core);
+  else snprintf(summary, sizeof summary, "%s", sml_blas_vendor());
+  return summary;
 }
 
 static char notice[256];

@@ -148,10 +148,10 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   if (status == SML_OK) {
     sml_train_state_bcast(&state, &model, cfg, world);
     sml_log(world, "training %s (%lld parameters) on %lld images, %d ranks x %d threads, batch %lld, %s lr %g, "
-            "reg %g%s; kernels %s, OpenBLAS %s",
+            "reg %g%s; kernels %s, %s",
             model.kind, (long long)model.nweights, (long long)ds.train.total, world->size, sml_threads(),
             (long long)cfg->batch, cfg->optimizer->name, cfg->lr, cfg->reg, cfg->dropout > 0 ? ", dropout" : "",
-            sml_kernels_active()->name, sml_blas_core_name());
+            sml_kernels_active()->name, sml_blas_summary());
     /* What one step moves, per rank (the README's figures come from here). */
     const double grad_bytes = (double)(model.nweights + 4) * (cfg->reproducible ? 8.0 : 4.0);
     if (cfg->reproducible)

@@ -92,8 +92,8 @@ static void bench_elementwise(void) {
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
-  printf("cpu %s, best kernel level %s, OpenBLAS core %s, %d thread(s)\n", sml_cpu_model(),
-         sml_isa_name(sml_isa_best()), sml_blas_core_name(), sml_threads());
+  printf("cpu %s, best kernel level %s, BLAS %s, %d thread(s)\n", sml_cpu_model(),
+         sml_isa_name(sml_isa_best()), sml_blas_summary(), sml_threads());
   const int64_t shapes[][3] = {{128, 784, 10}, {64, 784, 10}, {128, 256, 10}, {128, 784, 16},
                                {128, 784, 2},  {128, 3072, 10}, {128, 784, 32}, {128, 784, 64}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(shapes[i][0], shapes[i][1], shapes[i][2]);

@@ -8,7 +8,7 @@
 EXE=${1:?usage: exact_sum.sh TEST_EXACT}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for np in 1 2 3 4; do
-  check "orders and splits over $np rank(s) agree bitwise" timeout 60 "$MPIEXEC" -n $np --bind-to none "$EXE" "$tmp/terms$np.txt"
+  check "orders and splits over $np rank(s) agree bitwise" timeout 60 "$MPI_LAUNCH" $np "$EXE" "$tmp/terms$np.txt"
 done
 results=$(for np in 1 2 3 4; do head -1 "$tmp/terms$np.txt" | cut -d' ' -f2; done | sort -u)
 check "the same result on 1, 2, 3 and 4 ranks ($results)" test -n "$results" -a "$(wc -l <<<"$results")" -eq 1

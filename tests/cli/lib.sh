@@ -1,5 +1,7 @@
 # Shared helpers for the CLI tests. tests/CMakeLists.txt sets SHARDML,
-# MPIEXEC and FIXTURES, and the Open MPI variables that allow root.
+# MPIEXEC and MPIEXEC_PREFLAGS (the launcher of the MPI shardml is built
+# with and its flags, used by mpirun.sh), FIXTURES, and the Open MPI
+# variables that allow root.
 set -u
 passed=0
 failed=0
@@ -7,9 +9,10 @@ check() { # check DESCRIPTION COMMAND...: runs one assertion and counts it
   local what=$1; shift
   if "$@"; then echo "ok   $what"; passed=$((passed + 1)); else echo "FAIL $what"; failed=$((failed + 1)); fi
 }
+export MPI_LAUNCH=${MPI_LAUNCH:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mpirun.sh}
 run_np() { # run_np N ARGS...: shardml on N ranks, unbound, at most 60 s
   local np=$1; shift
-  timeout 60 "$MPIEXEC" -n "$np" --bind-to none "$SHARDML" "$@"
+  timeout 60 "$MPI_LAUNCH" "$np" "$SHARDML" "$@"
 }
 expect_fail() { # expect_fail NP CODE NEEDLE ARGS...: shardml on NP ranks exits with CODE
   # and prints exactly one error line (from rank 0), which contains NEEDLE.

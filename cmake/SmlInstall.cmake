@@ -1,0 +1,49 @@
+# cmake --install: the shardml program, libshardml with its public headers, a
+# CMake package (find_package(shardml) -> shardml::shardml, its dependencies
+# found again by the config file the way this build found them), a
+# pkg-config file, and the job scripts and README under share/.
+include(CMakePackageConfigHelpers)
+set(SML_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shardml)
+
+install(TARGETS shardml shardml_core EXPORT shardmlTargets
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY include/shardml DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(EXPORT shardmlTargets NAMESPACE shardml:: DESTINATION ${SML_CMAKE_DIR})
+
+# What the config file needs to find the same MPI, HDF5 and BLAS again.
+set(SML_CONFIG_BLA_VENDOR "${BLA_VENDOR}")
+if(NOT BLA_VENDOR)
+  set(SML_CONFIG_BLA_VENDOR "$ENV{BLA_VENDOR}")
+endif()
+set(SML_CONFIG_BLAS_LIBRARIES "")
+if(DEFINED CACHE{BLAS_LIBRARIES})
+  set(SML_CONFIG_BLAS_LIBRARIES "${BLAS_LIBRARIES}") # given by the user: exactly that library
+endif()
+configure_package_config_file(cmake/shardmlConfig.cmake.in ${PROJECT_BINARY_DIR}/shardmlConfig.cmake
+                              INSTALL_DESTINATION ${SML_CMAKE_DIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/shardmlConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/shardmlConfig.cmake ${PROJECT_BINARY_DIR}/shardmlConfigVersion.cmake
+        DESTINATION ${SML_CMAKE_DIR})
+
+# pkg-config: relocatable (paths relative to the .pc file); libshardml is a
+# static library, so its dependencies are in Libs.private (pkg-config --static).
+file(RELATIVE_PATH SML_PC_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
+set(SML_PC_CFLAGS "")
+foreach(_dir ${MPI_C_INCLUDE_DIRS})
+  string(APPEND SML_PC_CFLAGS " -I${_dir}")
+endforeach()
+string(JOIN " " SML_PC_LIBS ${MPI_C_LIBRARIES})
+set(_sml_private ${HDF5_C_LIBRARIES} ${BLAS_LIBRARIES} ${SML_CBLAS_LIBRARY} ${ZLIB_LIBRARIES} ${PNG_LIBRARIES})
+list(REMOVE_DUPLICATES _sml_private)
+string(JOIN " " SML_PC_PRIVATE ${_sml_private} ${OpenMP_C_FLAGS} -lm)
+configure_file(cmake/shardml.pc.in ${PROJECT_BINARY_DIR}/shardml.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/shardml.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+
+install(PROGRAMS jobs/common.sh jobs/mpirun-local.sh jobs/setup-debian.sh jobs/setup-bench.sh
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/jobs)
+install(FILES jobs/train.sbatch jobs/search.sbatch jobs/search-array.sbatch jobs/cv-knn.sbatch
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/jobs)
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml)

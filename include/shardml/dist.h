@@ -88,6 +88,12 @@ double sml_now(void);
 
 /* Rank-0-only logging to stderr, prefixed "shardml: ". */
 void sml_log(const sml_comm *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A live progress line on rank 0's terminal, overwritten by the next one and
+ * erased by the next sml_log. Only when stderr is a TTY, or when
+ * SHARDML_PROGRESS=1 forces it (SHARDML_PROGRESS=0 turns it off). */
+#define SML_PROGRESS_ENV "SHARDML_PROGRESS"
+int sml_progress_enabled(const sml_comm *c);
+void sml_progress(const sml_comm *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* SIGTERM and SIGUSR1 (SLURM's warnings before a time limit or a
  * preemption) set a flag instead of killing the process; the trainer polls

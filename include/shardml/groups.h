@@ -17,6 +17,8 @@ typedef struct {
 } sml_groups;
 int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err *err);
 void sml_groups_free(sml_groups *g);
+/* "2 groups of 1 rank", "3 groups of 1-2 ranks": for log lines. */
+void sml_groups_text(int ranks, int ngroups, char *out, size_t len);
 /* Splits world into groups, then every group loads the whole training set
  * sharded over its own ranks (no test split). Collective; agreed over world. */
 int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups,

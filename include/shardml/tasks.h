@@ -22,6 +22,7 @@ typedef struct {
 
 typedef struct {
   int ntasks;
+  const char *name;         /* "search" or "cv": how progress lines begin (NULL: search) */
   /* Runs task t on the group (collective over group); fills results (valid
    * on the group's rank 0) and returns their count, or a negative status. */
   int (*run)(void *ctx, int task, const sml_comm *group, sml_task_result *results, sml_err *err);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "options.h"
+#include "shardml/groups.h"
 #include "shardml/cv.h"
 #include "shardml/io.h"
 
@@ -16,9 +17,9 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int64_t folds = 5, groups = 0;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
-      {"model", OPT_STRING, &model, "knn", "model to cross-validate (knn)"},
+      {"model", OPT_WORD, &model, "knn", "model to cross-validate (knn)"},
       {"k", OPT_STRING, &klist, "K[,K...]", "values of k (default 1,3,5,8,10,12,15,20,50,100)"},
-      {"metric", OPT_STRING, &mlist, "l1,l2", "distances to try (default l1,l2)"},
+      {"metric", OPT_WORD, &mlist, "l1,l2", "distances to try (default l1,l2)"},
       {"folds", OPT_INT, &folds, "F", "number of folds (default 5)"},
       {"groups", OPT_INT, &groups, "G", "groups of ranks working on tasks in parallel (default: one per rank, at most one per task)"},
       {"out", OPT_STRING, &out, "DIR", "output directory for cv_results.{csv,json} and cv_plot.svg (default shardml-cv)"},
@@ -27,6 +28,7 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "k-fold cross-validation of kNN over k and the metric, folds in parallel on groups of ranks.\n"
                     "Finished tasks go to DIR/journal.txt. On SIGTERM or SIGUSR1 the running tasks finish,\n"
                     "no new one starts, and shardml exits with status 3; rerun the same command to finish.",
+                    "  mpirun -n 4 shardml cv --k 1,3,5,10,20 --folds 5 --groups 4\n""  mpirun -n 2 shardml cv --subset 10000 --metric l2 --out cv-l2\n",
                     argc, argv, opts, err));
   sml_signals_install(); /* from now on SIGTERM/SIGUSR1 mean "stop after the running task" (exit 3) */
   if (strcmp(model, "knn") != 0)
@@ -68,8 +70,10 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
       printf("%-6s %-6s %.4f    %.4f%s\n", table.values[c][0], table.values[c][1], sml_cv_mean(&table, c),
              sml_cv_std(&table, c), c == best ? "   <- best" : "");
   }
-  sml_log(world, "cv: %d tasks on %lld groups in %.1fs; best k=%lld metric=%s (mean %.4f)", ntasks,
-          (long long)groups, cv_secs, (long long)best_k, sml_metric_name(best_metric), sml_cv_mean(&table, best));
+  char layout[64];
+  sml_groups_text(world->size, (int)groups, layout, sizeof layout);
+  sml_log(world, "cv: %d tasks on %s in %.1fs; best k=%lld metric=%s (mean %.4f)", ntasks, layout, cv_secs,
+          (long long)best_k, sml_metric_name(best_metric), sml_cv_mean(&table, best));
 
   /* The best configuration on the whole training set (or its subset), scored on the test split. */
   sml_dataset ds;

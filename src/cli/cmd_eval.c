@@ -86,12 +86,13 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
-      {"model", OPT_STRING, &model, "NAME", "only to be told that knn has no checkpoint"},
+      {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "eval",
                     "Accuracy, per-class accuracy and confusion matrix of a saved model on the test split\n"
                     "(default data: the dataset the model was trained on). kNN keeps no trained state:\n"
                     "evaluate it with 'shardml knn'.",
+                    "  mpirun -n 2 shardml eval --checkpoint shardml-out/model.h5\n""  shardml eval --checkpoint ck/ckpt-000001000.h5 --data fashion.h5\n",
                     argc, argv, opts, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));
@@ -135,9 +136,10 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
       {"out", OPT_STRING, &out, "FILE", "CSV: index, predicted label, true label, per-class probabilities (scores for svm)"},
-      {"model", OPT_STRING, &model, "NAME", "only to be told that knn has no checkpoint"},
+      {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "predict", "Write a saved model's predictions for the test split (or --val split) to a CSV file.",
+                    "  shardml predict --checkpoint shardml-out/model.h5 --out predictions.csv\n""  shardml predict --checkpoint best.h5 --val 5000 --out val.csv\n",
                     argc, argv, opts, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));

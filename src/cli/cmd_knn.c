@@ -106,7 +106,7 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"k", OPT_STRING, &klist, "K[,K...]", "neighbours to vote over; several k share one search (default 1)"},
-      {"metric", OPT_STRING, &metric_name, "l1|l2", "distance: l1 (Manhattan) or l2 (Euclidean) (default l2)"},
+      {"metric", OPT_WORD, &metric_name, "l1|l2", "distance: l1 (Manhattan) or l2 (Euclidean) (default l2)"},
       {"neighbors-image", OPT_STRING, &image, "FILE.png", "draw the first queries with their k nearest (largest k); other classes framed red"},
       {"rows", OPT_INT, &rows, "N", "queries drawn by --neighbors-image (default 10)"},
       {"out", OPT_STRING, &pred_out, "FILE.csv", "write index, true label and the prediction for every k"},
@@ -116,6 +116,7 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "Distances are exact integers on raw pixels; equal distances are ordered by training\n"
                     "index. A tied vote goes to the tied class with the smallest summed distance, then to\n"
                     "the smallest label. Results are identical for any number of ranks and threads.",
+                    "  mpirun -n 2 shardml knn --k 1,5,10 --metric l1\n""  mpirun -n 2 shardml knn --subset 10000 --k 5 --neighbors-image nn.png\n",
                     argc, argv, opts, err));
   int64_t ks[MAX_KS];
   int nk;

@@ -10,6 +10,7 @@
 
 #include "model_args.h"
 #include "options.h"
+#include "shardml/groups.h"
 #include "shardml/search.h"
 #include "shardml/io.h"
 #include "shardml/job.h"
@@ -80,7 +81,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   base.epochs = 5;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
-      {"model", OPT_STRING, &model, "NAME", "softmax | svm | mlp (default mlp)"},
+      {"model", OPT_WORD, &model, "NAME", "softmax | svm | mlp (default mlp)"},
       {"lr", OPT_STRING, &lr_text, "LIST|LO:HI", "learning rates (default 1e-3,1e-2,1e-1); LO:HI is log-uniform with --random"},
       {"reg", OPT_STRING, &reg_text, "LIST|LO:HI", "L2 strengths (default 0,1e-4,1e-3)"},
       {"hidden", OPT_STRING, &hidden_text, "LIST", "mlp hidden widths to try, e.g. 128,256; 512x256 is two layers (default 256)"},
@@ -91,7 +92,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"epochs", OPT_INT, &base.epochs, "E", "epochs per task and for the final run (default 5)"},
       CLI_OPTIMIZER_OPTIONS(&base, &optimizer),
       {"lr-decay", OPT_REAL, &base.lr_decay, "GAMMA", "lr *= GAMMA every epoch (default 0.95)"},
-      {"schedule", OPT_STRING, &schedule, "step|cosine", "learning-rate schedule (default step)"},
+      {"schedule", OPT_WORD, &schedule, "step|cosine", "learning-rate schedule (default step)"},
       {"early-stop", OPT_INT, &base.early_stop, "N", "each task stops after N epochs without a better validation accuracy"},
       {"keep-best", OPT_FLAG, &keep_best, NULL, "each task scores its best epoch, not its last (and best/ keeps best.h5)"},
       {"slice", OPT_STRING, &slice_text, "I/N", "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
@@ -102,6 +103,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.\n"
                     "On SIGTERM or SIGUSR1 running tasks stop at their next step, unjournaled, and\n"
                     "shardml exits with status 3; rerun the same command to finish.",
+                    "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n""  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n""  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n",
                     argc, argv, opts, err));
   /* From now on SIGTERM/SIGUSR1 mean "stop at the next step or task" (exit 3). */
   sml_signals_install();
@@ -195,8 +197,10 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_search_spec spec = {.points = points, .npoints = npoints, .vary_hidden = nh > 1, .vary_batch = nb > 1,
                           .folds = (int)folds, .groups = (int)groups, .subset = 0, .data = &dopt, .journal = journal,
                           .slice = slice, .nslices = nslices, .best_epoch_score = keep_best};
-  sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %lld groups of %d ranks", model, npoints,
-          (long long)folds, ntasks, (long long)groups, world->size);
+  char layout[64];
+  sml_groups_text(world->size, (int)groups, layout, sizeof layout);
+  sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %s", model, npoints, (long long)folds,
+          ntasks, layout);
   sml_cv_table table;
   sml_task_load load = {0};
   st = sml_search_run(&spec, &base, world, &table, &load, err);

@@ -35,7 +35,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"lr", OPT_REAL, &cfg.lr, "ETA", "learning rate (default: adam(w) 1e-3; sgd svm 0.01, softmax 0.02, mlp 0.05)"},
       {"reg", OPT_REAL, &cfg.reg, "LAMBDA", "L2 regularisation: loss += LAMBDA * sum W^2; biases are not regularised (default 1e-4)"},
       CLI_OPTIMIZER_OPTIONS(&cfg, &optimizer),
-      {"schedule", OPT_STRING, &schedule, "step|cosine", "learning-rate schedule (default step)"},
+      {"schedule", OPT_WORD, &schedule, "step|cosine", "learning-rate schedule (default step)"},
       {"lr-decay", OPT_REAL, &cfg.lr_decay, "GAMMA", "step schedule: lr *= GAMMA every --lr-step epochs (default 0.95)"},
       {"lr-step", OPT_INT, &cfg.lr_step, "N", "epochs between decays (default 1)"},
       {"lr-scaling", OPT_FLAG, &cfg.lr_scaling, NULL, "linear scaling: lr * batch / --base-batch (large global batches)"},
@@ -56,6 +56,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "Train a softmax, SVM or MLP classifier with data-parallel minibatch SGD, Nesterov, Adam or AdamW.\n"
                     "On SIGTERM or SIGUSR1 every rank finishes its step, a checkpoint is written (with\n"
                     "--checkpoint-dir) and shardml exits with status 3.",
+                    "  mpirun -n 2 shardml train --model mlp --hidden 512x256 --epochs 10\n""  mpirun -n 4 shardml train --model softmax --val 5000 --early-stop 3\n""  mpirun -n 2 shardml train --checkpoint-dir ck --resume auto\n",
                     argc, argv, opts, err));
   /* From now on SIGTERM/SIGUSR1 mean "checkpoint and stop" (polled once a step). */
   sml_signals_install();

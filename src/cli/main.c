@@ -28,9 +28,13 @@ static const struct {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: mpirun -n P shardml COMMAND [options]   (shardml COMMAND --help for options)\n\ncommands:\n");
+  fprintf(out, "usage: mpirun -n P shardml COMMAND [options]\n       (shardml COMMAND --help: its options)\n\n"
+               "commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\nexit status: 0 success, 1 runtime failure, 2 bad usage or input, 3 stopped by a signal after a checkpoint\n");
+  fprintf(out, "\nexit status: 0 success, 1 runtime failure, 2 bad usage or input,\n"
+               "             3 stopped by a signal after a checkpoint\n"
+               "\nexamples:\n  mpirun -n 2 shardml train --model mlp --hidden 512x256\n"
+               "  mpirun -n 4 shardml cv --k 1,3,5,10 --groups 2\n");
 }
 
 int main(int argc, char **argv) {
@@ -41,6 +45,7 @@ int main(int argc, char **argv) {
   if (notice) sml_log(&world, "%s", notice);
 
   sml_err err = {{0}, {0}};
+  int quiet_failure = 0; /* the failure was already explained */
   const char *cmd = argc > 1 ? argv[1] : NULL;
   int status = sml_agree(&world, sml_kernels_init(&err), &err);
   if (status == SML_OK) {
@@ -51,10 +56,12 @@ int main(int argc, char **argv) {
   if (status != SML_OK) {
     cmd = NULL;
   } else if (!cmd || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    /* Bare `shardml`: the usage on stderr is the message, exit 2. */
     if (world.rank == 0) usage(cmd ? stdout : stderr);
     status = cmd ? SML_OK : SML_EINPUT;
+    quiet_failure = 1;
   } else if (strcmp(cmd, "--version") == 0) {
-    if (world.rank == 0) printf("shardml 0.1.0\n");
+    if (world.rank == 0) printf("shardml %s\n", SML_VERSION);
   } else {
     size_t i = 0;
     while (i < NCOMMANDS && strcmp(commands[i].name, cmd) != 0) i++;
@@ -68,7 +75,7 @@ int main(int argc, char **argv) {
   }
   /* Commands agree on their own failures; this catches any path that did not. */
   status = sml_agree(&world, status, &err);
-  if (status != SML_OK && world.rank == 0) {
+  if (status != SML_OK && world.rank == 0 && !quiet_failure) {
     cli_name_option(&err);
     fprintf(stderr, "shardml%s%s: error: %s\n", cmd ? " " : "", cmd ? cmd : "", err.msg);
     fflush(stderr);

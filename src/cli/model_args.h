@@ -11,7 +11,7 @@ typedef struct {
 } cli_model_args;
 
 #define CLI_MODEL_OPTIONS(args)                                                        \
-  {"model", OPT_STRING, &(args)->model, "NAME", "softmax | svm | mlp (default mlp)"},   \
+  {"model", OPT_WORD, &(args)->model, "NAME", "softmax | svm | mlp (default mlp)"},   \
   {"hidden", OPT_STRING, &(args)->hidden, "WxW...",                                    \
    "hidden layer widths of the mlp, e.g. 512x256 for two layers (default 256)"}
 

@@ -1,34 +1,134 @@
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void print_usage(const char *cmd, const char *summary, const cli_option *opts) {
-  printf("usage: shardml %s [options]\n\n%s\n\noptions:\n", cmd, summary);
-  for (const cli_option *o = opts; o->name; o++) {
-    char left[64];
-    snprintf(left, sizeof left, "--%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
-    printf("  %-24s %s\n", left, o->help);
+/* Help fits 80 columns: option names in a 26-column margin, their text
+ * wrapped beside it; paragraphs reflowed (a blank line starts a new one). */
+#define HELP_WIDTH 80
+#define HELP_MARGIN 27
+
+/* Prints text word-wrapped from column `col` (where the cursor is) to
+ * HELP_WIDTH, continuation lines indented by `indent`. */
+static void print_wrapped(const char *text, int col, int indent) {
+  const char *p = text;
+  int at_line_start = 1;
+  while (*p) {
+    while (*p == ' ' || *p == '\n') p++;
+    const char *w = p;
+    while (*p && *p != ' ' && *p != '\n') p++;
+    int len = (int)(p - w);
+    if (len == 0) break;
+    if (!at_line_start && col + 1 + len > HELP_WIDTH) {
+      printf("\n%*s", indent, "");
+      col = indent;
+      at_line_start = 1;
+    }
+    if (!at_line_start) {
+      putchar(' ');
+      col++;
+    }
+    printf("%.*s", len, w);
+    col += len;
+    at_line_start = 0;
   }
-  printf("  %-24s %s\n", "--help", "show this help");
+  putchar('\n');
 }
 
-static int set_value(const cli_option *o, const char *text, sml_err *err) {
+static void print_usage(const char *cmd, const char *summary, const char *examples, const cli_option *opts) {
+  printf("usage: shardml %s [options]\n\n", cmd);
+  print_wrapped(summary, 0, 0);
+  printf("\noptions:\n");
+  for (const cli_option *o = opts;; o++) {
+    const char *name = o->name ? o->name : "help", *meta = o->name ? o->meta : NULL;
+    char left[64];
+    int n = snprintf(left, sizeof left, "  --%s%s%s", name, meta ? " " : "", meta ? meta : "");
+    if (n >= HELP_MARGIN - 1) printf("%s\n%*s", left, HELP_MARGIN, ""); /* long names: text below */
+    else printf("%-*s", HELP_MARGIN, left);
+    print_wrapped(o->name ? o->help : "show this help", HELP_MARGIN, HELP_MARGIN);
+    if (!o->name) break;
+  }
+  if (examples && *examples) printf("\nexamples:\n%s", examples);
+}
+
+/* Levenshtein distance, for "did you mean" (names are short). */
+static size_t edit_distance(const char *a, size_t na, const char *b) {
+  size_t nb = strlen(b), row[64];
+  if (na >= 63 || nb >= 63) return (size_t)-1;
+  for (size_t j = 0; j <= nb; j++) row[j] = j;
+  for (size_t i = 1; i <= na; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= nb; j++) {
+      size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[nb];
+}
+
+/* The option a mistyped name most likely meant: the only one that is a
+ * prefix of it or that it is a prefix of, else the
+ * closest within 2 edits (1 for names of up to 4 letters); NULL if none. */
+static const char *closest_option(const char *name, size_t len, const cli_option *opts) {
+  const char *prefixed = NULL, *best = NULL;
+  int prefixes = 0;
+  size_t best_d = (size_t)-1;
+  for (const cli_option *o = opts; o->name; o++) {
+    const size_t olen = strlen(o->name);
+    /* --epoch for --epochs, --checkpoint-directory for --checkpoint-dir */
+    if (len > 0 && strncmp(o->name, name, len < olen ? len : olen) == 0) {
+      prefixed = o->name;
+      prefixes++;
+    }
+    size_t d = edit_distance(name, len, o->name);
+    if (d < best_d) {
+      best_d = d;
+      best = o->name;
+    }
+  }
+  if (prefixes == 1) return prefixed;
+  return best_d <= (len <= 4 ? 1u : 2u) ? best : NULL;
+}
+
+/* Integers may be written in any form strtod reads (1e4, 60000.0) as long
+ * as the value is integral and fits. */
+static int parse_integer(const char *text, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(text, &end, 10);
+  if (!errno && end != text && !*end) {
+    *out = v;
+    return 0;
+  }
+  errno = 0;
+  double d = strtod(text, &end);
+  if (errno || end == text || *end || !isfinite(d) || d != floor(d) || d < -0x1p63 || d >= 0x1p63) return -1;
+  *out = (int64_t)d;
+  return 0;
+}
+
+static int set_value(const cli_option *o, char *text, sml_err *err) {
   char *end = NULL;
   errno = 0;
   switch (o->kind) {
+    case OPT_WORD: /* enumerated values are case-insensitive: stored lower-case */
+      for (char *p = text; *p; p++) *p = (char)tolower((unsigned char)*p);
+      *(const char **)o->value = text;
+      return SML_OK;
     case OPT_STRING:
       *(const char **)o->value = text;
       return SML_OK;
-    case OPT_INT: {
-      long long v = strtoll(text, &end, 10);
-      if (errno || end == text || *end)
+    case OPT_INT:
+      if (parse_integer(text, (int64_t *)o->value) != 0)
         return sml_fail(err, SML_EINPUT, "--%s %s: not an integer", o->name, text);
-      *(int64_t *)o->value = v;
       return SML_OK;
-    }
     case OPT_REAL: {
       double v = strtod(text, &end);
       if (errno || end == text || *end || !isfinite(v))
@@ -43,12 +143,12 @@ static int set_value(const cli_option *o, const char *text, sml_err *err) {
   return SML_EINPUT;
 }
 
-int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc, char **argv,
-              const cli_option *opts, sml_err *err) {
+int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc,
+              char **argv, const cli_option *opts, sml_err *err) {
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-      if (c->rank == 0) print_usage(cmd, summary, opts);
+      if (c->rank == 0) print_usage(cmd, summary, examples, opts);
       return CLI_HELP;
     }
     if (strncmp(arg, "--", 2) != 0)
@@ -57,14 +157,19 @@ int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc,
     size_t len = eq ? (size_t)(eq - name) : strlen(name);
     const cli_option *o = opts;
     while (o->name && !(strlen(o->name) == len && strncmp(o->name, name, len) == 0)) o++;
-    if (!o->name)
+    if (!o->name) {
+      const char *guess = closest_option(name, len, opts);
+      if (guess)
+        return sml_fail(err, SML_EINPUT, "unknown option '--%.*s' for 'shardml %s'; did you mean --%s?", (int)len,
+                        name, cmd, guess);
       return sml_fail(err, SML_EINPUT, "unknown option '--%.*s' for 'shardml %s' (see shardml %s --help)",
                       (int)len, name, cmd, cmd);
-    const char *value = NULL;
+    }
+    char *value = NULL;
     if (o->kind == OPT_FLAG) {
       if (eq) return sml_fail(err, SML_EINPUT, "--%s takes no value", o->name);
     } else if (eq) {
-      value = eq + 1;
+      value = argv[i] + 2 + len + 1;
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
@@ -104,17 +209,22 @@ uint64_t cli_seed(const cli_data_args *args) { return (uint64_t)args->seed; }
 
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err) {
   *n = 0;
-  const char *p = text;
-  while (*p) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(p, &end, 10);
-    if (errno || end == p || (*end && *end != ','))
+  for (const char *p = text; *p;) {
+    const char *comma = strchr(p, ',');
+    const size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char item[64];
+    int64_t v;
+    if (len == 0 || len >= sizeof item)
       return sml_fail(err, SML_EINPUT, "--%s %s: expected integers separated by commas", option, text);
-    if (v < 1) return sml_fail(err, SML_EINPUT, "--%s %s: %lld must be at least 1", option, text, v);
+    memcpy(item, p, len);
+    item[len] = '\0';
+    if (parse_integer(item, &v) != 0)
+      return sml_fail(err, SML_EINPUT, "--%s %s: expected integers separated by commas", option, text);
+    if (v < 1) return sml_fail(err, SML_EINPUT, "--%s %s: %lld must be at least 1", option, text, (long long)v);
     if (*n == max) return sml_fail(err, SML_EINPUT, "--%s %s: at most %d values", option, text, max);
     values[(*n)++] = v;
-    p = *end ? end + 1 : end;
+    p += len;
+    if (*p == ',') p++;
   }
   if (*n == 0) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
   return SML_OK;

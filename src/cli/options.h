@@ -12,7 +12,9 @@
 #include "shardml/error.h"
 #include "shardml/train.h"
 
-typedef enum { OPT_STRING, OPT_INT, OPT_REAL, OPT_FLAG } opt_kind;
+/* OPT_WORD: an enumerated value or list of them (softmax, L2, Adam...),
+ * case-insensitive: stored lower-case. OPT_INT also reads integral reals (1e4). */
+typedef enum { OPT_STRING, OPT_WORD, OPT_INT, OPT_REAL, OPT_FLAG } opt_kind;
 
 typedef struct {
   const char *name;  /* without the leading "--"; NULL ends a table */
@@ -25,9 +27,11 @@ typedef struct {
 /* Returned by cli_parse when --help was given (after printing usage). */
 #define CLI_HELP (-1)
 
-/* Parses argv[1..] ("--name value" or "--name=value"). */
-int cli_parse(const sml_comm *c, const char *cmd, const char *summary, int argc, char **argv,
-              const cli_option *opts, sml_err *err);
+/* Parses argv[1..] ("--name value" or "--name=value"). --help prints the
+ * summary (reflowed to 80 columns), the options and the examples (lines of
+ * at most 80 columns, each ending in a newline). */
+int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc,
+              char **argv, const cli_option *opts, sml_err *err);
 
 /* The data options every subcommand that reads a dataset shares. */
 typedef struct {
@@ -48,7 +52,7 @@ typedef struct {
   {"val", OPT_REAL, &(args)->val, "N|F",                                                         \
    "hold out N training images (or a fraction F < 1) for validation, by --folds-mode; default 0"}, \
   {"subset", OPT_INT, &(args)->subset, "N", "use only the first N images of the training file (default all)"}, \
-  {"folds-mode", OPT_STRING, &(args)->folds_mode, "MODE",                                        \
+  {"folds-mode", OPT_WORD, &(args)->folds_mode, "MODE",                                        \
    "stratified (default: every fold and --val has each class in proportion) or contiguous (blocks; --val: the last N)"}, \
   {"shuffle", OPT_FLAG, &(args)->shuffle, NULL, "deal images to folds and --val in a random order seeded by --seed"}, \
   {"seed", OPT_INT, &(args)->seed, "S", "seed of every random choice: initialisation, minibatch order, --shuffle (default 1)"}
@@ -65,7 +69,7 @@ void cli_name_option(sml_err *err);
 
 /* The optimizer and its hyperparameters, for train and search. */
 #define CLI_OPTIMIZER_OPTIONS(cfg, name)                                                                 \
-  {"optimizer", OPT_STRING, name, "NAME", "update rule: sgd (default), nesterov, adam, adamw... (README lists them)"}, \
+  {"optimizer", OPT_WORD, name, "NAME", "update rule: sgd (default), nesterov, adam, adamw... (README lists them)"}, \
   {"momentum", OPT_REAL, &(cfg)->opt.momentum, "MU", "momentum of sgd and nesterov (default 0.9)"},        \
   {"beta1", OPT_REAL, &(cfg)->opt.beta1, "B1", "decay of the gradient average, adam(w) (default 0.9)"},     \
   {"beta2", OPT_REAL, &(cfg)->opt.beta2, "B2", "decay of the squared-gradient average (default 0.999)"},     \

@@ -1,6 +1,7 @@
 /* Groups of ranks and folds. */
 #include "shardml/groups.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err *err) {
@@ -32,6 +33,14 @@ int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int n
     sml_groups_free(g);
   }
   return st;
+}
+
+void sml_groups_text(int ranks, int ngroups, char *out, size_t len) {
+  const int small = ngroups > 0 ? ranks / ngroups : 0, large = ngroups > 0 ? (ranks + ngroups - 1) / ngroups : 0;
+  char sizes[32];
+  if (small == large) snprintf(sizes, sizeof sizes, "%d", small);
+  else snprintf(sizes, sizeof sizes, "%d-%d", small, large);
+  snprintf(out, len, "%d group%s of %s rank%s", ngroups, ngroups == 1 ? "" : "s", sizes, large == 1 ? "" : "s");
 }
 
 void sml_groups_free(sml_groups *g) {

@@ -108,7 +108,7 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
     used += snprintf(definition + used, sizeof definition - (size_t)used, "%lld,", (long long)cfg->ks[i]);
   for (int m = 0; m < cfg->nmetrics && used < (int)sizeof definition - 32; m++)
     used += snprintf(definition + used, sizeof definition - (size_t)used, " %s", sml_metric_name(cfg->metrics[m]));
-  sml_task_plan plan = {.ntasks = cfg->folds * cfg->nmetrics, .run = knn_task_run, .ctx = &k,
+  sml_task_plan plan = {.ntasks = cfg->folds * cfg->nmetrics, .name = "cv", .run = knn_task_run, .ctx = &k,
                         .describe = knn_task_describe, .journal = cfg->journal,
                         .signature = sml_signature(definition)};
   sml_task_load load;

@@ -73,6 +73,19 @@ static void json_value(FILE *f, const sml_cv_table *t, int c, int p) {
   else fprintf(f, "\"%s\"", t->values[c][p]);
 }
 
+/* Configuration c as a JSON object, {"lr": 0.01, "metric": "l2"} (scikit-learn's
+ * params); in CSV (csv = 1) quoted, its quotes doubled, as one field. */
+static void params_object(FILE *f, const sml_cv_table *t, int c, int csv) {
+  const char *q = csv ? "\"\"" : "\"";
+  fprintf(f, "%s{", csv ? "\"" : "");
+  for (int p = 0; p < t->nparams; p++) {
+    fprintf(f, "%s%s%s%s: ", p ? ", " : "", q, t->param_names[p], q);
+    if (t->numeric[p]) fprintf(f, "%s", t->values[c][p]);
+    else fprintf(f, "%s%s%s", q, t->values[c][p], q);
+  }
+  fprintf(f, "}%s", csv ? "\"" : "");
+}
+
 static void json_array(FILE *f, const char *key, const double *v, int n, int stride) {
   fprintf(f, "  \"%s\": [", key);
   for (int i = 0; i < n; i++) {
@@ -103,12 +116,16 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
   if (st == SML_OK) {
     for (int p = 0; p < t->nparams; p++) fprintf(a.f, "param_%s,", t->param_names[p]);
     for (int f = 0; f < F; f++) fprintf(a.f, "split%d_test_score,", f);
-    fprintf(a.f, "mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time,mean_score_time,std_score_time\n");
+    /* params last: the columns before it keep their places for tools that cut them. */
+    fprintf(a.f, "mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time,mean_score_time,"
+                 "std_score_time,params\n");
     for (int c = 0; c < C; c++) {
       for (int p = 0; p < t->nparams; p++) fprintf(a.f, "%s,", t->values[c][p]);
       for (int f = 0; f < F; f++) fprintf(a.f, "%.6f,", t->score[(size_t)c * F + f]);
-      fprintf(a.f, "%.6f,%.6f,%d,%.4f,%.4f,%.4f,%.4f\n", mean[c], stdv[c], rank_of(t, c), mfit[c], sfit[c],
+      fprintf(a.f, "%.6f,%.6f,%d,%.4f,%.4f,%.4f,%.4f,", mean[c], stdv[c], rank_of(t, c), mfit[c], sfit[c],
               mscore[c], sscore[c]);
+      params_object(a.f, t, c, 1);
+      fprintf(a.f, "\n");
     }
     st = sml_atomic_commit(&a, err);
   }
@@ -131,6 +148,12 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
       json_array(f, key, t->score + fo, C, F);
       fprintf(f, ",\n");
     }
+    fprintf(f, "  \"params\": [");
+    for (int c = 0; c < C; c++) {
+      fprintf(f, "%s", c ? ", " : "");
+      params_object(f, t, c, 0);
+    }
+    fprintf(f, "],\n");
     json_array(f, "mean_test_score", mean, C, 1); fprintf(f, ",\n");
     json_array(f, "std_test_score", stdv, C, 1); fprintf(f, ",\n");
     fprintf(f, "  \"rank_test_score\": [");
@@ -143,13 +166,10 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     fprintf(f, "  \"split\": {\"folds_mode\": \"%s\", \"shuffle\": %s, \"seed\": %llu, \"folds\": %d},\n",
             sml_split_mode_name(t->split.mode), t->split.shuffle ? "true" : "false",
             (unsigned long long)t->split.seed, F);
-    fprintf(f, "  \"best_index\": %d,\n  \"best_params\": {", best);
-    for (int p = 0; p < t->nparams; p++) {
-      fprintf(f, "%s\"%s\": ", p ? ", " : "", t->param_names[p]);
-      json_value(f, t, best, p);
-    }
-    if (isfinite(mean[best])) fprintf(f, "},\n  \"best_score\": %.6f,\n", mean[best]);
-    else fprintf(f, "},\n  \"best_score\": null,\n");
+    fprintf(f, "  \"best_index\": %d,\n  \"best_params\": ", best);
+    params_object(f, t, best, 0);
+    if (isfinite(mean[best])) fprintf(f, ",\n  \"best_score\": %.6f,\n", mean[best]);
+    else fprintf(f, ",\n  \"best_score\": null,\n");
     if (test_score >= 0) fprintf(f, "  \"test_score\": %.6f\n}\n", test_score);
     else fprintf(f, "  \"test_score\": null\n}\n");
     st = sml_atomic_commit(&a, err);

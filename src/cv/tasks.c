@@ -186,6 +186,7 @@ void sml_task_load_free(sml_task_load *load) {
 
 int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,
                   sml_task_load *load, sml_err *err) {
+  const char *name = plan->name ? plan->name : "search"; /* how progress lines begin */
   memset(load, 0, sizeof *load);
   load->ngroups = g->ngroups;
   load->busy_s = SML_CALLOC((size_t)g->ngroups, sizeof *load->busy_s);
@@ -215,14 +216,16 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   sml_bcast_bytes(world, done, n, 0);
   sml_bcast_bytes(world, &ndone, sizeof ndone, 0);
   load->skipped = ndone;
-  if (ndone > 0) sml_log(world, "search: the journal holds %d of %d tasks; running the other %d", ndone, n, n - ndone);
+  if (ndone > 0)
+    sml_log(world, "%s: the journal holds %d of %d tasks; running the other %d", name, ndone, n, n - ndone);
   int *todo = SML_ALLOC((size_t)n * sizeof *todo + 1);
   int ntodo = 0;
   for (int t = 0; t < n; t++)
     if (!done[t] && (plan->nslices <= 1 || t % plan->nslices == plan->slice)) todo[ntodo++] = t;
 
-  sml_task_counter counter;
+  sml_task_counter counter, done_counter; /* tasks handed out; tasks done, by any group */
   sml_task_counter_create(&counter, world);
+  sml_task_counter_create(&done_counter, world);
   sml_task_result *results = SML_ALLOC(SML_TASK_MAX_RESULTS * sizeof *results);
   const sml_comm *gc = &g->comm;
   const double t_start = sml_now();
@@ -263,6 +266,7 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
         table->score_time[cell] = results[i].score_time;
       }
       if (plan->journal) st = journal_append(plan->journal, task, results, nres, err);
+      sml_task_counter_next(&done_counter);
     }
     st = sml_agree(gc, st, err);
     if (st != SML_OK) break;
@@ -270,15 +274,17 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
       char what[128] = "";
       if (plan->describe) plan->describe(plan->ctx, task, what, sizeof what);
       const double elapsed = sml_now() - t_start;
-      int64_t started = sml_task_counter_peek(&counter);
+      int64_t started = sml_task_counter_peek(&counter), done_now = sml_task_counter_peek(&done_counter);
       if (started > ntodo) started = ntodo;
-      sml_log(world, "search: task %d/%d (%s) took %.1fs in group 0 of %d; %lld of %d started; ~%.0fs left", task + 1, n,
-              what, sml_now() - t0, g->ngroups, (long long)started, ntodo,
-              started > 0 ? elapsed / (double)started * (double)(ntodo - started) + (sml_now() - t0) : 0.0);
+      /* Only world rank 0 prints, after its own tasks; the counts cover every group. */
+      sml_log(world, "%s: task %d/%d (%s) took %.1fs in group 0 of %d; %lld of %d finished, %lld started; ~%.0fs left",
+              name, task + 1, n, what, sml_now() - t0, g->ngroups, (long long)done_now, ntodo, (long long)started,
+              done_now > 0 ? elapsed / (double)done_now * (double)(ntodo - done_now) : 0.0);
     }
   }
   /* Every rank leaves the loop (the counter ran out or its group failed). */
   sml_task_counter_free(&counter);
+  sml_task_counter_free(&done_counter);
   if (lock_fd >= 0) close(lock_fd); /* every task of this run is journaled or abandoned */
   st = sml_agree(world, st, err);
   load->wall_s = sml_now() - t_start;

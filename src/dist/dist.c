@@ -203,6 +203,10 @@ void sml_barrier(const sml_comm *c) { MPI_Barrier(c->comm); }
 
 double sml_now(void) { return MPI_Wtime(); }
 
+/* A live progress line is on rank 0's terminal, to be erased before the
+ * next log line. */
+static int progress_shown = 0;
+
 void sml_log(const sml_comm *c, const char *fmt, ...) {
   if (c->rank != 0) return;
   char line[2048];
@@ -210,7 +214,29 @@ void sml_log(const sml_comm *c, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "shardml: %s\n", line);
+  fprintf(stderr, "%sshardml: %s\n", progress_shown ? "\r\033[K" : "", line);
+  progress_shown = 0;
+  fflush(stderr);
+}
+
+int sml_progress_enabled(const sml_comm *c) {
+  static int enabled = -1;
+  if (enabled < 0) {
+    const char *force = getenv(SML_PROGRESS_ENV);
+    enabled = force && *force ? strcmp(force, "0") != 0 : isatty(STDERR_FILENO);
+  }
+  return c->rank == 0 && enabled;
+}
+
+void sml_progress(const sml_comm *c, const char *fmt, ...) {
+  if (!sml_progress_enabled(c)) return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "\rshardml: %.70s\033[K", line); /* one terminal line: 79 columns at most */
+  progress_shown = 1;
   fflush(stderr);
 }
 

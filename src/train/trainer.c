@@ -152,6 +152,19 @@ static int patience_exhausted(const sml_train_history *h, const sml_train_config
   return cfg->early_stop > 0 && best >= 0 && h->nepochs - 1 - best >= cfg->early_stop;
 }
 
+/* "42s", "3:07", "1:02:03": elapsed times and ETAs in log lines. */
+static void format_duration(double seconds, char *out, size_t len) {
+  const long long t = seconds > 0 && seconds < 1e9 ? (long long)(seconds + 0.5) : 0;
+  if (t < 60) snprintf(out, len, "%llds", t);
+  else if (t < 3600) snprintf(out, len, "%lld:%02lld", t / 60, t % 60);
+  else snprintf(out, len, "%lld:%02lld:%02lld", t / 3600, t / 60 % 60, t % 60);
+}
+
+/* Seconds left at this run's pace so far (steps since it started or resumed). */
+static double seconds_left(double elapsed, int64_t steps_done, int64_t steps_left) {
+  return steps_done > 0 ? elapsed / (double)steps_done * (double)steps_left : 0;
+}
+
 /* Flags carried in the gradient allreduce, after the gradient, loss and count. */
 enum { FLAG_LOSS, FLAG_COUNT, FLAG_SIGNAL, FLAG_TIMER, NFLAGS };
 
@@ -174,6 +187,9 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
 
   int status = SML_OK;
   double last_checkpoint = sml_now();
+  const double run_start = sml_now();
+  const int64_t run_first_step = state->global_step, run_steps = cfg->epochs * steps_per_epoch;
+  double last_progress = run_start;
   while (state->epoch < cfg->epochs && status == SML_OK && !patience_exhausted(hist, cfg)) {
     const int64_t epoch = state->epoch;
     sml_rng shuffle = sml_rng_stream(cfg->seed, SML_STREAM_SHUFFLE, (uint64_t)epoch);
@@ -232,6 +248,14 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       state->epoch_compute_s += t1 - t0;
       state->epoch_allreduce_s += t2 - t1;
       state->epoch_elapsed_s += sml_now() - t0;
+      if (!cfg->quiet && sml_progress_enabled(c) && sml_now() - last_progress >= 0.5) {
+        char left[32];
+        last_progress = sml_now();
+        format_duration(seconds_left(last_progress - run_start, state->global_step - run_first_step,
+                                     run_steps - state->global_step), left, sizeof left);
+        sml_progress(c, "epoch %lld/%lld step %lld/%lld loss %.4f, ETA %s", (long long)epoch + 1,
+                     (long long)cfg->epochs, (long long)state->step_in_epoch, (long long)steps_per_epoch, loss, left);
+      }
       if (cfg->log_every > 0 && state->global_step % cfg->log_every == 0) {
         hist->step_index[hist->nsteps_logged] = state->global_step;
         hist->step_loss[hist->nsteps_logged++] = loss;
@@ -271,10 +295,17 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     hist->nepochs = epoch + 1;
     char val[64] = "";
     if (e->val_acc >= 0) snprintf(val, sizeof val, " val_loss %.4f val_acc %.4f", e->val_loss, e->val_acc);
-    if (!cfg->quiet)
-      sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs other %.2fs (eval %.2fs)",
-            (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr,
-            e->images_per_sec, e->compute_s, e->allreduce_s, e->other_s, e->eval_s);
+    if (!cfg->quiet) {
+      char elapsed[32], left[32];
+      const double run_s = sml_now() - run_start;
+      format_duration(run_s, elapsed, sizeof elapsed);
+      format_duration(seconds_left(run_s, state->global_step - run_first_step, run_steps - state->global_step),
+                      left, sizeof left);
+      sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs "
+              "other %.2fs (eval %.2fs) | elapsed %s, ETA %s",
+              (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr, e->images_per_sec,
+              e->compute_s, e->allreduce_s, e->other_s, e->eval_s, elapsed, left);
+    }
     state->epoch++;
     state->step_in_epoch = 0;
     state->epoch_loss_sum = state->epoch_compute_s = state->epoch_allreduce_s = state->epoch_elapsed_s = 0;

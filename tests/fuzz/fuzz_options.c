@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const sml_comm none = {.rank = 1, .size = 2}; /* not rank 0: --help prints nothing */
   sml_err err;
   sml_data_options dopt;
-  if (cli_parse(&none, "train", "", argc, argv, opts, &err) == SML_OK &&
+  if (cli_parse(&none, "train", "", "", argc, argv, opts, &err) == SML_OK &&
       cli_model_config(&marg, &cfg, &err) == SML_OK && cli_optimizer(optimizer, &cfg, &err) == SML_OK &&
       cli_data_options(&dargs, 1, &dopt, &err) == SML_OK) {
     sml_train_defaults(&cfg);

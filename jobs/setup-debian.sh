@@ -15,7 +15,7 @@ PACKAGES=(
   zlib1g-dev libpng-dev                 # .gz datasets; PNG figures
   dataset-fashion-mnist                 # the default dataset, /usr/share/datasets/fashion-mnist
   slurm-wlm munge                       # the test suite's single-node SLURM cluster (tests/slurm)
-  procps                                # pgrep/pkill in the tests
+  procps python3                        # pgrep/pkill, and python3 for checks in the tests
   qemu-user                             # the tests run shardml on an emulated CPU without AVX
   clang libclang-rt-14-dev libomp-14-dev # libFuzzer harnesses (tests/fuzz; .ci/run fuzzes each for 60 s)
   libmpich-dev mpich libhdf5-mpich-dev  # the suite against MPICH too (cmake --preset mpich; Open MPI stays the default)

@@ -80,19 +80,60 @@ static float *local_scores(const eval_setup *e) {
   return scores;
 }
 
+/* The confusion matrix as a picture: rows the true class (named), columns
+ * the predicted one (numbered), each cell's count on a shade of its share
+ * of the row. Rank 0 only. */
+static int confusion_png(const char *path, const int64_t *confusion, int64_t C, const sml_dataset *ds, sml_err *err) {
+  static const uint8_t ink[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+  const int cell = 44, left = 16 * SML_TEXT_W, top = 3 * SML_TEXT_H + 12;
+  sml_canvas cv;
+  sml_canvas_init(&cv, left + (int)C * cell + 10, top + (int)C * cell + 2 * SML_TEXT_H + 10);
+  sml_canvas_text(&cv, 4, 4, "confusion matrix: rows true class, columns predicted", 0, ink);
+  for (int64_t p = 0; p < C; p++) {
+    char head[24];
+    snprintf(head, sizeof head, "%lld", (long long)p);
+    sml_canvas_text_centered(&cv, left + (int)p * cell + cell / 2, top - SML_TEXT_H - 4, head, cell, ink);
+  }
+  for (int64_t t = 0; t < C; t++) {
+    int64_t row = 0;
+    for (int64_t p = 0; p < C; p++) row += confusion[t * C + p];
+    char name[64];
+    snprintf(name, sizeof name, "%lld %s", (long long)t, t < ds->num_classes ? ds->class_names[t] : "");
+    sml_canvas_text(&cv, 4, top + (int)t * cell + (cell - SML_TEXT_H) / 2, name, left / SML_TEXT_W - 1, ink);
+    for (int64_t p = 0; p < C; p++) {
+      const double share = row ? (double)confusion[t * C + p] / (double)row : 0;
+      const uint8_t shade[3] = {(uint8_t)lrint(255 - 225 * share), (uint8_t)lrint(255 - 175 * share),
+                                (uint8_t)lrint(255 - 75 * share)}; /* white to dark blue */
+      const int x = left + (int)p * cell, y = top + (int)t * cell;
+      sml_canvas_fill(&cv, x, y, cell - 1, cell - 1, shade);
+      if (p == t) sml_canvas_frame(&cv, x + 1, y + 1, cell - 3, cell - 3, 1, ink); /* the diagonal: correct */
+      char count[24];
+      snprintf(count, sizeof count, "%lld", (long long)confusion[t * C + p]);
+      sml_canvas_text_centered(&cv, x + cell / 2, y + (cell - SML_TEXT_H) / 2, count, cell - 2,
+                               share > 0.5 ? white : ink);
+    }
+  }
+  int st = sml_canvas_write_png(&cv, path, err);
+  sml_canvas_free(&cv);
+  return st;
+}
+
 int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
-  const char *checkpoint = NULL, *model = NULL;
+  const char *checkpoint = NULL, *model = NULL, *confusion_path = NULL;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
+      {"confusion-png", OPT_STRING, &confusion_path, "FILE.png", "also draw the confusion matrix, class names on its rows"},
       {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "eval",
                     "Accuracy, per-class accuracy and confusion matrix of a saved model on the test split\n"
                     "(default data: the dataset the model was trained on). kNN keeps no trained state:\n"
                     "evaluate it with 'shardml knn'.",
-                    "  mpirun -n 2 shardml eval --checkpoint shardml-out/model.h5\n""  shardml eval --checkpoint ck/ckpt-000001000.h5 --data fashion.h5\n",
+                    "  mpirun -n 2 shardml eval --checkpoint shardml-out/model.h5\n"
+                    "  shardml eval --checkpoint out/model.h5 --confusion-png confusion.png\n"
+                    "  shardml eval --checkpoint ck/ckpt-000001000.h5 --data fashion.h5\n",
                     argc, argv, opts, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));
@@ -123,10 +164,16 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
     }
     fflush(stdout);
   }
+  int st = SML_OK;
+  if (confusion_path && world->rank == 0) {
+    st = confusion_png(confusion_path, confusion, C, &e.ds, err);
+    if (st == SML_OK) fprintf(stderr, "shardml: wrote %s\n", confusion_path);
+  }
+  st = sml_agree(world, st, err);
   free(confusion);
   free(scores);
   teardown(&e);
-  return SML_OK;
+  return st;
 }
 
 int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {

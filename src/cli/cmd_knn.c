@@ -38,28 +38,41 @@ static int neighbors_image(const char *path, const sml_dataset *ds, const sml_sh
   sml_reduce_max_u8(c, imgs, nrows * k * dim, 0);
   int st = SML_OK;
   if (c->rank == 0) {
-    const int H = ds->height, W = ds->width, C = ds->channels, s = 2, gap = 4, border = 2;
-    const int tw = W * s, th = H * s, cols = k + 1;
-    const int width = cols * (tw + gap) + gap + gap, height = (int)nrows * (th + gap) + gap;
-    uint8_t *png = SML_ALLOC((size_t)width * height * 3);
-    memset(png, 255, (size_t)width * height * 3);
+    /* Column 0: the query, framed blue; then its neighbours, nearest first,
+     * framed red when of another class. Every image has its class name below. */
+    static const uint8_t ink[3] = {0, 0, 0}, blue[3] = {31, 119, 180}, red[3] = {214, 39, 40};
+    const int H = ds->height, W = ds->width, C = ds->channels, s = 2, gap = 6, border = 2;
+    const int tw = W * s, th = H * s, cols = k + 1, label_h = SML_TEXT_H + 3, head_h = SML_TEXT_H + 6;
+    const int cell_w = tw + gap > 11 * SML_TEXT_W ? tw + gap : 11 * SML_TEXT_W, cell_h = th + label_h + gap;
+    const int query_gap = 3 * gap; /* sets the query column apart */
+    sml_canvas cv;
+    sml_canvas_init(&cv, gap + cols * cell_w + query_gap, head_h + (int)nrows * cell_h + 2 * SML_TEXT_H);
+    sml_canvas_text_centered(&cv, gap + tw / 2, 3, "query", cell_w, blue);
+    for (int col = 1; col < cols; col++) {
+      char head[16];
+      snprintf(head, sizeof head, "%d", col);
+      sml_canvas_text_centered(&cv, gap + col * cell_w + query_gap + tw / 2, 3, col == 1 ? "nearest" : head, cell_w,
+                               ink);
+    }
     for (int64_t r = 0; r < nrows; r++)
       for (int col = 0; col < cols; col++) {
         const uint8_t *img = col == 0 ? queries->images + r * dim : imgs + (r * k + col - 1) * dim;
-        const int wrong = col > 0 && labels[r * k + col - 1] != queries->labels[r];
-        const int x0 = gap + col * (tw + gap) + (col > 0 ? gap : 0), y0 = gap + (int)r * (th + gap);
-        for (int y = -border; y < th + border; y++)
-          for (int x = -border; x < tw + border; x++) {
-            uint8_t *px = png + ((size_t)(y0 + y) * width + (x0 + x)) * 3;
-            if (y < 0 || x < 0 || y >= th || x >= tw) {
-              if (wrong) { px[0] = 220; px[1] = 30; px[2] = 30; } /* another class: red frame */
-              continue;
-            }
-            for (int ch = 0; ch < 3; ch++) px[ch] = img[((y / s) * W + x / s) * C + (C == 3 ? ch : 0)];
+        const int label = col == 0 ? queries->labels[r] : labels[r * k + col - 1];
+        const int x0 = gap + col * cell_w + (col > 0 ? query_gap : 0), y0 = head_h + (int)r * cell_h;
+        for (int y = 0; y < th; y++)
+          for (int x = 0; x < tw; x++) {
+            uint8_t rgb[3];
+            for (int ch = 0; ch < 3; ch++) rgb[ch] = img[((y / s) * W + x / s) * C + (C == 3 ? ch : 0)];
+            sml_canvas_fill(&cv, x0 + x, y0 + y, 1, 1, rgb);
           }
+        if (col == 0) sml_canvas_frame(&cv, x0, y0, tw, th, border, blue);
+        else if (label != queries->labels[r]) sml_canvas_frame(&cv, x0, y0, tw, th, border, red);
+        const char *name = label >= 0 && label < ds->num_classes ? ds->class_names[label] : "?";
+        sml_canvas_text_centered(&cv, x0 + tw / 2, y0 + th + 3, name, cell_w - 2, col > 0 && label != queries->labels[r] ? red : ink);
       }
-    st = sml_png_write(path, png, width, height, 3, err);
-    free(png);
+    sml_canvas_text(&cv, gap, cv.height - SML_TEXT_H - 4, "blue: query; red: a neighbour of another class", 0, ink);
+    st = sml_canvas_write_png(&cv, path, err);
+    sml_canvas_free(&cv);
   }
   free(ids); free(labels); free(imgs);
   return sml_agree(c, st, err);

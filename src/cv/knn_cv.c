@@ -139,10 +139,15 @@ int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const c
     }
     snprintf(labels[2 * m], 48, "%s mean +/- std", sml_metric_name(cfg->metrics[m]));
     snprintf(labels[2 * m + 1], 48, "%s folds", sml_metric_name(cfg->metrics[m]));
-    series[2 * m] = (sml_svg_series){labels[2 * m], nk, xs, mean + m * nk, sd + m * nk, 0, m + 1};
-    series[2 * m + 1] = (sml_svg_series){labels[2 * m + 1], nk * F, fx, fy + m * nk * F, NULL, 1, m + 1};
+    /* Metrics side by side at each k, a few pixels apart, so their error bars do not overlap. */
+    const double dx = 6.0 * (m - (M - 1) / 2.0);
+    series[2 * m] = (sml_svg_series){labels[2 * m], nk, xs, mean + m * nk, sd + m * nk, 0, m + 1, dx};
+    series[2 * m + 1] = (sml_svg_series){labels[2 * m + 1], nk * F, fx, fy + m * nk * F, NULL, 1, m + 1, dx};
   }
-  int st = sml_svg_plot(path, "kNN cross-validation", "k", "validation accuracy", 0, series, 2 * M, err);
+  /* k spans 1 to 100 or more: on a log axis the small k, where accuracy
+   * changes most, get their share of the width. */
+  int st = sml_svg_plot(path, "kNN cross-validation", "k", "validation accuracy", nk > 1 && xs[0] > 0, series,
+                        2 * M, err);
   free(series); free(xs); free(mean); free(sd); free(fx); free(fy); free(labels);
   return st;
 }

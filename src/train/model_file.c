@@ -1,35 +1,42 @@
 #include "shardml/model_file.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shardml/io.h"
 
+/* Each class's weight row drawn as an image (min to max of the row mapped
+ * to black to white), its class name below it. */
 int sml_weights_png(const char *path, const sml_model *m, const float *params,
                     const sml_dataset *ds, sml_err *err) {
+  static const uint8_t ink[3] = {0, 0, 0};
   const sml_param_entry *w0 = &m->param[0];
   const int H = ds->height, W = ds->width, C = ds->channels, classes = (int)w0->shape[0];
-  const int scale = H <= 32 ? 4 : 1, gap = 2;
-  const int tile_w = W * scale, tile_h = H * scale;
-  const int out_w = classes * tile_w + (classes + 1) * gap, out_h = tile_h + 2 * gap;
-  const int out_c = C == 3 ? 3 : 1;
-  uint8_t *img = SML_CALLOC((size_t)out_w * out_h * out_c, 1);
-  memset(img, 255, (size_t)out_w * out_h * out_c);
+  const int scale = H <= 32 ? 4 : 1, gap = 4;
+  const int tile_w = W * scale, tile_h = H * scale, label_h = SML_TEXT_H + 4;
+  sml_canvas cv;
+  sml_canvas_init(&cv, classes * tile_w + (classes + 1) * gap, tile_h + label_h + 2 * gap);
   for (int k = 0; k < classes; k++) {
     const float *row = params + w0->offset + (int64_t)k * w0->shape[1];
     float lo = INFINITY, hi = -INFINITY;
     for (int64_t i = 0; i < w0->shape[1]; i++) { lo = fminf(lo, row[i]); hi = fmaxf(hi, row[i]); }
     const float span = hi > lo ? hi - lo : 1.0f;
+    const int x0 = gap + k * (tile_w + gap);
     for (int y = 0; y < tile_h; y++)
-      for (int x = 0; x < tile_w; x++)
-        for (int ch = 0; ch < out_c; ch++) {
-          float v = row[((y / scale) * W + x / scale) * C + (C == 3 ? ch : 0)];
-          int ox = gap + k * (tile_w + gap) + x, oy = gap + y;
-          img[((size_t)oy * out_w + ox) * out_c + ch] = (uint8_t)lrintf(255.0f * (v - lo) / span);
-        }
+      for (int x = 0; x < tile_w; x++) {
+        uint8_t rgb[3];
+        for (int ch = 0; ch < 3; ch++)
+          rgb[ch] = (uint8_t)lrintf(255.0f * (row[((y / scale) * W + x / scale) * C + (C == 3 ? ch : 0)] - lo) / span);
+        sml_canvas_fill(&cv, x0 + x, gap + y, 1, 1, rgb);
+      }
+    char fallback[32];
+    snprintf(fallback, sizeof fallback, "class %d", k);
+    const char *name = k < ds->num_classes && ds->class_names[k][0] ? ds->class_names[k] : fallback;
+    sml_canvas_text_centered(&cv, x0 + tile_w / 2, gap + tile_h + 3, name, tile_w, ink);
   }
-  int st = sml_png_write(path, img, out_w, out_h, out_c, err);
-  free(img);
+  int st = sml_canvas_write_png(&cv, path, err);
+  sml_canvas_free(&cv);
   return st;
 }

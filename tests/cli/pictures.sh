@@ -1,0 +1,86 @@
+#!/bin/bash
+# The figures, rendered (rsvg-convert must read every SVG) and checked for
+# what a reader needs: axis ticks at 1-2-5 values (whole numbers for epochs
+# and k), a log k axis, the validation curve, distinct legend entries, the
+# heat map's colour bar and best cell, and PNGs that carry class names.
+. "$(dirname "$0")/lib.sh"
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+
+run_np 2 train --model softmax --epochs 3 --subset 3000 --val 500 --out "$tmp/t" >/dev/null 2>&1
+run_np 2 train --model mlp --hidden 32 --epochs 2 --subset 3000 --val 500 --log-every 5 --out "$tmp/m" >/dev/null 2>&1
+run_np 2 cv --k 1,2,3,5,8,10,20,50 --folds 3 --subset 1500 --out "$tmp/cv" >/dev/null 2>&1
+run_np 2 search --model softmax --lr 1e-3,1e-2,1e-1 --reg 0,1e-3 --folds 2 --epochs 1 --subset 1500 --out "$tmp/s" \
+  >/dev/null 2>&1
+run_np 2 knn --subset 2000 --k 3 --rows 3 --neighbors-image "$tmp/nn.png" >/dev/null 2>&1
+run_np 1 eval --checkpoint "$tmp/t/model.h5" --confusion-png "$tmp/confusion.png" >/dev/null 2>&1
+
+for svg in t/loss.svg t/accuracy.svg m/loss.svg cv/cv_plot.svg s/search_plot.svg; do
+  check "$svg renders (rsvg-convert)" rsvg-convert -o "$tmp/render.png" "$tmp/$svg"
+done
+# Axis tick labels: the text under the x axis and left of the y axis.
+ticks() { # ticks FILE x|y: the numeric tick labels of one axis
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+svg, axis = open(sys.argv[1]).read(), sys.argv[2]
+anchor = "middle" if axis == "x" else "end"
+labels = re.findall(r"<text x='[-0-9.]+' y='([-0-9.]+)' text-anchor='%s'>([-0-9.e+]+)</text>" % anchor, svg)
+if axis == "x":  # the x labels share the lowest row
+    row = max(float(y) for y, _ in labels)
+    labels = [(y, v) for y, v in labels if float(y) == row]
+print(" ".join(v for _, v in labels))
+PY
+}
+one_two_five() { # linear ticks: equal steps of 1, 2 or 5 x 10^k
+  python3 - "$@" <<'PY'
+import math, sys
+v = [float(x) for x in sys.argv[1:]]
+steps = {round(b - a, 12) for a, b in zip(v, v[1:])}
+ok = len(v) >= 3 and len(steps) == 1
+if ok:
+    s = steps.pop(); m = s / 10 ** math.floor(math.log10(s))
+    ok = any(abs(m - k) < 1e-6 for k in (1, 2, 5))
+sys.exit(0 if ok else 1)
+PY
+}
+check "loss.svg y ticks at 1-2-5 steps ($(ticks "$tmp/t/loss.svg" y))" one_two_five $(ticks "$tmp/t/loss.svg" y)
+check "loss.svg epoch ticks are whole ($(ticks "$tmp/t/loss.svg" x))" test "$(ticks "$tmp/t/loss.svg" x)" = "1 2 3"
+check "steps loss.svg x ticks at 1-2-5 steps ($(ticks "$tmp/m/loss.svg" x))" one_two_five $(ticks "$tmp/m/loss.svg" x)
+check "loss.svg has the validation curve" grep -q '>validation loss<' "$tmp/t/loss.svg"
+check "cv_plot.svg: log k axis ($(ticks "$tmp/cv/cv_plot.svg" x))" test "$(ticks "$tmp/cv/cv_plot.svg" x)" = "1 2 5 10 20 50"
+check "cv_plot.svg: y ticks at 1-2-5 steps" one_two_five $(ticks "$tmp/cv/cv_plot.svg" y)
+check "cv_plot.svg: the two metrics have different marker shapes" \
+  bash -c "grep -q '<circle' '$tmp/cv/cv_plot.svg' && grep -q '<rect x=.[0-9.]*. y=.[0-9.]*. width=.7.0' '$tmp/cv/cv_plot.svg'"
+check "search_plot.svg: colour bar" grep -q '>diverged</text>' "$tmp/s/search_plot.svg"
+check "search_plot.svg: the best cell is marked" grep -q ">best</text>" "$tmp/s/search_plot.svg"
+
+# PNGs with class names: the labelled figure is taller than the images alone,
+# and the label rows hold dark text pixels.
+png_size() { python3 -c "import struct,sys; d=open(sys.argv[1],'rb').read(24); print(*struct.unpack('>II', d[16:24]))" "$1"; }
+read -r w h <<<"$(png_size "$tmp/t/weights.png")"
+check "weights.png: 10 tiles of 112 px with a label row below ($w x $h)" test "$w" -ge 1120 -a "$h" -ge 130
+read -r w h <<<"$(png_size "$tmp/nn.png")"
+check "neighbours PNG: header and label rows ($w x $h)" test "$h" -ge $((3 * (56 + 13)))
+check "confusion PNG written" test -s "$tmp/confusion.png"
+# The label text itself: the class names drawn with the font differ from an
+# unlabelled canvas only where the names are (compared through a decoded row).
+check "weights.png label row has text pixels" python3 - "$tmp/t/weights.png" <<'PY'
+import sys, zlib, struct
+data = open(sys.argv[1], 'rb').read()
+w, h = struct.unpack('>II', data[16:24]); ch = 3 if data[25] == 2 else 1
+idat, pos = b'', 8
+while pos < len(data):
+    n = struct.unpack('>I', data[pos:pos + 4])[0]; kind = data[pos + 4:pos + 8]
+    if kind == b'IDAT': idat += data[pos + 8:pos + 8 + n]
+    pos += 12 + n
+raw, stride, rows, prev = zlib.decompress(idat), w * ch, [], bytearray(w * ch)
+for y in range(h):  # undo the PNG filters
+    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+    for i in range(stride):
+        a = line[i - ch] if i >= ch else 0; b = prev[i]; c = prev[i - ch] if i >= ch else 0
+        p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+        line[i] = (line[i] + [0, a, b, (a + b) // 2, a if pa <= pb and pa <= pc else b if pb <= pc else c][f]) & 255
+    rows.append(line); prev = line
+dark = sum(1 for y in range(h - 14, h) for v in rows[y][::ch] if v < 64)
+sys.exit(0 if dark > 100 else 1)
+PY
+finish

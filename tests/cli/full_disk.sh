@@ -27,12 +27,21 @@ check "results on a full disk: exit 1, one line" expect_fail 1 1 "No space left 
 check "the earlier model.h5 is intact" test "$(tensors_checksum "$mnt/res/model.h5")" = "$sum" -a -n "$sum"
 check "a search journal on a full disk: exit 1, one line" expect_fail 1 1 "No space left on device" \
   search --model softmax --lr 0.01 --reg 0 --folds 2 --epochs 1 --subset 500 --out "$mnt/res"
+check "cv results on a full disk: exit 1, one line" expect_fail 1 1 "No space left on device" \
+  cv --k 1 --folds 2 --subset 500 --out "$mnt/cv"
+check "a picture on a full disk (knn --neighbors-image): exit 1, one line" expect_fail 2 1 "No space left on device" \
+  knn --k 1 --subset 500 --neighbors-image "$mnt/nn.png"
+check "a picture on a full disk (eval --confusion-png): exit 1, one line" expect_fail 1 1 "No space left on device" \
+  eval --checkpoint "$mnt/res/model.h5" --subset 500 --confusion-png "$mnt/confusion.png"
+check "no half picture under the final names" test ! -e "$mnt/nn.png" -a ! -e "$mnt/confusion.png"
 rm -f "$mnt/filler"
 
 # 3. A read-only filesystem: the output directory is bad input.
 mkdir -p "$mnt/ro"
 mount -o remount,ro "$mnt"
 check "--out on a read-only filesystem: exit 2" expect_fail 1 2 "ro: cannot write there: Read-only file system" train --model softmax --epochs 1 --subset 500 --out "$mnt/ro"
+check "--checkpoint-dir on a read-only filesystem: exit 2" expect_fail 1 2 "Read-only file system" \
+  train --model softmax --epochs 1 --subset 500 --out "$tmp/out3" --checkpoint-dir "$mnt/ro/ck" --checkpoint-every 2
 mount -o remount,rw "$mnt"
 
 # 4. The checkpoint directory removed while the run goes on.
@@ -43,4 +52,14 @@ mv "$tmp/gone" "$tmp/gone.removed" # one atomic step: rm -r races with the next 
 wait $pid; rc=$?
 check "checkpoint directory removed mid-run: exit 1 (got $rc)" test "$rc" -eq 1
 check "one error line naming it" bash -c "test \$(grep -c 'error: ' '$tmp/gone.err') -eq 1 && grep -q 'error: $tmp/gone/' '$tmp/gone.err'"
+
+# 5. A search's output directory (its journal) removed while it runs.
+run_np 2 search --model softmax --lr 0.01,0.02,0.03,0.04,0.05,0.06 --reg 0,1e-4 --folds 3 --epochs 1 --subset 3000 \
+  --out "$tmp/sgone" >/dev/null 2>"$tmp/sgone.err" &
+pid=$!
+for i in $(seq 1200); do grep -q '^done' "$tmp/sgone/journal.txt" 2>/dev/null && break; sleep 0.05; done
+mv "$tmp/sgone" "$tmp/sgone.removed"
+wait $pid; rc=$?
+check "search output directory removed mid-run: exit 1 (got $rc)" test "$rc" -eq 1
+check "one error line naming the journal" bash -c "test \$(grep -c 'error: ' '$tmp/sgone.err') -eq 1 && grep -q 'error: $tmp/sgone/journal.txt' '$tmp/sgone.err'"
 finish

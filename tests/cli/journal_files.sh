@@ -53,4 +53,12 @@ check "a FIFO as a checkpoint" expect_fail 1 2 "fifo: not a regular file" eval -
 : >"$tmp/plainfile"
 check "--out under a file" expect_fail 1 2 "plainfile/out: cannot create directory: Not a directory" train --model softmax --epochs 1 --subset 500 --out "$tmp/plainfile/out"
 check "--out on /proc" expect_fail 1 2 "/proc/shardml-out: cannot create directory" cv --model knn --k 1 --folds 2 --subset 500 --out /proc/shardml-out
+# 9. A grid of 200 configurations (over 8 KB of journal signature text):
+# changing only the last value makes it another search. One task of slice
+# 3/1000 runs, so that the journal exists at once.
+LRS=$(seq -s, 1 20 | sed 's/\([0-9]*\)/\1e-3/g'); REGS=$(seq -s, 1 10 | sed 's/\([0-9]*\)/\1e-5/g')
+G=(search --model softmax --lr "$LRS" --folds 2 --epochs 1 --subset 1000 --slice 3/1000 --out "$tmp/grid")
+check "a 200-point grid starts a journal" run_np 1 "${G[@]}" --reg "$REGS" >/dev/null 2>&1
+check "the same grid with its last value changed is another search" \
+  expect_fail 1 2 "a journal of another search" "${G[@]}" --reg "${REGS%,*},0.5"
 finish

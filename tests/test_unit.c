@@ -10,6 +10,7 @@
 #include "shardml/split.h"
 #include "shardml/dataset.h"
 #include "shardml/prep.h"
+#include "shardml/tasks.h"
 #include "shardml/train.h"
 
 #include "expect.h"
@@ -194,6 +195,36 @@ static void test_splits(void) {
   EXPECT(part[4] == 1 && part[0] == 0, "a class's share is its last members");
 }
 
+/* Search load reports for more groups than the 1024 the report once held
+ * in fixed arrays: 3000 ranks in 1500 and in 1025 groups, each group's
+ * figures taken from its leader (its lowest rank). */
+static void test_task_load_many_groups(void) {
+  const int nranks = 3000;
+  double *busy = malloc(sizeof *busy * nranks);
+  int64_t *tasks = malloc(sizeof *tasks * nranks);
+  for (int r = 0; r < nranks; r++) { busy[r] = r * 0.5; tasks[r] = r; }
+  const int group_counts[] = {1500, 1025};
+  for (int i = 0; i < 2; i++) {
+    sml_task_load load = {.ngroups = group_counts[i]};
+    load.busy_s = calloc((size_t)load.ngroups, sizeof *load.busy_s);
+    load.tasks = calloc((size_t)load.ngroups, sizeof *load.tasks);
+    sml_task_load_from_ranks(&load, nranks, busy, tasks);
+    int bad = 0;
+    for (int g = 0; g < load.ngroups; g++) {
+      int64_t first, count;
+      sml_block_range(nranks, g, load.ngroups, &first, &count);
+      bad += load.tasks[g] != (int)first || load.busy_s[g] != first * 0.5;
+    }
+    EXPECT(bad == 0, "%d groups: %d groups' load taken from the wrong rank", load.ngroups, bad);
+    /* both layouts end in a group of 2 ranks, led by rank 2998 */
+    EXPECT(load.tasks[load.ngroups - 1] == nranks - 2, "%d groups: the last group's leader is rank %d",
+           load.ngroups, load.tasks[load.ngroups - 1]);
+    sml_task_load_free(&load);
+  }
+  free(busy);
+  free(tasks);
+}
+
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   sml_comm world = sml_comm_world();
@@ -204,6 +235,7 @@ int main(int argc, char **argv) {
   test_lr_schedule();
   test_splits();
   test_quantity_messages();
+  test_task_load_many_groups();
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0) printf("test_unit: %lld failures on %d ranks\n", (long long)total, world.size);

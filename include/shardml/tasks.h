@@ -43,6 +43,9 @@ typedef struct {
   int skipped;              /* tasks found done in the journal */
 } sml_task_load;
 void sml_task_load_free(sml_task_load *load);
+/* Fills load (ngroups set, arrays sized by it) from per-rank figures, where
+ * only each group's leader (its lowest rank) counts. Any number of groups. */
+void sml_task_load_from_ranks(sml_task_load *load, int nranks, const double *rank_busy, const int64_t *rank_tasks);
 
 /* Collective over world; fills the table (already initialised) on every rank. */
 int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,

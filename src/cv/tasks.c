@@ -184,6 +184,16 @@ void sml_task_load_free(sml_task_load *load) {
   load->tasks = NULL;
 }
 
+void sml_task_load_from_ranks(sml_task_load *load, int nranks, const double *rank_busy, const int64_t *rank_tasks) {
+  /* A group's leader is its lowest rank (groups are contiguous blocks). */
+  int64_t first, count;
+  for (int group = 0; group < load->ngroups; group++) {
+    sml_block_range(nranks, group, load->ngroups, &first, &count);
+    load->busy_s[group] = rank_busy[first];
+    load->tasks[group] = (int)rank_tasks[first];
+  }
+}
+
 int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,
                   sml_task_load *load, sml_err *err) {
   const char *name = plan->name ? plan->name : "search"; /* how progress lines begin */
@@ -294,13 +304,7 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   all_tasks[world->rank] = gc->rank == 0 ? mine : 0;
   sml_allreduce_sum_f64(world, all_busy, world->size);
   sml_allreduce_sum_i64(world, all_tasks, world->size);
-  /* A group's leader is its lowest rank (groups are contiguous blocks). */
-  int64_t first, count;
-  for (int group = 0; group < g->ngroups; group++) {
-    sml_block_range(world->size, group, g->ngroups, &first, &count);
-    load->busy_s[group] = all_busy[first];
-    load->tasks[group] = (int)all_tasks[first];
-  }
+  sml_task_load_from_ranks(load, world->size, all_busy, all_tasks);
   if (st == SML_EXIT_PREEMPTED) {
     int64_t finished = load->skipped;
     for (int r = 0; r < world->size; r++) finished += all_tasks[r];

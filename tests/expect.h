@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "shardml/dist.h"
 #include "shardml/kernels.h"
 
 static int failures = 0;
@@ -28,6 +29,19 @@ static inline void tests_select_kernels(const char *prog) {
     exit(2);
   }
   if (getenv(SML_ISA_ENV)) fprintf(stderr, "%s: kernel level %s\n", prog, sml_kernels_active()->name);
+}
+
+/* The launcher started as many ranks as the test asked for (SML_TEST_RANKS,
+ * set by tests/CMakeLists.txt): another MPI's mpiexec starts N singletons,
+ * each of which would pass on its own as "1 rank". */
+static inline void tests_check_ranks(const char *prog) {
+  const char *want = getenv("SML_TEST_RANKS");
+  const sml_comm world = sml_comm_world();
+  if (want && atoi(want) != world.size) {
+    fprintf(stderr, "%s: started as %d rank(s) of %s: is MPIEXEC the launcher of the MPI it was built with?\n", prog,
+            world.size, want);
+    exit(1);
+  }
 }
 
 #endif

@@ -106,6 +106,7 @@ static void check_optimizer(const sml_model *m, const char *name, const float *x
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_check_ranks(argv[0]);
   tests_select_kernels("test_golden");
   if (argc != 2) { fprintf(stderr, "usage: test_golden golden/mlp_step.txt\n"); return 2; }
   FILE *f = fopen(argv[1], "r");

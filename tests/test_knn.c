@@ -97,6 +97,7 @@ static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_check_ranks(argv[0]);
   tests_select_kernels("test_knn");
   sml_comm world = sml_comm_world();
   run_case(&world, "ties (values 0..3, D=10)", 157, 61, 10, 3, 1, 4);

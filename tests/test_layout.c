@@ -96,6 +96,7 @@ static void compare(const sml_model *m, const char *what, const step_result *ref
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_check_ranks(argv[0]);
   tests_select_kernels("test_layout");
   sml_comm world = sml_comm_world();
   if (world.size != 4) {

@@ -168,6 +168,7 @@ static void check_dropout_masks(void) {
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_check_ranks(argv[0]);
   tests_select_kernels("test_models");
   check_dropout_masks();
   check_model("softmax", NULL, 0, 4);

@@ -241,6 +241,7 @@ static void check_dataset(const sml_comm *c, const char *path) {
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_check_ranks(argv[0]);
   sml_comm world = sml_comm_world();
   for (int i = 1; i < argc; i++) check_dataset(&world, argv[i]);
   int64_t total = failures;

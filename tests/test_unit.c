@@ -227,6 +227,7 @@ static void test_task_load_many_groups(void) {
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
+  tests_check_ranks(argv[0]);
   sml_comm world = sml_comm_world();
   test_block_range();
   test_core_levels();

@@ -74,6 +74,10 @@ void sml_block_range(int64_t n, int rank, int size, int64_t *first, int64_t *cou
 int sml_dataset_load(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_err *err);
 void sml_dataset_free(sml_dataset *ds);
 int64_t sml_dataset_dim(const sml_dataset *ds); /* height * width * channels */
+/* Class k's name for figures and tables, or "class k" where the dataset has
+ * none (an unnamed class, or a model with more classes than the data): the
+ * dataset's string or buf. */
+const char *sml_class_name(const sml_dataset *ds, int k, char *buf, size_t len);
 
 /* An order-sensitive checksum of the training and validation labels that
  * does not depend on how they are sharded (a sum of hashed (index, label)

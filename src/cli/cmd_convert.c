@@ -13,7 +13,8 @@ int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"out", OPT_STRING, &out, "FILE", "output HDF5 file (written to a temporary name, then renamed)"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "convert", "Write a dataset (training and test splits) in shardml's HDF5 layout.",
-                    "  shardml convert --out fashion.h5\n""  shardml convert --data data_batch_1.bin --test-data test_batch.bin --out c.h5\n",
+                    "  shardml convert --out fashion.h5\n"
+                    "  shardml convert --data data_batch_1.bin --test-data test_batch.bin --out c.h5\n",
                     argc, argv, opts, err));
   if (!out) return sml_fail(err, SML_EINPUT, "--out FILE is required");
   if (data.val != 0) return sml_fail(err, SML_EINPUT, "--val: convert writes whole splits; drop --val");

@@ -28,7 +28,8 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "k-fold cross-validation of kNN over k and the metric, folds in parallel on groups of ranks.\n"
                     "Finished tasks go to DIR/journal.txt. On SIGTERM or SIGUSR1 the running tasks finish,\n"
                     "no new one starts, and shardml exits with status 3; rerun the same command to finish.",
-                    "  mpirun -n 4 shardml cv --k 1,3,5,10,20 --folds 5 --groups 4\n""  mpirun -n 2 shardml cv --subset 10000 --metric l2 --out cv-l2\n",
+                    "  mpirun -n 4 shardml cv --k 1,3,5,10,20 --folds 5 --groups 4\n"
+                    "  mpirun -n 2 shardml cv --subset 10000 --metric l2 --out cv-l2\n",
                     argc, argv, opts, err));
   sml_signals_install(); /* from now on SIGTERM/SIGUSR1 mean "stop after the running task" (exit 3) */
   if (strcmp(model, "knn") != 0)

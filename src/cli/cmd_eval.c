@@ -97,8 +97,8 @@ static int confusion_png(const char *path, const int64_t *confusion, int64_t C, 
   for (int64_t t = 0; t < C; t++) {
     int64_t row = 0;
     for (int64_t p = 0; p < C; p++) row += confusion[t * C + p];
-    char name[64];
-    snprintf(name, sizeof name, "%lld %s", (long long)t, t < ds->num_classes ? ds->class_names[t] : "");
+    char name[80], unnamed[32];
+    snprintf(name, sizeof name, "%lld %s", (long long)t, sml_class_name(ds, (int)t, unnamed, sizeof unnamed));
     sml_canvas_text(&cv, 4, top + (int)t * cell + (cell - SML_TEXT_H) / 2, name, left / SML_TEXT_W - 1, ink);
     for (int64_t p = 0; p < C; p++) {
       const double share = row ? (double)confusion[t * C + p] / (double)row : 0;
@@ -186,7 +186,8 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "predict", "Write a saved model's predictions for the test split (or --val split) to a CSV file.",
-                    "  shardml predict --checkpoint shardml-out/model.h5 --out predictions.csv\n""  shardml predict --checkpoint best.h5 --val 5000 --out val.csv\n",
+                    "  shardml predict --checkpoint shardml-out/model.h5 --out predictions.csv\n"
+                    "  shardml predict --checkpoint best.h5 --val 5000 --out val.csv\n",
                     argc, argv, opts, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));

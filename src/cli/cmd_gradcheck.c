@@ -63,7 +63,8 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "the tensor's largest gradient entry (at least 1e-6); float32 model, so errors around 1e-3\n"
                     "are expected and the default bound is 1e-2. Entries whose two evaluations straddle a kink\n"
                     "(ReLU, hinge) are skipped and counted.",
-                    "  shardml gradcheck --model mlp --hidden 16x8\n""  shardml gradcheck --model svm --bound 1e-2\n",
+                    "  shardml gradcheck --model mlp --hidden 16x8\n"
+                    "  shardml gradcheck --model svm --bound 1e-2\n",
                     argc, argv, opts, err));
   if (inputs < 1 || classes < 2 || classes > 255 || batch < 1 || checks < 1 || !(step > 0))
     return sml_fail(err, SML_EINPUT, "gradcheck: need --inputs >= 1, 2 <= --classes <= 255, --batch >= 1, --checks >= 1, --step > 0");

@@ -27,7 +27,8 @@ static void class_counts(const sml_comm *c, const sml_shard *sh, int64_t *counts
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
   const cli_option opts[] = {CLI_DATA_OPTIONS(&data), {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(world, "info", "Describe a dataset and how it is sharded over the ranks.", "  mpirun -n 2 shardml info\n""  shardml info --data cifar-10-batches-bin --val 5000\n",
+  SML_TRY(cli_parse(world, "info", "Describe a dataset and how it is sharded over the ranks.", "  mpirun -n 2 shardml info\n"
+                    "  shardml info --data cifar-10-batches-bin --val 5000\n",
                     argc,
                     argv, opts, err));
   sml_data_options dopt;

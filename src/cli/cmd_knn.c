@@ -67,7 +67,8 @@ static int neighbors_image(const char *path, const sml_dataset *ds, const sml_sh
           }
         if (col == 0) sml_canvas_frame(&cv, x0, y0, tw, th, border, blue);
         else if (label != queries->labels[r]) sml_canvas_frame(&cv, x0, y0, tw, th, border, red);
-        const char *name = label >= 0 && label < ds->num_classes ? ds->class_names[label] : "?";
+        char unnamed[32];
+        const char *name = sml_class_name(ds, label, unnamed, sizeof unnamed);
         sml_canvas_text_centered(&cv, x0 + tw / 2, y0 + th + 3, name, cell_w - 2, col > 0 && label != queries->labels[r] ? red : ink);
       }
     sml_canvas_text(&cv, gap, cv.height - SML_TEXT_H - 4, "blue: query; red: a neighbour of another class", 0, ink);
@@ -129,7 +130,8 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "Distances are exact integers on raw pixels; equal distances are ordered by training\n"
                     "index. A tied vote goes to the tied class with the smallest summed distance, then to\n"
                     "the smallest label. Results are identical for any number of ranks and threads.",
-                    "  mpirun -n 2 shardml knn --k 1,5,10 --metric l1\n""  mpirun -n 2 shardml knn --subset 10000 --k 5 --neighbors-image nn.png\n",
+                    "  mpirun -n 2 shardml knn --k 1,5,10 --metric l1\n"
+                    "  mpirun -n 2 shardml knn --subset 10000 --k 5 --neighbors-image nn.png\n",
                     argc, argv, opts, err));
   int64_t ks[MAX_KS];
   int nk;

@@ -103,7 +103,9 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.\n"
                     "On SIGTERM or SIGUSR1 running tasks stop at their next step, unjournaled, and\n"
                     "shardml exits with status 3; rerun the same command to finish.",
-                    "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n""  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n""  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n",
+                    "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n"
+                    "  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n"
+                    "  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n",
                     argc, argv, opts, err));
   /* From now on SIGTERM/SIGUSR1 mean "stop at the next step or task" (exit 3). */
   sml_signals_install();

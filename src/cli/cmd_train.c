@@ -56,7 +56,9 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "Train a softmax, SVM or MLP classifier with data-parallel minibatch SGD, Nesterov, Adam or AdamW.\n"
                     "On SIGTERM or SIGUSR1 every rank finishes its step, a checkpoint is written (with\n"
                     "--checkpoint-dir) and shardml exits with status 3.",
-                    "  mpirun -n 2 shardml train --model mlp --hidden 512x256 --epochs 10\n""  mpirun -n 4 shardml train --model softmax --val 5000 --early-stop 3\n""  mpirun -n 2 shardml train --checkpoint-dir ck --resume auto\n",
+                    "  mpirun -n 2 shardml train --model mlp --hidden 512x256 --epochs 10\n"
+                    "  mpirun -n 4 shardml train --model softmax --val 5000 --early-stop 3\n"
+                    "  mpirun -n 2 shardml train --checkpoint-dir ck --resume auto\n",
                     argc, argv, opts, err));
   /* From now on SIGTERM/SIGUSR1 mean "checkpoint and stop" (polled once a step). */
   sml_signals_install();

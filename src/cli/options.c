@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Help fits 80 columns: option names in a 26-column margin, their text
- * wrapped beside it; paragraphs reflowed (a blank line starts a new one). */
+/* Help fits 80 columns: option names in a 27-column margin, their text
+ * wrapped beside it; the summary reflowed (its line breaks are spaces). */
 #define HELP_WIDTH 80
 #define HELP_MARGIN 27
 

@@ -37,6 +37,12 @@ int64_t sml_dataset_dim(const sml_dataset *ds) {
   return (int64_t)ds->height * ds->width * ds->channels;
 }
 
+const char *sml_class_name(const sml_dataset *ds, int k, char *buf, size_t len) {
+  if (k >= 0 && k < ds->num_classes && ds->class_names[k][0]) return ds->class_names[k];
+  snprintf(buf, len, "class %d", k);
+  return buf;
+}
+
 int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges,
                    sml_err *err) {
   switch (s->format) {

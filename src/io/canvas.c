@@ -6,6 +6,8 @@
 #include "font6x10.h"
 #include "shardml/io.h"
 
+_Static_assert(SML_FONT_W == SML_TEXT_W && SML_FONT_H == SML_TEXT_H, "io.h's text size is the font's");
+
 void sml_canvas_init(sml_canvas *c, int width, int height) {
   c->width = width;
   c->height = height;

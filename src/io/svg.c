@@ -2,7 +2,6 @@
  * optional error bars and a legend. Readable in any browser. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "shardml/io.h"
 

@@ -31,10 +31,9 @@ int sml_weights_png(const char *path, const sml_model *m, const float *params,
           rgb[ch] = (uint8_t)lrintf(255.0f * (row[((y / scale) * W + x / scale) * C + (C == 3 ? ch : 0)] - lo) / span);
         sml_canvas_fill(&cv, x0 + x, gap + y, 1, 1, rgb);
       }
-    char fallback[32];
-    snprintf(fallback, sizeof fallback, "class %d", k);
-    const char *name = k < ds->num_classes && ds->class_names[k][0] ? ds->class_names[k] : fallback;
-    sml_canvas_text_centered(&cv, x0 + tile_w / 2, gap + tile_h + 3, name, tile_w, ink);
+    char unnamed[32];
+    sml_canvas_text_centered(&cv, x0 + tile_w / 2, gap + tile_h + 3, sml_class_name(ds, k, unnamed, sizeof unnamed),
+                             tile_w, ink);
   }
   int st = sml_canvas_write_png(&cv, path, err);
   sml_canvas_free(&cv);

@@ -185,6 +185,14 @@ static void test_elementwise(const sml_kernels *k) {
       }
     EXPECT(worst <= 1, "%s prep_batch (idx %d): error %.3g of 4u", k->name, use_idx, worst);
   }
+  /* The same rows through pointers: the same bits (the reproducible mode's
+   * micro-batches are prepared this way, the default mode's batches the other) */
+  const uint8_t *image_rows[7];
+  for (int64_t b = 0; b < batch; b++) image_rows[b] = images + idx[b] * dim;
+  float *x_rows = malloc((size_t)(batch * dim) * sizeof *x_rows);
+  BOTH_THREAD_COUNTS(x_rows, (float *)NULL, batch * dim, k->prep_rows(dst_, image_rows, batch, dim, mean));
+  EXPECT(memcmp(x, x_rows, (size_t)(batch * dim) * sizeof *x) == 0, "%s prep_rows differs from prep_batch", k->name);
+  free(x_rows);
 
   const int64_t n = 1000;
   float *a = random_floats(n), *g = random_floats(n), *o = malloc((size_t)n * sizeof *o);

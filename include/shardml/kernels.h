@@ -52,6 +52,8 @@ typedef struct {
   /* out[b, :] = images[idx[b], :] / 255 - mean   (idx NULL: row b); out [batch, dim] */
   void (*prep_batch)(float *out, const uint8_t *images, const int64_t *idx, int64_t batch, int64_t dim,
                      const float *mean);
+  /* out[b, :] = rows[b][:] / 255 - mean; the same values as prep_batch */
+  void (*prep_rows)(float *out, const uint8_t *const *rows, int64_t batch, int64_t dim, const float *mean);
   /* out[n] = max(in[n], 0); may alias */
   void (*relu_forward)(float *out, const float *in, int64_t n);
   /* din[n] = dout[n] where out[n] > 0, else 0; may alias */

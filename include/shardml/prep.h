@@ -22,6 +22,8 @@ void sml_prep_free(sml_prep *p);
  * out: [batch, D]; idx: [batch] indices into the shard (NULL: 0..batch-1). */
 void sml_prep_batch(const sml_prep *p, const uint8_t *images, const int64_t *idx, int64_t batch,
                     float *out);
+/* The same for images given by pointer: out[b, :] = rows[b][:] / 255 - mean. */
+void sml_prep_rows(const sml_prep *p, const uint8_t *const *rows, int64_t batch, float *out);
 
 /* Mean over all pixels of the mean image (the dataset's mean pixel value). */
 double sml_prep_mean_pixel(const sml_prep *p);

@@ -41,6 +41,10 @@ void sml_prep_batch(const sml_prep *p, const uint8_t *images, const int64_t *idx
   sml_kernels_active()->prep_batch(out, images, idx, batch, p->dim, p->mean);
 }
 
+void sml_prep_rows(const sml_prep *p, const uint8_t *const *rows, int64_t batch, float *out) {
+  sml_kernels_active()->prep_rows(out, rows, batch, p->dim, p->mean);
+}
+
 double sml_prep_mean_pixel(const sml_prep *p) {
   double s = 0;
   for (int64_t j = 0; j < p->dim; j++) s += p->mean[j];

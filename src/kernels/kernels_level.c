@@ -362,23 +362,35 @@ static void l1_distances(int64_t *dist, const uint8_t *const *queries, int64_t n
 
 /* ------------------------------------------------ elementwise and losses */
 
+/* A shuffled minibatch reads images scattered over a dataset larger than
+ * the caches: each row starts with a cache miss the hardware prefetcher
+ * cannot foresee, so the rows a few steps ahead are requested first. */
+enum { PREP_AHEAD = 3 };
+
+static inline void prefetch_image(const uint8_t *img, int64_t dim) {
+  for (int64_t j = 0; j < dim; j += 64) __builtin_prefetch(img + j);
+}
+
+static inline void prep_row(float *row, const uint8_t *img, int64_t dim, const float *mean) {
+  const float inv255 = 1.0f / 255.0f;
+#pragma omp simd
+  for (int64_t j = 0; j < dim; j++) row[j] = (float)img[j] * inv255 - mean[j];
+}
+
 static void prep_batch(float *out, const uint8_t *images, const int64_t *idx, int64_t batch, int64_t dim,
                        const float *mean) {
-  const float inv255 = 1.0f / 255.0f;
-  /* A shuffled minibatch reads images scattered over a dataset larger than
-   * the caches: each row starts with a cache miss the hardware prefetcher
-   * cannot foresee, so the rows a few steps ahead are requested now. */
-  enum { AHEAD = 3 };
 #pragma omp parallel for schedule(static) if (batch * dim >= PAR_MIN_WORK)
   for (int64_t b = 0; b < batch; b++) {
-    if (b + AHEAD < batch) {
-      const uint8_t *next = images + (idx ? idx[b + AHEAD] : b + AHEAD) * dim;
-      for (int64_t j = 0; j < dim; j += 64) __builtin_prefetch(next + j);
-    }
-    const uint8_t *img = images + (idx ? idx[b] : b) * dim;
-    float *row = out + b * dim;
-#pragma omp simd
-    for (int64_t j = 0; j < dim; j++) row[j] = (float)img[j] * inv255 - mean[j];
+    if (b + PREP_AHEAD < batch) prefetch_image(images + (idx ? idx[b + PREP_AHEAD] : b + PREP_AHEAD) * dim, dim);
+    prep_row(out + b * dim, images + (idx ? idx[b] : b) * dim, dim, mean);
+  }
+}
+
+static void prep_rows(float *out, const uint8_t *const *rows, int64_t batch, int64_t dim, const float *mean) {
+#pragma omp parallel for schedule(static) if (batch * dim >= PAR_MIN_WORK)
+  for (int64_t b = 0; b < batch; b++) {
+    if (b + PREP_AHEAD < batch) prefetch_image(rows[b + PREP_AHEAD], dim);
+    prep_row(out + b * dim, rows[b], dim, mean);
   }
 }
 
@@ -568,6 +580,7 @@ const sml_kernels SML_PASTE(sml_kernels_, SML_KLEVEL) = {
     .narrow_input_grad = narrow_input_grad,
     .l1_distances = l1_distances,
     .prep_batch = prep_batch,
+    .prep_rows = prep_rows,
     .relu_forward = relu_forward,
     .relu_backward = relu_backward,
     .softmax_loss = softmax_loss,

@@ -5,7 +5,8 @@
  * into micro-batches of m positions by position alone. Micro-batch k is
  * computed whole by one thread of one rank (rank r owns the k of its block
  * of the micro-batches), single-threaded, with the same shapes whatever the
- * layout; its images travel to that rank first (uint8, one alltoallv). Each
+ * layout; its images travel to that rank first (uint8, one alltoallv; the
+ * rank's own images are read where they are). Each
  * micro-batch's gradient and loss then become fixed-point integers (shardml/
  * exact.h), scaled from the largest magnitude over all ranks (one small
  * MPI_MAX), and integers add exactly, in any order: locally over threads and
@@ -30,7 +31,9 @@ struct sml_repro {
   int64_t *shard_first;     /* [P] first global index of each rank's shard */
   int64_t *send_counts, *recv_counts; /* [P] bytes */
   uint8_t *send, *recv;     /* records of dim image bytes + 1 label byte */
-  uint8_t *images, *labels; /* [max_local * micro] this rank's micro-batches, by slot */
+  const uint8_t **rows;     /* [max_local * micro] this rank's micro-batches' images, by slot:
+                               in its shard or in recv */
+  uint8_t *labels;          /* [max_local * micro] */
   int64_t *ids;             /* their global indices (dropout) */
   float *grads;             /* [max_local, nweights] each micro-batch's gradient sum */
   double *losses;           /* [max_local] */
@@ -74,7 +77,7 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   const int64_t slots = r->max_local * r->micro, record = r->dim + 1;
   r->send = SML_ALLOC((size_t)(cfg->batch * record));
   r->recv = SML_ALLOC((size_t)(slots * record));
-  r->images = SML_ALLOC((size_t)(slots * r->dim));
+  r->rows = SML_ALLOC((size_t)slots * sizeof *r->rows);
   r->labels = SML_ALLOC((size_t)slots);
   r->ids = SML_ALLOC((size_t)slots * sizeof *r->ids);
   r->grads = SML_ALLOC((size_t)(r->max_local * m->nweights) * sizeof *r->grads);
@@ -100,22 +103,23 @@ void sml_repro_free(sml_repro *r) {
     free(r->x[t]);
   }
   free(r->ws); free(r->x); free(r->shard_first); free(r->send_counts); free(r->recv_counts); free(r->send);
-  free(r->recv); free(r->images); free(r->labels); free(r->ids); free(r->grads); free(r->losses);
+  free(r->recv); free(r->rows); free(r->labels); free(r->ids); free(r->grads); free(r->losses);
   free(r->micro_max); free(r->maxima); free(r->q); free(r->acc);
   free(r);
 }
 
 /* The images of this rank's micro-batches, gathered from the ranks that
- * hold them. Both sides walk the positions in order, so no position needs
- * to travel with its image. Returns the number of slots filled. */
+ * hold them (its own stay in its shard: no copy). Both sides walk the
+ * positions in order, so no position needs to travel with its image.
+ * Returns the number of slots filled. */
 static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int64_t hi, int64_t nmicro,
                              int64_t k0, int64_t kc) {
   const sml_comm *c = r->c;
   const int64_t record = r->dim + 1, nb = hi - lo;
-  if (c->size == 1) { /* every image is here: straight into the slots */
+  if (c->size == 1) { /* every image is here */
     for (int64_t p = lo; p < hi; p++) {
       const int64_t local = perm[p] - r->train->first, slot = p - lo;
-      memcpy(r->images + slot * r->dim, r->train->images + local * r->dim, (size_t)r->dim);
+      r->rows[slot] = r->train->images + local * r->dim;
       r->labels[slot] = r->train->labels[local];
       r->ids[slot] = perm[p];
     }
@@ -126,6 +130,7 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
   /* Count first (send records must be grouped by destination rank). */
   for (int64_t p = lo; p < hi; p++) {
     const int dest = owner_of((p - lo) / r->micro, nmicro, c->size), src = holder_of(r, perm[p]);
+    if (src == dest) continue; /* stays */
     if (src == c->rank) r->send_counts[dest] += record;
     if (dest == c->rank) r->recv_counts[src] += record;
   }
@@ -135,6 +140,7 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
   for (int64_t p = lo; p < hi; p++) {
     if (holder_of(r, perm[p]) != c->rank) continue;
     const int dest = owner_of((p - lo) / r->micro, nmicro, c->size);
+    if (dest == c->rank) continue;
     const int64_t local = perm[p] - r->train->first;
     uint8_t *rec = r->send + fill[dest];
     memcpy(rec, r->train->images + local * r->dim, (size_t)r->dim);
@@ -142,18 +148,24 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
     fill[dest] += record;
   }
   sml_alltoallv_bytes(c, r->send, r->send_counts, r->recv, r->recv_counts);
-  /* Unpack: records arrive grouped by source rank, in position order. */
+  /* Records arrive grouped by source rank, in position order. */
   fill[0] = 0;
   for (int q = 1; q < c->size; q++) fill[q] = fill[q - 1] + r->recv_counts[q - 1];
   const int64_t first_slot = k0 * r->micro, end = (k0 + kc) * r->micro < nb ? (k0 + kc) * r->micro : nb;
   for (int64_t p = lo + first_slot; p < lo + end; p++) {
     const int src = holder_of(r, perm[p]);
-    const uint8_t *rec = r->recv + fill[src];
     const int64_t slot = p - lo - first_slot;
-    memcpy(r->images + slot * r->dim, rec, (size_t)r->dim);
-    r->labels[slot] = rec[r->dim];
+    if (src == c->rank) {
+      const int64_t local = perm[p] - r->train->first;
+      r->rows[slot] = r->train->images + local * r->dim;
+      r->labels[slot] = r->train->labels[local];
+    } else {
+      const uint8_t *rec = r->recv + fill[src];
+      r->rows[slot] = rec;
+      r->labels[slot] = rec[r->dim];
+      fill[src] += record;
+    }
     r->ids[slot] = perm[p];
-    fill[src] += record;
   }
   free(fill);
   return end - first_slot;
@@ -183,7 +195,7 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
     const int64_t k = k0 + j, slot = j * r->micro, n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
     float *g = r->grads + j * nw;
     memset(g, 0, (size_t)nw * sizeof *g);
-    sml_prep_batch(r->prep, r->images + slot * r->dim, NULL, n, r->x[t]);
+    sml_prep_rows(r->prep, r->rows + slot, n, r->x[t]);
     sml_dropout d = drop;
     d.ids = r->ids + slot;
     r->losses[j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, drop.p > 0 ? &d : NULL, &r->ws[t]);

@@ -95,7 +95,7 @@ static void check_optimizer(const sml_model *m, const char *name, const float *x
   for (int t = 1; t <= 2; t++) {
     memset(grad, 0, (size_t)m->nweights * sizeof *grad);
     sml_model_loss_grad(m, params, grad, x, y, B, NULL, ws);
-    sml_optimizer_step(o, m, params, state, grad, B, hy->v[0], reg, t, &h);
+    sml_optimizer_step(o, m, params, state, &(sml_grad_sum){.floats = grad}, B, hy->v[0], reg, t, &h);
     snprintf(key, sizeof key, "%s_t%d_", name, t);
     compare_tensors(m, key, params, hy->v[0]);
   }

@@ -54,12 +54,22 @@ const sml_optimizer *sml_optimizer_at(int i);
 /* "sgd, nesterov, adam, adamw" for messages and help. */
 const char *sml_optimizer_names(void);
 
+/* The summed gradient a step reads: floats, or --reproducible's exact
+ * fixed-point sums (shardml/exact.h) with each tensor's power-of-two
+ * unscale, turned into floats one piece at a time as the update reads them
+ * (no float copy of the gradient is written and read back). */
+typedef struct {
+  const float *floats;    /* [nweights], or NULL: */
+  const int64_t *fixed;   /* [nweights] */
+  const double *unscale;  /* [nparams] 2^-q of each tensor */
+} sml_grad_sum;
+
 /* One step over every tensor of the model: state[k] are the optimizer's
  * buffers, [nweights] each; step is the 1-based update count (for bias
  * corrections). Returns reg * sum of the regularised weights' squares
  * before the step. Identical on every rank given identical inputs. */
 double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *params, float *const *state,
-                          const float *grad_sum, double count, double lr, double reg, int64_t step,
+                          const sml_grad_sum *grad, double count, double lr, double reg, int64_t step,
                           const sml_opt_hyper *h);
 
 #endif

@@ -7,10 +7,13 @@
 #include "shardml/optimizer.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "shardml/kernels.h"
 
 /* Below this many parameters the calling thread updates them alone (a
  * parallel region costs more than the work). */
@@ -126,7 +129,7 @@ const char *sml_optimizer_names(void) {
 }
 
 double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *params, float *const *state,
-                          const float *grad_sum, double count, double lr, double reg, int64_t step,
+                          const sml_grad_sum *grad, double count, double lr, double reg, int64_t step,
                           const sml_opt_hyper *h) {
   const float inv = (float)(1.0 / count);
   const sml_opt_step common = {.lr = (float)lr, .correction1 = 1.0 - pow(h->beta1, (double)step),
@@ -142,20 +145,30 @@ double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *par
       first[k] = m->param[p].offset + i;
       tensor[k] = p;
     }
+  /* Fixed-point sums become floats here, a piece per thread, in cache. */
+  float *converted = grad->floats ? NULL : SML_ALLOC((size_t)omp_get_max_threads() * PIECE * sizeof *converted);
+  const sml_kernels *kern = sml_kernels_active();
 #pragma omp parallel for schedule(static) if (m->nweights >= PAR_MIN)
   for (int64_t k = 0; k < npieces; k++) {
     const sml_param_entry *e = &m->param[tensor[k]];
     const int64_t end = e->offset + e->size, n = end - first[k] < PIECE ? end - first[k] : PIECE;
+    const float *g_sum = grad->floats ? grad->floats + first[k] : NULL;
+    if (!g_sum) {
+      float *mine = converted + (int64_t)omp_get_thread_num() * PIECE;
+      kern->fixed_to_float(mine, grad->fixed + first[k], n, grad->unscale[tensor[k]]);
+      g_sum = mine;
+    }
     sml_opt_step s = common;
     s.l2 = e->regularized ? (float)(2.0 * reg) : 0.0f;
     s.decay = e->regularized ? (float)h->weight_decay : 0.0f;
     float *piece_state[SML_OPT_MAX_STATE];
     for (int j = 0; j < o->nstate; j++) piece_state[j] = state[j] + first[k];
-    sumsq[k] = o->update(params + first[k], piece_state, grad_sum + first[k], inv, n, &s);
+    sumsq[k] = o->update(params + first[k], piece_state, g_sum, inv, n, &s);
   }
   double total = 0.0;
   for (int64_t k = 0; k < npieces; k++)
     if (m->param[tensor[k]].regularized) total += sumsq[k];
+  free(converted);
   free(first);
   free(tensor);
   free(sumsq);

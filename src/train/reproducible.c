@@ -43,6 +43,7 @@ struct sml_repro {
   float *micro_max;         /* [max_local, nparams] each micro-batch's largest magnitude per tensor */
   double *maxima;           /* [nparams + 1]: per tensor, then the loss */
   int *q;                   /* [nparams + 1] fixed-point exponents */
+  double *unscale;          /* [nparams] 2^-q: the sums' unscale for the optimizer */
   int64_t *acc;             /* [nweights + 4]: gradient, loss, count, signal, timer */
 };
 
@@ -92,6 +93,7 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   r->micro_max = SML_ALLOC((size_t)(r->max_local * m->nparams) * sizeof *r->micro_max);
   r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
   r->q = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->q);
+  r->unscale = SML_ALLOC((size_t)m->nparams * sizeof *r->unscale);
   r->acc = SML_ALLOC((size_t)(m->nweights + 4) * sizeof *r->acc);
   return r;
 }
@@ -104,7 +106,7 @@ void sml_repro_free(sml_repro *r) {
   }
   free(r->ws); free(r->x); free(r->shard_first); free(r->send_counts); free(r->recv_counts); free(r->send);
   free(r->recv); free(r->rows); free(r->labels); free(r->ids); free(r->grads); free(r->losses);
-  free(r->micro_max); free(r->maxima); free(r->q); free(r->acc);
+  free(r->micro_max); free(r->maxima); free(r->q); free(r->unscale); free(r->acc);
   free(r);
 }
 
@@ -172,7 +174,7 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
 }
 
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
-                   int64_t global_step, float *grad, double *loss_sum, int64_t *count, int64_t flags[2],
+                   int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
                    double *comm_s) {
   const sml_model *m = r->m;
   const sml_comm *c = r->c;
@@ -240,11 +242,9 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   sml_allreduce_sum_i64(c, r->acc, nw + 4);
   *comm_s += sml_now() - t0;
 
-  for (int p = 0; p < m->nparams; p++) {
-    const sml_param_entry *e = &m->param[p];
-    /* 1 / 2^q is a power of two: exact */
-    kern->fixed_to_float(grad + e->offset, r->acc + e->offset, e->size, 1.0 / sml_fixed_scale(r->q[p]));
-  }
+  /* The optimizer reads the sums as they are (1 / 2^q is a power of two: exact). */
+  for (int p = 0; p < m->nparams; p++) r->unscale[p] = 1.0 / sml_fixed_scale(r->q[p]);
+  *grad = (sml_grad_sum){.fixed = r->acc, .unscale = r->unscale};
   *loss_sum = sml_from_fixed(r->acc[nw], r->q[m->nparams]);
   *count = r->acc[nw + 1];
   flags[0] = r->acc[nw + 2];

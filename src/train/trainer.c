@@ -203,11 +203,12 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       const int timer_here = checkpointing && policy->every_seconds > 0 && c->rank == 0 &&
                              sml_now() - last_checkpoint >= policy->every_seconds;
       double t1, t2;
+      sml_grad_sum grad_sum = {.floats = grad};
       if (repro) {
         /* Exact sums of fixed micro-batches: the same bits for any layout. */
         int64_t flags[2] = {signal_here, timer_here}, n;
         double loss_sum, comm_s;
-        const int ok = sml_repro_step(repro, params, perm, lo, hi, state->global_step, grad, &loss_sum, &n, flags,
+        const int ok = sml_repro_step(repro, params, perm, lo, hi, state->global_step, &grad_sum, &loss_sum, &n, flags,
                                       &comm_s);
         grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
         grad[nw + FLAG_COUNT] = (float)n;
@@ -232,7 +233,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
       const double count = grad[nw + FLAG_COUNT];
       const double loss = grad[nw + FLAG_LOSS] / count +
-                          sml_optimizer_step(cfg->optimizer, m, params, state->opt_state, grad, count, lr,
+                          sml_optimizer_step(cfg->optimizer, m, params, state->opt_state, &grad_sum, count, lr,
                                              cfg->reg, state->global_step + 1, &cfg->opt);
       if (!isfinite(loss)) {
         status = sml_fail(err, SML_ERUNTIME,

@@ -115,13 +115,11 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", model);
   if (folds < 1 || folds > 1000) return sml_fail(err, SML_EINPUT, "--folds %lld: must be between 1 and 1000", (long long)folds);
   if (random_n < 0 || random_n > MAX_POINTS) return sml_fail(err, SML_EINPUT, "--random %lld: must be between 0 and %d", (long long)random_n, MAX_POINTS);
-  if (schedule && strcmp(schedule, "step") != 0 && strcmp(schedule, "cosine") != 0)
-    return sml_fail(err, SML_EINPUT, "--schedule %s: expected step or cosine", schedule);
   /* The base set-up every configuration modifies: one typed value, with
    * the train command's defaults. */
   snprintf(base.model, sizeof base.model, "%s", model);
   SML_TRY(cli_optimizer(optimizer, &base, err));
-  base.schedule = schedule && strcmp(schedule, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP;
+  SML_TRY(cli_schedule(schedule, &base, err));
   base.seed = cli_seed(&data);
   sml_train_defaults(&base);
   base.lr = 1; /* each point sets its own; checked here with the rest */

@@ -30,21 +30,8 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       CLI_MODEL_OPTIONS(&marg),
-      {"epochs", OPT_INT, &cfg.epochs, "E", "passes over the training set (default 20)"},
-      {"batch", OPT_INT, &cfg.batch, "B", "global minibatch size, split over the ranks (default 128)"},
-      {"lr", OPT_REAL, &cfg.lr, "ETA", "learning rate (default: adam(w) 1e-3; sgd svm 0.01, softmax 0.02, mlp 0.05)"},
-      {"reg", OPT_REAL, &cfg.reg, "LAMBDA", "L2 regularisation: loss += LAMBDA * sum W^2; biases are not regularised (default 1e-4)"},
-      CLI_OPTIMIZER_OPTIONS(&cfg, &optimizer),
-      {"schedule", OPT_WORD, &schedule, "step|cosine", "learning-rate schedule (default step)"},
-      {"lr-decay", OPT_REAL, &cfg.lr_decay, "GAMMA", "step schedule: lr *= GAMMA every --lr-step epochs (default 0.95)"},
-      {"lr-step", OPT_INT, &cfg.lr_step, "N", "epochs between decays (default 1)"},
-      {"lr-scaling", OPT_FLAG, &cfg.lr_scaling, NULL, "linear scaling: lr * batch / --base-batch (large global batches)"},
-      {"base-batch", OPT_INT, &cfg.base_batch, "B", "reference batch of --lr-scaling (default 128)"},
-      {"warmup-epochs", OPT_REAL, &cfg.warmup_epochs, "W", "ramp the learning rate up linearly over W epochs (default 0)"},
-      {"init-scale", OPT_REAL, &cfg.init_scale, "STD", "initial weight std (default: 1e-3 linear, He for mlp)"},
-      {"early-stop", OPT_INT, &cfg.early_stop, "N", "stop after N epochs without a better validation accuracy (needs --val)"},
+      CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule),
       {"keep-best", OPT_FLAG, &job.keep_best, NULL, "keep best.h5, the model of the epoch with the best validation accuracy"},
-      {"log-every", OPT_INT, &cfg.log_every, "N", "record the loss every N steps into steps.csv (default 0: off)"},
       {"out", OPT_STRING, &job.out, "DIR", "output directory (default shardml-out)"},
       {"checkpoint-dir", OPT_STRING, &job.checkpoint_dir, "DIR", "write checkpoints ckpt-<step>.h5 and a 'latest' pointer here"},
       {"checkpoint-every", OPT_STRING, &ckpt_every, "N|Ne", "checkpoint every N steps, or every N epochs with Ne"},
@@ -64,9 +51,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_signals_install();
   SML_TRY(cli_model_config(&marg, &cfg, err));
   SML_TRY(cli_optimizer(optimizer, &cfg, err));
-  if (schedule && strcmp(schedule, "step") != 0 && strcmp(schedule, "cosine") != 0)
-    return sml_fail(err, SML_EINPUT, "--schedule %s: expected step or cosine", schedule);
-  cfg.schedule = schedule && strcmp(schedule, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP;
+  SML_TRY(cli_schedule(schedule, &cfg, err));
   cfg.seed = cli_seed(&data);
   sml_train_defaults(&cfg);
   if (ckpt_every) SML_TRY(parse_every(ckpt_every, &job.checkpoint_every_steps, &job.checkpoint_every_epochs, err));

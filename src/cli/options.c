@@ -205,6 +205,13 @@ int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err) {
   return SML_OK;
 }
 
+int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err) {
+  if (name && strcmp(name, "step") != 0 && strcmp(name, "cosine") != 0)
+    return sml_fail(err, SML_EINPUT, "--schedule %s: expected step or cosine", name);
+  cfg->schedule = name && strcmp(name, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP;
+  return SML_OK;
+}
+
 uint64_t cli_seed(const cli_data_args *args) { return (uint64_t)args->seed; }
 
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err) {

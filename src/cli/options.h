@@ -80,8 +80,28 @@ void cli_name_option(sml_err *err);
    "the same bits for any number of ranks and threads (exact sums of fixed micro-batches)"},      \
   {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default batch/4 in [64, 256])"}
 
+/* train's training set-up (the fuzz harness parses exactly these too):
+ * everything but the data, the model and the job's files. */
+#define CLI_TRAIN_OPTIONS(cfg, optimizer, schedule)                                                      \
+  {"epochs", OPT_INT, &(cfg)->epochs, "E", "passes over the training set (default 20)"},                 \
+  {"batch", OPT_INT, &(cfg)->batch, "B", "global minibatch size, split over the ranks (default 128)"},   \
+  {"lr", OPT_REAL, &(cfg)->lr, "ETA", "learning rate (default: adam(w) 1e-3; sgd svm 0.01, softmax 0.02, mlp 0.05)"}, \
+  {"reg", OPT_REAL, &(cfg)->reg, "LAMBDA", "L2 regularisation: loss += LAMBDA * sum W^2; biases are not regularised (default 1e-4)"}, \
+  CLI_OPTIMIZER_OPTIONS(cfg, optimizer),                                                                 \
+  {"schedule", OPT_WORD, schedule, "step|cosine", "learning-rate schedule (default step)"},              \
+  {"lr-decay", OPT_REAL, &(cfg)->lr_decay, "GAMMA", "step schedule: lr *= GAMMA every --lr-step epochs (default 0.95)"}, \
+  {"lr-step", OPT_INT, &(cfg)->lr_step, "N", "epochs between decays (default 1)"},                       \
+  {"lr-scaling", OPT_FLAG, &(cfg)->lr_scaling, NULL, "linear scaling: lr * batch / --base-batch (large global batches)"}, \
+  {"base-batch", OPT_INT, &(cfg)->base_batch, "B", "reference batch of --lr-scaling (default 128)"},      \
+  {"warmup-epochs", OPT_REAL, &(cfg)->warmup_epochs, "W", "ramp the learning rate up linearly over W epochs (default 0)"}, \
+  {"init-scale", OPT_REAL, &(cfg)->init_scale, "STD", "initial weight std (default: 1e-3 linear, He for mlp)"}, \
+  {"early-stop", OPT_INT, &(cfg)->early_stop, "N", "stop after N epochs without a better validation accuracy (needs --val)"}, \
+  {"log-every", OPT_INT, &(cfg)->log_every, "N", "record the loss every N steps into steps.csv (default 0: off)"}
+
 /* --optimizer NAME into cfg (NULL: leave the default); lists the known ones in errors. */
 int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err);
+/* --schedule step|cosine into cfg (NULL: step). */
+int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err);
 
 /* "1,3,5" -> values (each >= 1); names the option in errors. */
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);

@@ -27,25 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&dargs),
       CLI_MODEL_OPTIONS(&marg),
-      {"epochs", OPT_INT, &cfg.epochs, "E", ""},
-      {"batch", OPT_INT, &cfg.batch, "B", ""},
-      {"lr", OPT_REAL, &cfg.lr, "ETA", ""},
-      {"reg", OPT_REAL, &cfg.reg, "LAMBDA", ""},
-      CLI_OPTIMIZER_OPTIONS(&cfg, &optimizer),
-      {"schedule", OPT_STRING, &schedule, "step|cosine", ""},
-      {"lr-decay", OPT_REAL, &cfg.lr_decay, "GAMMA", ""},
-      {"lr-step", OPT_INT, &cfg.lr_step, "N", ""},
-      {"base-batch", OPT_INT, &cfg.base_batch, "B", ""},
-      {"warmup-epochs", OPT_REAL, &cfg.warmup_epochs, "W", ""},
-      {"init-scale", OPT_REAL, &cfg.init_scale, "STD", ""},
-      {"early-stop", OPT_INT, &cfg.early_stop, "N", ""},
-      {"log-every", OPT_INT, &cfg.log_every, "N", ""},
+      CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule),
       {NULL, 0, NULL, NULL, NULL}};
   const sml_comm none = {.rank = 1, .size = 2}; /* not rank 0: --help prints nothing */
   sml_err err;
   sml_data_options dopt;
   if (cli_parse(&none, "train", "", "", argc, argv, opts, &err) == SML_OK &&
       cli_model_config(&marg, &cfg, &err) == SML_OK && cli_optimizer(optimizer, &cfg, &err) == SML_OK &&
+      cli_schedule(schedule, &cfg, &err) == SML_OK &&
       cli_data_options(&dargs, 1, &dopt, &err) == SML_OK) {
     sml_train_defaults(&cfg);
     sml_model m;

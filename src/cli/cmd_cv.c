@@ -37,6 +37,7 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int64_t ks[MAX_KS];
   int nk, nm;
   SML_TRY(cli_int_list("k", klist, ks, MAX_KS, &nk, err));
+  cli_sort_unique(ks, &nk); /* the plot's k axis and the table run in order */
   char mbuf[256], *mwords[8];
   SML_TRY(cli_word_list("metric", mlist, mbuf, sizeof mbuf, mwords, 8, &nm, err));
   sml_metric metrics[8];

@@ -237,6 +237,20 @@ int cli_int_list(const char *option, const char *text, int64_t *values, int max,
   return SML_OK;
 }
 
+static int compare_int64(const void *a, const void *b) {
+  const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+void cli_sort_unique(int64_t *values, int *n) {
+  if (*n < 2) return;
+  qsort(values, (size_t)*n, sizeof *values, compare_int64);
+  int kept = 1;
+  for (int i = 1; i < *n; i++)
+    if (values[i] != values[kept - 1]) values[kept++] = values[i];
+  *n = kept;
+}
+
 int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max,
                   int *n, sml_err *err) {
   snprintf(buf, buflen, "%s", text);

@@ -21,10 +21,10 @@ for batch in 128 512; do
     for r in $(seq "$REPS"); do
       a+="$(rate $1 $2 --batch $batch)"$'\n'
       b+="$(rate $1 $2 --batch $batch --reproducible)"$'\n'
+      m=$(sed -n 's/.*micro-batches of \([0-9]*\) images.*/\1/p' "$tmp/err") # the default shardml chose
       c+="$(rate $1 $2 --batch $batch --reproducible --micro-batch $((batch / 2)))"$'\n'
     done
     a=$(grep . <<<"$a" | median); b=$(grep . <<<"$b" | median); c=$(grep . <<<"$c" | median)
-    m=$((batch / 4)); [ $m -lt 64 ] && m=64; [ $m -gt 256 ] && m=256 # the default micro-batch (sml_micro_batch)
     echo "batch $batch, $1 rank(s) x $2 thread(s): default $a img/s; --reproducible (micro $m) $b ($(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", 100 * (b / a - 1) }')); micro $((batch / 2)) $c ($(awk -v a="$a" -v c="$c" 'BEGIN { printf "%+.0f%%", 100 * (c / a - 1) }'))"
   done
 done

@@ -3,6 +3,7 @@
  * itself against centred differences (in double, so the bound is tight).
  * Covers softmax, SVM and a two-hidden-layer MLP. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #include "shardml/layers.h"
 #include "shardml/model.h"
 #include "shardml/rng.h"
+
+#include "shardml/prep.h"
+#include "shardml/train.h"
 
 #include "expect.h"
 
@@ -166,6 +170,52 @@ static void check_dropout_masks(void) {
          (double)kept / n, (double)same_step / n, (double)same_unit / n, (double)same_sample / n, independent);
 }
 
+/* Evaluation scores: each image's bits must not depend on which images
+ * are scored with it (a shard: first, n) or on the thread count, with wide
+ * layers going through BLAS; and they must be the model's scores. */
+static void check_eval_blocks(void) {
+  enum { D = 45, C = 21, N = 203 };
+  const int64_t hidden[2] = {70, 33};
+  sml_model m;
+  sml_err err;
+  EXPECT(sml_model_init(&m, "mlp", D, C, hidden, 2, &err) == SML_OK, "%s", err.msg);
+  float *params = malloc((size_t)m.nweights * sizeof *params), mean[D];
+  sml_model_init_params(&m, params, 5, 0.3);
+  uint8_t *images = malloc((size_t)N * D);
+  sml_rng r = sml_rng_stream(7, 0, 0);
+  for (int64_t i = 0; i < (int64_t)N * D; i++) images[i] = (uint8_t)sml_rng_next(&r);
+  for (int j = 0; j < D; j++) mean[j] = (float)j / D;
+  const sml_prep prep = {.dim = D, .mean = mean};
+  float *whole = malloc(sizeof(float) * N * C), *parts = malloc(sizeof(float) * N * C);
+  omp_set_num_threads(1);
+  sml_images_scores(&m, params, &prep, images, 0, N, whole);
+  /* Against the plain forward pass of each image alone (double-checked values, not bits). */
+  sml_workspace ws;
+  sml_workspace_init(&ws, &m, 1);
+  float x[D];
+  double worst = 0;
+  for (int64_t i = 0; i < N; i++) {
+    sml_prep_batch(&prep, images + i * D, NULL, 1, x);
+    const float *s = sml_model_forward(&m, params, x, 1, &ws);
+    for (int j = 0; j < C; j++) worst = fmax(worst, fabs(s[j] - whole[i * C + j]) / (1 + fabs(s[j])));
+  }
+  sml_workspace_free(&ws);
+  EXPECT(worst < 1e-5, "evaluation blocks: scores differ from the forward pass by %g", worst);
+  const int64_t cuts[][4] = {{0, 37, 130, N}, {0, 1, 64, N}, {0, 100, 101, N}};
+  for (int threads = 1; threads <= 2; threads++)
+    for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+      omp_set_num_threads(threads);
+      memset(parts, 0, sizeof(float) * N * C);
+      for (int p = 0; p < 3; p++)
+        sml_images_scores(&m, params, &prep, images + cuts[k][p] * D, cuts[k][p], cuts[k][p + 1] - cuts[k][p],
+                          parts + cuts[k][p] * C);
+      EXPECT(memcmp(whole, parts, sizeof(float) * N * C) == 0,
+             "evaluation blocks: cut at %lld, %lld on %d thread(s) changes the scores' bits", (long long)cuts[k][1],
+             (long long)cuts[k][2], threads);
+    }
+  free(params); free(images); free(whole); free(parts);
+}
+
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   tests_check_ranks(argv[0]);
@@ -178,6 +228,7 @@ int main(int argc, char **argv) {
   int64_t hidden[2] = {7, 5}, wide[2] = {33, 18};
   check_model("mlp", hidden, 2, 4);
   check_model("mlp", wide, 2, 21);
+  check_eval_blocks();
   printf("test_models: %d failures\n", failures);
   sml_dist_finalize();
   return failures ? 1 : 0;

@@ -10,12 +10,6 @@
 /* out[B,Dout] = in[B,Din] . w[Dout,Din]^T + b[Dout] */
 void sml_affine_forward(float *out, const float *in, const float *w, const float *b, int64_t B,
                         int64_t Din, int64_t Dout);
-/* The same, with every output row computed alone in a fixed order (the
- * dispatched tiled kernel, for any width): a row's bits do not depend on B,
- * on the other rows or on the thread count, which a BLAS call does not
- * promise. Evaluation uses it, so scores are the same for any layout. */
-void sml_affine_forward_rows(float *out, const float *in, const float *w, const float *b, int64_t B,
-                             int64_t Din, int64_t Dout);
 /* dw[Dout,Din] += dout[B,Dout]^T . in[B,Din];  db[Dout] += sum_b dout[b,:];
  * din[B,Din] = dout . w   (skipped when din is NULL, e.g. for the input layer) */
 void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in,

@@ -68,10 +68,9 @@ int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit);
 void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch);
 void sml_workspace_free(sml_workspace *ws);
 
-/* Forward pass for evaluation: returns scores [B, C] (inside ws). Each
- * row's scores are the same bits whatever the batch around it and the
- * thread count (sml_affine_forward_rows), so accuracies and losses do not
- * depend on how a split is sharded. */
+/* Forward pass for evaluation: returns scores [B, C] (inside ws). A row's
+ * bits may depend on B, its place in the batch and the threads (BLAS);
+ * sml_images_scores calls it on fixed blocks so that they do not. */
 const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
                                sml_workspace *ws);
 /* Forward + loss + backward: returns the SUM of per-sample data losses and

@@ -190,9 +190,11 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
                    int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
                    double *comm_s);
 
-/* scores[n, C] of n uint8 images (preprocessed and forwarded in chunks). */
+/* scores[n, C] of n uint8 images, images [first, first + n) of their
+ * split: each image's scores are the same bits for any first, n and thread
+ * count (fixed blocks aligned to the index in the split; see trainer.c). */
 void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,
-                       int64_t n, float *scores);
+                       int64_t first, int64_t n, float *scores);
 
 /* Accuracy of params on a sharded split (collective); -1 for an empty
  * split. With loss not NULL, also the mean data loss (NAN if empty). */

@@ -69,7 +69,7 @@ static float *local_scores(const eval_setup *e) {
   const int64_t C = m->width[m->nlayers], n = e->split->count;
   const sml_prep prep = {.dim = e->sm.dim, .mean = e->sm.mean};
   float *scores = SML_ALLOC((size_t)(n * C + 1) * sizeof *scores);
-  sml_images_scores(m, e->sm.params, &prep, e->split->images, n, scores);
+  sml_images_scores(m, e->sm.params, &prep, e->split->images, e->split->first, n, scores);
   if (m->loss == SML_LOSS_SOFTMAX)
     for (int64_t i = 0; i < n; i++) {
       float *s = scores + i * C, mx = s[0], sum = 0;

@@ -22,11 +22,6 @@ void sml_affine_forward(float *out, const float *in, const float *w, const float
               (int)Din, w, (int)Din, 1.0f, out, (int)Dout);
 }
 
-void sml_affine_forward_rows(float *out, const float *in, const float *w, const float *b, int64_t B,
-                             int64_t Din, int64_t Dout) {
-  sml_kernels_active()->narrow_forward(out, in, w, b, B, Din, Dout);
-}
-
 void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                          const float *w, int64_t B, int64_t Din, int64_t Dout) {
   const sml_kernels *k = sml_kernels_active();

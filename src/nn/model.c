@@ -110,17 +110,15 @@ static void dropout_forward(const sml_dropout *d, int l, float *act, float *mask
     }
 }
 
-/* rowwise: every row's scores independent of the batch and the threads
- * (evaluation); otherwise wide layers are BLAS calls (training). */
+/* Wide layers are BLAS calls, narrow ones the dispatched kernels. */
 static const float *forward(const sml_model *m, const float *params, const float *x, int64_t B,
-                            const sml_dropout *drop, int rowwise, sml_workspace *ws) {
+                            const sml_dropout *drop, sml_workspace *ws) {
   SML_ASSERT(B <= ws->max_batch);
   const float *in = x;
   for (int l = 0; l < m->nlayers; l++) {
     const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
     float *out = ws->act[l + 1];
-    (rowwise ? sml_affine_forward_rows : sml_affine_forward)(out, in, params + w->offset, params + b->offset, B,
-                                                             m->width[l], m->width[l + 1]);
+    sml_affine_forward(out, in, params + w->offset, params + b->offset, B, m->width[l], m->width[l + 1]);
     if (l + 1 < m->nlayers) {
       sml_relu_forward(out, out, B * m->width[l + 1]);
       if (drop && drop->p > 0) dropout_forward(drop, l + 1, out, ws->mask[l + 1], B, m->width[l + 1]);
@@ -132,7 +130,7 @@ static const float *forward(const sml_model *m, const float *params, const float
 
 const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
                                sml_workspace *ws) {
-  return forward(m, params, x, B, NULL, 1, ws);
+  return forward(m, params, x, B, NULL, ws);
 }
 
 /* The data loss of scores; dscores (per-sample gradient) into ws->grad_a. */
@@ -150,7 +148,7 @@ double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *la
 double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
                            const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws) {
   if (B == 0) return 0.0;
-  const float *scores = forward(m, params, x, B, drop, 0, ws);
+  const float *scores = forward(m, params, x, B, drop, ws);
   const double loss = scores_loss(m, scores, labels, B, ws);
   float *dout = ws->grad_a, *dnext = ws->grad_b;
   for (int l = m->nlayers - 1; l >= 0; l--) {

@@ -1,5 +1,6 @@
 /* The data-parallel training loop (see shardml/train.h for the scheme). */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,22 +11,45 @@
 #include "shardml/rng.h"
 #include "shardml/train.h"
 
-#define EVAL_CHUNK 1024
+/* Evaluation forwards images in blocks of EVAL_BLOCK rows aligned to their
+ * index in the split (block k: images k*EVAL_BLOCK up to the next block),
+ * the rows a shard lacks left zero, each block whole on one thread with
+ * single-threaded kernels (BLAS inside an active parallel region runs on
+ * the calling thread). So every image goes through the same matrix
+ * products in the same row whatever the ranks and threads, and its scores,
+ * and the accuracies and losses from them, are the same bits; and wide
+ * layers are matrix products, not row-by-row loops. */
+#define EVAL_BLOCK 64
 
 void sml_images_scores(const sml_model *m, const float *params, const sml_prep *prep, const uint8_t *images,
-                       int64_t n, float *scores) {
+                       int64_t first, int64_t n, float *scores) {
   if (n == 0) return;
-  const int64_t C = m->width[m->nlayers];
-  sml_workspace ws;
-  sml_workspace_init(&ws, m, EVAL_CHUNK);
-  float *x = SML_ALLOC((size_t)(EVAL_CHUNK * prep->dim) * sizeof *x);
-  for (int64_t lo = 0; lo < n; lo += EVAL_CHUNK) {
-    const int64_t b = n - lo < EVAL_CHUNK ? n - lo : EVAL_CHUNK;
-    sml_prep_batch(prep, images + lo * prep->dim, NULL, b, x);
-    memcpy(scores + lo * C, sml_model_forward(m, params, x, b, &ws), (size_t)(b * C) * sizeof *scores);
+  const int64_t C = m->width[m->nlayers], D = prep->dim;
+  const int64_t block_lo = first / EVAL_BLOCK, block_hi = (first + n - 1) / EVAL_BLOCK + 1;
+  const int nthreads = sml_threads();
+  sml_workspace *ws = SML_ALLOC((size_t)nthreads * sizeof *ws);
+  float **x = SML_ALLOC((size_t)nthreads * sizeof *x);
+  for (int t = 0; t < nthreads; t++) {
+    sml_workspace_init(&ws[t], m, EVAL_BLOCK);
+    x[t] = SML_CALLOC((size_t)(EVAL_BLOCK * D), sizeof *x[t]);
   }
+#pragma omp parallel for schedule(static) num_threads(nthreads)
+  for (int64_t k = block_lo; k < block_hi; k++) {
+    const int t = omp_get_thread_num();
+    const int64_t lo = k * EVAL_BLOCK > first ? k * EVAL_BLOCK : first;
+    const int64_t hi = (k + 1) * EVAL_BLOCK < first + n ? (k + 1) * EVAL_BLOCK : first + n;
+    const int64_t row = lo - k * EVAL_BLOCK; /* the first present image's row in the block */
+    if (hi - lo < EVAL_BLOCK) memset(x[t], 0, (size_t)(EVAL_BLOCK * D) * sizeof *x[t]);
+    sml_prep_batch(prep, images + (lo - first) * D, NULL, hi - lo, x[t] + row * D);
+    const float *s = sml_model_forward(m, params, x[t], EVAL_BLOCK, &ws[t]);
+    memcpy(scores + (lo - first) * C, s + row * C, (size_t)((hi - lo) * C) * sizeof *scores);
+  }
+  for (int t = 0; t < nthreads; t++) {
+    sml_workspace_free(&ws[t]);
+    free(x[t]);
+  }
+  free(ws);
   free(x);
-  sml_workspace_free(&ws);
 }
 
 double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
@@ -35,7 +59,7 @@ double sml_evaluate(const sml_model *m, const float *params, const sml_shard *sp
   if (split->count > 0) {
     const int64_t C = m->width[m->nlayers];
     float *scores = SML_ALLOC((size_t)(split->count * C) * sizeof *scores);
-    sml_images_scores(m, params, prep, split->images, split->count, scores);
+    sml_images_scores(m, params, prep, split->images, split->first, split->count, scores);
     counts[0] = sml_count_correct(scores, split->labels, split->count, C);
     if (loss) {
       /* One loss per image, summed exactly below: the same total for any

@@ -182,10 +182,11 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
                           const sml_train_config *cfg, const sml_comm *c);
 void sml_repro_free(sml_repro *r);
 /* The step over positions [lo, hi) of perm: *grad set to the summed
- * gradient (fixed point, in r, valid until the next step), *loss_sum and *count the summed loss and sample
- * count, flags[2] summed over the ranks (signal, timer), *comm_s the time
- * spent exchanging. Collective. Returns -1 when a gradient or loss is not
- * finite on any rank (every rank returns it), else 0. */
+ * gradient (fixed point, in r, valid until the next step), *loss_sum and
+ * *count the summed loss and sample count, flags[2] summed over the ranks
+ * (signal, timer), *comm_s the time spent exchanging. Collective. Returns
+ * -1 when a gradient or loss is not finite on any rank (every rank returns
+ * it), else 0. */
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
                    int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
                    double *comm_s);

@@ -110,6 +110,13 @@ void sml_repro_free(sml_repro *r) {
   free(r);
 }
 
+/* Slot `slot` reads global image g where it is, in this rank's shard. */
+static void slot_from_shard(sml_repro *r, int64_t slot, int64_t g) {
+  const int64_t local = g - r->train->first;
+  r->rows[slot] = r->train->images + local * r->dim;
+  r->labels[slot] = r->train->labels[local];
+}
+
 /* The images of this rank's micro-batches, gathered from the ranks that
  * hold them (its own stay in its shard: no copy). Both sides walk the
  * positions in order, so no position needs to travel with its image.
@@ -120,10 +127,8 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
   const int64_t record = r->dim + 1, nb = hi - lo;
   if (c->size == 1) { /* every image is here */
     for (int64_t p = lo; p < hi; p++) {
-      const int64_t local = perm[p] - r->train->first, slot = p - lo;
-      r->rows[slot] = r->train->images + local * r->dim;
-      r->labels[slot] = r->train->labels[local];
-      r->ids[slot] = perm[p];
+      slot_from_shard(r, p - lo, perm[p]);
+      r->ids[p - lo] = perm[p];
     }
     return nb;
   }
@@ -158,9 +163,7 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
     const int src = holder_of(r, perm[p]);
     const int64_t slot = p - lo - first_slot;
     if (src == c->rank) {
-      const int64_t local = perm[p] - r->train->first;
-      r->rows[slot] = r->train->images + local * r->dim;
-      r->labels[slot] = r->train->labels[local];
+      slot_from_shard(r, slot, perm[p]);
     } else {
       const uint8_t *rec = r->recv + fill[src];
       r->rows[slot] = rec;

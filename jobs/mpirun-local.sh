@@ -42,14 +42,8 @@ fi
 # script waits for the ranks and returns their status.
 "$MPIEXEC" -n "$NP" "${FLAGS[@]}" "$SHARDML" "$@" &
 launcher=$!
-signals=0
-trap 'signals=$((signals + 1)); kill -USR1 "$launcher" 2>/dev/null' TERM
-while :; do
-  seen=$signals status=0
-  wait "$launcher" || status=$?
-  # A trapped TERM also ends the wait (status 143) while the launcher runs
-  # on, or just after it ended: wait again, bash keeps an ended child's status.
-  [ "$status" -gt 128 ] && [ "$signals" -ne "$seen" ] && continue
-  break
-done
+trap 'kill -USR1 "$launcher" 2>/dev/null' TERM
+status=0
+wait "$launcher" || status=$?
+while kill -0 "$launcher" 2>/dev/null; do wait "$launcher" || status=$?; done
 exit "$status"

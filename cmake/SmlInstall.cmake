@@ -42,7 +42,7 @@ string(JOIN " " SML_PC_PRIVATE ${_sml_private} ${OpenMP_C_FLAGS} -lm)
 configure_file(cmake/shardml.pc.in ${PROJECT_BINARY_DIR}/shardml.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/shardml.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
-install(PROGRAMS jobs/common.sh jobs/mpirun-local.sh jobs/setup-debian.sh jobs/setup-bench.sh
+install(PROGRAMS jobs/common.sh jobs/launcher.sh jobs/mpirun-local.sh jobs/setup-debian.sh jobs/setup-bench.sh
         DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/jobs)
 install(FILES jobs/train.sbatch jobs/search.sbatch jobs/search-array.sbatch jobs/cv-knn.sbatch
         DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/jobs)

@@ -16,18 +16,19 @@ SRUN=(srun --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" --cpu-bind=cores)
 [ -n "${SRUN_MPI:-}" ] && SRUN+=(--mpi="$SRUN_MPI")
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
+. "$(dirname "${BASH_SOURCE[0]}")/launcher.sh"
+
 # run_steps ARGS...: srun shardml in the background, forwarding USR1/TERM
 # (sent to this batch shell by --signal=B:...) to the job step, so that every
 # rank checkpoints and exits with status 3; then requeue the job, which
 # starts again with --resume auto where it stopped.
+stop_step() {
+  echo "shardml job: signal received, asking the ranks to checkpoint"
+  kill -USR1 "$launcher" 2>/dev/null || true # srun forwards it to every task
+}
 run_steps() {
-  "${SRUN[@]}" "$SHARDML" "$@" &
-  local step=$! status=0
-  trap 'echo "shardml job: signal received, asking the ranks to checkpoint"; kill -USR1 $step 2>/dev/null' USR1 TERM
-  wait $step || status=$?
-  # wait returns early when a trapped signal arrives: wait for the step itself.
-  while kill -0 $step 2>/dev/null; do wait $step || status=$?; done
-  trap - USR1 TERM
+  local status=0
+  run_launcher stop_step "${SRUN[@]}" "$SHARDML" "$@" || status=$?
   if [ "$status" -eq 3 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
     echo "shardml job: checkpoint written; requeueing job $SLURM_JOB_ID"
     scontrol requeue "$SLURM_JOB_ID"

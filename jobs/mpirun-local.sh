@@ -37,13 +37,43 @@ else # Hydra: binds nothing unless asked, starts any number of ranks
   [ "$OVERSUBSCRIBED" -eq 0 ] && FLAGS+=(-bind-to "core:$OMP_NUM_THREADS")
 fi
 # SIGTERM to mpirun would kill the ranks (exit 1) while they write their
-# checkpoint; SIGUSR1 is forwarded to them and means "checkpoint and stop"
-# (exit 3). So a SIGTERM to this script becomes a SIGUSR1 to mpirun, and the
-# script waits for the ranks and returns their status.
-"$MPIEXEC" -n "$NP" "${FLAGS[@]}" "$SHARDML" "$@" &
-launcher=$!
-trap 'kill -USR1 "$launcher" 2>/dev/null' TERM
+# checkpoint; SIGUSR1 means "checkpoint and stop" (exit 3). So a SIGTERM (or
+# SIGUSR1) to this script becomes a SIGUSR1 to each rank, and the script
+# waits for the ranks and returns their status. The ranks are signalled
+# directly (they all run on this machine), not through the launcher: MPICH
+# 4.0's Hydra forwards SIGUSR1 but then may report exit status 0 for the
+# ranks it signalled (fixed in MPICH 4.1, pmodels/mpich#5930). The launcher
+# itself is signalled only when no rank has started yet.
+shardml_path=$(command -v "$SHARDML" || echo "$SHARDML")
+# Prints the pids of the launcher's descendants that run $SHARDML.
+rank_pids() {
+  local -A parent_of=() in_tree=(["$launcher"]=1)
+  local stat line fields pid grew=1
+  for stat in /proc/[0-9]*/stat; do
+    { read -r line <"$stat"; } 2>/dev/null || continue
+    fields=(${line##*) }) # after "pid (command) ": state, ppid, ...
+    pid=${stat#/proc/}; parent_of[${pid%/stat}]=${fields[1]}
+  done
+  while [ "$grew" -eq 1 ]; do
+    grew=0
+    for pid in "${!parent_of[@]}"; do
+      if [ -z "${in_tree[$pid]:-}" ] && [ -n "${in_tree[${parent_of[$pid]}]:-}" ]; then
+        in_tree[$pid]=1 grew=1
+      fi
+    done
+  done
+  for pid in "${!in_tree[@]}"; do
+    if [ "$pid" != "$launcher" ] && [ "/proc/$pid/exe" -ef "$shardml_path" ]; then echo "$pid"; fi
+  done
+  return 0
+}
+stop_ranks() {
+  local ranks
+  ranks=$(rank_pids)
+  if [ -n "$ranks" ]; then kill -USR1 $ranks 2>/dev/null || true
+  else kill -USR1 "$launcher" 2>/dev/null || true; fi
+}
+. "$HERE/jobs/launcher.sh"
 status=0
-wait "$launcher" || status=$?
-while kill -0 "$launcher" 2>/dev/null; do wait "$launcher" || status=$?; done
+run_launcher stop_ranks "$MPIEXEC" -n "$NP" "${FLAGS[@]}" "$SHARDML" "$@" || status=$?
 exit "$status"

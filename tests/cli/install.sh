@@ -14,10 +14,13 @@ check "cmake --install exits 0" cmake --install "$BUILD" --prefix "$P"
 for f in bin/shardml lib/libshardml.a include/shardml/model.h include/shardml/dist.h \
          lib/cmake/shardml/shardmlConfig.cmake lib/cmake/shardml/shardmlConfigVersion.cmake \
          lib/cmake/shardml/shardmlTargets.cmake lib/pkgconfig/shardml.pc \
-         share/shardml/jobs/train.sbatch share/shardml/jobs/mpirun-local.sh share/shardml/README.md; do
+         share/shardml/jobs/train.sbatch share/shardml/jobs/mpirun-local.sh share/shardml/jobs/launcher.sh \
+         share/shardml/README.md; do
   check "installs $f" test -e "$P/$f"
 done
 check "the installed program runs" bash -c "'$P/bin/shardml' --version | grep -q '^shardml [0-9]'"
+check "the installed jobs/mpirun-local.sh runs the installed program" \
+  bash -c "env -u SHARDML bash '$P/share/shardml/jobs/mpirun-local.sh' 1 --version | grep -q '^shardml [0-9]'"
 leaks=$(grep -lE -e '-march|-Werror|-Wall|fsanitize' -e "$SRC" "$P"/lib/cmake/shardml/*.cmake "$P/lib/pkgconfig/shardml.pc")
 check "no build flags or source paths in the package files${leaks:+: $leaks}" test -z "$leaks"
 

@@ -181,7 +181,10 @@ typedef struct sml_repro sml_repro;
 sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
                           const sml_train_config *cfg, const sml_comm *c);
 void sml_repro_free(sml_repro *r);
-/* The step over positions [lo, hi) of perm: *grad set to the summed
+/* The step over positions [lo, hi) of perm, hi = min(lo + batch, total)
+ * as the trainer cuts them (the images of up to CHUNK_STEPS steps from lo
+ * are gathered at once, while global_step and lo go on as one epoch's
+ * steps; perm must hold until the epoch ends): *grad set to the summed
  * gradient (fixed point, in r, valid until the next step), *loss_sum and
  * *count the summed loss and sample count, flags[2] summed over the ranks
  * (signal, timer), *comm_s the time spent exchanging. Collective. Returns

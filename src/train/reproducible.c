@@ -5,8 +5,8 @@
  * into micro-batches of m positions by position alone. Micro-batch k is
  * computed whole by one thread of one rank (rank r owns the k of its block
  * of the micro-batches), single-threaded, with the same shapes whatever the
- * layout; its images travel to that rank first (uint8, one alltoallv; the
- * rank's own images are read where they are). Each
+ * layout; its images travel to that rank first (uint8, one alltoallv for
+ * a chunk of steps; the rank's own images are read where they are). Each
  * micro-batch's gradient and loss then become fixed-point integers (shardml/
  * exact.h), scaled from the largest magnitude over all ranks (one small
  * MPI_MAX), and integers add exactly, in any order: locally over threads and
@@ -20,6 +20,13 @@
 #include "shardml/kernels.h"
 #include "shardml/train.h"
 
+/* Steps whose images travel in one alltoallv: the ranks meet for the
+ * exchange once per chunk instead of once per step (on 2 ranks at batch 128
+ * the per-step exchange took 30-60 us of a 1.7 ms step, mostly waiting),
+ * with at most CHUNK_BYTES of images in flight per rank. */
+#define CHUNK_STEPS 32
+#define CHUNK_BYTES ((int64_t)16 << 20)
+
 struct sml_repro {
   const sml_model *m;
   const sml_shard *train;
@@ -28,12 +35,16 @@ struct sml_repro {
   const sml_comm *c;
   int64_t micro, dim;
   int64_t max_local;        /* micro-batches one rank may own in a step */
+  int64_t slots;            /* max_local * micro: image slots per step */
+  int64_t chunk_steps;      /* steps gathered at once, at most */
+  int64_t chunk_step0, chunk_lo, chunk_nsteps; /* the gathered chunk: first global step, its
+                               first position, steps (0: none yet) */
   int64_t *shard_first;     /* [P] first global index of each rank's shard */
   int64_t *send_counts, *recv_counts; /* [P] bytes */
   uint8_t *send, *recv;     /* records of dim image bytes + 1 label byte */
-  const uint8_t **rows;     /* [max_local * micro] this rank's micro-batches' images, by slot:
-                               in its shard or in recv */
-  uint8_t *labels;          /* [max_local * micro] */
+  const uint8_t **rows;     /* [chunk_steps, slots] this rank's micro-batches' images, by step
+                               and slot: in its shard or in recv */
+  uint8_t *labels;          /* [chunk_steps, slots] */
   int64_t *ids;             /* their global indices (dropout) */
   float *grads;             /* [max_local, nweights] each micro-batch's gradient sum */
   double *losses;           /* [max_local] */
@@ -75,8 +86,12 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   sml_allgather_i64(c, train->first, r->shard_first);
   r->send_counts = SML_ALLOC((size_t)c->size * sizeof *r->send_counts);
   r->recv_counts = SML_ALLOC((size_t)c->size * sizeof *r->recv_counts);
-  const int64_t slots = r->max_local * r->micro, record = r->dim + 1;
-  r->send = SML_ALLOC((size_t)(cfg->batch * record));
+  const int64_t record = r->dim + 1;
+  r->slots = r->max_local * r->micro;
+  r->chunk_steps = CHUNK_BYTES / (r->slots * record);
+  r->chunk_steps = r->chunk_steps < 1 ? 1 : r->chunk_steps > CHUNK_STEPS ? CHUNK_STEPS : r->chunk_steps;
+  const int64_t slots = r->chunk_steps * r->slots;
+  r->send = SML_ALLOC((size_t)(r->chunk_steps * cfg->batch * record));
   r->recv = SML_ALLOC((size_t)(slots * record));
   r->rows = SML_ALLOC((size_t)slots * sizeof *r->rows);
   r->labels = SML_ALLOC((size_t)slots);
@@ -117,26 +132,46 @@ static void slot_from_shard(sml_repro *r, int64_t slot, int64_t g) {
   r->labels[slot] = r->train->labels[local];
 }
 
-/* The images of this rank's micro-batches, gathered from the ranks that
- * hold them (its own stay in its shard: no copy). Both sides walk the
- * positions in order, so no position needs to travel with its image.
- * Returns the number of slots filled. */
-static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int64_t hi, int64_t nmicro,
-                             int64_t k0, int64_t kc) {
+/* Where position p of the chunk starting at position lo goes: the rank
+ * owning its micro-batch (step by step, as sml_repro_step cuts them), and
+ * its slot there. */
+static int destination(const sml_repro *r, int64_t lo, int64_t p, int64_t *slot) {
+  const int64_t batch = r->cfg->batch, step = (p - lo) / batch, start = lo + step * batch;
+  const int64_t nb = r->train->total - start < batch ? r->train->total - start : batch;
+  const int64_t nmicro = (nb + r->micro - 1) / r->micro;
+  const int dest = owner_of((p - start) / r->micro, nmicro, r->c->size);
+  int64_t k0, kc;
+  sml_block_range(nmicro, dest, r->c->size, &k0, &kc);
+  *slot = step * r->slots + (p - start) - k0 * r->micro;
+  return dest;
+}
+
+/* The images of this rank's micro-batches for the steps from global step
+ * `step` (positions from lo) to the end of the chunk or of the epoch,
+ * gathered from the ranks that hold them (its own stay in its shard: no
+ * copy). Both sides walk the positions in order, so no position needs to
+ * travel with its image. */
+static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t step) {
   const sml_comm *c = r->c;
-  const int64_t record = r->dim + 1, nb = hi - lo;
+  const int64_t record = r->dim + 1, batch = r->cfg->batch, total = r->train->total;
+  r->chunk_step0 = step;
+  r->chunk_lo = lo;
+  r->chunk_nsteps = (total - lo + batch - 1) / batch < r->chunk_steps ? (total - lo + batch - 1) / batch : r->chunk_steps;
+  const int64_t end = lo + r->chunk_nsteps * batch < total ? lo + r->chunk_nsteps * batch : total;
+  int64_t slot;
   if (c->size == 1) { /* every image is here */
-    for (int64_t p = lo; p < hi; p++) {
-      slot_from_shard(r, p - lo, perm[p]);
-      r->ids[p - lo] = perm[p];
+    for (int64_t p = lo; p < end; p++) {
+      destination(r, lo, p, &slot);
+      slot_from_shard(r, slot, perm[p]);
+      r->ids[slot] = perm[p];
     }
-    return nb;
+    return;
   }
   memset(r->send_counts, 0, (size_t)c->size * sizeof *r->send_counts);
   memset(r->recv_counts, 0, (size_t)c->size * sizeof *r->recv_counts);
   /* Count first (send records must be grouped by destination rank). */
-  for (int64_t p = lo; p < hi; p++) {
-    const int dest = owner_of((p - lo) / r->micro, nmicro, c->size), src = holder_of(r, perm[p]);
+  for (int64_t p = lo; p < end; p++) {
+    const int dest = destination(r, lo, p, &slot), src = holder_of(r, perm[p]);
     if (src == dest) continue; /* stays */
     if (src == c->rank) r->send_counts[dest] += record;
     if (dest == c->rank) r->recv_counts[src] += record;
@@ -144,9 +179,9 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
   int64_t *fill = SML_ALLOC((size_t)c->size * sizeof *fill);
   fill[0] = 0;
   for (int q = 1; q < c->size; q++) fill[q] = fill[q - 1] + r->send_counts[q - 1];
-  for (int64_t p = lo; p < hi; p++) {
+  for (int64_t p = lo; p < end; p++) {
     if (holder_of(r, perm[p]) != c->rank) continue;
-    const int dest = owner_of((p - lo) / r->micro, nmicro, c->size);
+    const int dest = destination(r, lo, p, &slot);
     if (dest == c->rank) continue;
     const int64_t local = perm[p] - r->train->first;
     uint8_t *rec = r->send + fill[dest];
@@ -158,10 +193,9 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
   /* Records arrive grouped by source rank, in position order. */
   fill[0] = 0;
   for (int q = 1; q < c->size; q++) fill[q] = fill[q - 1] + r->recv_counts[q - 1];
-  const int64_t first_slot = k0 * r->micro, end = (k0 + kc) * r->micro < nb ? (k0 + kc) * r->micro : nb;
-  for (int64_t p = lo + first_slot; p < lo + end; p++) {
+  for (int64_t p = lo; p < end; p++) {
+    if (destination(r, lo, p, &slot) != c->rank) continue;
     const int src = holder_of(r, perm[p]);
-    const int64_t slot = p - lo - first_slot;
     if (src == c->rank) {
       slot_from_shard(r, slot, perm[p]);
     } else {
@@ -173,7 +207,6 @@ static int64_t gather_images(sml_repro *r, const int64_t *perm, int64_t lo, int6
     r->ids[slot] = perm[p];
   }
   free(fill);
-  return end - first_slot;
 }
 
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
@@ -185,8 +218,12 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   int64_t k0, kc;
   sml_block_range(nmicro, c->rank, c->size, &k0, &kc);
   double t0 = sml_now();
-  gather_images(r, perm, lo, hi, nmicro, k0, kc);
+  /* Every rank takes the same branch: the same steps are called everywhere. */
+  const int64_t in_chunk = global_step - r->chunk_step0;
+  if (r->chunk_nsteps == 0 || in_chunk < 0 || in_chunk >= r->chunk_nsteps || lo != r->chunk_lo + in_chunk * r->cfg->batch)
+    gather_chunk(r, perm, lo, global_step);
   *comm_s = sml_now() - t0;
+  const int64_t base = (global_step - r->chunk_step0) * r->slots; /* this step's slots */
 
   /* Each micro-batch whole on one thread: the kernels' own parallel regions
    * are nested, hence single-threaded, so nothing depends on the layout.
@@ -197,7 +234,7 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < kc; j++) {
     const int t = omp_get_thread_num();
-    const int64_t k = k0 + j, slot = j * r->micro, n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
+    const int64_t k = k0 + j, slot = base + j * r->micro, n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
     float *g = r->grads + j * nw;
     memset(g, 0, (size_t)nw * sizeof *g);
     sml_prep_rows(r->prep, r->rows + slot, n, r->x[t]);

@@ -91,7 +91,9 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   r->chunk_steps = CHUNK_BYTES / (r->slots * record);
   r->chunk_steps = r->chunk_steps < 1 ? 1 : r->chunk_steps > CHUNK_STEPS ? CHUNK_STEPS : r->chunk_steps;
   const int64_t slots = r->chunk_steps * r->slots;
-  r->send = SML_ALLOC((size_t)(r->chunk_steps * cfg->batch * record));
+  /* A rank sends each image of its shard at most once per chunk. */
+  const int64_t most_sent = r->chunk_steps * cfg->batch < train->count ? r->chunk_steps * cfg->batch : train->count;
+  r->send = SML_ALLOC((size_t)((most_sent > 0 ? most_sent : 1) * record));
   r->recv = SML_ALLOC((size_t)(slots * record));
   r->rows = SML_ALLOC((size_t)slots * sizeof *r->rows);
   r->labels = SML_ALLOC((size_t)slots);

@@ -158,7 +158,8 @@ static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t 
   const int64_t record = r->dim + 1, batch = r->cfg->batch, total = r->train->total;
   r->chunk_step0 = step;
   r->chunk_lo = lo;
-  r->chunk_nsteps = (total - lo + batch - 1) / batch < r->chunk_steps ? (total - lo + batch - 1) / batch : r->chunk_steps;
+  const int64_t steps_left = (total - lo + batch - 1) / batch; /* in this epoch */
+  r->chunk_nsteps = steps_left < r->chunk_steps ? steps_left : r->chunk_steps;
   const int64_t end = lo + r->chunk_nsteps * batch < total ? lo + r->chunk_nsteps * batch : total;
   int64_t slot;
   if (c->size == 1) { /* every image is here */
@@ -222,10 +223,11 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   double t0 = sml_now();
   /* Every rank takes the same branch: the same steps are called everywhere. */
   const int64_t in_chunk = global_step - r->chunk_step0;
-  if (r->chunk_nsteps == 0 || in_chunk < 0 || in_chunk >= r->chunk_nsteps || lo != r->chunk_lo + in_chunk * r->cfg->batch)
-    gather_chunk(r, perm, lo, global_step);
+  const int in_gathered = r->chunk_nsteps > 0 && in_chunk >= 0 && in_chunk < r->chunk_nsteps &&
+                          lo == r->chunk_lo + in_chunk * r->cfg->batch;
+  if (!in_gathered) gather_chunk(r, perm, lo, global_step); /* the step is then the chunk's first */
   *comm_s = sml_now() - t0;
-  const int64_t base = (global_step - r->chunk_step0) * r->slots; /* this step's slots */
+  const int64_t base = (in_gathered ? in_chunk : 0) * r->slots; /* this step's slots */
 
   /* Each micro-batch whole on one thread: the kernels' own parallel regions
    * are nested, hence single-threaded, so nothing depends on the layout.

@@ -73,9 +73,11 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
   fprintf(stderr, "shardml: resuming from %s at step %lld (epoch %lld, step %lld of it)\n", used,
           (long long)st->global_step, (long long)st->epoch + 1, (long long)st->step_in_epoch);
   if (ranks != c->size || threads != sml_threads())
-    fprintf(stderr, "shardml: saved on %d ranks x %d threads, resuming on %d x %d: a statistically equivalent "
-            "continuation (same batches, float sums in another order), not a bitwise one\n",
-            ranks, threads, c->size, sml_threads());
+    fprintf(stderr, "shardml: saved on %d ranks x %d threads, resuming on %d x %d: %s\n", ranks, threads, c->size,
+            sml_threads(),
+            job->cfg.reproducible ? "--reproducible, so bitwise the continuation the saved layout would have run"
+                                  : "a statistically equivalent continuation (same batches, float sums in another "
+                                    "order), not a bitwise one");
   return SML_OK;
 }
 

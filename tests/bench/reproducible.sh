@@ -1,7 +1,8 @@
 #!/bin/bash
 # What --reproducible costs (not a test): the 784-256-10 MLP at 1x1, 1x2 and
 # 2x1 with global batches of 128 and 512, images/s with and without it
-# (medians of REPS interleaved runs, default 3), and what a step moves.
+# (medians of REPS interleaved runs, default 3, and the median of each
+# repetition's ratio to the default run next to it), and what a step moves.
 # Usage: tests/bench/reproducible.sh [BUILD_DIR]
 set -u
 HERE=$(dirname "$0")
@@ -17,15 +18,22 @@ rate() { # P T ARGS...: images/s of epochs 2-3 of one run
 for batch in 128 512; do
   for layout in "1 1" "1 2" "2 1"; do
     set -- $layout
-    a=""; b=""; c=""
+    a=""; b=""; c=""; rb=""; rc=""
     for r in $(seq "$REPS"); do
-      a+="$(rate $1 $2 --batch $batch)"$'\n'
-      b+="$(rate $1 $2 --batch $batch --reproducible)"$'\n'
+      ra=$(rate $1 $2 --batch $batch)
+      x=$(rate $1 $2 --batch $batch --reproducible)
       m=$(sed -n 's/.*micro-batches of \([0-9]*\) images.*/\1/p' "$tmp/err") # the default shardml chose
-      c+="$(rate $1 $2 --batch $batch --reproducible --micro-batch $((batch / 2)))"$'\n'
+      y=$(rate $1 $2 --batch $batch --reproducible --micro-batch $((batch / 2)))
+      a+="$ra"$'\n'; b+="$x"$'\n'; c+="$y"$'\n'
+      # Each repetition's own ratios too: the machine's speed drifts between
+      # repetitions more than within one.
+      rb+="$(awk -v a="$ra" -v x="$x" 'BEGIN { if (a > 0) printf "%.4f", x / a }')"$'\n'
+      rc+="$(awk -v a="$ra" -v y="$y" 'BEGIN { if (a > 0) printf "%.4f", y / a }')"$'\n'
     done
     a=$(grep . <<<"$a" | median); b=$(grep . <<<"$b" | median); c=$(grep . <<<"$c" | median)
-    echo "batch $batch, $1 rank(s) x $2 thread(s): default $a img/s; --reproducible (micro $m) $b ($(awk -v a="$a" -v b="$b" 'BEGIN { printf "%+.0f%%", 100 * (b / a - 1) }')); micro $((batch / 2)) $c ($(awk -v a="$a" -v c="$c" 'BEGIN { printf "%+.0f%%", 100 * (c / a - 1) }'))"
+    rb=$(grep . <<<"$rb" | median); rc=$(grep . <<<"$rc" | median)
+    pct() { awk -v r="$1" 'BEGIN { printf "%+.0f%%", 100 * (r - 1) }'; }
+    echo "batch $batch, $1 rank(s) x $2 thread(s): default $a img/s; --reproducible (micro $m) $b ($(pct "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"), median of paired ratios $(pct "$rb")); micro $((batch / 2)) $c ($(pct "$(awk -v a="$a" -v c="$c" 'BEGIN { print c / a }')"), paired $(pct "$rc"))"
   done
 done
 echo "== what a step moves (2 ranks, batch 128):"

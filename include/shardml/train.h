@@ -170,9 +170,11 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
  * (shardml/exact.h), so the step's gradient has the same bits for any
  * number of ranks and threads. */
 /* Refuses (SML_EINPUT, naming the option that drives it and the estimate)
- * a run whose parameters, activations and history would not fit this
- * node's memory, before anything is allocated. */
-int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, sml_err *err);
+ * a run whose parameters, activations and history (and with --reproducible
+ * the micro-batch gradients a rank keeps) would not fit this node's memory
+ * on each of `ranks` ranks, before anything is allocated. */
+int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, int ranks,
+                           sml_err *err);
 
 /* The micro-batch size of cfg: its own, or by default a quarter of the
  * batch within [64, 256]; a function of the options alone. */

@@ -172,7 +172,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
     }
     sml_model model;
     st = sml_train_model(&cfg, sml_dataset_dim(&ds), ds.num_classes, &model, err);
-    if (st == SML_OK) st = sml_train_memory_check(&model, &cfg, s.n, err);
+    if (st == SML_OK) st = sml_train_memory_check(&model, &cfg, s.n, g.comm.size, err);
   }
   if (st != SML_OK) { free(part); sml_dataset_free(&ds); sml_groups_free(&g); return st; }
 

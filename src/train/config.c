@@ -101,12 +101,21 @@ static int64_t mul_sat(int64_t a, int64_t b) {
   return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, sml_err *err) {
+int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, int ranks,
+                           sml_err *err) {
   const int nstate = cfg->optimizer ? cfg->optimizer->nstate : 2;
   int64_t width_sum = 0;
   for (int l = 0; l <= m->nlayers; l++) width_sum = add_sat(width_sum, m->width[l]);
   const int64_t steps_per_epoch = (n_train + cfg->batch - 1) / cfg->batch;
   const int64_t logged = cfg->log_every > 0 ? mul_sat(cfg->epochs, steps_per_epoch) / cfg->log_every : 0;
+  /* --reproducible: every micro-batch a rank owns keeps its own gradient
+   * until the step's exact sum, which is int64 (src/train/reproducible.c). */
+  int64_t exact_sums = 0;
+  if (cfg->reproducible) {
+    const int64_t micro = sml_micro_batch(cfg), nmicro = cfg->batch / micro + (cfg->batch % micro != 0);
+    const int64_t owned = nmicro / (ranks > 0 ? ranks : 1) + (nmicro % (ranks > 0 ? ranks : 1) != 0);
+    exact_sums = add_sat(mul_sat(owned, mul_sat(m->nweights, 4)), mul_sat(m->nweights, 8));
+  }
   const struct {
     const char *quantity, *what; /* quantity: named as the CLI maps it to its option */
     int64_t bytes;
@@ -115,6 +124,7 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
       {"batch size", "a batch's activations", mul_sat(mul_sat(cfg->batch, width_sum), 4 * 4)},
       {"epochs", "the per-epoch history", mul_sat(add_sat(cfg->epochs, 1), (int64_t)sizeof(sml_epoch_stats))},
       {"logging interval", "the logged steps", mul_sat(logged, 16)},
+      {"micro-batch", "--reproducible's micro-batch gradients and exact sums", exact_sums},
   };
   int64_t total = 0;
   int biggest = 0;

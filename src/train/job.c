@@ -120,7 +120,7 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   SML_TRY(sml_dataset_load(&ds, &job->data, world, err));
   int status = sml_train_model(cfg, sml_dataset_dim(&ds), ds.num_classes, &model, err);
   if (status == SML_OK) status = sml_train_config_check(cfg, ds.train.total, err);
-  if (status == SML_OK) status = sml_train_memory_check(&model, cfg, ds.train.total, err);
+  if (status == SML_OK) status = sml_train_memory_check(&model, cfg, ds.train.total, world->size, err);
   if (status == SML_OK && world->rank == 0) status = sml_mkdirs(job->out, err);
   if (status == SML_OK && world->rank == 0 && job->checkpoint_dir) status = sml_mkdirs(job->checkpoint_dir, err);
   if (status == SML_OK && world->rank == 0) { /* half-written files of runs killed mid-write */

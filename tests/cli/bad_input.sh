@@ -32,5 +32,9 @@ check "--val beyond int64"    expect_fail "$NP" 2 "--val 1e+30: expected a numbe
 check "negative --init-scale" expect_fail "$NP" 2 "--init-scale -1: must not be negative" train --model softmax --data "$F/idx_raw" --init-scale -1 --out "$tmp/x"
 check "negative --bound"      expect_fail "$NP" 2 "--bound -1: must be positive" gradcheck --bound -1
 check "--epochs 1e12: memory estimate" expect_fail "$NP" 2 "--epochs: this run needs about" train --model softmax --data "$F/idx_raw" --batch 8 --epochs 1000000000000 --out "$tmp/x"
+# 37 micro-batches of one image, each keeping its own gradient of ~4.3G
+# parameters: about 7 times what the run needs without --reproducible.
+check "--reproducible --micro-batch 1: memory estimate" expect_fail "$NP" 2 "--micro-batch: this run needs about" \
+  train --data "$F/idx_raw" --batch 37 --hidden 1048576x4096 --reproducible --micro-batch 1 --out "$tmp/x"
 check "--hidden 2^20x2^20: memory estimate" expect_fail "$NP" 2 "--hidden: this run needs about" train --data "$F/idx_raw" --batch 8 --hidden 1048576x1048576 --out "$tmp/x"
 finish

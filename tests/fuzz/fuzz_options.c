@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     sml_model m;
     const int64_t n_train = 60000;
     if (sml_train_config_check(&cfg, n_train, &err) == SML_OK && sml_train_model(&cfg, 784, 10, &m, &err) == SML_OK)
-      sml_train_memory_check(&m, &cfg, n_train, &err);
+      sml_train_memory_check(&m, &cfg, n_train, 1, &err);
   }
   cli_name_option(&err);
   free(text);

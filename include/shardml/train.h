@@ -179,6 +179,9 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
 /* The micro-batch size of cfg: its own, or by default a quarter of the
  * batch within [64, 256]; a function of the options alone. */
 int64_t sml_micro_batch(const sml_train_config *cfg);
+/* The most micro-batches one of `ranks` ranks owns in a full step of cfg
+ * (ranks own contiguous blocks of them; ranks = 1: all of them). */
+int64_t sml_micro_batches_owned(const sml_train_config *cfg, int ranks);
 typedef struct sml_repro sml_repro;
 sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
                           const sml_train_config *cfg, const sml_comm *c);

@@ -110,12 +110,10 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   const int64_t logged = cfg->log_every > 0 ? mul_sat(cfg->epochs, steps_per_epoch) / cfg->log_every : 0;
   /* --reproducible: every micro-batch a rank owns keeps its own gradient
    * until the step's exact sum, which is int64 (src/train/reproducible.c). */
-  int64_t exact_sums = 0;
-  if (cfg->reproducible) {
-    const int64_t micro = sml_micro_batch(cfg), nmicro = cfg->batch / micro + (cfg->batch % micro != 0);
-    const int64_t owned = nmicro / (ranks > 0 ? ranks : 1) + (nmicro % (ranks > 0 ? ranks : 1) != 0);
-    exact_sums = add_sat(mul_sat(owned, mul_sat(m->nweights, 4)), mul_sat(m->nweights, 8));
-  }
+  const int64_t exact_sums =
+      cfg->reproducible
+          ? add_sat(mul_sat(sml_micro_batches_owned(cfg, ranks), mul_sat(m->nweights, 4)), mul_sat(m->nweights, 8))
+          : 0;
   const struct {
     const char *quantity, *what; /* quantity: named as the CLI maps it to its option */
     int64_t bytes;
@@ -151,6 +149,12 @@ int64_t sml_micro_batch(const sml_train_config *cfg) {
    * the micro-batches are what makes runs on all layouts agree. */
   const int64_t quarter = cfg->batch / 4;
   return quarter < 64 ? 64 : quarter > 256 ? 256 : quarter;
+}
+
+int64_t sml_micro_batches_owned(const sml_train_config *cfg, int ranks) {
+  /* Rounded up without adding first: --micro-batch may be any int64. */
+  const int64_t micro = sml_micro_batch(cfg), nmicro = cfg->batch / micro + (cfg->batch % micro != 0);
+  return nmicro / ranks + (nmicro % ranks != 0);
 }
 
 int sml_train_model(const sml_train_config *cfg, int64_t input_dim, int num_classes, sml_model *m, sml_err *err) {

@@ -163,8 +163,7 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
               (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3);
     else
       sml_log(world, "per step each rank allreduces %.0f kB", grad_bytes / 1e3);
-    const int64_t micro = sml_micro_batch(cfg), nmicro = (cfg->batch + micro - 1) / micro,
-                  workers = (int64_t)world->size * sml_threads();
+    const int64_t nmicro = sml_micro_batches_owned(cfg, 1), workers = (int64_t)world->size * sml_threads();
     if (cfg->reproducible && nmicro < workers) /* a full step's worth; the short last one has fewer */
       sml_log(world, "warning: %lld micro-batches per step for %lld workers (%d ranks x %d threads): some stay idle; "
               "--micro-batch %lld would use them all (every run to be compared needs the same value)",

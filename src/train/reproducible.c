@@ -80,8 +80,7 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   sml_repro *r = SML_CALLOC(1, sizeof *r);
   *r = (sml_repro){.m = m, .train = train, .prep = prep, .cfg = cfg, .c = c, .micro = sml_micro_batch(cfg),
                    .dim = prep->dim};
-  const int64_t nmicro = (cfg->batch + r->micro - 1) / r->micro;
-  r->max_local = (nmicro + c->size - 1) / c->size;
+  r->max_local = sml_micro_batches_owned(cfg, c->size);
   r->shard_first = SML_ALLOC((size_t)c->size * sizeof *r->shard_first);
   sml_allgather_i64(c, train->first, r->shard_first);
   r->send_counts = SML_ALLOC((size_t)c->size * sizeof *r->send_counts);

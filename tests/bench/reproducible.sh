@@ -15,6 +15,7 @@ rate() { # P T ARGS...: images/s of epochs 2-3 of one run
     --out "$tmp/run" 2>"$tmp/err" >/dev/null
   awk -F, 'NR > 2 { r += $6; n++ } END { printf "%.0f\n", r / n }' "$tmp/run/history.csv"
 }
+pct() { awk -v r="$1" 'BEGIN { printf "%+.0f%%", 100 * (r - 1) }'; } # a ratio as a change
 for batch in 128 512; do
   for layout in "1 1" "1 2" "2 1"; do
     set -- $layout
@@ -32,7 +33,6 @@ for batch in 128 512; do
     done
     a=$(grep . <<<"$a" | median); b=$(grep . <<<"$b" | median); c=$(grep . <<<"$c" | median)
     rb=$(grep . <<<"$rb" | median); rc=$(grep . <<<"$rc" | median)
-    pct() { awk -v r="$1" 'BEGIN { printf "%+.0f%%", 100 * (r - 1) }'; }
     echo "batch $batch, $1 rank(s) x $2 thread(s): default $a img/s; --reproducible (micro $m) $b ($(pct "$(awk -v a="$a" -v b="$b" 'BEGIN { print b / a }')"), median of paired ratios $(pct "$rb")); micro $((batch / 2)) $c ($(pct "$(awk -v a="$a" -v c="$c" 'BEGIN { print c / a }')"), paired $(pct "$rc"))"
   done
 done

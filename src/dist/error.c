@@ -1,10 +1,12 @@
 /* Error messages and the abort paths of the check macros. */
+#define _DEFAULT_SOURCE /* madvise */
 #include "shardml/error.h"
 
 #include <mpi.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 int sml_fail(sml_err *err, int code, const char *fmt, ...) {
   if (err) {
@@ -45,6 +47,28 @@ void *sml_alloc_or_die(size_t bytes, const char *file, int line) {
     fprintf(stderr, "shardml: out of memory allocating %zu bytes at %s:%d\n", bytes, file, line);
     abort_job();
   }
+  return p;
+}
+
+/* A transparent huge page on x86-64 Linux. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *sml_alloc_comm_or_die(size_t bytes, const char *file, int line) {
+  /* Below an eighth of a page, a huge page would be mostly padding and the
+   * transfer is short anyway. */
+  if (bytes < HUGE_PAGE / 8) return sml_alloc_or_die(bytes, file, line);
+  /* Whole pages, so that the buffer's tail is not left on small ones. */
+  const size_t whole = bytes / HUGE_PAGE * HUGE_PAGE + (bytes % HUGE_PAGE ? HUGE_PAGE : 0);
+  void *p = NULL;
+  if (whole < bytes || posix_memalign(&p, HUGE_PAGE, whole) != 0) {
+    fprintf(stderr, "shardml: out of memory allocating %zu bytes at %s:%d\n", bytes, file, line);
+    abort_job();
+  }
+#ifdef MADV_HUGEPAGE
+  /* Advice only: where the kernel has huge pages off (or refuses), the
+   * buffer simply stays on 4 KiB pages. */
+  (void)madvise(p, whole, MADV_HUGEPAGE);
+#endif
   return p;
 }
 

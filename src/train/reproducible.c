@@ -92,8 +92,8 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   const int64_t slots = r->chunk_steps * r->slots;
   /* A rank sends each image of its shard at most once per chunk. */
   const int64_t most_sent = r->chunk_steps * cfg->batch < train->count ? r->chunk_steps * cfg->batch : train->count;
-  r->send = SML_ALLOC((size_t)((most_sent > 0 ? most_sent : 1) * record));
-  r->recv = SML_ALLOC((size_t)(slots * record));
+  r->send = SML_ALLOC_COMM((size_t)((most_sent > 0 ? most_sent : 1) * record));
+  r->recv = SML_ALLOC_COMM((size_t)(slots * record));
   r->rows = SML_ALLOC((size_t)slots * sizeof *r->rows);
   r->labels = SML_ALLOC((size_t)slots);
   r->ids = SML_ALLOC((size_t)slots * sizeof *r->ids);
@@ -110,7 +110,7 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
   r->q = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->q);
   r->unscale = SML_ALLOC((size_t)m->nparams * sizeof *r->unscale);
-  r->acc = SML_ALLOC((size_t)(m->nweights + 4) * sizeof *r->acc);
+  r->acc = SML_ALLOC_COMM((size_t)(m->nweights + 4) * sizeof *r->acc);
   return r;
 }
 

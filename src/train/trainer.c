@@ -207,7 +207,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   sml_step_scratch_init(&scratch, m, B, D);
   sml_repro *repro = cfg->reproducible ? sml_repro_init(m, train, prep, cfg, c) : NULL;
   /* grad[0..nw) = gradient sum, then the flags: one allreduce per step. */
-  float *grad = SML_ALLOC((size_t)(nw + NFLAGS) * sizeof *grad);
+  float *grad = SML_ALLOC_COMM((size_t)(nw + NFLAGS) * sizeof *grad);
 
   int status = SML_OK;
   double last_checkpoint = sml_now();

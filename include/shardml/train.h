@@ -176,8 +176,11 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
 int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, int ranks,
                            sml_err *err);
 
-/* The micro-batch size of cfg: its own, or by default a quarter of the
- * batch within [64, 256]; a function of the options alone. */
+/* The micro-batch setting of cfg: its own, or by default a quarter of the
+ * batch within [64, 256]; a function of the options alone, recorded in
+ * checkpoints (a resume must cut the same micro-batches). */
+int64_t sml_micro_batch_setting(const sml_train_config *cfg);
+/* The positions a micro-batch holds: the setting, at most the batch. */
 int64_t sml_micro_batch(const sml_train_config *cfg);
 /* The most micro-batches one of `ranks` ranks owns in a full step of cfg
  * (ranks own contiguous blocks of them; ranks = 1: all of them). */

@@ -64,7 +64,7 @@ static void meta_of(ckpt_meta *mt, const sml_model *m, const sml_train_config *c
       .reals = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
                 cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay, cfg->warmup_epochs, cfg->init_scale},
       .ints = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
-               cfg->log_every, cfg->early_stop, cfg->reproducible, sml_micro_batch(cfg)},
+               cfg->log_every, cfg->early_stop, cfg->reproducible, sml_micro_batch_setting(cfg)},
       .progress = {st->epoch, st->step_in_epoch, st->global_step},
       .sums = {st->epoch_loss_sum, st->epoch_compute_s, st->epoch_allreduce_s, st->epoch_elapsed_s},
       .nwidths = m->nlayers + 1};
@@ -297,7 +297,7 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
     return sml_fail(err, SML_EINPUT, "%s: saved without reproducible arithmetic, this run asks for it", r->path);
   if (saved_repro < 0) {
     SML_TRY(check_int(r, "reproducible", "reproducible arithmetic (0/1)", cfg->reproducible, err));
-    if (cfg->reproducible) SML_TRY(check_int(r, "micro_batch", "micro-batch", sml_micro_batch(cfg), err));
+    if (cfg->reproducible) SML_TRY(check_int(r, "micro_batch", "micro-batch", sml_micro_batch_setting(cfg), err));
   }
   SML_TRY(check_int(r, "lr_step", "decay interval", cfg->lr_step, err));
   char sched[16];

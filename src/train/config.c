@@ -140,7 +140,7 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   return SML_OK;
 }
 
-int64_t sml_micro_batch(const sml_train_config *cfg) {
+int64_t sml_micro_batch_setting(const sml_train_config *cfg) {
   if (cfg->micro_batch > 0) return cfg->micro_batch;
   /* A quarter of the batch, within [64, 256] (tests/bench/reproducible.sh,
    * README): a micro-batch costs a few passes over gradient-sized buffers
@@ -149,6 +149,13 @@ int64_t sml_micro_batch(const sml_train_config *cfg) {
    * the micro-batches are what makes runs on all layouts agree. */
   const int64_t quarter = cfg->batch / 4;
   return quarter < 64 ? 64 : quarter > 256 ? 256 : quarter;
+}
+
+int64_t sml_micro_batch(const sml_train_config *cfg) {
+  /* A larger setting cuts the same one micro-batch per step (the whole
+   * batch), so nothing is sized by it. */
+  const int64_t setting = sml_micro_batch_setting(cfg);
+  return setting < cfg->batch ? setting : cfg->batch;
 }
 
 int64_t sml_micro_batches_owned(const sml_train_config *cfg, int ranks) {

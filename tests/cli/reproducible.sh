@@ -27,6 +27,17 @@ for model in "mlp --hidden 32x16" "softmax" "svm" "mlp --hidden 24 --optimizer a
   done
 done
 
+# A --micro-batch beyond the batch cuts the one micro-batch --micro-batch
+# <batch> cuts: the same bits, and nothing sized by the larger value.
+for micro in 100 1000000000000; do
+  run_np 1 train --model softmax "${R[@]}" --micro-batch $micro --out "$tmp/micro$micro" 2>"$tmp/micro$micro.err" |
+    sed -n 's/^test accuracy //p' >"$tmp/micro$micro.acc"
+done
+check "--micro-batch 1000000000000 at batch 100: micro-batches of 100 images" \
+  grep -q "micro-batches of 100 images" "$tmp/micro1000000000000.err"
+check "--micro-batch 1000000000000 at batch 100: bitwise --micro-batch 100" \
+  test "$(fingerprint "$tmp/micro1000000000000")" = "$(fingerprint "$tmp/micro100")"
+
 # Killed on 2 ranks, resumed on 3: bitwise the uninterrupted 1-rank run.
 M=(train --model mlp --hidden 32x16 --subset 6000 --epochs 2 --batch 50 --seed 6 --reproducible --optimizer adam)
 run_np 1 "${M[@]}" --out "$tmp/one" >/dev/null 2>&1

@@ -8,7 +8,7 @@
  * local gradient, the sum over the ranks and the optimizer's update. Both
  * trainings share the caches, so each step starts colder than in a run of
  * its own; the ratio is the figure to read.
- * Usage: mpirun -n P sml_bench_repro_steps [BATCH] [STEPS] */
+ * Usage: mpirun -n P sml_bench_repro_steps [BATCH] [STEPS] [MICRO] (MICRO: --micro-batch, default shardml's) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,12 +70,15 @@ int main(int argc, char **argv) {
   cfg.hidden[0] = 256;
   cfg.nhidden = 1;
   cfg.batch = batch;
+  cfg.micro_batch = argc > 3 ? atoll(argv[3]) : 0;
   sml_train_defaults(&cfg);
   sml_err err;
   sml_dataset ds;
   const sml_data_options data = {0}; /* the default dataset, no validation or test split */
   sml_model m;
-  int status = batch >= 1 && steps >= 4 ? SML_OK : sml_fail(&err, SML_EINPUT, "usage: sml_bench_repro_steps [BATCH >= 1] [STEPS >= 4]");
+  int status = batch >= 1 && steps >= 4 && cfg.micro_batch >= 0
+                   ? SML_OK
+                   : sml_fail(&err, SML_EINPUT, "usage: sml_bench_repro_steps [BATCH >= 1] [STEPS >= 4] [MICRO >= 0]");
   if (status == SML_OK) status = sml_dataset_load(&ds, &data, &world, &err);
   if (status == SML_OK) status = sml_train_model(&cfg, sml_dataset_dim(&ds), ds.num_classes, &m, &err);
   if (status != SML_OK) {

@@ -45,8 +45,9 @@ void *sml_calloc_or_die(size_t count, size_t size, const char *file, int line);
  * to whole 2 MiB pages and advised as transparent huge pages (Linux's
  * default THP mode, madvise, gives them only when asked). The ranks' shared-
  * memory transfers handle such a buffer page by page (Open MPI pins each
- * page on every call): on 2 ranks a 1.6 MB allreduce takes 30-45 % less
- * time on 2 MiB pages than on 4 KiB ones (tests/bench/allreduce.sh).
+ * page on every call): on 2 ranks a 0.8-1.6 MB allreduce takes 38-45 %
+ * less time on 2 MiB pages than on 4 KiB ones (Open MPI 4.1 and MPICH 4.0,
+ * tests/bench/allreduce.sh).
  * Small buffers get plain memory. Freed with free(). */
 void *sml_alloc_comm_or_die(size_t bytes, const char *file, int line);
 #define SML_ALLOC_COMM(bytes) sml_alloc_comm_or_die((bytes), __FILE__, __LINE__)

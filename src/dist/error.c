@@ -41,12 +41,14 @@ static void abort_job(void) {
   exit(SML_ERUNTIME);
 }
 
+static void out_of_memory(size_t bytes, const char *file, int line) {
+  fprintf(stderr, "shardml: out of memory allocating %zu bytes at %s:%d\n", bytes, file, line);
+  abort_job();
+}
+
 void *sml_alloc_or_die(size_t bytes, const char *file, int line) {
   void *p = malloc(bytes ? bytes : 1);
-  if (!p) {
-    fprintf(stderr, "shardml: out of memory allocating %zu bytes at %s:%d\n", bytes, file, line);
-    abort_job();
-  }
+  if (!p) out_of_memory(bytes, file, line);
   return p;
 }
 
@@ -60,10 +62,7 @@ void *sml_alloc_comm_or_die(size_t bytes, const char *file, int line) {
   /* Whole pages, so that the buffer's tail is not left on small ones. */
   const size_t whole = bytes / HUGE_PAGE * HUGE_PAGE + (bytes % HUGE_PAGE ? HUGE_PAGE : 0);
   void *p = NULL;
-  if (whole < bytes || posix_memalign(&p, HUGE_PAGE, whole) != 0) {
-    fprintf(stderr, "shardml: out of memory allocating %zu bytes at %s:%d\n", bytes, file, line);
-    abort_job();
-  }
+  if (whole < bytes || posix_memalign(&p, HUGE_PAGE, whole) != 0) out_of_memory(bytes, file, line);
 #ifdef MADV_HUGEPAGE
   /* Advice only: where the kernel has huge pages off (or refuses), the
    * buffer simply stays on 4 KiB pages. */

@@ -159,7 +159,7 @@ int64_t sml_micro_batch(const sml_train_config *cfg) {
 }
 
 int64_t sml_micro_batches_owned(const sml_train_config *cfg, int ranks) {
-  /* Rounded up without adding first: --micro-batch may be any int64. */
+  /* Rounded up without adding first, so that no sum can overflow. */
   const int64_t micro = sml_micro_batch(cfg), nmicro = cfg->batch / micro + (cfg->batch % micro != 0);
   return nmicro / ranks + (nmicro % ranks != 0);
 }

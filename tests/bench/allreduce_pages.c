@@ -14,10 +14,7 @@
 
 #include "shardml/dist.h"
 
-static int by_value(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "median.h"
 
 /* kB of this process's memory on transparent huge pages (Linux), or -1. */
 static long huge_kb(void) {
@@ -66,10 +63,7 @@ int main(int argc, char **argv) {
     printf("MPI_Allreduce of %lld values on %d ranks, medians of %d (this process: %ld kB on huge pages)\n",
            (long long)n, size, reps, huge_kb());
     double med[NCASES];
-    for (int k = 0; k < NCASES; k++) {
-      qsort(t + k * reps, (size_t)reps, sizeof *t, by_value);
-      med[k] = t[k * reps + reps / 2];
-    }
+    for (int k = 0; k < NCASES; k++) med[k] = sml_bench_median(t + k * reps, (size_t)reps);
     for (int k = 0; k < NCASES; k++) {
       printf("  %-20s %7.0f us", name[k], med[k] * 1e6);
       if (k % 2) printf("  (%.2fx the time on 4 KiB pages)", med[k] / med[k - 1]);

@@ -20,10 +20,7 @@
 #include "shardml/rng.h"
 #include "shardml/train.h"
 
-static int by_value(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
+#include "median.h"
 
 /* One training in one mode: its parameters, optimizer state and buffers. */
 typedef struct {
@@ -124,10 +121,7 @@ int main(int argc, char **argv) {
   }
   if (world.rank == 0) {
     double med[2];
-    for (int k = 0; k < 2; k++) {
-      qsort(t + k * steps, (size_t)steps, sizeof *t, by_value);
-      med[k] = t[k * steps + steps / 2];
-    }
+    for (int k = 0; k < 2; k++) med[k] = sml_bench_median(t + k * steps, (size_t)steps);
     printf("MLP 784-256-10, batch %lld, %d rank(s) x %d thread(s), %lld alternating steps of each mode (medians): "
            "default %.0f us (%.0f images/s), --reproducible %.0f us (%.0f images/s, micro %lld): %+.1f %% images/s; "
            "last step losses %.4f / %.4f\n",

@@ -252,7 +252,7 @@ static void test_elementwise(const sml_kernels *k) {
 /* The order-free sums' kernels against the scalar definitions of
  * shardml/exact.h: equal bits, on every level, whatever the thread count. */
 static void test_fixed(const sml_kernels *k) {
-  const int64_t n = 70001, stride = n + 3, nrows = 5; /* a tail, and enough for threads */
+  const int64_t n = 70013, stride = n + 3, nrows = 5; /* tails of vectors and of elements, and enough for threads */
   float *x = malloc((size_t)(stride * nrows) * sizeof *x);
   for (int64_t i = 0; i < stride * nrows; i++) /* magnitudes over 2^-40 .. 2^20, both signs, exact ties */
     x[i] = (float)ldexp(uniform(), (int)(next_u64() % 61) - 40);

@@ -90,6 +90,37 @@ static void bench_elementwise(void) {
   free(images); free(idx); free(mean); free(x); free(dist);
 }
 
+/* The order-free sums of --reproducible on the 784-256-10 MLP's gradient:
+ * the scan for the largest magnitude of one micro-batch's gradient, the
+ * sum of 2 and 4 of them to fixed point (2 x 1 and 1 x 1 at batch 512),
+ * and the conversion of the sums back to float (in pieces, as the
+ * optimizer does). Microseconds per call, from cache. */
+static void bench_exact_sums(void) {
+  const int64_t n = 203530, rows = 4, piece = 1 << 14;
+  float *grads = randf(rows * n, 6), *out = malloc((size_t)n * sizeof *out);
+  int64_t *acc = malloc((size_t)n * sizeof *acc);
+  for (int64_t i = 0; i < n; i++) acc[i] = ((int64_t)i * 2654435761) % ((int64_t)1 << 52) - ((int64_t)1 << 51);
+  const double scale = 0x1p50; /* the inputs are below 1 in magnitude */
+  printf("order-free sums of %lld values (microseconds per call)\n", (long long)n);
+  for (int l = 0; l < SML_ISA_COUNT; l++) {
+    const sml_kernels *k = sml_kernels_for((sml_isa)l);
+    if (!k) continue;
+    double s;
+    volatile float largest;
+    TIME_IT(s, largest = k->absmax_rows(grads, 0, 1, n));
+    (void)largest;
+    printf("  %-8s absmax_rows %6.1f", k->name, s * 1e6);
+    TIME_IT(s, k->fixed_sum_rows(acc, grads, n, 2, n, scale));
+    printf("  fixed_sum_rows x2 %6.1f", s * 1e6);
+    TIME_IT(s, k->fixed_sum_rows(acc, grads, n, 4, n, scale));
+    printf("  x4 %6.1f", s * 1e6);
+    TIME_IT(s, for (int64_t i = 0; i < n; i += piece) k->fixed_to_float(out + i, acc + i, n - i < piece ? n - i : piece,
+                                                                         1.0 / scale));
+    printf("  fixed_to_float %6.1f\n", s * 1e6);
+  }
+  free(grads); free(out); free(acc);
+}
+
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   printf("cpu %s, best kernel level %s, BLAS %s, %d thread(s)\n", sml_cpu_model(),
@@ -98,6 +129,7 @@ int main(int argc, char **argv) {
                                {128, 784, 2},  {128, 3072, 10}, {128, 784, 32}, {128, 784, 64}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(shapes[i][0], shapes[i][1], shapes[i][2]);
   bench_elementwise();
+  bench_exact_sums();
   sml_dist_finalize();
   return 0;
 }

@@ -42,6 +42,9 @@ struct sml_repro {
   int64_t *shard_first;     /* [P] first global index of each rank's shard */
   int64_t *send_counts, *recv_counts; /* [P] bytes */
   uint8_t *send, *recv;     /* records of dim image bytes + 1 label byte */
+  int *dest, *src;          /* [chunk_steps * batch] per position of the chunk: the rank computing its
+                               micro-batch, the rank holding its image */
+  int64_t *slot_of;         /* [chunk_steps * batch] its slot on the computing rank */
   const uint8_t **rows;     /* [chunk_steps, slots] this rank's micro-batches' images, by step
                                and slot: in its shard or in recv */
   uint8_t *labels;          /* [chunk_steps, slots] */
@@ -94,6 +97,10 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   const int64_t most_sent = r->chunk_steps * cfg->batch < train->count ? r->chunk_steps * cfg->batch : train->count;
   r->send = SML_ALLOC_COMM((size_t)((most_sent > 0 ? most_sent : 1) * record));
   r->recv = SML_ALLOC_COMM((size_t)(slots * record));
+  const size_t positions = (size_t)(r->chunk_steps * cfg->batch);
+  r->dest = SML_ALLOC(positions * sizeof *r->dest);
+  r->src = SML_ALLOC(positions * sizeof *r->src);
+  r->slot_of = SML_ALLOC(positions * sizeof *r->slot_of);
   r->rows = SML_ALLOC((size_t)slots * sizeof *r->rows);
   r->labels = SML_ALLOC((size_t)slots);
   r->ids = SML_ALLOC((size_t)slots * sizeof *r->ids);
@@ -121,7 +128,8 @@ void sml_repro_free(sml_repro *r) {
     free(r->x[t]);
   }
   free(r->ws); free(r->x); free(r->shard_first); free(r->send_counts); free(r->recv_counts); free(r->send);
-  free(r->recv); free(r->rows); free(r->labels); free(r->ids); free(r->grads); free(r->losses);
+  free(r->recv); free(r->dest); free(r->src); free(r->slot_of); free(r->rows); free(r->labels); free(r->ids);
+  free(r->grads); free(r->losses);
   free(r->micro_max); free(r->maxima); free(r->q); free(r->unscale); free(r->acc);
   free(r);
 }
@@ -160,20 +168,22 @@ static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t 
   const int64_t steps_left = (total - lo + batch - 1) / batch; /* in this epoch */
   r->chunk_nsteps = steps_left < r->chunk_steps ? steps_left : r->chunk_steps;
   const int64_t end = lo + r->chunk_nsteps * batch < total ? lo + r->chunk_nsteps * batch : total;
-  int64_t slot;
   if (c->size == 1) { /* every image is here */
     for (int64_t p = lo; p < end; p++) {
+      int64_t slot;
       destination(r, lo, p, &slot);
       slot_from_shard(r, slot, perm[p]);
       r->ids[slot] = perm[p];
     }
     return;
   }
+  /* Each position's ranks and slot, once (the three passes below read them),
+   * and the counts (send records must be grouped by destination rank). */
   memset(r->send_counts, 0, (size_t)c->size * sizeof *r->send_counts);
   memset(r->recv_counts, 0, (size_t)c->size * sizeof *r->recv_counts);
-  /* Count first (send records must be grouped by destination rank). */
   for (int64_t p = lo; p < end; p++) {
-    const int dest = destination(r, lo, p, &slot), src = holder_of(r, perm[p]);
+    const int dest = r->dest[p - lo] = destination(r, lo, p, &r->slot_of[p - lo]);
+    const int src = r->src[p - lo] = holder_of(r, perm[p]);
     if (src == dest) continue; /* stays */
     if (src == c->rank) r->send_counts[dest] += record;
     if (dest == c->rank) r->recv_counts[src] += record;
@@ -182,9 +192,8 @@ static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t 
   fill[0] = 0;
   for (int q = 1; q < c->size; q++) fill[q] = fill[q - 1] + r->send_counts[q - 1];
   for (int64_t p = lo; p < end; p++) {
-    if (holder_of(r, perm[p]) != c->rank) continue;
-    const int dest = destination(r, lo, p, &slot);
-    if (dest == c->rank) continue;
+    const int dest = r->dest[p - lo];
+    if (r->src[p - lo] != c->rank || dest == c->rank) continue;
     const int64_t local = perm[p] - r->train->first;
     uint8_t *rec = r->send + fill[dest];
     memcpy(rec, r->train->images + local * r->dim, (size_t)r->dim);
@@ -196,8 +205,9 @@ static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t 
   fill[0] = 0;
   for (int q = 1; q < c->size; q++) fill[q] = fill[q - 1] + r->recv_counts[q - 1];
   for (int64_t p = lo; p < end; p++) {
-    if (destination(r, lo, p, &slot) != c->rank) continue;
-    const int src = holder_of(r, perm[p]);
+    if (r->dest[p - lo] != c->rank) continue;
+    const int src = r->src[p - lo];
+    const int64_t slot = r->slot_of[p - lo];
     if (src == c->rank) {
       slot_from_shard(r, slot, perm[p]);
     } else {

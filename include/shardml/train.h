@@ -202,6 +202,28 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
                    int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
                    double *comm_s);
 
+/* The buffers of one training's steps, in either mode. */
+typedef struct {
+  sml_step_scratch scratch; /* default mode */
+  sml_repro *repro;         /* --reproducible; NULL otherwise */
+  float *grad;              /* [nweights + 4]: the gradient sum, then loss, count, signal, timer (one allreduce) */
+} sml_step_buffers;
+void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_shard *train, const sml_prep *prep,
+                           const sml_train_config *cfg, const sml_comm *c);
+void sml_step_buffers_free(sml_step_buffers *b);
+
+/* One training step as sml_train takes it (and tests/bench/repro_steps.c
+ * times it): the gradient at st->params of positions [lo, hi) of perm, in
+ * cfg's mode, its sum over the ranks, then the optimizer's update at rate lr
+ * as update st->global_step + 1 (the caller advances the counters).
+ * flags[2]: in, this rank's signal and timer; out, their sums over the
+ * ranks (they travel with the gradient). Returns the step's mean loss plus
+ * the L2 term; not finite when training diverged (on every rank alike).
+ * *compute_s and *comm_s: seconds before the sums and in them. Collective. */
+double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *st, const sml_train_config *cfg,
+                      const sml_shard *train, const sml_prep *prep, const int64_t *perm, int64_t lo, int64_t hi,
+                      double lr, int64_t flags[2], double *compute_s, double *comm_s, const sml_comm *c);
+
 /* scores[n, C] of n uint8 images, images [first, first + n) of their
  * split: each image's scores are the same bits for any first, n and thread
  * count (fixed blocks aligned to the index in the split; see trainer.c). */

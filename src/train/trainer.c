@@ -192,22 +192,69 @@ static double seconds_left(double elapsed, int64_t steps_done, int64_t steps_lef
 /* Flags carried in the gradient allreduce, after the gradient, loss and count. */
 enum { FLAG_LOSS, FLAG_COUNT, FLAG_SIGNAL, FLAG_TIMER, NFLAGS };
 
+void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_shard *train, const sml_prep *prep,
+                           const sml_train_config *cfg, const sml_comm *c) {
+  sml_step_scratch_init(&b->scratch, m, cfg->batch, prep->dim);
+  b->repro = cfg->reproducible ? sml_repro_init(m, train, prep, cfg, c) : NULL;
+  b->grad = SML_ALLOC_COMM((size_t)(m->nweights + NFLAGS) * sizeof *b->grad);
+}
+
+void sml_step_buffers_free(sml_step_buffers *b) {
+  sml_step_scratch_free(&b->scratch);
+  sml_repro_free(b->repro);
+  free(b->grad);
+}
+
+double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *st, const sml_train_config *cfg,
+                      const sml_shard *train, const sml_prep *prep, const int64_t *perm, int64_t lo, int64_t hi,
+                      double lr, int64_t flags[2], double *compute_s, double *comm_s, const sml_comm *c) {
+  const int64_t nw = m->nweights;
+  float *grad = b->grad;
+  const double t0 = sml_now();
+  sml_grad_sum grad_sum = {.floats = grad};
+  if (b->repro) {
+    /* Exact sums of fixed micro-batches: the same bits for any layout. */
+    int64_t n;
+    double loss_sum;
+    const int ok = sml_repro_step(b->repro, st->params, perm, lo, hi, st->global_step, &grad_sum, &loss_sum, &n,
+                                  flags, comm_s);
+    grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
+    grad[nw + FLAG_COUNT] = (float)n;
+    *compute_s = sml_now() - t0 - *comm_s;
+  } else {
+    int64_t n;
+    const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = st->global_step};
+    grad[nw + FLAG_LOSS] = (float)sml_step_local(m, st->params, train, prep, perm, lo, hi,
+                                                 cfg->dropout > 0 ? &drop : NULL, &b->scratch, grad, &n);
+    grad[nw + FLAG_COUNT] = (float)n;
+    grad[nw + FLAG_SIGNAL] = (float)flags[0];
+    grad[nw + FLAG_TIMER] = (float)flags[1];
+    const double t1 = sml_now();
+    *compute_s = t1 - t0;
+    sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
+    *comm_s = sml_now() - t1;
+    flags[0] = (int64_t)grad[nw + FLAG_SIGNAL];
+    flags[1] = (int64_t)grad[nw + FLAG_TIMER];
+  }
+  /* The optimizer's fused update pass. */
+  const double count = grad[nw + FLAG_COUNT];
+  return grad[nw + FLAG_LOSS] / count + sml_optimizer_step(cfg->optimizer, m, st->params, st->opt_state, &grad_sum,
+                                                           count, lr, cfg->reg, st->global_step + 1, &cfg->opt);
+}
+
 int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds, const sml_prep *prep,
               const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,
               sml_err *err) {
   const sml_shard *train = &ds->train;
-  const int64_t N = train->total, B = cfg->batch, D = prep->dim, nw = m->nweights;
+  const int64_t N = train->total, B = cfg->batch;
   const int64_t steps_per_epoch = (N + B - 1) / B;
   const int checkpointing = policy && policy->dir && policy->write;
   sml_train_history *hist = &state->hist;
   float *params = state->params;
 
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
-  sml_step_scratch scratch;
-  sml_step_scratch_init(&scratch, m, B, D);
-  sml_repro *repro = cfg->reproducible ? sml_repro_init(m, train, prep, cfg, c) : NULL;
-  /* grad[0..nw) = gradient sum, then the flags: one allreduce per step. */
-  float *grad = SML_ALLOC_COMM((size_t)(nw + NFLAGS) * sizeof *grad);
+  sml_step_buffers bufs;
+  sml_step_buffers_init(&bufs, m, train, prep, cfg, c);
 
   int status = SML_OK;
   double last_checkpoint = sml_now();
@@ -226,39 +273,12 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       const int signal_here = sml_signal_pending() != 0;
       const int timer_here = checkpointing && policy->every_seconds > 0 && c->rank == 0 &&
                              sml_now() - last_checkpoint >= policy->every_seconds;
-      double t1, t2;
-      sml_grad_sum grad_sum = {.floats = grad};
-      if (repro) {
-        /* Exact sums of fixed micro-batches: the same bits for any layout. */
-        int64_t flags[2] = {signal_here, timer_here}, n;
-        double loss_sum, comm_s;
-        const int ok = sml_repro_step(repro, params, perm, lo, hi, state->global_step, &grad_sum, &loss_sum, &n, flags,
-                                      &comm_s);
-        grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
-        grad[nw + FLAG_COUNT] = (float)n;
-        grad[nw + FLAG_SIGNAL] = (float)flags[0];
-        grad[nw + FLAG_TIMER] = (float)flags[1];
-        t2 = sml_now();
-        t1 = t2 - comm_s;
-      } else {
-        int64_t n;
-        const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = state->global_step};
-        grad[nw + FLAG_LOSS] = (float)sml_step_local(m, params, train, prep, perm, lo, hi,
-                                                     cfg->dropout > 0 ? &drop : NULL, &scratch, grad, &n);
-        grad[nw + FLAG_COUNT] = (float)n;
-        grad[nw + FLAG_SIGNAL] = (float)signal_here;
-        grad[nw + FLAG_TIMER] = (float)timer_here;
-        t1 = sml_now();
-        sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
-        t2 = sml_now();
-      }
-
-      /* The rate for this step, then the optimizer's fused update pass. */
+      /* The rate for this step, then the step. */
       lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
-      const double count = grad[nw + FLAG_COUNT];
-      const double loss = grad[nw + FLAG_LOSS] / count +
-                          sml_optimizer_step(cfg->optimizer, m, params, state->opt_state, &grad_sum, count, lr,
-                                             cfg->reg, state->global_step + 1, &cfg->opt);
+      int64_t flags[2] = {signal_here, timer_here};
+      double compute_s, comm_s;
+      const double loss = sml_train_step(&bufs, m, state, cfg, train, prep, perm, lo, hi, lr, flags, &compute_s,
+                                         &comm_s, c);
       if (!isfinite(loss)) {
         status = sml_fail(err, SML_ERUNTIME,
                           "training diverged at step %lld (epoch %lld): the loss is %s; "
@@ -270,8 +290,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       state->step_in_epoch++;
       state->global_step++;
       state->epoch_loss_sum += loss;
-      state->epoch_compute_s += t1 - t0;
-      state->epoch_allreduce_s += t2 - t1;
+      state->epoch_compute_s += compute_s;
+      state->epoch_allreduce_s += comm_s;
       state->epoch_elapsed_s += sml_now() - t0;
       if (!cfg->quiet && sml_progress_enabled(c) && sml_now() - last_progress >= 0.5) {
         char left[32];
@@ -285,8 +305,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
         hist->step_index[hist->nsteps_logged] = state->global_step;
         hist->step_loss[hist->nsteps_logged++] = loss;
       }
-      const int signalled = grad[nw + FLAG_SIGNAL] > 0;
-      if (checkpointing && (signalled || grad[nw + FLAG_TIMER] > 0 ||
+      const int signalled = flags[0] > 0;
+      if (checkpointing && (signalled || flags[1] > 0 ||
                             (policy->every_steps > 0 && state->global_step % policy->every_steps == 0))) {
         status = checkpoint_now(policy, state, c, err);
         last_checkpoint = sml_now();
@@ -347,9 +367,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   }
   if (status == SML_OK) hist->test_acc = sml_evaluate(m, params, &ds->test, prep, c, NULL);
 
-  sml_step_scratch_free(&scratch);
-  sml_repro_free(repro);
-  free(perm); free(grad);
+  sml_step_buffers_free(&bufs);
+  free(perm);
   /* Loss, signals and timers travel in the allreduce: every rank reached
    * the same verdict at the same step. */
   return status;

@@ -4,8 +4,9 @@
  * always follows the other). On a shared VM whose speed drifts by tens of
  * percent over minutes, runs minutes apart (tests/bench/reproducible.sh)
  * compare the machine as much as the modes; steps a millisecond apart see
- * the same machine. Each step is timed whole as the trainer runs it: the
- * local gradient, the sum over the ranks and the optimizer's update. Both
+ * the same machine. Each step is the trainer's own (sml_train_step), timed
+ * whole: the local gradient, the sum over the ranks and the optimizer's
+ * update. Both
  * trainings share the caches, so each step starts colder than in a run of
  * its own; the ratio is the figure to read.
  * Usage: mpirun -n P sml_bench_repro_steps [BATCH] [STEPS] [MICRO] (MICRO: --micro-batch, default shardml's) */
@@ -16,7 +17,6 @@
 #include "shardml/blas_core.h"
 #include "shardml/dataset.h"
 #include "shardml/dist.h"
-#include "shardml/optimizer.h"
 #include "shardml/rng.h"
 #include "shardml/train.h"
 
@@ -26,35 +26,19 @@
 typedef struct {
   sml_train_config cfg;
   sml_train_state st;
-  sml_step_scratch scratch; /* default mode */
-  float *grad;              /* default mode: [nweights + 2] sum, loss, count */
-  sml_repro *repro;         /* --reproducible */
+  sml_step_buffers bufs;
 } mode_run;
 
-/* One step of positions [lo, hi) of perm, as sml_train runs it (without
- * its flags). Returns the loss. */
+/* One step of positions [lo, hi) of perm, as sml_train takes it (without
+ * signals or timers). Returns the loss. */
 static double step(mode_run *r, const sml_model *m, const sml_dataset *ds, const sml_prep *prep, const int64_t *perm,
                    int64_t lo, int64_t hi, const sml_comm *c) {
-  sml_grad_sum sum = {.floats = r->grad};
-  double loss, count;
-  if (r->repro) {
-    int64_t flags[2] = {0, 0}, n;
-    double comm_s;
-    if (sml_repro_step(r->repro, r->st.params, perm, lo, hi, r->st.global_step, &sum, &loss, &n, flags, &comm_s) != 0)
-      return -1;
-    count = (double)n;
-  } else {
-    int64_t n;
-    r->grad[m->nweights] = (float)sml_step_local(m, r->st.params, &ds->train, prep, perm, lo, hi, NULL, &r->scratch,
-                                                 r->grad, &n);
-    r->grad[m->nweights + 1] = (float)n;
-    sml_allreduce_sum_f32(c, r->grad, m->nweights + 2);
-    loss = r->grad[m->nweights];
-    count = r->grad[m->nweights + 1];
-  }
+  int64_t flags[2] = {0, 0};
+  double compute_s, comm_s;
+  const double loss = sml_train_step(&r->bufs, m, &r->st, &r->cfg, &ds->train, prep, perm, lo, hi, r->cfg.lr, flags,
+                                     &compute_s, &comm_s, c);
   r->st.global_step++;
-  return loss / count + sml_optimizer_step(r->cfg.optimizer, m, r->st.params, r->st.opt_state, &sum, count,
-                                           r->cfg.lr, r->cfg.reg, r->st.global_step, &r->cfg.opt);
+  return loss;
 }
 
 int main(int argc, char **argv) {
@@ -95,9 +79,7 @@ int main(int argc, char **argv) {
     sml_train_state_init(&r->st, &m, &r->cfg, per_epoch);
     if (world.rank == 0) sml_model_init_params(&m, r->st.params, cfg.seed, cfg.init_scale);
     sml_train_state_bcast(&r->st, &m, &r->cfg, &world);
-    sml_step_scratch_init(&r->scratch, &m, batch, prep.dim);
-    r->grad = SML_ALLOC_COMM((size_t)(m.nweights + 2) * sizeof *r->grad);
-    r->repro = k ? sml_repro_init(&m, &ds.train, &prep, &r->cfg, &world) : NULL;
+    sml_step_buffers_init(&r->bufs, &m, &ds.train, &prep, &r->cfg, &world);
   }
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
   double *t = SML_ALLOC((size_t)(2 * steps) * sizeof *t), last_loss[2] = {0, 0};
@@ -130,10 +112,8 @@ int main(int argc, char **argv) {
            last_loss[0], last_loss[1]);
   }
   for (int k = 0; k < 2; k++) {
-    sml_repro_free(runs[k].repro);
-    sml_step_scratch_free(&runs[k].scratch);
+    sml_step_buffers_free(&runs[k].bufs);
     sml_train_state_free(&runs[k].st);
-    free(runs[k].grad);
   }
   free(perm);
   free(t);

@@ -44,7 +44,7 @@ struct sml_repro {
   uint8_t *send, *recv;     /* records of dim image bytes + 1 label byte */
   int *dest, *src;          /* [chunk_steps * batch] per position of the chunk: the rank computing its
                                micro-batch, the rank holding its image */
-  int64_t *slot_of;         /* [chunk_steps * batch] its slot on the computing rank */
+  int64_t *slot_of;         /* [chunk_steps * batch] its slot on the computing rank (all three: NULL on one rank) */
   const uint8_t **rows;     /* [chunk_steps, slots] this rank's micro-batches' images, by step
                                and slot: in its shard or in recv */
   uint8_t *labels;          /* [chunk_steps, slots] */
@@ -97,10 +97,12 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   const int64_t most_sent = r->chunk_steps * cfg->batch < train->count ? r->chunk_steps * cfg->batch : train->count;
   r->send = SML_ALLOC_COMM((size_t)((most_sent > 0 ? most_sent : 1) * record));
   r->recv = SML_ALLOC_COMM((size_t)(slots * record));
-  const size_t positions = (size_t)(r->chunk_steps * cfg->batch);
-  r->dest = SML_ALLOC(positions * sizeof *r->dest);
-  r->src = SML_ALLOC(positions * sizeof *r->src);
-  r->slot_of = SML_ALLOC(positions * sizeof *r->slot_of);
+  if (c->size > 1) { /* read by gather_chunk's exchange only: one rank has every image */
+    const size_t positions = (size_t)(r->chunk_steps * cfg->batch);
+    r->dest = SML_ALLOC(positions * sizeof *r->dest);
+    r->src = SML_ALLOC(positions * sizeof *r->src);
+    r->slot_of = SML_ALLOC(positions * sizeof *r->slot_of);
+  }
   r->rows = SML_ALLOC((size_t)slots * sizeof *r->rows);
   r->labels = SML_ALLOC((size_t)slots);
   r->ids = SML_ALLOC((size_t)slots * sizeof *r->ids);

@@ -6,9 +6,8 @@
  * compare the machine as much as the modes; steps a millisecond apart see
  * the same machine. Each step is the trainer's own (sml_train_step), timed
  * whole: the local gradient, the sum over the ranks and the optimizer's
- * update. Both
- * trainings share the caches, so each step starts colder than in a run of
- * its own; the ratio is the figure to read.
+ * update. Both trainings share the caches, so each step starts colder than
+ * in a run of its own; the ratio is the figure to read.
  * Usage: mpirun -n P sml_bench_repro_steps [BATCH] [STEPS] [MICRO] (MICRO: --micro-batch, default shardml's) */
 #include <stdio.h>
 #include <stdlib.h>

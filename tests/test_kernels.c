@@ -297,6 +297,25 @@ static void test_fixed(const sml_kernels *k) {
     for (int64_t i = 0; i < n; i++) bad += out[i] != (float)((double)acc[i] / scale);
   }
   EXPECT(bad == 0, "%s fixed_to_float: %lld values differ from the scalar conversion", k->name, (long long)bad);
+
+  /* The rows added in row order in double, 1 to 5 rows: the bits of the
+   * obvious loop (magnitudes 2^-40 .. 2^20 apart, so the order matters). */
+  for (int64_t rows = 1; rows <= nrows; rows++) {
+    bad = 0;
+    for (int threads = 1; threads <= 2; threads++) {
+      omp_set_num_threads(threads);
+      memset(out, 0x5a, (size_t)n * sizeof *out);
+      k->ordered_sum_rows(out, x, stride, rows, n);
+      for (int64_t i = 0; i < n; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < rows; j++) s += x[j * stride + i];
+        const float f = (float)s;
+        bad += memcmp(&out[i], &f, sizeof f) != 0;
+      }
+    }
+    EXPECT(bad == 0, "%s ordered_sum_rows of %lld rows: %lld sums differ from the loop's", k->name, (long long)rows,
+           (long long)bad);
+  }
   x[3 * stride + 11] = NAN;
   EXPECT(isinf(k->absmax_rows(x, stride, nrows, n)), "%s absmax_rows: a NaN term must give infinity", k->name);
   x[3 * stride + 11] = -INFINITY;

@@ -6,6 +6,11 @@
  * shards), through the trainer's own step code (sml_step_local, then the
  * allreduce). Covers softmax, SVM and a two-hidden-layer MLP on Fashion-MNIST,
  * shards of unequal size (1001 images) and a short last batch (1 image).
+ * The --reproducible step (sml_repro_step) is held to the same 1x1 default
+ * result on every layout, with both of its sums: the default micro-batch
+ * (2 per step, gathered and added in order) and --micro-batch 16 (7 per
+ * step, exact fixed-point sums). Its layout-independence to the bit is
+ * tests/cli/reproducible.sh's.
  *
  * Why not whole runs: float training is chaotic, so two layouts that round
  * differently agree for a few hundred steps and then drift apart; one step's
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shardml/kernels.h"
 #include "shardml/rng.h"
 #include "shardml/train.h"
 
@@ -33,8 +39,27 @@ typedef struct {
   int64_t count;
 } step_result;
 
-/* One step's allreduced gradient on group c (NULL: this rank sits out). */
-static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int threads, step_result *out) {
+/* The modes a step is taken in: the default one, and --reproducible at two
+ * micro-batch sizes (0: the default, 64 at batch 100). */
+static const struct {
+  const char *name;
+  int reproducible;
+  int64_t micro;
+} modes[] = {{"default", 0, 0}, {"reproducible, gathered", 1, 0}, {"reproducible, exact sums", 1, 16}};
+#define NMODES (int)(sizeof modes / sizeof modes[0])
+
+/* sml_repro_step's summed gradient as floats, the way the optimizer reads it. */
+static void repro_gradient(const sml_model *m, const sml_grad_sum *g, float *out) {
+  const sml_kernels *k = sml_kernels_active();
+  for (int p = 0; p < m->nparams; p++) {
+    const sml_param_entry *e = &m->param[p];
+    if (g->fixed) k->fixed_to_float(out + e->offset, g->fixed + e->offset, e->size, g->unscale[p]);
+    else k->ordered_sum_rows(out + e->offset, g->rows + e->offset, g->stride, g->nrows, e->size);
+  }
+}
+
+/* One step's allreduced gradient on group c in the given mode. */
+static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int threads, int mode, step_result *out) {
   sml_data_options opt = {.path = NULL, .limit = NIMAGES};
   sml_dataset ds;
   sml_err err;
@@ -57,13 +82,30 @@ static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int thr
   sml_step_scratch_init(&scratch, m, BATCH, D);
   const int64_t lo = step * BATCH, hi = lo + BATCH < N ? lo + BATCH : N;
   int64_t count;
-  double loss_count[2];
-  loss_count[0] = sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, NULL, &scratch, out->grad, &count);
-  loss_count[1] = (double)count;
-  sml_allreduce_sum_f32(c, out->grad, m->nweights);
-  sml_allreduce_sum_f64(c, loss_count, 2);
-  out->loss = loss_count[0];
-  out->count = (int64_t)loss_count[1];
+  if (modes[mode].reproducible) {
+    sml_train_config cfg = sml_train_unset();
+    snprintf(cfg.model, sizeof cfg.model, "%s", m->nlayers == 1 ? "softmax" : "mlp");
+    cfg.batch = BATCH;
+    cfg.micro_batch = modes[mode].micro;
+    cfg.reproducible = 1;
+    sml_train_defaults(&cfg);
+    sml_repro *r = sml_repro_init(m, &ds.train, &prep, &cfg, c);
+    sml_grad_sum g;
+    int64_t flags[2] = {0, 0};
+    double comm_s;
+    const int ok = sml_repro_step(r, params, perm, lo, hi, step, &g, &out->loss, &out->count, flags, &comm_s);
+    EXPECT(ok == 0, "%s step %lld: not finite", modes[mode].name, (long long)step);
+    repro_gradient(m, &g, out->grad);
+    sml_repro_free(r);
+  } else {
+    double loss_count[2];
+    loss_count[0] = sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, NULL, &scratch, out->grad, &count);
+    loss_count[1] = (double)count;
+    sml_allreduce_sum_f32(c, out->grad, m->nweights);
+    sml_allreduce_sum_f64(c, loss_count, 2);
+    out->loss = loss_count[0];
+    out->count = (int64_t)loss_count[1];
+  }
   omp_set_num_threads(1);
 
   sml_step_scratch_free(&scratch);
@@ -118,19 +160,21 @@ int main(int argc, char **argv) {
       step_result ref = {.grad = calloc((size_t)m.nweights, sizeof(float))};
       step_result got = {.grad = calloc((size_t)m.nweights, sizeof(float))};
       if (world.rank == 0) printf("%s, step %lld:\n", kinds[k], (long long)steps[s]);
-      for (int ranks = 1; ranks <= 4; ranks++)
-        for (int threads = 1; threads <= 2; threads++) {
-          /* The first `ranks` ranks form the layout; the others wait in the split. */
-          sml_comm group = sml_comm_split(&world, world.rank < ranks ? 0 : 1, world.rank);
-          if (world.rank < ranks) step_on(&group, &m, steps[s], threads, ranks == 1 && threads == 1 ? &ref : &got);
-          sml_comm_free(&group);
-          if (world.rank == 0 && !(ranks == 1 && threads == 1)) {
-            char what[96];
-            snprintf(what, sizeof what, "%s step %lld, %d rank(s) x %d thread(s)", kinds[k], (long long)steps[s],
-                     ranks, threads);
-            compare(&m, what, &ref, &got);
+      for (int mode = 0; mode < NMODES; mode++)
+        for (int ranks = 1; ranks <= 4; ranks++)
+          for (int threads = 1; threads <= 2; threads++) {
+            /* The first `ranks` ranks form the layout; the others wait in the split. */
+            const int is_ref = mode == 0 && ranks == 1 && threads == 1;
+            sml_comm group = sml_comm_split(&world, world.rank < ranks ? 0 : 1, world.rank);
+            if (world.rank < ranks) step_on(&group, &m, steps[s], threads, mode, is_ref ? &ref : &got);
+            sml_comm_free(&group);
+            if (world.rank == 0 && !is_ref) {
+              char what[128];
+              snprintf(what, sizeof what, "%s step %lld, %s, %d rank(s) x %d thread(s)", kinds[k],
+                       (long long)steps[s], modes[mode].name, ranks, threads);
+              compare(&m, what, &ref, &got);
+            }
           }
-        }
       free(ref.grad);
       free(got.grad);
     }

@@ -62,6 +62,10 @@ void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *o
 /* Every rank gets every rank's block, in rank order (out: the sum of the
  * blocks' sizes, on every rank). */
 void sml_allgatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out);
+/* In place over rows of row_len floats: rank r's rows [first[r], first[r] +
+ * count[r]) of rows reach every rank (the same arrays on every rank). */
+void sml_allgatherv_rows_f32(const sml_comm *c, float *rows, int64_t row_len, const int64_t *first,
+                             const int64_t *count);
 /* Element-wise max of uint8 buffers onto root (collecting rows that only
  * one rank holds: the others contribute zeros). */
 void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root);

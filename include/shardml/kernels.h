@@ -74,6 +74,11 @@ typedef struct {
   void (*fixed_sum_rows)(int64_t *acc, const float *x, int64_t stride, int64_t nrows, int64_t n, double scale);
   /* out[i] = (float)((double)acc[i] * unscale) */
   void (*fixed_to_float)(float *out, const int64_t *acc, int64_t n, double unscale);
+  /* out[i] = (float)(((double)x[0][i] + x[1][i]) + ... + x[nrows-1][i]): the
+   * rows added in row order in double, rounded once (a sum in a fixed order
+   * rather than an order-free one; the same bits at every level: additions
+   * only, nothing to contract) */
+  void (*ordered_sum_rows)(float *out, const float *x, int64_t stride, int64_t nrows, int64_t n);
 } sml_kernels;
 
 const char *sml_isa_name(sml_isa isa);

@@ -54,14 +54,17 @@ const sml_optimizer *sml_optimizer_at(int i);
 /* "sgd, nesterov, adam, adamw" for messages and help. */
 const char *sml_optimizer_names(void);
 
-/* The summed gradient a step reads: floats, or --reproducible's exact
+/* The summed gradient a step reads: floats, or one of --reproducible's two
+ * forms, turned into floats one piece at a time as the update reads them
+ * (no float copy of the gradient is written and read back): exact
  * fixed-point sums (shardml/exact.h) with each tensor's power-of-two
- * unscale, turned into floats one piece at a time as the update reads them
- * (no float copy of the gradient is written and read back). */
+ * unscale, or every micro-batch's gradient, to be added in their order. */
 typedef struct {
   const float *floats;    /* [nweights], or NULL: */
-  const int64_t *fixed;   /* [nweights] */
+  const int64_t *fixed;   /* [nweights], or NULL: */
   const double *unscale;  /* [nparams] 2^-q of each tensor */
+  const float *rows;      /* [nrows, stride] micro-batch gradients (stride >= nweights) */
+  int64_t nrows, stride;
 } sml_grad_sum;
 
 /* One step over every tensor of the model: state[k] are the optimizer's

@@ -166,9 +166,10 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
 /* Reproducible steps (--reproducible). The global batch is cut into
  * micro-batches of cfg->micro_batch positions; each is computed whole by one
  * thread of the rank that owns it (its images are sent there first), and
- * the micro-batches' gradients and losses are summed in fixed-point integers
- * (shardml/exact.h), so the step's gradient has the same bits for any
- * number of ranks and threads. */
+ * the micro-batches' gradients and losses are summed either in micro-batch
+ * order after gathering them or in fixed-point integers (shardml/exact.h),
+ * so the step's gradient has the same bits for any number of ranks and
+ * threads. */
 /* Refuses (SML_EINPUT, naming the option that drives it and the estimate)
  * a run whose parameters, activations and history (and with --reproducible
  * the micro-batch gradients a rank keeps) would not fit this node's memory
@@ -185,6 +186,19 @@ int64_t sml_micro_batch(const sml_train_config *cfg);
 /* The most micro-batches one of `ranks` ranks owns in a full step of cfg
  * (ranks own contiguous blocks of them; ranks = 1: all of them). */
 int64_t sml_micro_batches_owned(const sml_train_config *cfg, int ranks);
+/* A step of at most this many micro-batches gathers their gradients on
+ * every rank and adds them in micro-batch order; more use the order-free
+ * exact sum (shardml/exact.h). Either is the same for every layout, and the
+ * choice depends on the step's micro-batch count alone. Up to 4, gathering
+ * the float gradients moves no more bytes than the int64 sum and saves its
+ * passes (README, "Reproducible training"). */
+#define SML_GATHERED_MICRO 4
+/* 1 if full steps of cfg take the exact sum (more than SML_GATHERED_MICRO
+ * micro-batches). */
+int sml_repro_exact_sums(const sml_train_config *cfg);
+/* Micro-batch gradients one of `ranks` ranks keeps in a step of cfg: those
+ * it owns, or all of a gathering step's. */
+int64_t sml_micro_gradients_kept(const sml_train_config *cfg, int ranks);
 typedef struct sml_repro sml_repro;
 sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
                           const sml_train_config *cfg, const sml_comm *c);
@@ -193,10 +207,11 @@ void sml_repro_free(sml_repro *r);
  * as the trainer cuts them (the images of up to CHUNK_STEPS steps from lo
  * are gathered at once, while global_step and lo go on as one epoch's
  * steps; perm must hold until the epoch ends): *grad set to the summed
- * gradient (fixed point, in r, valid until the next step), *loss_sum and
- * *count the summed loss and sample count, flags[2] summed over the ranks
- * (signal, timer), *comm_s the time spent exchanging. Collective. Returns
- * -1 when a gradient or loss is not finite on any rank (every rank returns
+ * gradient (the gathered micro-batch gradients or the fixed-point sums, in
+ * r, valid until the next step), *loss_sum and *count the summed loss and
+ * sample count, flags[2] summed over the ranks (signal, timer), *comm_s the
+ * time spent exchanging. Collective. Returns -1 when the loss (or, with
+ * exact sums, a gradient) is not finite on any rank (every rank returns
  * it), else 0. */
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
                    int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],

@@ -191,6 +191,30 @@ void sml_allgatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void
   free(counts);
 }
 
+void sml_allgatherv_rows_f32(const sml_comm *c, float *rows, int64_t row_len, const int64_t *first,
+                             const int64_t *count) {
+  int *nrows = SML_ALLOC((size_t)(2 * c->size) * sizeof *nrows), *displ = nrows + c->size;
+  for (int r = 0; r < c->size; r++) {
+    SML_ASSERT(first[r] >= 0 && count[r] >= 0 && first[r] + count[r] < INT_MAX);
+    nrows[r] = (int)count[r];
+    displ[r] = (int)first[r];
+  }
+  /* Counts in rows: a datatype of a row's columns [done, done + part) whose
+   * extent is the whole row (one column chunk, the whole row, unless a row
+   * holds more than SML_MPI_CHUNK floats). */
+  for (int64_t done = 0; done < row_len; done += SML_MPI_CHUNK) {
+    const int64_t part = row_len - done < SML_MPI_CHUNK ? row_len - done : SML_MPI_CHUNK;
+    MPI_Datatype columns, row;
+    MPI_Type_contiguous((int)part, MPI_FLOAT, &columns);
+    MPI_Type_create_resized(columns, 0, (MPI_Aint)(row_len * (int64_t)sizeof *rows), &row);
+    MPI_Type_commit(&row);
+    MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, rows + done, nrows, displ, row, c->comm);
+    MPI_Type_free(&row);
+    MPI_Type_free(&columns);
+  }
+  free(nrows);
+}
+
 void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root) {
   for (int64_t done = 0; done < n; done += SML_MPI_CHUNK) {
     int64_t part = n - done < SML_MPI_CHUNK ? n - done : SML_MPI_CHUNK;

@@ -601,6 +601,30 @@ static void fixed_to_float(float *out, const int64_t *acc, int64_t n, double uns
   }
 }
 
+static void ordered_sum_rows(float *out, const float *x, int64_t stride, int64_t nrows, int64_t n) {
+  const int64_t nchunks = (n + FIXED_CHUNK - 1) / FIXED_CHUNK;
+#pragma omp parallel for schedule(static) if (n * nrows >= PAR_MIN_WORK)
+  for (int64_t c = 0; c < nchunks; c++) {
+    const int64_t lo = c * FIXED_CHUNK, hi = lo + FIXED_CHUNK < n ? lo + FIXED_CHUNK : n;
+    int64_t i = lo;
+    for (; i + 2 * DVEC <= hi; i += 2 * DVEC) { /* two independent chains */
+      vecd s0 = {0}, s1 = {0};
+      for (int64_t j = 0; j < nrows; j++) {
+        s0 += load_widened(x + j * stride + i);
+        s1 += load_widened(x + j * stride + i + DVEC);
+      }
+      const vecf_half f0 = __builtin_convertvector(s0, vecf_half), f1 = __builtin_convertvector(s1, vecf_half);
+      memcpy(out + i, &f0, sizeof f0);
+      memcpy(out + i + DVEC, &f1, sizeof f1);
+    }
+    for (; i < hi; i++) {
+      double s = 0;
+      for (int64_t j = 0; j < nrows; j++) s += x[j * stride + i];
+      out[i] = (float)s;
+    }
+  }
+}
+
 /* ---------------------------------------------------------------- table */
 
 #define SML_STR2(x) #x
@@ -625,4 +649,5 @@ const sml_kernels SML_PASTE(sml_kernels_, SML_KLEVEL) = {
     .absmax_rows = absmax_rows,
     .fixed_sum_rows = fixed_sum_rows,
     .fixed_to_float = fixed_to_float,
+    .ordered_sum_rows = ordered_sum_rows,
 };

@@ -108,12 +108,13 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   for (int l = 0; l <= m->nlayers; l++) width_sum = add_sat(width_sum, m->width[l]);
   const int64_t steps_per_epoch = (n_train + cfg->batch - 1) / cfg->batch;
   const int64_t logged = cfg->log_every > 0 ? mul_sat(cfg->epochs, steps_per_epoch) / cfg->log_every : 0;
-  /* --reproducible: every micro-batch a rank owns keeps its own gradient
-   * until the step's exact sum, which is int64 (src/train/reproducible.c). */
+  /* --reproducible: the micro-batch gradients a rank keeps until the
+   * step's sum, plus the int64 exact sums where there are more than
+   * SML_GATHERED_MICRO micro-batches (src/train/reproducible.c). */
   const int64_t exact_sums =
-      cfg->reproducible
-          ? add_sat(mul_sat(sml_micro_batches_owned(cfg, ranks), mul_sat(m->nweights, 4)), mul_sat(m->nweights, 8))
-          : 0;
+      cfg->reproducible ? add_sat(mul_sat(sml_micro_gradients_kept(cfg, ranks), mul_sat(m->nweights, 4)),
+                                  sml_repro_exact_sums(cfg) ? mul_sat(m->nweights, 8) : 0)
+                        : 0;
   const struct {
     const char *quantity, *what; /* quantity: named as the CLI maps it to its option */
     int64_t bytes;
@@ -158,10 +159,25 @@ int64_t sml_micro_batch(const sml_train_config *cfg) {
   return setting < cfg->batch ? setting : cfg->batch;
 }
 
+/* Micro-batches in a full step, rounded up without adding first, so that
+ * no sum can overflow. */
+static int64_t micro_batches(const sml_train_config *cfg) {
+  const int64_t micro = sml_micro_batch(cfg);
+  return cfg->batch / micro + (cfg->batch % micro != 0);
+}
+
 int64_t sml_micro_batches_owned(const sml_train_config *cfg, int ranks) {
-  /* Rounded up without adding first, so that no sum can overflow. */
-  const int64_t micro = sml_micro_batch(cfg), nmicro = cfg->batch / micro + (cfg->batch % micro != 0);
+  const int64_t nmicro = micro_batches(cfg);
   return nmicro / ranks + (nmicro % ranks != 0);
+}
+
+int sml_repro_exact_sums(const sml_train_config *cfg) { return micro_batches(cfg) > SML_GATHERED_MICRO; }
+
+int64_t sml_micro_gradients_kept(const sml_train_config *cfg, int ranks) {
+  const int64_t owned = sml_micro_batches_owned(cfg, ranks), nmicro = micro_batches(cfg);
+  /* A short last batch of a run with exact sums may gather its few. */
+  const int64_t gathered = nmicro < SML_GATHERED_MICRO ? nmicro : SML_GATHERED_MICRO;
+  return owned > gathered ? owned : gathered;
 }
 
 int sml_train_model(const sml_train_config *cfg, int64_t input_dim, int num_classes, sml_model *m, sml_err *err) {

@@ -145,7 +145,8 @@ double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *par
       first[k] = m->param[p].offset + i;
       tensor[k] = p;
     }
-  /* Fixed-point sums become floats here, a piece per thread, in cache. */
+  /* Fixed-point sums or micro-batch rows become floats here, a piece per
+   * thread, in cache. */
   float *converted = grad->floats ? NULL : SML_ALLOC((size_t)omp_get_max_threads() * PIECE * sizeof *converted);
   const sml_kernels *kern = sml_kernels_active();
 #pragma omp parallel for schedule(static) if (m->nweights >= PAR_MIN)
@@ -155,7 +156,8 @@ double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *par
     const float *g_sum = grad->floats ? grad->floats + first[k] : NULL;
     if (!g_sum) {
       float *mine = converted + (int64_t)omp_get_thread_num() * PIECE;
-      kern->fixed_to_float(mine, grad->fixed + first[k], n, grad->unscale[tensor[k]]);
+      if (grad->fixed) kern->fixed_to_float(mine, grad->fixed + first[k], n, grad->unscale[tensor[k]]);
+      else kern->ordered_sum_rows(mine, grad->rows + first[k], grad->stride, grad->nrows, n);
       g_sum = mine;
     }
     sml_opt_step s = common;

@@ -6,11 +6,18 @@
  * computed whole by one thread of one rank (rank r owns the k of its block
  * of the micro-batches), single-threaded, with the same shapes whatever the
  * layout; its images travel to that rank first (uint8, one alltoallv for
- * a chunk of steps; the rank's own images are read where they are). Each
- * micro-batch's gradient and loss then become fixed-point integers (shardml/
- * exact.h), scaled from the largest magnitude over all ranks (one small
- * MPI_MAX), and integers add exactly, in any order: locally over threads and
- * micro-batches, globally in one int64 MPI_SUM. */
+ * a chunk of steps; the rank's own images are read where they are). The
+ * micro-batches' gradients and losses are then summed in one of two ways,
+ * both the same for every layout, chosen by the step's micro-batch count:
+ * - up to SML_GATHERED_MICRO: every rank gathers every micro-batch's float
+ *   gradient (one MPI_Allgatherv) and the optimizer adds them in
+ *   micro-batch order as it reads them (kernels' ordered_sum_rows). No
+ *   fixed point, no scale to agree on, and no more bytes than the int64 sum.
+ * - more: each micro-batch's gradient and loss become fixed-point integers
+ *   (shardml/exact.h), scaled from the largest magnitude over all ranks (one
+ *   small MPI_MAX), and integers add exactly, in any order: locally over
+ *   threads and micro-batches, globally in one int64 MPI_SUM. Its bytes and
+ *   passes do not grow with the micro-batches, as gathering them would. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -49,8 +56,11 @@ struct sml_repro {
                                and slot: in its shard or in recv */
   uint8_t *labels;          /* [chunk_steps, slots] */
   int64_t *ids;             /* their global indices (dropout) */
-  float *grads;             /* [max_local, nweights] each micro-batch's gradient sum */
-  double *losses;           /* [max_local] */
+  float *grads;             /* [kept, nweights] the micro-batch gradients: this rank's from row 0 (exact
+                               sums), or every micro-batch's at its index (gathering steps) */
+  double *losses;           /* [kept] their losses, in the same rows */
+  double *gathered;         /* [SML_GATHERED_MICRO + 2]: every micro-batch's loss, then the flags */
+  int64_t *first_row, *nrows; /* [P] each rank's rows in a gathering step */
   int nthreads;
   sml_workspace *ws;        /* [nthreads] */
   float **x;                /* [nthreads] prepared micro-batch [micro, dim] */
@@ -58,7 +68,8 @@ struct sml_repro {
   double *maxima;           /* [nparams + 1]: per tensor, then the loss */
   int *q;                   /* [nparams + 1] fixed-point exponents */
   double *unscale;          /* [nparams] 2^-q: the sums' unscale for the optimizer */
-  int64_t *acc;             /* [nweights + 4]: gradient, loss, count, signal, timer */
+  int64_t *acc;             /* [nweights + 4]: gradient, loss, count, signal, timer (NULL: no step
+                               of the run takes exact sums) */
 };
 
 /* Rank holding global training index g (shards are contiguous, in rank order). */
@@ -106,8 +117,15 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   r->rows = SML_ALLOC((size_t)slots * sizeof *r->rows);
   r->labels = SML_ALLOC((size_t)slots);
   r->ids = SML_ALLOC((size_t)slots * sizeof *r->ids);
-  r->grads = SML_ALLOC((size_t)(r->max_local * m->nweights) * sizeof *r->grads);
-  r->losses = SML_ALLOC((size_t)r->max_local * sizeof *r->losses);
+  const int64_t kept = sml_micro_gradients_kept(cfg, c->size);
+  /* On huge pages, as every buffer MPI moves: a gathering step sends these
+   * rows, and on 4 KiB pages the MPI_Allgatherv took 310 us instead of 165
+   * (1.6 MB, 2 ranks, AMD EPYC). */
+  r->grads = SML_ALLOC_COMM((size_t)(kept * m->nweights) * sizeof *r->grads);
+  r->losses = SML_ALLOC((size_t)kept * sizeof *r->losses);
+  r->gathered = SML_ALLOC((SML_GATHERED_MICRO + 2) * sizeof *r->gathered);
+  r->first_row = SML_ALLOC((size_t)(2 * c->size) * sizeof *r->first_row);
+  r->nrows = r->first_row + c->size;
   r->nthreads = sml_threads();
   r->ws = SML_ALLOC((size_t)r->nthreads * sizeof *r->ws);
   r->x = SML_ALLOC((size_t)r->nthreads * sizeof *r->x);
@@ -119,7 +137,7 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
   r->q = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->q);
   r->unscale = SML_ALLOC((size_t)m->nparams * sizeof *r->unscale);
-  r->acc = SML_ALLOC_COMM((size_t)(m->nweights + 4) * sizeof *r->acc);
+  if (sml_repro_exact_sums(cfg)) r->acc = SML_ALLOC_COMM((size_t)(m->nweights + 4) * sizeof *r->acc);
   return r;
 }
 
@@ -131,7 +149,7 @@ void sml_repro_free(sml_repro *r) {
   }
   free(r->ws); free(r->x); free(r->shard_first); free(r->send_counts); free(r->recv_counts); free(r->send);
   free(r->recv); free(r->dest); free(r->src); free(r->slot_of); free(r->rows); free(r->labels); free(r->ids);
-  free(r->grads); free(r->losses);
+  free(r->grads); free(r->losses); free(r->gathered); free(r->first_row);
   free(r->micro_max); free(r->maxima); free(r->q); free(r->unscale); free(r->acc);
   free(r);
 }
@@ -223,6 +241,36 @@ static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t 
   free(fill);
 }
 
+/* The sum of a step of at most SML_GATHERED_MICRO micro-batches, whose
+ * gradients and losses sit in rows k0 .. k0 + kc - 1: every rank receives
+ * the others' rows, and the losses and flags come in one small sum (each
+ * loss has one rank's value and the others' zeros, and x + 0 is x). */
+static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *grad, double *loss_sum,
+                        int64_t *count, int64_t flags[2], double *comm_s) {
+  const sml_comm *c = r->c;
+  const int64_t nw = r->m->nweights;
+  for (int q = 0; q < c->size; q++) sml_block_range(nmicro, q, c->size, &r->first_row[q], &r->nrows[q]);
+  const int64_t k0 = r->first_row[c->rank], kc = r->nrows[c->rank];
+  for (int64_t k = 0; k < nmicro; k++) r->gathered[k] = k >= k0 && k < k0 + kc ? r->losses[k] : 0.0;
+  r->gathered[nmicro] = (double)flags[0];
+  r->gathered[nmicro + 1] = (double)flags[1];
+  const double t0 = sml_now();
+  sml_allreduce_sum_f64(c, r->gathered, nmicro + 2);
+  sml_allgatherv_rows_f32(c, r->grads, nw, r->first_row, r->nrows);
+  *comm_s += sml_now() - t0;
+  double loss = 0;
+  for (int64_t k = 0; k < nmicro; k++) loss += r->gathered[k]; /* in micro-batch order */
+  flags[0] = (int64_t)r->gathered[nmicro];
+  flags[1] = (int64_t)r->gathered[nmicro + 1];
+  /* A non-finite gradient shows in the next step's loss, as in the default
+   * mode, on every rank alike (they all add the same rows). */
+  if (!isfinite(loss)) return -1;
+  *grad = (sml_grad_sum){.rows = r->grads, .nrows = nmicro, .stride = nw};
+  *loss_sum = loss;
+  *count = nb;
+  return 0;
+}
+
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
                    int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
                    double *comm_s) {
@@ -242,23 +290,28 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
 
   /* Each micro-batch whole on one thread: the kernels' own parallel regions
    * are nested, hence single-threaded, so nothing depends on the layout.
-   * Its largest magnitude per tensor is taken while its gradient is still
-   * in cache. */
+   * For an exact sum, its largest magnitude per tensor is taken while its
+   * gradient is still in cache. */
+  const int gather = nmicro <= SML_GATHERED_MICRO;
+  const int64_t row0 = gather ? k0 : 0; /* the row of this rank's first micro-batch */
   const sml_kernels *kern = sml_kernels_active();
   const sml_dropout drop = {.p = r->cfg->dropout, .seed = r->cfg->seed, .step = global_step};
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < kc; j++) {
     const int t = omp_get_thread_num();
     const int64_t k = k0 + j, slot = base + j * r->micro, n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
-    float *g = r->grads + j * nw;
+    float *g = r->grads + (row0 + j) * nw;
     memset(g, 0, (size_t)nw * sizeof *g);
     sml_prep_rows(r->prep, r->rows + slot, n, r->x[t]);
     sml_dropout d = drop;
     d.ids = r->ids + slot;
-    r->losses[j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, drop.p > 0 ? &d : NULL, &r->ws[t]);
-    for (int p = 0; p < m->nparams; p++)
+    r->losses[row0 + j] =
+        sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, drop.p > 0 ? &d : NULL, &r->ws[t]);
+    for (int p = 0; p < m->nparams && !gather; p++)
       r->micro_max[j * m->nparams + p] = kern->absmax_rows(g + m->param[p].offset, 0, 1, m->param[p].size);
   }
+
+  if (gather) return gathered_sum(r, nmicro, nb, grad, loss_sum, count, flags, comm_s);
 
   /* The scale of every tensor and of the loss, agreed by every rank. A
    * non-finite value becomes an infinite maximum, which MPI_MAX keeps. */

@@ -4,7 +4,10 @@
 # (shards of unequal size; batch 100, so the last batch holds one image):
 # the final parameters and optimizer state (one checksum), every logged step
 # loss, the history's losses and accuracies and the test accuracy are
-# bitwise equal across 1, 2, 3, 4 ranks x 1, 2 threads. A run killed on 2
+# bitwise equal across 1, 2, 3, 4 ranks x 1, 2 threads; at the default
+# micro-batch (2 per step: gathered, added in order) and, for the MLP, at
+# --micro-batch 16 (7 per step: exact fixed-point sums; the last step's one
+# is gathered). A run killed on 2
 # ranks and resumed on 3 ends bitwise equal to the uninterrupted 1-rank run;
 # a search scores bitwise alike with groups of 1 and of 2 ranks.
 . "$(dirname "$0")/lib.sh"
@@ -14,8 +17,9 @@ fingerprint() { # what must not change with the layout: tensors, step losses, hi
   echo "$(tensors_checksum "$1/model.h5") $(md5sum <"$1/steps.csv" | cut -c1-32) $(cut -d, -f1-5,11 "$1/history.csv" | md5sum | cut -c1-32) $(cat "$1.acc")"
 }
 
-for model in "mlp --hidden 32x16" "softmax" "svm" "mlp --hidden 24 --optimizer adam --dropout 0.2"; do
-  name=${model%% *}$(grep -o 'adam' <<<"$model")
+for model in "mlp --hidden 32x16" "mlp --hidden 32x16 --micro-batch 16" "softmax" "svm" \
+  "mlp --hidden 24 --optimizer adam --dropout 0.2"; do
+  name=$(tr -cd 'a-z0-9' <<<"$model")
   ref=""
   for layout in "1 1" "1 2" "2 1" "2 2" "3 1" "3 2" "4 1" "4 2"; do
     set -- $layout

@@ -216,16 +216,25 @@ void sml_repro_free(sml_repro *r);
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
                    int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
                    double *comm_s);
+/* Bytes of this rank's data bound for other ranks in r's steps so far: for
+ * the sums (an allreduce's buffer once, its gathered micro-batch gradients
+ * once per other rank) and for images; none on one rank. Payloads, not
+ * MPI's algorithms: on 2 ranks exactly what crosses between them. */
+void sml_repro_sent(const sml_repro *r, int64_t *sum_bytes, int64_t *image_bytes);
 
 /* The buffers of one training's steps, in either mode. */
 typedef struct {
   sml_step_scratch scratch; /* default mode */
   sml_repro *repro;         /* --reproducible; NULL otherwise */
   float *grad;              /* [nweights + 4]: the gradient sum, then loss, count, signal, timer (one allreduce) */
+  int64_t sent_sum_bytes;   /* default mode: the allreduces' payloads so far (sml_step_sent) */
 } sml_step_buffers;
 void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_shard *train, const sml_prep *prep,
                            const sml_train_config *cfg, const sml_comm *c);
 void sml_step_buffers_free(sml_step_buffers *b);
+/* Bytes this rank has handed to MPI to send in b's steps so far, as
+ * sml_repro_sent counts them (the default mode sends no images). */
+void sml_step_sent(const sml_step_buffers *b, int64_t *sum_bytes, int64_t *image_bytes);
 
 /* One training step as sml_train takes it (and tests/bench/repro_steps.c
  * times it): the gradient at st->params of positions [lo, hi) of perm, in

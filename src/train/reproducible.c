@@ -68,6 +68,7 @@ struct sml_repro {
   double *maxima;           /* [nparams + 1]: per tensor, then the loss */
   int *q;                   /* [nparams + 1] fixed-point exponents */
   double *unscale;          /* [nparams] 2^-q: the sums' unscale for the optimizer */
+  int64_t sent_sums, sent_images; /* bytes handed to MPI to send (sml_repro_sent) */
   int64_t *acc;             /* [nweights + 4]: gradient, loss, count, signal, timer (NULL: no step
                                of the run takes exact sums) */
 };
@@ -154,6 +155,11 @@ void sml_repro_free(sml_repro *r) {
   free(r);
 }
 
+void sml_repro_sent(const sml_repro *r, int64_t *sum_bytes, int64_t *image_bytes) {
+  *sum_bytes = r->sent_sums;
+  *image_bytes = r->sent_images;
+}
+
 /* Slot `slot` reads global image g where it is, in this rank's shard. */
 static void slot_from_shard(sml_repro *r, int64_t slot, int64_t g) {
   const int64_t local = g - r->train->first;
@@ -220,6 +226,7 @@ static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t 
     rec[r->dim] = r->train->labels[local];
     fill[dest] += record;
   }
+  for (int q = 0; q < c->size; q++) r->sent_images += r->send_counts[q];
   sml_alltoallv_bytes(c, r->send, r->send_counts, r->recv, r->recv_counts);
   /* Records arrive grouped by source rank, in position order. */
   fill[0] = 0;
@@ -257,6 +264,8 @@ static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *
   const double t0 = sml_now();
   sml_allreduce_sum_f64(c, r->gathered, nmicro + 2);
   sml_allgatherv_rows_f32(c, r->grads, nw, r->first_row, r->nrows);
+  if (c->size > 1)
+    r->sent_sums += (nmicro + 2) * (int64_t)sizeof *r->gathered + kc * nw * (int64_t)sizeof *r->grads * (c->size - 1);
   *comm_s += sml_now() - t0;
   double loss = 0;
   for (int64_t k = 0; k < nmicro; k++) loss += r->gathered[k]; /* in micro-batch order */
@@ -327,6 +336,7 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   r->maxima[m->nparams] = mx;
   t0 = sml_now();
   sml_allreduce_max_f64(c, r->maxima, m->nparams + 1);
+  if (c->size > 1) r->sent_sums += (m->nparams + 1) * (int64_t)sizeof *r->maxima;
   *comm_s += sml_now() - t0;
   for (int p = 0; p <= m->nparams; p++)
     if (!isfinite(r->maxima[p])) return -1; /* diverged, on every rank alike */
@@ -348,6 +358,7 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   r->acc[nw + 3] = flags[1];
   t0 = sml_now();
   sml_allreduce_sum_i64(c, r->acc, nw + 4);
+  if (c->size > 1) r->sent_sums += (nw + 4) * (int64_t)sizeof *r->acc;
   *comm_s += sml_now() - t0;
 
   /* The optimizer reads the sums as they are (1 / 2^q is a power of two: exact). */

@@ -197,6 +197,16 @@ void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_sh
   sml_step_scratch_init(&b->scratch, m, cfg->batch, prep->dim);
   b->repro = cfg->reproducible ? sml_repro_init(m, train, prep, cfg, c) : NULL;
   b->grad = SML_ALLOC_COMM((size_t)(m->nweights + NFLAGS) * sizeof *b->grad);
+  b->sent_sum_bytes = 0;
+}
+
+void sml_step_sent(const sml_step_buffers *b, int64_t *sum_bytes, int64_t *image_bytes) {
+  if (b->repro) {
+    sml_repro_sent(b->repro, sum_bytes, image_bytes);
+    return;
+  }
+  *sum_bytes = b->sent_sum_bytes;
+  *image_bytes = 0;
 }
 
 void sml_step_buffers_free(sml_step_buffers *b) {
@@ -233,6 +243,7 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
     *compute_s = t1 - t0;
     sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
     *comm_s = sml_now() - t1;
+    if (c->size > 1) b->sent_sum_bytes += (nw + NFLAGS) * (int64_t)sizeof *grad; /* as sml_repro_sent counts */
     flags[0] = (int64_t)grad[nw + FLAG_SIGNAL];
     flags[1] = (int64_t)grad[nw + FLAG_TIMER];
   }

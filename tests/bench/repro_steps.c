@@ -100,6 +100,15 @@ int main(int argc, char **argv) {
       if (s >= 0) t[k * steps + s] = sml_now() - t0;
     }
   }
+  /* Bytes bound for other ranks per step (sml_step_sent), averaged over the
+   * steps and the ranks. */
+  double sent[2][2];
+  for (int k = 0; k < 2; k++) {
+    int64_t mine[2];
+    sml_step_sent(&runs[k].bufs, &mine[0], &mine[1]);
+    sml_allreduce_sum_i64(&world, mine, 2);
+    for (int j = 0; j < 2; j++) sent[k][j] = (double)mine[j] / (double)world.size / (double)(warmup + steps);
+  }
   if (world.rank == 0) {
     double med[2];
     for (int k = 0; k < 2; k++) med[k] = sml_bench_median(t + k * steps, (size_t)steps);
@@ -109,6 +118,8 @@ int main(int argc, char **argv) {
            (long long)batch, world.size, sml_threads(), (long long)steps, med[0] * 1e6, (double)batch / med[0],
            med[1] * 1e6, (double)batch / med[1], (long long)sml_micro_batch(&cfg), 100 * (med[0] / med[1] - 1),
            last_loss[0], last_loss[1]);
+    printf("  sent per rank and step: default %.0f kB (gradient), --reproducible %.0f kB (sums) + %.1f kB (images)\n",
+           sent[0][0] / 1e3, sent[1][0] / 1e3, sent[1][1] / 1e3);
   }
   for (int k = 0; k < 2; k++) {
     sml_step_buffers_free(&runs[k].bufs);

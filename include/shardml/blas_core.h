@@ -9,6 +9,8 @@
 #ifndef SHARDML_BLAS_CORE_H
 #define SHARDML_BLAS_CORE_H
 
+#include "shardml/error.h"
+
 /* Opt-out: SHARDML_BLAS_AUTOCORE=0 keeps whatever OpenBLAS chose. */
 #define SML_BLAS_AUTOCORE_ENV "SHARDML_BLAS_AUTOCORE"
 /* Set by shardml on re-exec to the core OpenBLAS had first chosen. */
@@ -17,6 +19,13 @@
 /* Call first thing in main(). Returns only when no re-exec is needed (or
  * exec failed, in which case shardml carries on with the slow kernels). */
 void sml_blas_core_fix(int argc, char **argv);
+
+/* A forced OPENBLAS_CORETYPE whose kernels need instructions this CPU lacks
+ * (an environment copied from another node, an emulator): OpenBLAS would
+ * run them and die of an illegal instruction at the first product. Returns
+ * SML_EINPUT naming the variable and both levels; SML_OK otherwise, and
+ * where the linked CBLAS is not OpenBLAS. Local: the caller agrees on it. */
+int sml_blas_core_check(sml_err *err);
 
 /* The kernel set OpenBLAS is running ("SkylakeX", "Haswell", "Prescott"...),
  * or NULL when the CBLAS linked is not OpenBLAS. */

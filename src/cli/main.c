@@ -47,7 +47,9 @@ int main(int argc, char **argv) {
   sml_err err = {{0}, {0}};
   int quiet_failure = 0; /* the failure was already explained */
   const char *cmd = argc > 1 ? argv[1] : NULL;
-  int status = sml_agree(&world, sml_kernels_init(&err), &err);
+  int status = sml_kernels_init(&err);
+  if (status == SML_OK) status = sml_blas_core_check(&err);
+  status = sml_agree(&world, status, &err);
   if (status == SML_OK) {
     /* A job spanning nodes of different CPUs runs the level every rank has,
      * so that all ranks round alike. */

@@ -98,6 +98,24 @@ const char *sml_blas_summary(void) {
   return summary;
 }
 
+int sml_blas_core_check(sml_err *err) {
+#if defined(__x86_64__) || defined(__i386__)
+  const char *forced = getenv("OPENBLAS_CORETYPE");
+  const int forced_level = sml_blas_core_level(sml_blas_core_name());
+  /* Every x86-64 CPU runs SSE; the best core names the level above that. */
+  const char *best = sml_cpu_best_core();
+  const int cpu_level = best ? sml_blas_core_level(best) : 1;
+  if (forced && forced_level > cpu_level)
+    return sml_fail(err, SML_EINPUT,
+                    "OPENBLAS_CORETYPE=%s: its kernels need %s, this CPU runs %s at most (unset the variable, or "
+                    "set it to a core of that level)",
+                    forced, sml_blas_level_name(forced_level), sml_blas_level_name(cpu_level));
+#else
+  (void)err;
+#endif
+  return SML_OK;
+}
+
 static char notice[256];
 
 const char *sml_blas_core_notice(void) { return notice[0] ? notice : NULL; }

@@ -12,7 +12,12 @@
 TEST_KERNELS=${1:?usage: baseline_cpu.sh TEST_KERNELS AVX2_PROBE}
 PROBE=${2:?}
 QEMU=$(command -v qemu-x86_64) || { echo "SKIP: qemu-x86_64 not installed (Debian package qemu-user)"; exit 77; }
-EMU=(timeout 120 "$QEMU" -cpu Nehalem) # emulation is ~10x slower; a hang fails, not the CTest timeout
+# The machine's environment may force an OpenBLAS core for its own CPU
+# (OPENBLAS_CORETYPE=Haswell on AMD Zen 5): the emulated CPU runs none of
+# it, so every emulated run starts without it, and one checks the refusal.
+# (qemu-user runs only the first program: variables are set before it.)
+NEHALEM=(timeout 120 "$QEMU" -cpu Nehalem) # emulation is ~10x slower; a hang fails, not the CTest timeout
+EMU=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE -u SHARDML_BLAS_AUTOCORE "${NEHALEM[@]}")
 D="$FIXTURES/idx_raw"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
@@ -42,6 +47,11 @@ for metric in l1 l2; do
     >/dev/null 2>&1
   check "knn $metric predictions equal the native generic run's" cmp -s "$tmp/emu_$metric.csv" "$tmp/native_$metric.csv"
 done
+
+out=$(env -u SHARDML_ISA OPENBLAS_CORETYPE=Haswell "${NEHALEM[@]}" "$SHARDML" info --data "$D" 2>&1); rc=$?
+check "OPENBLAS_CORETYPE=Haswell on the emulated CPU: exit 2 (not an illegal instruction: $rc)" test "$rc" -eq 2
+check "... with one error line naming the variable and the CPU's level" \
+  test "$(grep -c '^shardml: error: OPENBLAS_CORETYPE=Haswell: its kernels need avx2, this CPU runs sse' <<<"$out")" -eq 1
 
 out=$(SHARDML_ISA=avx2 "${EMU[@]}" "$SHARDML" info --data "$D" 2>&1); rc=$?
 check "SHARDML_ISA=avx2 on the emulated CPU: exit 2 (not an illegal instruction: $rc)" test "$rc" -eq 2

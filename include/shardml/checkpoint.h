@@ -75,9 +75,21 @@ void sml_saved_model_free(sml_saved_model *sm);
 
 /* Checkpoint files in a directory: ckpt-<global step>.h5 and `latest`. */
 int sml_checkpoint_path(char *out, size_t len, const char *dir, int64_t global_step);
-/* Writes `latest` (atomically) and removes all but the newest `keep`. */
-int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, sml_err *err);
-/* Lists checkpoints newest first; returns the count (at most max). */
-int sml_checkpoint_list(const char *dir, char (*paths)[4096], int max);
+/* Which run a checkpoint belongs to: a hash of what a resume requires to
+ * be equal (model, data set, optimizer and the hyperparameters that define
+ * the trajectory). Recorded in every file as the attribute run_identity. */
+uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config *cfg,
+                                     const sml_dataset_identity *data);
+/* The run identity a checkpoint file records; 0 for a file that records
+ * none (older versions) or cannot be read. */
+uint64_t sml_checkpoint_identity_of(const char *path);
+/* Points `latest` (atomically) at newest, then removes this run's older
+ * checkpoints (same identity) beyond the newest `keep`; other runs' files
+ * are never touched. */
+int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, uint64_t identity, sml_err *err);
+/* Every checkpoint file of dir, newest first: *paths allocated (free with
+ * sml_checkpoint_list_free); returns the count. */
+int sml_checkpoint_list(const char *dir, char ***paths);
+void sml_checkpoint_list_free(char **paths, int n);
 
 #endif

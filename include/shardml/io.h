@@ -17,6 +17,13 @@ typedef struct {
 
 /* Opens path.tmp.<host>.<pid> for writing. */
 int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err);
+/* "path: cannot create: reason" for errno e: SML_EINPUT where the user can
+ * fix it (permissions, a missing directory, a read-only filesystem),
+ * SML_ERUNTIME otherwise (a full disk, an I/O error). */
+int sml_create_error(const char *path, int e, sml_err *err);
+/* Creates and removes path's temporary file: an output that cannot be
+ * written is refused before the work, under the user's name for it. */
+int sml_output_check(const char *path, sml_err *err);
 /* Flushes, fsyncs, closes and renames onto the final name. On any earlier
  * write error the temporary is removed and the final name is untouched. */
 int sml_atomic_commit(sml_atomic_file *a, sml_err *err);
@@ -29,6 +36,21 @@ int sml_rename_into_place(const char *tmp, const char *path, sml_err *err);
 
 /* Creates a directory (and parents) if missing. */
 int sml_mkdirs(const char *dir, sml_err *err);
+
+/* One process at a time for a resource (a search journal, a checkpoint
+ * directory): a POSIX record lock on a lock file, released by
+ * sml_lock_release or by the kernel when the process dies (never stale).
+ * slot < 0 takes the whole file; slot k >= 0 only its k-th slot, so that
+ * holders of different slots run side by side (a job array's slices) while
+ * the whole file's holder excludes them all and they it. A holder records
+ * "host H, pid P" in its range; a refused process gets its holder's record.
+ * A holder that is just exiting is waited for up to 2 s. */
+typedef struct {
+  int fd;
+} sml_lock;
+enum { SML_LOCK_HELD = 0, SML_LOCK_BUSY = 1, SML_LOCK_UNAVAILABLE = -1 /* errno says why */ };
+int sml_lock_take(sml_lock *l, const char *path, int slot, char *holder, size_t holder_len);
+void sml_lock_release(sml_lock *l);
 
 /* 8-bit PNG, channels 1 (gray) or 3 (RGB), rows top to bottom. */
 int sml_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,

@@ -19,11 +19,14 @@ int cmd_convert(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (!out) return sml_fail(err, SML_EINPUT, "--out FILE is required");
   if (data.val != 0) return sml_fail(err, SML_EINPUT, "--val: convert writes whole splits; drop --val");
 
+  /* Checked on every rank: a failure returned by rank 0 alone would leave
+   * the others waiting in the agreement below. */
+  sml_data_options dopt;
+  SML_TRY(cli_data_options(&data, 1, &dopt, err));
+  SML_TRY(cli_check_outputs(world, (const char *const[]){out}, 1, err));
   int status = SML_OK;
   if (world->rank == 0) {
     sml_comm self = sml_comm_self();
-    sml_data_options dopt;
-  SML_TRY(cli_data_options(&data, 1, &dopt, err));
     sml_dataset ds;
     status = sml_dataset_load(&ds, &dopt, &self, err);
     if (status == SML_OK) {

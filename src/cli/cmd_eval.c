@@ -29,6 +29,12 @@ static int setup(eval_setup *e, const char *checkpoint, const cli_data_args *dat
   if (model_opt && strcmp(model_opt, "knn") == 0) return sml_fail(err, SML_EINPUT, "--model knn: %s", knn_note);
   if (!checkpoint) return sml_fail(err, SML_EINPUT, "--checkpoint FILE is required (a model.h5 or ckpt-*.h5)");
   int st = sml_saved_model_load(&e->sm, checkpoint, err);
+  /* The file says what it holds; --model may only confirm it. */
+  if (st == SML_OK && model_opt && strcmp(model_opt, e->sm.model.kind) != 0) {
+    st = sml_fail(err, SML_EINPUT, "--model %s: %s holds a %s model (eval reads the model from the file; drop --model)",
+                  model_opt, checkpoint, e->sm.model.kind);
+    sml_saved_model_free(&e->sm);
+  }
   SML_TRY(sml_agree(c, st, err));
   cli_data_args d = *data;
   if (!d.data && e->sm.dataset_path[0]) d.data = e->sm.dataset_path; /* the data it was trained on */
@@ -135,6 +141,7 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "  shardml eval --checkpoint out/model.h5 --confusion-png confusion.png\n"
                     "  shardml eval --checkpoint ck/ckpt-000001000.h5 --data fashion.h5\n",
                     argc, argv, opts, err));
+  SML_TRY(cli_check_outputs(world, (const char *const[]){confusion_path}, 1, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));
   const int64_t C = e.sm.model.width[e.sm.model.nlayers];
@@ -189,6 +196,7 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "  shardml predict --checkpoint shardml-out/model.h5 --out predictions.csv\n"
                     "  shardml predict --checkpoint best.h5 --val 5000 --out val.csv\n",
                     argc, argv, opts, err));
+  SML_TRY(cli_check_outputs(world, (const char *const[]){out}, 1, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));
   const int64_t C = e.sm.model.width[e.sm.model.nlayers], n = e.split->count;

@@ -68,6 +68,8 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     argc, argv, opts, err));
   if (inputs < 1 || classes < 2 || classes > 255 || batch < 1 || checks < 1 || !(step > 0))
     return sml_fail(err, SML_EINPUT, "gradcheck: need --inputs >= 1, 2 <= --classes <= 255, --batch >= 1, --checks >= 1, --step > 0");
+  if (!(reg >= 0)) return sml_fail(err, SML_EINPUT, "--reg %g: must not be negative", reg);
+  if (seed < 0) return sml_fail(err, SML_EINPUT, "--seed %lld: must not be negative", (long long)seed);
   if (!(bound > 0)) return sml_fail(err, SML_EINPUT, "--bound %g: must be positive", bound);
   if (inputs > (1 << 24) || batch > (1 << 24) || checks > (1 << 24))
     return sml_fail(err, SML_EINPUT, "gradcheck: --inputs, --batch and --checks are at most %d", 1 << 24);

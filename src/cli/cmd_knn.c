@@ -140,6 +140,7 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (sml_metric_parse(metric_name, &metric) != 0)
     return sml_fail(err, SML_EINPUT, "--metric %s: unknown metric (l1, l2)", metric_name);
   if (rows < 1) return sml_fail(err, SML_EINPUT, "--rows %lld: must be at least 1", (long long)rows);
+  SML_TRY(cli_check_outputs(world, (const char *const[]){image, pred_out}, 2, err));
 
   sml_data_options dopt;
   SML_TRY(cli_data_options(&data, 1, &dopt, err));

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "shardml/io.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -117,6 +119,10 @@ static int parse_integer(const char *text, int64_t *out) {
 static int set_value(const cli_option *o, char *text, sml_err *err) {
   char *end = NULL;
   errno = 0;
+  /* No option means anything by an empty value (a path, a list, a number):
+   * "--data $DIR" with DIR unset is a script's mistake, said as such. */
+  if (o->kind != OPT_FLAG && !*text)
+    return sml_fail(err, SML_EINPUT, "--%s: empty value (expected %s)", o->name, o->meta ? o->meta : "a value");
   switch (o->kind) {
     case OPT_WORD: /* enumerated values are case-insensitive: stored lower-case */
       for (char *p = text; *p; p++) *p = (char)tolower((unsigned char)*p);
@@ -143,12 +149,24 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
   return SML_EINPUT;
 }
 
+/* One line per option, "--name<TAB>kind<TAB>META", for scripts: shell
+ * completion, and the test that gives every option bad values. */
+static void print_option_list(const cli_option *opts) {
+  static const char *const kinds[] = {[OPT_STRING] = "string", [OPT_WORD] = "word", [OPT_INT] = "int",
+                                      [OPT_REAL] = "real", [OPT_FLAG] = "flag"};
+  for (const cli_option *o = opts; o->name; o++) printf("--%s\t%s\t%s\n", o->name, kinds[o->kind], o->meta ? o->meta : "");
+}
+
 int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc,
               char **argv, const cli_option *opts, sml_err *err) {
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
       if (c->rank == 0) print_usage(cmd, summary, examples, opts);
+      return CLI_HELP;
+    }
+    if (strcmp(arg, "--list-options") == 0) {
+      if (c->rank == 0) print_option_list(opts);
       return CLI_HELP;
     }
     if (strncmp(arg, "--", 2) != 0)
@@ -180,6 +198,13 @@ int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const cha
   return SML_OK;
 }
 
+int cli_check_outputs(const sml_comm *c, const char *const *paths, int n, sml_err *err) {
+  int status = SML_OK;
+  for (int i = 0; c->rank == 0 && i < n && status == SML_OK; i++)
+    if (paths[i]) status = sml_output_check(paths[i], err);
+  return sml_agree(c, status, err);
+}
+
 int cli_data_options(const cli_data_args *args, int load_test, sml_data_options *out, sml_err *err) {
   sml_data_options o = {.path = args->data, .test_path = args->test_data, .load_test = load_test, .limit = args->subset};
   /* --val N (a count) or --val F (a fraction below 1); converted only in
@@ -189,6 +214,7 @@ int cli_data_options(const cli_data_args *args, int load_test, sml_data_options 
   if (args->val >= 1.0 || args->val < 0) o.val_count = (int64_t)args->val;
   else o.val_fraction = args->val;
   if (args->val >= 1.0 && args->val != floor(args->val)) o.val_fraction = -1; /* rejected by the loader */
+  if (args->seed < 0) return sml_fail(err, SML_EINPUT, "--seed %lld: must not be negative", (long long)args->seed);
   if (args->folds_mode && sml_split_mode_parse(args->folds_mode, &o.split.mode) != 0)
     return sml_fail(err, SML_EINPUT, "--folds-mode %s: expected stratified or contiguous", args->folds_mode);
   o.split.shuffle = args->shuffle;

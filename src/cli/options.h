@@ -24,7 +24,9 @@ typedef struct {
   const char *help;
 } cli_option;
 
-/* Returned by cli_parse when --help was given (after printing usage). */
+/* Returned by cli_parse when --help (after printing usage) or
+ * --list-options (after listing the options, one "--name kind META" a line)
+ * was given. */
 #define CLI_HELP (-1)
 
 /* Parses argv[1..] ("--name value" or "--name=value"). --help prints the
@@ -56,6 +58,11 @@ typedef struct {
    "stratified (default: every fold and --val has each class in proportion) or contiguous (blocks; --val: the last N)"}, \
   {"shuffle", OPT_FLAG, &(args)->shuffle, NULL, "deal images to folds and --val in a random order seeded by --seed"}, \
   {"seed", OPT_INT, &(args)->seed, "S", "seed of every random choice: initialisation, minibatch order, --shuffle (default 1)"}
+
+/* Output files the command will write (NULL entries skipped), checked on
+ * rank 0 before any work: a path that cannot be written is refused at
+ * once, under the user's name for it, not after the work. Collective. */
+int cli_check_outputs(const sml_comm *c, const char *const *paths, int n, sml_err *err);
 
 /* Turns parsed data options into loader options (fails on a bad --folds-mode). */
 int cli_data_options(const cli_data_args *args, int load_test, sml_data_options *out, sml_err *err);

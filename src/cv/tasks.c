@@ -35,46 +35,26 @@ static int journal_append(const char *path, int task, const sml_task_result *r, 
   return st;
 }
 
-/* One search per journal at a time (per slice for job arrays): a POSIX
- * write lock on <journal>.lock, held by world rank 0 for the whole search.
- * The kernel drops it when the process dies, so a lock is never stale; the
- * file names its holder for the message. */
-static int journal_lock(const sml_task_plan *plan, int *fd_out, sml_err *err) {
-  char path[4200];
-  if (plan->nslices > 1) snprintf(path, sizeof path, "%s.lock.slice%d", plan->journal, plan->slice);
-  else snprintf(path, sizeof path, "%s.lock", plan->journal);
-  int fd = open(path, O_RDWR | O_CREAT, 0644);
-  if (fd < 0) return sml_fail(err, SML_EINPUT, "%s: cannot create: %s", path, strerror(errno));
-  struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-  int locked = fcntl(fd, F_SETLK, &lk) == 0;
-  /* A holder that is just exiting (the previous job step, a slice that
-   * finished) releases it within moments: wait a little before refusing. */
-  for (int i = 0; !locked && (errno == EACCES || errno == EAGAIN) && i < 20; i++) {
-    const struct timespec pause = {0, 100000000};
-    nanosleep(&pause, NULL);
-    locked = fcntl(fd, F_SETLK, &lk) == 0;
-  }
-  if (!locked && errno != EACCES && errno != EAGAIN) { /* no locking here (some network filesystems) */
-    fprintf(stderr, "shardml: %s.lock: cannot lock (%s); not guarding against a second search\n", plan->journal,
-            strerror(errno));
-    *fd_out = fd;
+/* One search per journal at a time: a lock on <journal>.lock, held by
+ * world rank 0 for the whole search. A job array's slices each take their
+ * own slot of it and run side by side; a whole search takes all of it, so
+ * it and any slice exclude each other (both would compute the same tasks). */
+static int journal_lock(const sml_task_plan *plan, sml_lock *lock, sml_err *err) {
+  char path[4200], holder[256];
+  snprintf(path, sizeof path, "%s.lock", plan->journal);
+  switch (sml_lock_take(lock, path, plan->nslices > 1 ? plan->slice : -1, holder, sizeof holder)) {
+  case SML_LOCK_HELD:
+    return SML_OK;
+  case SML_LOCK_BUSY:
+    return sml_fail(err, SML_EINPUT, "%s: another search is running on it (%s); wait for it or use another output "
+                    "directory", plan->journal, holder);
+  default:
+    if (errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+      return sml_create_error(path, errno, err);
+    /* no locking here (some network filesystems) */
+    fprintf(stderr, "shardml: %s: cannot lock (%s); not guarding against a second search\n", path, strerror(errno));
     return SML_OK;
   }
-  if (!locked) {
-    char holder[256] = "";
-    const ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
-    holder[n > 0 ? n : 0] = '\0';
-    holder[strcspn(holder, "\n")] = '\0';
-    close(fd);
-    return sml_fail(err, SML_EINPUT, "%s: another search is running on it (%s); wait for it or use another --out",
-                    plan->journal, holder[0] ? holder : "its holder did not say who it is");
-  }
-  char host[256] = "localhost", line[320];
-  gethostname(host, sizeof host - 1);
-  const int len = snprintf(line, sizeof line, "host %s, pid %d\n", host, (int)getpid());
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) { /* the lock holds regardless */ }
-  *fd_out = fd;
-  return SML_OK;
 }
 
 /* A journal whose last line was cut by a kill (no newline) gets that line
@@ -203,9 +183,10 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   load->tasks = SML_CALLOC((size_t)g->ngroups, sizeof *load->tasks);
   const int n = plan->ntasks;
   char *done = SML_CALLOC((size_t)n + 1, 1);
-  int st = SML_OK, ndone = 0, lock_fd = -1;
+  int st = SML_OK, ndone = 0;
+  sml_lock lock = {-1};
   if (world->rank == 0 && plan->journal) {
-    st = journal_lock(plan, &lock_fd, err);
+    st = journal_lock(plan, &lock, err);
     if (st == SML_OK) {
       const int64_t cut = journal_cut_torn_tail(plan->journal);
       if (cut > 0) fprintf(stderr, "shardml: %s: cut a torn last line (%lld bytes) left by a kill\n", plan->journal, (long long)cut);
@@ -219,7 +200,7 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   }
   st = sml_agree(world, st, err);
   if (st != SML_OK) {
-    if (lock_fd >= 0) close(lock_fd);
+    sml_lock_release(&lock);
     free(done);
     return st;
   }
@@ -295,7 +276,7 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
   /* Every rank leaves the loop (the counter ran out or its group failed). */
   sml_task_counter_free(&counter);
   sml_task_counter_free(&done_counter);
-  if (lock_fd >= 0) close(lock_fd); /* every task of this run is journaled or abandoned */
+  sml_lock_release(&lock); /* every task of this run is journaled or abandoned */
   st = sml_agree(world, st, err);
   load->wall_s = sml_now() - t_start;
   double *all_busy = SML_CALLOC((size_t)world->size, sizeof *all_busy);

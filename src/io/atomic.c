@@ -47,11 +47,30 @@ int sml_remove_stale_temps(const char *dir) {
   return removed;
 }
 
+/* Failures the user can fix (permissions, a read-only filesystem, a
+ * missing directory or a file in its way) are bad input, exit 2; others
+ * (a full disk, an I/O error) are runtime failures. */
+static int user_fixable(int e) {
+  return e == EACCES || e == EPERM || e == EROFS || e == ENOTDIR || e == ENOENT || e == EEXIST || e == EISDIR;
+}
+
+int sml_create_error(const char *path, int e, sml_err *err) {
+  return sml_fail(err, user_fixable(e) ? SML_EINPUT : SML_ERUNTIME, "%s: cannot create: %s", path, strerror(e));
+}
+
 int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err) {
   snprintf(a->path, sizeof a->path, "%s", path);
   sml_temp_name(a->tmp, sizeof a->tmp, path);
   a->f = fopen(a->tmp, "w");
-  if (!a->f) return sml_fail(err, SML_ERUNTIME, "%s: cannot create: %s", a->tmp, strerror(errno));
+  if (!a->f) return sml_create_error(path, errno, err); /* the user's name, not the temporary one */
+  return SML_OK;
+}
+
+int sml_output_check(const char *path, sml_err *err) {
+  sml_atomic_file a;
+  SML_TRY(sml_atomic_open(&a, path, err));
+  fclose(a.f);
+  unlink(a.tmp);
   return SML_OK;
 }
 
@@ -79,8 +98,7 @@ int sml_atomic_commit(sml_atomic_file *a, sml_err *err) {
 /* A directory the user named: failures the user can fix (permissions, a
  * read-only filesystem, a file in the way) are bad input, exit 2. */
 static int dir_error(const char *path, int e, sml_err *err) {
-  const int input = e == EACCES || e == EPERM || e == EROFS || e == ENOTDIR || e == ENOENT || e == EEXIST;
-  return sml_fail(err, input ? SML_EINPUT : SML_ERUNTIME, "%s: cannot create directory: %s", path, strerror(e));
+  return sml_fail(err, user_fixable(e) ? SML_EINPUT : SML_ERUNTIME, "%s: cannot create directory: %s", path, strerror(e));
 }
 
 int sml_mkdirs(const char *dir, sml_err *err) {

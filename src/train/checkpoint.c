@@ -92,6 +92,24 @@ static uint64_t contents_checksum(uint64_t tensors, const ckpt_meta *mt, const s
   return sml_fnv1a(x, h->step_loss, (size_t)h->nsteps_logged * sizeof *h->step_loss);
 }
 
+uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config *cfg,
+                                     const sml_dataset_identity *data) {
+  /* Exactly what read_state requires to be equal for a resume. */
+  const double reals[] = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
+                          cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay};
+  const int64_t ints[] = {cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->reproducible,
+                          cfg->reproducible ? sml_micro_batch_setting(cfg) : 0,
+                          cfg->schedule == SML_SCHEDULE_COSINE ? cfg->epochs : 0,
+                          data->n_train, data->n_val, (int64_t)data->label_checksum};
+  uint64_t h = sml_fnv1a(SML_FNV1A_INIT, m->kind, strlen(m->kind) + 1);
+  h = sml_fnv1a(h, m->width, (size_t)(m->nlayers + 1) * sizeof *m->width);
+  h = sml_fnv1a(h, cfg->optimizer->name, strlen(cfg->optimizer->name) + 1);
+  const char *sched = schedule_name(cfg->schedule);
+  h = sml_fnv1a(h, sched, strlen(sched) + 1);
+  h = sml_fnv1a(h, reals, sizeof reals);
+  return sml_fnv1a(h, ints, sizeof ints);
+}
+
 int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sml_err *err) {
   const sml_model *m = cc->model;
   const sml_train_config *cfg = cc->cfg;
@@ -156,6 +174,9 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   char hex[32];
   snprintf(hex, sizeof hex, "%016" PRIx64, cc->data->label_checksum);
   sml_h5w_attr_string(&w, "dataset_label_checksum", hex);
+  /* Whose file this is: rotation removes only files of the same run. */
+  snprintf(hex, sizeof hex, "%016" PRIx64, sml_checkpoint_run_identity(m, cfg, cc->data));
+  sml_h5w_attr_string(&w, "run_identity", hex);
   int64_t layout[2] = {cc->nranks, cc->nthreads};
   sml_h5w_attr_i64s(&w, "saved_ranks_threads", layout, 2);
   const uint64_t tensors = tensors_checksum(st->params, st->opt_state, o->nstate, m->nweights);
@@ -513,28 +534,59 @@ int sml_checkpoint_path(char *out, size_t len, const char *dir, int64_t global_s
   return snprintf(out, len, "%s/ckpt-%09lld.h5", dir, (long long)global_step);
 }
 
-static int cmp_desc(const void *a, const void *b) { return -strcmp((const char *)a, (const char *)b); }
+static int cmp_desc(const void *a, const void *b) { return -strcmp(*(char *const *)a, *(char *const *)b); }
 
-int sml_checkpoint_list(const char *dir, char (*paths)[4096], int max) {
+int sml_checkpoint_list(const char *dir, char ***paths_out) {
+  *paths_out = NULL;
   DIR *d = opendir(dir);
   if (!d) return 0;
-  int n = 0;
-  char (*names)[256] = SML_CALLOC(4096, sizeof *names);
+  int n = 0, cap = 0;
+  char **paths = NULL;
   struct dirent *e;
-  while ((e = readdir(d)) != NULL && n < 4096) {
-    size_t len = strlen(e->d_name);
-    if (strncmp(e->d_name, "ckpt-", 5) == 0 && len > 8 && strcmp(e->d_name + len - 3, ".h5") == 0 && len < 256)
-      snprintf(names[n++], 256, "%s", e->d_name);
+  while ((e = readdir(d)) != NULL) {
+    const size_t len = strlen(e->d_name);
+    if (strncmp(e->d_name, "ckpt-", 5) != 0 || len <= 8 || strcmp(e->d_name + len - 3, ".h5") != 0) continue;
+    if (n == cap) {
+      cap = cap ? 2 * cap : 64;
+      char **grown = realloc(paths, (size_t)cap * sizeof *paths);
+      SML_ASSERT(grown != NULL);
+      paths = grown;
+    }
+    const size_t bytes = strlen(dir) + len + 2;
+    paths[n] = SML_ALLOC(bytes);
+    snprintf(paths[n++], bytes, "%s/%s", dir, e->d_name);
   }
   closedir(d);
-  qsort(names, (size_t)n, sizeof *names, cmp_desc); /* zero-padded steps: newest first */
-  int out = n < max ? n : max;
-  for (int i = 0; i < out; i++) snprintf(paths[i], 4096, "%s/%s", dir, names[i]);
-  free(names);
-  return out;
+  qsort(paths, (size_t)n, sizeof *paths, cmp_desc); /* zero-padded steps: newest first */
+  *paths_out = paths;
+  return n;
 }
 
-int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, sml_err *err) {
+void sml_checkpoint_list_free(char **paths, int n) {
+  for (int i = 0; i < n; i++) free(paths[i]);
+  free(paths);
+}
+
+/* The run identity a file records (0 when it records none). */
+static int read_run_identity(const char *path, void *out, sml_err *err) {
+  sml_h5_reader r;
+  SML_TRY(sml_h5r_open(&r, path, err));
+  char hex[32] = "";
+  int st = sml_h5r_has_attr(&r, "run_identity") ? sml_h5r_attr_string(&r, "run_identity", hex, sizeof hex, err) : SML_OK;
+  sml_h5r_close(&r);
+  if (out) *(uint64_t *)out = st == SML_OK ? strtoull(hex, NULL, 16) : 0;
+  return st;
+}
+
+uint64_t sml_checkpoint_identity_of(const char *path) {
+  sml_err ignored;
+  uint64_t id = 0;
+  /* Another run's file may be damaged: read first in a child (h5vet). */
+  if (sml_h5_vet(path, "checkpoint", read_run_identity, NULL, &ignored) != SML_OK) return 0;
+  return read_run_identity(path, &id, &ignored) == SML_OK ? id : 0;
+}
+
+int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, uint64_t identity, sml_err *err) {
   char latest[4096];
   snprintf(latest, sizeof latest, "%s/latest", dir);
   sml_atomic_file a;
@@ -542,9 +594,17 @@ int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, sml_err
   const char *base = strrchr(newest, '/');
   fprintf(a.f, "%s\n", base ? base + 1 : newest);
   SML_TRY(sml_atomic_commit(&a, err));
-  char (*paths)[4096] = SML_CALLOC(1024, sizeof *paths);
-  int n = sml_checkpoint_list(dir, paths, 1024);
-  for (int i = keep; i < n; i++) unlink(paths[i]);
-  free(paths);
+  /* Only this run's files, newest first; the one just written always
+   * stays. Files of other runs (another learning rate, another data set)
+   * are theirs to keep, whatever their step numbers. */
+  char **paths;
+  const int n = sml_checkpoint_list(dir, &paths);
+  int kept = 1;
+  for (int i = 0; i < n; i++) {
+    if (strcmp(paths[i], newest) == 0 || sml_checkpoint_identity_of(paths[i]) != identity) continue;
+    if (kept < keep) kept++;
+    else unlink(paths[i]);
+  }
+  sml_checkpoint_list_free(paths, n);
   return SML_OK;
 }

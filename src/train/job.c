@@ -1,6 +1,7 @@
 /* A whole training run with its files (see shardml/job.h). */
 #include "shardml/job.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@ static int write_checkpoint(void *ctx, const sml_train_state *st, sml_err *err) 
   cx->contents.state = st;
   cx->contents.final = 0;
   SML_TRY(sml_checkpoint_write(path, &cx->contents, err));
-  SML_TRY(sml_checkpoint_rotate(cx->job->checkpoint_dir, path, (int)cx->job->keep, err));
+  SML_TRY(sml_checkpoint_rotate(cx->job->checkpoint_dir, path, (int)cx->job->keep,
+                                sml_checkpoint_run_identity(cx->contents.model, cx->contents.cfg, cx->contents.data),
+                                err));
   fprintf(stderr, "shardml: checkpoint at step %lld (epoch %lld): %s\n", (long long)st->global_step,
           (long long)st->epoch + (st->step_in_epoch ? 1 : 0), path);
   return SML_OK;
@@ -54,8 +57,8 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
     snprintf(used, sizeof used, "%s", job->resume);
   } else {
     if (!job->checkpoint_dir) return sml_fail(err, SML_EINPUT, "resume auto: needs a checkpoint directory");
-    char (*paths)[4096] = SML_CALLOC(64, sizeof *paths);
-    int n = sml_checkpoint_list(job->checkpoint_dir, paths, 64);
+    char **paths; /* every one, newest first, until one verifies */
+    const int n = sml_checkpoint_list(job->checkpoint_dir, &paths);
     for (int i = 0; i < n && !used[0]; i++) {
       sml_err why;
       if (sml_checkpoint_read(paths[i], m, &job->cfg, id, st, &ranks, &threads, &why) == SML_OK)
@@ -63,7 +66,7 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
       else
         fprintf(stderr, "shardml: --resume auto: skipping %s\n", why.msg);
     }
-    free(paths);
+    sml_checkpoint_list_free(paths, n);
     if (!used[0]) {
       fprintf(stderr, "shardml: --resume auto: no valid checkpoint in %s; starting from scratch\n", job->checkpoint_dir);
       return SML_OK;
@@ -102,6 +105,47 @@ static int write_outputs(const sml_train_job *job, job_ctx *cx, const sml_model 
   return SML_OK;
 }
 
+/* A checkpoint directory serves one run at a time (rank 0 holds the lock
+ * until the run ends): two runs on one directory (the same batch script
+ * submitted twice, a requeue while the old step still runs) would resume
+ * from and overwrite each other's files. */
+static int lock_checkpoint_dir(const char *dir, sml_lock *lock, sml_err *err) {
+  char path[4200], holder[256];
+  snprintf(path, sizeof path, "%s/shardml.lock", dir);
+  switch (sml_lock_take(lock, path, -1, holder, sizeof holder)) {
+  case SML_LOCK_HELD:
+    return SML_OK;
+  case SML_LOCK_BUSY:
+    return sml_fail(err, SML_EINPUT, "%s: another training run is using this checkpoint directory (%s); wait for it "
+                    "or use another directory", dir, holder);
+  default:
+    if (errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+      return sml_create_error(path, errno, err);
+    fprintf(stderr, "shardml: %s: cannot lock (%s); not guarding against a second run\n", path, strerror(errno));
+    return SML_OK;
+  }
+}
+
+/* Checkpoints are named by step, so this run would replace another run's
+ * file of a step it reaches (after first_step, up to last_step): refused
+ * before any work. Other runs' files outside that range are left alone
+ * (rotation removes only this run's). */
+static int check_other_runs(const char *dir, uint64_t identity, int64_t first_step, int64_t last_step, sml_err *err) {
+  char **paths;
+  const int n = sml_checkpoint_list(dir, &paths);
+  int st = SML_OK;
+  for (int i = 0; i < n && st == SML_OK; i++) {
+    const char *name = strrchr(paths[i], '/') + 1;
+    const int64_t step = strtoll(name + 5, NULL, 10); /* ckpt-<step>.h5 */
+    if (step > first_step && step <= last_step && sml_checkpoint_identity_of(paths[i]) != identity)
+      st = sml_fail(err, SML_EINPUT, "%s: a checkpoint of another run (other data, model or hyperparameters) at step "
+                    "%lld, which this run would replace; use another checkpoint directory or remove that run's files",
+                    paths[i], (long long)step);
+  }
+  sml_checkpoint_list_free(paths, n);
+  return st;
+}
+
 int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *test_acc, sml_err *err) {
   const sml_train_config *cfg = &job->cfg;
   if (job->keep < 1) return sml_fail_quantity(err, SML_EINPUT, "checkpoints kept", " %lld: must be at least 1", (long long)job->keep);
@@ -123,6 +167,9 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   if (status == SML_OK) status = sml_train_memory_check(&model, cfg, ds.train.total, world->size, err);
   if (status == SML_OK && world->rank == 0) status = sml_mkdirs(job->out, err);
   if (status == SML_OK && world->rank == 0 && job->checkpoint_dir) status = sml_mkdirs(job->checkpoint_dir, err);
+  sml_lock dir_lock = {-1};
+  if (status == SML_OK && world->rank == 0 && job->checkpoint_dir)
+    status = lock_checkpoint_dir(job->checkpoint_dir, &dir_lock, err);
   if (status == SML_OK && world->rank == 0) { /* half-written files of runs killed mid-write */
     const char *dirs[2] = {job->out, job->checkpoint_dir};
     for (int i = 0; i < 2; i++)
@@ -130,6 +177,7 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   }
   status = sml_agree(world, status, err);
   if (status != SML_OK) {
+    sml_lock_release(&dir_lock);
     sml_dataset_free(&ds);
     return status;
   }
@@ -145,6 +193,14 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   if (world->rank == 0) sml_model_init_params(&model, state.params, cfg->seed, cfg->init_scale);
   if (job->resume) {
     status = world->rank == 0 ? resume_on_rank0(job, &model, &identity, &state, &resumed, world, err) : SML_OK;
+    status = sml_agree(world, status, err);
+  }
+  if (status == SML_OK && job->checkpoint_dir) {
+    const int64_t last_step = cfg->epochs * ((ds.train.total + cfg->batch - 1) / cfg->batch);
+    status = world->rank == 0 ? check_other_runs(job->checkpoint_dir,
+                                                 sml_checkpoint_run_identity(&model, cfg, &identity),
+                                                 state.global_step, last_step, err)
+                              : SML_OK;
     status = sml_agree(world, status, err);
   }
   if (status == SML_OK) {
@@ -187,5 +243,6 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   sml_train_state_free(&state);
   sml_prep_free(&prep);
   sml_dataset_free(&ds);
+  sml_lock_release(&dir_lock);
   return status;
 }

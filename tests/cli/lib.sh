@@ -10,14 +10,18 @@ check() { # check DESCRIPTION COMMAND...: runs one assertion and counts it
   if "$@"; then echo "ok   $what"; passed=$((passed + 1)); else echo "FAIL $what"; failed=$((failed + 1)); fi
 }
 export MPI_LAUNCH=${MPI_LAUNCH:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/mpirun.sh}
-run_np() { # run_np N ARGS...: shardml on N ranks, unbound, at most 60 s
+run_np() { # run_np N ARGS...: shardml on N ranks, unbound, at most SML_RUN_TIMEOUT s (60)
   local np=$1; shift
-  timeout 60 "$MPI_LAUNCH" "$np" "$SHARDML" "$@"
+  timeout "${SML_RUN_TIMEOUT:-60}" "$MPI_LAUNCH" "$np" "$SHARDML" "$@"
 }
 expect_fail() { # expect_fail NP CODE NEEDLE ARGS...: shardml on NP ranks exits with CODE
   # and prints exactly one error line (from rank 0), which contains NEEDLE.
-  local np=$1 code=$2 needle=$3 out rc lines; shift 3
+  local np=$1 code=$2 needle=$3 out rc; shift 3
   out=$(run_np "$np" "$@" 2>&1 >/dev/null); rc=$?
+  judge_failure "$rc" "$code" "$needle" "$out"
+}
+judge_failure() { # judge_failure RC CODE NEEDLE STDERR: expect_fail's verdict on a finished run
+  local rc=$1 code=$2 needle=$3 out=$4 lines
   lines=$(grep -c '^shardml.*: error: ' <<<"$out")
   if [ "$rc" -ne "$code" ]; then echo "  exit $rc, expected $code (124 = hung)"; head -5 <<<"$out"; return 1; fi
   if [ "$lines" -ne 1 ]; then echo "  $lines error lines, expected 1:"; echo "$out"; return 1; fi

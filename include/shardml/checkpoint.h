@@ -83,10 +83,24 @@ uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config 
 /* The run identity a checkpoint file records; 0 for a file that records
  * none (older versions) or cannot be read. */
 uint64_t sml_checkpoint_identity_of(const char *path);
-/* Points `latest` (atomically) at newest, then removes this run's older
- * checkpoints (same identity) beyond the newest `keep`; other runs' files
- * are never touched. */
-int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, uint64_t identity, sml_err *err);
+/* A run's own checkpoint files in its directory, newest first. */
+typedef struct {
+  char **paths;
+  int n;
+  uint64_t identity;
+} sml_checkpoint_dir;
+/* Reads the directory once, at the start of a run whose identity is given
+ * and which will write steps first_step+1 .. last_step: collects the files
+ * of this identity, and refuses (SML_EINPUT) a readable file of another
+ * run at a step this run will write (checkpoints are named by step, so it
+ * would be replaced). Rank 0; not collective. */
+int sml_checkpoint_dir_scan(sml_checkpoint_dir *d, const char *dir, uint64_t identity, int64_t first_step,
+                            int64_t last_step, sml_err *err);
+void sml_checkpoint_dir_free(sml_checkpoint_dir *d);
+/* Points `latest` (atomically) at newest, adds it to the run's files, and
+ * removes the run's files beyond the newest `keep` (never newest itself);
+ * other runs' files are never touched. */
+int sml_checkpoint_rotate(sml_checkpoint_dir *d, const char *dir, const char *newest, int keep, sml_err *err);
 /* Every checkpoint file of dir, newest first: *paths allocated (free with
  * sml_checkpoint_list_free); returns the count. */
 int sml_checkpoint_list(const char *dir, char ***paths);

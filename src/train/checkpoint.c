@@ -586,7 +586,45 @@ uint64_t sml_checkpoint_identity_of(const char *path) {
   return read_run_identity(path, &id, &ignored) == SML_OK ? id : 0;
 }
 
-int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, uint64_t identity, sml_err *err) {
+/* ckpt-<step>.h5's step. */
+static int64_t step_of(const char *path) {
+  const char *base = strrchr(path, '/');
+  return strtoll((base ? base + 1 : path) + 5, NULL, 10);
+}
+
+int sml_checkpoint_dir_scan(sml_checkpoint_dir *d, const char *dir, uint64_t identity, int64_t first_step,
+                            int64_t last_step, sml_err *err) {
+  memset(d, 0, sizeof *d);
+  d->identity = identity;
+  char **paths;
+  const int n = sml_checkpoint_list(dir, &paths);
+  d->paths = SML_CALLOC((size_t)n + 1, sizeof *d->paths);
+  int st = SML_OK;
+  for (int i = 0; i < n; i++) {
+    const uint64_t theirs = st == SML_OK ? sml_checkpoint_identity_of(paths[i]) : 0;
+    const int64_t step = step_of(paths[i]);
+    /* A file that records no identity (unreadable, or from an older
+     * shardml) is no result to protect: the run may replace it. */
+    if (theirs == identity) {
+      d->paths[d->n++] = paths[i];
+      paths[i] = NULL;
+    } else if (theirs != 0 && step > first_step && step <= last_step) {
+      st = sml_fail(err, SML_EINPUT, "%s: a checkpoint of another run (other data, model or hyperparameters) at step "
+                    "%lld, which this run would replace; use another checkpoint directory or remove that run's files",
+                    paths[i], (long long)step);
+    }
+  }
+  sml_checkpoint_list_free(paths, n);
+  if (st != SML_OK) sml_checkpoint_dir_free(d);
+  return st;
+}
+
+void sml_checkpoint_dir_free(sml_checkpoint_dir *d) {
+  sml_checkpoint_list_free(d->paths, d->n);
+  memset(d, 0, sizeof *d);
+}
+
+int sml_checkpoint_rotate(sml_checkpoint_dir *d, const char *dir, const char *newest, int keep, sml_err *err) {
   char latest[4096];
   snprintf(latest, sizeof latest, "%s/latest", dir);
   sml_atomic_file a;
@@ -594,17 +632,27 @@ int sml_checkpoint_rotate(const char *dir, const char *newest, int keep, uint64_
   const char *base = strrchr(newest, '/');
   fprintf(a.f, "%s\n", base ? base + 1 : newest);
   SML_TRY(sml_atomic_commit(&a, err));
-  /* Only this run's files, newest first; the one just written always
-   * stays. Files of other runs (another learning rate, another data set)
-   * are theirs to keep, whatever their step numbers. */
-  char **paths;
-  const int n = sml_checkpoint_list(dir, &paths);
-  int kept = 1;
-  for (int i = 0; i < n; i++) {
-    if (strcmp(paths[i], newest) == 0 || sml_checkpoint_identity_of(paths[i]) != identity) continue;
-    if (kept < keep) kept++;
-    else unlink(paths[i]);
+  /* The run's files, newest first, the one just written among them; beyond
+   * the newest `keep` they go. Other runs' files are never in the list. */
+  int have = 0;
+  for (int i = 0; i < d->n && !have; i++) have = strcmp(d->paths[i], newest) == 0;
+  if (!have) {
+    char **grown = realloc(d->paths, (size_t)(d->n + 1) * sizeof *d->paths);
+    SML_ASSERT(grown != NULL);
+    d->paths = grown;
+    d->paths[d->n] = SML_ALLOC(strlen(newest) + 1);
+    memcpy(d->paths[d->n++], newest, strlen(newest) + 1);
+    qsort(d->paths, (size_t)d->n, sizeof *d->paths, cmp_desc);
   }
-  sml_checkpoint_list_free(paths, n);
+  int kept = 0;
+  for (int i = 0; i < d->n; i++) {
+    if (kept < keep || strcmp(d->paths[i], newest) == 0) {
+      d->paths[kept++] = d->paths[i];
+    } else {
+      unlink(d->paths[i]);
+      free(d->paths[i]);
+    }
+  }
+  d->n = kept;
   return SML_OK;
 }

@@ -17,6 +17,7 @@
 typedef struct {
   sml_checkpoint_contents contents;
   const sml_train_job *job;
+  sml_checkpoint_dir *own; /* the run's own checkpoint files (rank 0) */
 } job_ctx;
 
 static int write_checkpoint(void *ctx, const sml_train_state *st, sml_err *err) {
@@ -26,9 +27,7 @@ static int write_checkpoint(void *ctx, const sml_train_state *st, sml_err *err) 
   cx->contents.state = st;
   cx->contents.final = 0;
   SML_TRY(sml_checkpoint_write(path, &cx->contents, err));
-  SML_TRY(sml_checkpoint_rotate(cx->job->checkpoint_dir, path, (int)cx->job->keep,
-                                sml_checkpoint_run_identity(cx->contents.model, cx->contents.cfg, cx->contents.data),
-                                err));
+  SML_TRY(sml_checkpoint_rotate(cx->own, cx->job->checkpoint_dir, path, (int)cx->job->keep, err));
   fprintf(stderr, "shardml: checkpoint at step %lld (epoch %lld): %s\n", (long long)st->global_step,
           (long long)st->epoch + (st->step_in_epoch ? 1 : 0), path);
   return SML_OK;
@@ -126,26 +125,6 @@ static int lock_checkpoint_dir(const char *dir, sml_lock *lock, sml_err *err) {
   }
 }
 
-/* Checkpoints are named by step, so this run would replace another run's
- * file of a step it reaches (after first_step, up to last_step): refused
- * before any work. Other runs' files outside that range are left alone
- * (rotation removes only this run's). */
-static int check_other_runs(const char *dir, uint64_t identity, int64_t first_step, int64_t last_step, sml_err *err) {
-  char **paths;
-  const int n = sml_checkpoint_list(dir, &paths);
-  int st = SML_OK;
-  for (int i = 0; i < n && st == SML_OK; i++) {
-    const char *name = strrchr(paths[i], '/') + 1;
-    const int64_t step = strtoll(name + 5, NULL, 10); /* ckpt-<step>.h5 */
-    if (step > first_step && step <= last_step && sml_checkpoint_identity_of(paths[i]) != identity)
-      st = sml_fail(err, SML_EINPUT, "%s: a checkpoint of another run (other data, model or hyperparameters) at step "
-                    "%lld, which this run would replace; use another checkpoint directory or remove that run's files",
-                    paths[i], (long long)step);
-  }
-  sml_checkpoint_list_free(paths, n);
-  return st;
-}
-
 int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *test_acc, sml_err *err) {
   const sml_train_config *cfg = &job->cfg;
   if (job->keep < 1) return sml_fail_quantity(err, SML_EINPUT, "checkpoints kept", " %lld: must be at least 1", (long long)job->keep);
@@ -195,11 +174,12 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
     status = world->rank == 0 ? resume_on_rank0(job, &model, &identity, &state, &resumed, world, err) : SML_OK;
     status = sml_agree(world, status, err);
   }
+  sml_checkpoint_dir own = {0};
   if (status == SML_OK && job->checkpoint_dir) {
     const int64_t last_step = cfg->epochs * ((ds.train.total + cfg->batch - 1) / cfg->batch);
-    status = world->rank == 0 ? check_other_runs(job->checkpoint_dir,
-                                                 sml_checkpoint_run_identity(&model, cfg, &identity),
-                                                 state.global_step, last_step, err)
+    status = world->rank == 0 ? sml_checkpoint_dir_scan(&own, job->checkpoint_dir,
+                                                        sml_checkpoint_run_identity(&model, cfg, &identity),
+                                                        state.global_step, last_step, err)
                               : SML_OK;
     status = sml_agree(world, status, err);
   }
@@ -227,7 +207,7 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
               (long long)((cfg->batch + workers - 1) / workers));
     job_ctx cx = {.contents = {.model = &model, .cfg = cfg, .data = &identity, .ds = &ds, .mean = prep.mean,
                                .dim = prep.dim, .nranks = world->size, .nthreads = sml_threads()},
-                  .job = job};
+                  .job = job, .own = &own};
     sml_checkpoint_policy policy = {.dir = job->checkpoint_dir, .every_steps = job->checkpoint_every_steps,
                                     .every_epochs = job->checkpoint_every_epochs,
                                     .every_seconds = job->checkpoint_seconds, .keep = (int)job->keep,
@@ -240,6 +220,7 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
       if (test_acc) *test_acc = state.hist.test_acc;
     }
   }
+  sml_checkpoint_dir_free(&own);
   sml_train_state_free(&state);
   sml_prep_free(&prep);
   sml_dataset_free(&ds);

@@ -257,6 +257,13 @@ static int read_tensor_set(const sml_h5_reader *r, const sml_model *m, const sml
   snprintf(want_hex, sizeof want_hex, "%016" PRIx64, *checksum);
   if (strcmp(hex, want_hex) != 0)
     return sml_fail(err, SML_EINPUT, "%s: corrupt: tensor checksum %s, stored %s", r->path, want_hex, hex);
+  /* shardml up to e737e33 wrote the model of a run whose last update blew up
+   * (checksum and all): such parameters predict nothing and resume nowhere. */
+  int64_t bad = 0;
+  for (int64_t i = 0; i < m->nweights; i++) bad += !isfinite(params[i]);
+  if (bad > 0)
+    return sml_fail(err, SML_EINPUT, "%s: %lld of %lld parameters are not finite (the model of a diverged run)",
+                    r->path, (long long)bad, (long long)m->nweights);
   return SML_OK;
 }
 

@@ -153,8 +153,42 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
 }
 
 /* Checkpoints on rank 0, with the verdict agreed (a failed write stops every rank). */
-static int checkpoint_now(const sml_checkpoint_policy *policy, const sml_train_state *st, const sml_comm *c,
-                          sml_err *err) {
+/* What most likely made training blow up. With L2 strength reg the update
+ * shrinks a weight by the factor 1 - 2 lr reg, which overshoots zero and
+ * grows without bound once 2 lr reg reaches 2 (and oscillates from 1 on):
+ * then the regularisation, not the data's gradient, is to blame. */
+static void divergence_hint(const sml_train_config *cfg, double lr, char *out, size_t len) {
+  if (2 * lr * cfg->reg >= 1)
+    snprintf(out, len, "the L2 term alone makes each step overshoot (2 x learning rate x L2 strength = %g, must be "
+             "below 1): try a smaller L2 strength (now %g) or learning rate (now %g)", 2 * lr * cfg->reg, cfg->reg, lr);
+  else
+    snprintf(out, len, "try a smaller learning rate (now %g)", lr);
+}
+
+/* Non-finite parameters are never written: checked before every
+ * checkpoint and model file (the loss, checked before each update, cannot
+ * see the last one). The parameters are the same on every rank; the
+ * verdict is agreed all the same. Collective. */
+static int params_finite(const sml_model *m, const sml_train_state *st, const sml_train_config *cfg, double lr,
+                         const sml_comm *c, sml_err *err) {
+  int64_t bad = 0;
+  for (int64_t i = 0; i < m->nweights; i++) bad += !isfinite(st->params[i]);
+  int status = SML_OK;
+  if (bad > 0) {
+    char hint[256];
+    divergence_hint(cfg, lr, hint, sizeof hint);
+    status = sml_fail(err, SML_ERUNTIME,
+                      "training diverged by step %lld (epoch %lld): %lld of %lld parameters are not finite after the "
+                      "update; nothing was written; %s",
+                      (long long)st->global_step, (long long)st->epoch + (st->step_in_epoch ? 1 : 0), (long long)bad,
+                      (long long)m->nweights, hint);
+  }
+  return sml_agree(c, status, err);
+}
+
+static int checkpoint_now(const sml_checkpoint_policy *policy, const sml_model *m, const sml_train_state *st,
+                          const sml_train_config *cfg, double lr, const sml_comm *c, sml_err *err) {
+  SML_TRY(params_finite(m, st, cfg, lr, c, err));
   int status = c->rank == 0 ? policy->write(policy->ctx, st, err) : SML_OK;
   return sml_agree(c, status, err);
 }
@@ -291,11 +325,11 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       const double loss = sml_train_step(&bufs, m, state, cfg, train, prep, perm, lo, hi, lr, flags, &compute_s,
                                          &comm_s, c);
       if (!isfinite(loss)) {
-        status = sml_fail(err, SML_ERUNTIME,
-                          "training diverged at step %lld (epoch %lld): the loss is %s; "
-                          "try a smaller learning rate (now %g)",
-                          (long long)state->global_step + 1, (long long)epoch + 1,
-                          isnan(loss) ? "NaN" : "infinite", cfg->lr);
+        char hint[256];
+        divergence_hint(cfg, lr, hint, sizeof hint);
+        status = sml_fail(err, SML_ERUNTIME, "training diverged at step %lld (epoch %lld): the loss is %s; %s",
+                          (long long)state->global_step + 1, (long long)epoch + 1, isnan(loss) ? "NaN" : "infinite",
+                          hint);
         break;
       }
       state->step_in_epoch++;
@@ -319,7 +353,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       const int signalled = flags[0] > 0;
       if (checkpointing && (signalled || flags[1] > 0 ||
                             (policy->every_steps > 0 && state->global_step % policy->every_steps == 0))) {
-        status = checkpoint_now(policy, state, c, err);
+        status = checkpoint_now(policy, m, state, cfg, lr, c, err);
         last_checkpoint = sml_now();
         if (status != SML_OK) break;
       }
@@ -365,10 +399,12 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     state->epoch++;
     state->step_in_epoch = 0;
     state->epoch_loss_sum = state->epoch_compute_s = state->epoch_allreduce_s = state->epoch_elapsed_s = 0;
-    if (policy && policy->write_best && e->val_acc >= 0 && best_epoch(hist) == epoch)
-      status = sml_agree(c, c->rank == 0 ? policy->write_best(policy->ctx, state, err) : SML_OK, err);
+    if (policy && policy->write_best && e->val_acc >= 0 && best_epoch(hist) == epoch) {
+      status = params_finite(m, state, cfg, lr, c, err);
+      if (status == SML_OK) status = sml_agree(c, c->rank == 0 ? policy->write_best(policy->ctx, state, err) : SML_OK, err);
+    }
     if (status == SML_OK && checkpointing && policy->every_epochs > 0 && state->epoch % policy->every_epochs == 0) {
-      status = checkpoint_now(policy, state, c, err);
+      status = checkpoint_now(policy, m, state, cfg, lr, c, err);
       last_checkpoint = sml_now();
     }
     if (status == SML_OK && patience_exhausted(hist, cfg) && !cfg->quiet)
@@ -376,6 +412,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
               "epoch %lld)", (long long)epoch + 1, (long long)cfg->early_stop, hist->epochs[best_epoch(hist)].val_acc,
               (long long)best_epoch(hist) + 1);
   }
+  /* The model file and the test accuracy come from the last update. */
+  if (status == SML_OK) status = params_finite(m, state, cfg, sml_lr_at(cfg, state->epoch, 0.0), c, err);
   if (status == SML_OK) hist->test_acc = sml_evaluate(m, params, &ds->test, prep, c, NULL);
 
   sml_step_buffers_free(&bufs);

@@ -20,6 +20,20 @@ check "reg negative"   expect_fail "$NP" 2 "--reg -1: must not be negative" "${T
 check "unknown model"  expect_fail "$NP" 2 "--model cnn: unknown (softmax, svm, mlp)" "${T[@]}" --model cnn
 check "bad hidden"     expect_fail "$NP" 2 "--hidden 12x: expected positive widths" "${T[@]}" --model mlp --hidden 12x
 check "divergence"     expect_fail "$NP" 1 "training diverged at step" "${T[@]}" --model softmax --lr 1e30 --batch 8 --momentum 0.99
+# The last update blows up (one step: the loss, computed before it, is
+# finite): exit 1, and neither the model nor a checkpoint is written.
+check "blow-up in the last step: exit 1" expect_fail "$NP" 1 "parameters are not finite after the update" \
+  train --data "$F/idx_raw" --out "$tmp/nan" --model softmax --lr 1e30 --reg 1e20 --batch 37 --epochs 1 \
+  --checkpoint-dir "$tmp/nan_ck" --checkpoint-every 1
+check "... no model.h5 written" test ! -e "$tmp/nan/model.h5"
+check "... no checkpoint written" test -z "$(ls "$tmp/nan_ck" | grep ckpt-)"
+# Such a model, written by an earlier shardml with exit 0 (and a valid
+# checksum), is refused by eval.
+check "eval refuses a diverged model" expect_fail "$NP" 2 "300 of 310 parameters are not finite" \
+  eval --checkpoint "$(dirname "$0")/../golden/diverged_model.h5" --data "$F/idx_raw"
+# A divergence the L2 term causes is blamed on it, not on the learning rate.
+check "divergence by --reg names the L2 strength" expect_fail "$NP" 1 "the L2 term alone makes each step overshoot" \
+  "${T[@]}" --model softmax --lr 0.5 --reg 100 --batch 8
 
 # A real, short run on Fashion-MNIST: outputs exist and accuracy is sane.
 out=$(run_np "$NP" train --model softmax --epochs 2 --out "$tmp/fm" 2>"$tmp/fm.err")

@@ -4,6 +4,10 @@
 #   RUNS      parent of the per-job output directories (default: runs/)
 #   SRUN_MPI  srun's --mpi plugin (default: the cluster's MpiDefault)
 set -euo pipefail
+# A stop requested before the job step runs is remembered and acted on once
+# it does (run_launcher in launcher.sh), not fatal to the batch script.
+stop_requested=0
+trap 'stop_requested=1' TERM USR1
 SUBMIT_DIR=${SLURM_SUBMIT_DIR:-$PWD}
 SHARDML=${SHARDML:-$SUBMIT_DIR/build/shardml}
 [ -x "$SHARDML" ] || SHARDML=$(command -v shardml || echo "$SHARDML") # an installed shardml (module)

@@ -12,6 +12,9 @@ run_launcher() {
   "$@" &
   launcher=$!
   trap 'signals=$((signals + 1)); '"$stop" USR1 TERM
+  # A stop that came before the launcher started (the caller's own early
+  # trap sets stop_requested): act on it now.
+  if [ "${stop_requested:-0}" -eq 1 ]; then signals=$((signals + 1)); "$stop"; fi
   while :; do
     seen=$signals status=0
     wait "$launcher" || status=$?

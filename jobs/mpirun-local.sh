@@ -7,6 +7,10 @@
 #   SHARDML  the binary (default: build/shardml here, else shardml on PATH)
 #   MPIEXEC  the launcher (default: the one of the MPI shardml is linked with)
 set -euo pipefail
+# A stop requested before the launcher runs is remembered and acted on once
+# it does (run_launcher), not fatal to this script.
+stop_requested=0
+trap 'stop_requested=1' TERM USR1
 NP=${1:?usage: mpirun-local.sh NP COMMAND [options]}; shift
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${SHARDML:-}" ]; then
@@ -67,11 +71,29 @@ rank_pids() {
   done
   return 0
 }
+# Does process $1 catch SIGUSR1 yet? (bit 10 of SigCgt: shardml installs
+# its handler as main's first statement; before that a signal would kill it.)
+catches_usr1() {
+  local line
+  line=$(grep '^SigCgt:' "/proc/$1/status" 2>/dev/null) || return 1
+  (( (16#${line##*[[:space:]]} >> 9) & 1 ))
+}
+# A stop before the ranks are up (a signal in the job's first second) waits
+# for them to start and catch the signal, up to 60 s, then signals them; the
+# launcher itself only if none ever appears (it then has nothing to run).
 stop_ranks() {
-  local ranks
-  ranks=$(rank_pids)
-  if [ -n "$ranks" ]; then kill -USR1 $ranks 2>/dev/null || true
-  else kill -USR1 "$launcher" 2>/dev/null || true; fi
+  local ranks pid ready i
+  for i in $(seq 600); do
+    kill -0 "$launcher" 2>/dev/null || return 0 # ended: nothing to stop
+    ranks=$(rank_pids) ready=1
+    for pid in $ranks; do catches_usr1 "$pid" || ready=0; done
+    if [ -n "$ranks" ] && [ "$ready" -eq 1 ]; then
+      kill -USR1 $ranks 2>/dev/null || true
+      return 0
+    fi
+    sleep 0.1
+  done
+  kill -USR1 "$launcher" 2>/dev/null || true
 }
 . "$HERE/jobs/launcher.sh"
 status=0

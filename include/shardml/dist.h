@@ -101,8 +101,15 @@ void sml_progress(const sml_comm *c, const char *fmt, ...) __attribute__((format
 
 /* SIGTERM and SIGUSR1 (SLURM's warnings before a time limit or a
  * preemption) set a flag instead of killing the process; the trainer polls
- * it once a step, inside its allreduce, so every rank stops at the same step. */
+ * it once a step, inside its allreduce, so every rank stops at the same step.
+ * Installed by the first statement of main (before MPI_Init), so that a
+ * signal at any time means "stop": one during start-up stops training at
+ * its first step. SHARDML_FAULT=signal-at-start raises SIGUSR1 right after
+ * installing (for the tests). */
 void sml_signals_install(void);
+/* Blocks both until the next sml_signals_install: around exec, which
+ * resets handlers but keeps the blocked mask and what is pending. */
+void sml_signals_hold(void);
 int sml_signal_pending(void); /* the signal number, or 0 */
 
 /* Number of OpenMP threads each rank uses. */

@@ -31,7 +31,6 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "  mpirun -n 4 shardml cv --k 1,3,5,10,20 --folds 5 --groups 4\n"
                     "  mpirun -n 2 shardml cv --subset 10000 --metric l2 --out cv-l2\n",
                     argc, argv, opts, err));
-  sml_signals_install(); /* from now on SIGTERM/SIGUSR1 mean "stop after the running task" (exit 3) */
   if (strcmp(model, "knn") != 0)
     return sml_fail(err, SML_EINPUT, "--model %s: cv handles knn; use 'shardml search' for parametric models", model);
   int64_t ks[MAX_KS];

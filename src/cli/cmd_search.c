@@ -107,8 +107,6 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n"
                     "  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n",
                     argc, argv, opts, err));
-  /* From now on SIGTERM/SIGUSR1 mean "stop at the next step or task" (exit 3). */
-  sml_signals_install();
   if (strcmp(model, "softmax") && strcmp(model, "svm") && strcmp(model, "mlp"))
     return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp; knn: use shardml cv)", model);
   if (hidden_text && strcmp(model, "mlp") != 0)

@@ -47,8 +47,6 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "  mpirun -n 4 shardml train --model softmax --val 5000 --early-stop 3\n"
                     "  mpirun -n 2 shardml train --checkpoint-dir ck --resume auto\n",
                     argc, argv, opts, err));
-  /* From now on SIGTERM/SIGUSR1 mean "checkpoint and stop" (polled once a step). */
-  sml_signals_install();
   SML_TRY(cli_model_config(&marg, &cfg, err));
   SML_TRY(cli_optimizer(optimizer, &cfg, err));
   SML_TRY(cli_schedule(schedule, &cfg, err));

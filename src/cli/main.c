@@ -38,6 +38,9 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+  /* First: a SIGTERM or SIGUSR1 at any time from here on means "stop" (exit
+   * 3 after the first step's checkpoint), never death by the signal. */
+  sml_signals_install();
   sml_blas_core_fix(argc, argv);
   sml_dist_init(&argc, &argv);
   sml_comm world = sml_comm_world();

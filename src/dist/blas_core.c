@@ -1,6 +1,7 @@
 /* See shardml/blas_core.h for why this exists. */
 #define _GNU_SOURCE /* dladdr */
 #include "shardml/blas_core.h"
+#include "shardml/dist.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -150,7 +151,9 @@ void sml_blas_core_fix(int argc, char **argv) {
   ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
   if (len > 0) {
     self[len] = '\0';
+    sml_signals_hold(); /* a stop signal during the exec waits for the new image's handler */
     execv(self, argv);
+    sml_signals_install();
   }
   /* exec failed: carry on with the slow kernels rather than not at all. */
   unsetenv("OPENBLAS_CORETYPE");

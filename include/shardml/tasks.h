@@ -55,9 +55,11 @@ uint64_t sml_signature(const char *text);
 
 /* Reads an open journal (after checking its header against signature):
  * done[t] = 1 for each task with a "done" line after its results, whose
- * results go into the table; lines cut by a kill and results of unfinished
- * tasks are ignored. Exposed for the fuzz harness. */
+ * results go into the table; a last line cut by a kill and results of
+ * unfinished tasks are ignored; damaged lines (any length, any bytes) are
+ * skipped, counted in *nskipped, and the lines after them read. Lines may
+ * end in "\r\n". Exposed for the fuzz harness. */
 int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks, char *done, sml_cv_table *t,
-                      int *ndone, sml_err *err);
+                      int *ndone, int *nskipped, sml_err *err);
 
 #endif

@@ -109,51 +109,81 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
     f = fopen(plan->journal, "r");
     if (!f) return sml_fail(err, SML_ERUNTIME, "%s: cannot read the journal: %s", plan->journal, strerror(errno));
   }
-  const int st = sml_journal_parse(f, plan->journal, plan->signature, plan->ntasks, done, t, ndone, err);
+  int skipped = 0;
+  const int st = sml_journal_parse(f, plan->journal, plan->signature, plan->ntasks, done, t, ndone, &skipped, err);
   fclose(f);
+  if (st == SML_OK && skipped > 0)
+    fprintf(stderr, "shardml: %s: skipped %d damaged line(s) (a crash or power loss); the lines after them count, "
+            "and tasks they left unfinished run again\n", plan->journal, skipped);
   return st;
 }
 
+/* The next line without its line end ("\n" or "\r\n"), any length; 0 at
+ * the end, -1 for a last line without a newline (cut by a kill). *len is
+ * its length, which strlen(line) falls short of when it holds a NUL byte. */
+static int next_line(FILE *f, char **line, size_t *cap, ssize_t *len) {
+  *len = getline(line, cap, f);
+  if (*len < 0) return 0;
+  if ((*line)[*len - 1] != '\n') return -1;
+  (*line)[--*len] = '\0';
+  if (*len > 0 && (*line)[*len - 1] == '\r') (*line)[--*len] = '\0'; /* edited on Windows */
+  return 1;
+}
+
 int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks, char *done, sml_cv_table *t,
-                      int *ndone, sml_err *err) {
+                      int *ndone, int *nskipped, sml_err *err) {
   char header[128];
-  snprintf(header, sizeof header, "# shardml search journal v1 signature=%016" PRIx64 "\n", signature);
-  *ndone = 0;
-  char line[512];
-  if (!fgets(line, sizeof line, f) || strcmp(line, header) != 0) {
-    return sml_fail(err, SML_EINPUT,
-                    "%s: a journal of another search (different options or data); use another output directory or remove it",
+  snprintf(header, sizeof header, "# shardml search journal v1 signature=%016" PRIx64, signature);
+  *ndone = *nskipped = 0;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  if (next_line(f, &line, &cap, &len) != 1 || strcmp(line, header) != 0) {
+    const int is_journal = line && strncmp(line, header, 38) == 0; /* "# shardml search journal v1 signature=" */
+    free(line);
+    if (is_journal)
+      return sml_fail(err, SML_EINPUT,
+                      "%s: a journal of another search (different options or data); use another output directory or "
+                      "remove it", path);
+    return sml_fail(err, SML_EINPUT, "%s: not a shardml search journal (its first line is not the journal header)",
                     path);
   }
-  /* Results are kept per task until its "done" line confirms them. */
+  /* Results are kept per task until its "done" line confirms them. A line
+   * that is not one of the two (a power loss leaves zeros or garbage of any
+   * length) is skipped and counted: the lines after it still count. */
   sml_task_result *pending = SML_ALLOC(SML_TASK_MAX_RESULTS * sizeof *pending);
-  int npending = 0, pending_task = -1;
-  while (fgets(line, sizeof line, f)) {
-    if (!strchr(line, '\n')) break; /* a line cut by a kill */
+  int npending = 0, pending_task = -1, more;
+  while ((more = next_line(f, &line, &cap, &len)) == 1) {
     sml_task_result r;
-    int task;
-    if (sscanf(line, "result task=%d config=%d fold=%d score=%lf fit=%lf score_time=%lf", &task, &r.config,
-               &r.fold, &r.score, &r.fit_time, &r.score_time) == 6) {
+    int task, used = -1;
+    if ((ssize_t)strlen(line) != len) { /* a NUL byte */
+      (*nskipped)++;
+    } else if (sscanf(line, "result task=%d config=%d fold=%d score=%lf fit=%lf score_time=%lf%n", &task, &r.config,
+                      &r.fold, &r.score, &r.fit_time, &r.score_time, &used) == 6 && used == len) {
       if (task != pending_task) npending = 0;
       pending_task = task;
       if (npending < SML_TASK_MAX_RESULTS) pending[npending++] = r;
-    } else if (sscanf(line, "done task=%d", &task) == 1 && task == pending_task && task >= 0 &&
-               task < ntasks && !done[task]) {
-      for (int i = 0; i < npending; i++) {
-        const sml_task_result *p = &pending[i];
-        if (p->config < 0 || p->config >= t->nconfigs || p->fold < 0 || p->fold >= t->nfolds) continue;
-        size_t cell = (size_t)p->config * t->nfolds + p->fold;
-        t->score[cell] = p->score;
-        t->fit_time[cell] = p->fit_time;
-        t->score_time[cell] = p->score_time;
+    } else if (sscanf(line, "done task=%d%n", &task, &used) == 1 && used == len) {
+      if (task == pending_task && task >= 0 && task < ntasks && !done[task]) {
+        for (int i = 0; i < npending; i++) {
+          const sml_task_result *p = &pending[i];
+          if (p->config < 0 || p->config >= t->nconfigs || p->fold < 0 || p->fold >= t->nfolds) continue;
+          size_t cell = (size_t)p->config * t->nfolds + p->fold;
+          t->score[cell] = p->score;
+          t->fit_time[cell] = p->fit_time;
+          t->score_time[cell] = p->score_time;
+        }
+        done[task] = 1;
+        (*ndone)++;
       }
-      done[task] = 1;
-      (*ndone)++;
       npending = 0;
       pending_task = -1;
+    } else {
+      (*nskipped)++;
     }
   }
   free(pending);
+  free(line);
   return SML_OK;
 }
 

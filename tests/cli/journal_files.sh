@@ -19,6 +19,22 @@ check "no glued lines" test "$(grep -c 'task=.*task=' "$tmp/t/journal.txt")" -eq
 check "every task done once" test "$(grep -c '^done' "$tmp/t/journal.txt")" -eq 16 -a "$(grep '^done' "$tmp/t/journal.txt" | sort | uniq -d | wc -l)" -eq 0
 check "results as the uninterrupted search" diff <(scores "$tmp/ref") <(scores "$tmp/t")
 
+# 1b. Damaged lines in the middle (what a power loss leaves: a long run of
+# garbage, NUL bytes) are skipped and counted; the lines after them count,
+# so no finished task runs again. A journal edited on Windows (CRLF) reads.
+mkdir -p "$tmp/dmg"
+{ head -n 5 "$tmp/ref/journal.txt"; head -c 600 /dev/zero | tr '\0' 'x'; echo; printf 'done\0task=3\n'
+  tail -n +6 "$tmp/ref/journal.txt"; } >"$tmp/dmg/journal.txt"
+run_np 1 "${S[@]}" --out "$tmp/dmg" >/dev/null 2>"$tmp/dmg.err"
+check "two damaged lines skipped and reported" grep -q "journal.txt: skipped 2 damaged line(s)" "$tmp/dmg.err"
+check "no task run again" test "$(grep -ac '^done task=' "$tmp/dmg/journal.txt")" -eq 16
+check "results as the intact journal's" diff <(scores "$tmp/ref") <(scores "$tmp/dmg")
+mkdir -p "$tmp/crlf"
+sed 's/$/\r/' "$tmp/ref/journal.txt" >"$tmp/crlf/journal.txt"
+run_np 1 "${S[@]}" --out "$tmp/crlf" >/dev/null 2>"$tmp/crlf.err"; rc=$?
+check "a CRLF journal is read (exit $rc)" test "$rc" -eq 0
+check "... and no task runs again" test "$(grep -c '^done' "$tmp/crlf/journal.txt")" -eq 16
+
 # 2. A second search on the same directory while the first runs.
 L=(search --model mlp --hidden 32 --lr 0.01,0.02,0.05,0.1 --reg 0,1e-4,1e-3 --folds 3 --epochs 6 --subset 6000 --seed 4)
 run_np 1 "${L[@]}" --out "$tmp/c" >/dev/null 2>"$tmp/c.err" &
@@ -28,6 +44,17 @@ check "a second search on the same directory is refused" expect_fail 1 2 "journa
 wait $pid; rc=$?
 check "the first one completes" test "$rc" -eq 0
 check "and ran every task once" test "$(grep -c '^done' "$tmp/c/journal.txt")" -eq 36 -a "$(grep '^done' "$tmp/c/journal.txt" | sort | uniq -d | wc -l)" -eq 0
+
+# 2b. A whole search and a slice of one on the same directory would run
+# the same tasks twice: the whole search is refused while the slice runs.
+# (Long tasks, stopped by a signal once the whole search was refused.)
+run_np 1 "${L[@]}" --epochs 1000 --out "$tmp/sl" --slice 1/2 >/dev/null 2>"$tmp/sl.err" &
+pid=$!
+for i in $(seq 1200); do [ -s "$tmp/sl/journal.txt.lock" ] && break; sleep 0.05; done
+check "a whole search beside a running slice is refused" expect_fail 1 2 "journal.txt: another search is running on it (host" \
+  "${L[@]}" --epochs 1000 --out "$tmp/sl"
+pkill -USR1 -f -- "^$SHARDML search .*--out $tmp/sl --slice"
+wait $pid
 
 # 3. Temporary files of a writer killed mid-write go; a live writer's stay.
 mkdir -p "$tmp/k/ck"

@@ -27,9 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   double score[NTASKS], fit[NTASKS], score_time[NTASKS];
   t.score = score; t.fit_time = fit; t.score_time = score_time;
   char done[NTASKS + 1] = {0};
-  int ndone = 0;
+  int ndone = 0, nskipped = 0;
   sml_err err;
-  sml_journal_parse(f, "fuzz-journal", SIGNATURE, NTASKS, done, &t, &ndone, &err);
+  sml_journal_parse(f, "fuzz-journal", SIGNATURE, NTASKS, done, &t, &ndone, &nskipped, &err);
   fclose(f);
   free(text);
   if (ndone < 0 || ndone > NTASKS) abort(); /* each task counted once at most */

@@ -195,6 +195,41 @@ static void h5_class_names(hid_t f) {
   H5Aclose(a); H5Sclose(sp); H5Tclose(t);
 }
 
+/* /labels as signed int8 holding -1 (one byte, like uint8, but not it). */
+static void write_signed_labels(const char *path) {
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t dims[4] = {3, 2, 2, 1}, ldims[1] = {3};
+  h5_write_u8(f, "/images", 4, dims);
+  const int8_t labels[3] = {0, -1, 1};
+  hid_t sp = H5Screate_simple(1, ldims, NULL);
+  hid_t d = H5Dcreate2(f, "/labels", H5T_STD_I8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (d < 0 || H5Dwrite(d, H5T_NATIVE_SCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) < 0) die(path);
+  H5Dclose(d); H5Sclose(sp);
+  h5_class_names(f);
+  H5Fclose(f);
+}
+
+/* An unfiltered chunked /images whose second chunk's index records 1 byte
+ * where the chunk's shape needs 108 (a direct chunk write of a short
+ * buffer, as a corrupt index would say): HDF5 1.10 copies 108 bytes from a
+ * 1-byte buffer, heap bytes into the images. */
+static void write_short_chunk(const char *path) {
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t dims[4] = {6, 6, 6, 1}, chunk[4] = {3, 6, 6, 1}, ldims[1] = {6};
+  hid_t sp = H5Screate_simple(4, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 4, chunk);
+  hid_t d = H5Dcreate2(f, "/images", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  uint8_t pixels[108] = {0};
+  const hsize_t first[4] = {0, 0, 0, 0}, second[4] = {3, 0, 0, 0};
+  if (d < 0 || H5Dwrite_chunk(d, H5P_DEFAULT, 0, first, sizeof pixels, pixels) < 0 ||
+      H5Dwrite_chunk(d, H5P_DEFAULT, 0, second, 1, pixels) < 0)
+    die(path);
+  H5Dclose(d); H5Pclose(dcpl); H5Sclose(sp);
+  h5_write_u8(f, "/labels", 1, ldims);
+  h5_class_names(f);
+  H5Fclose(f);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) die("usage: sml_testdata OUTDIR");
   const char *root = argv[1];
@@ -285,6 +320,10 @@ int main(int argc, char **argv) {
   H5Fclose(f);
   snprintf(p, sizeof p, "%s/bad_compact_lie.h5", root);
   write_compact_lie(p);
+  snprintf(p, sizeof p, "%s/bad_signed_labels.h5", root);
+  write_signed_labels(p);
+  snprintf(p, sizeof p, "%s/bad_short_chunk.h5", root);
+  write_short_chunk(p);
   snprintf(p, sizeof p, "%s/bad_rank.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t r3[3] = {23, 4, 3};

@@ -26,7 +26,9 @@ static const char *layout_hint =
 
 static int check_uint8(hid_t dset, const char *path, const char *name, sml_err *err) {
   hid_t type = H5Dget_type(dset);
-  int ok = H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 1;
+  /* The sign too: int8 -1 read as uint8 would be class 255, or 0 after a
+   * clamping conversion, never an error. */
+  int ok = H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 1 && H5Tget_sign(type) == H5T_SGN_NONE;
   H5Tclose(type);
   if (!ok) return sml_fail(err, SML_EINPUT, "%s: %s is not uint8 %s", path, name, layout_hint);
   return SML_OK;
@@ -72,9 +74,17 @@ static hid_t open_file(const char *path, sml_err *err) {
  * compact one whose message is shorter than its shape past its buffer.
  * Chunked storage is checked chunk by chunk by HDF5 (and compressed sizes
  * say nothing about the shape). */
+static int check_chunks(hid_t d, hid_t dcpl, const char *path, const char *name, sml_err *err);
+
 static int check_storage(hid_t d, const char *path, const char *name, hsize_t bytes, sml_err *err) {
+  if (bytes == 0) return SML_OK; /* nothing stored, nothing to read: not 'beyond the end of the file' */
   hid_t dcpl = H5Dget_create_plist(d);
   const H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+  if (layout == H5D_CHUNKED) {
+    const int st = check_chunks(d, dcpl, path, name, err);
+    H5Pclose(dcpl);
+    return st;
+  }
   if (dcpl >= 0) H5Pclose(dcpl);
   if (layout != H5D_CONTIGUOUS && layout != H5D_COMPACT) return SML_OK;
   const hsize_t stored = H5Dget_storage_size(d);
@@ -88,6 +98,48 @@ static int check_storage(hid_t d, const char *path, const char *name, hsize_t by
       return sml_fail(err, SML_EINPUT, "%s: %s lies beyond the end of the file (truncated or corrupt)", path, name);
   }
   return SML_OK;
+}
+
+/* Chunked storage: every chunk must be stored and lie inside the file, and
+ * without filters hold exactly its shape's bytes. HDF5 1.10 trusts the
+ * chunk index: a recorded size below the shape's makes it copy heap bytes
+ * into the images (a corrupt or crafted file), and a chunk never written
+ * reads as zeros. Compressed chunks decompress to their shape or fail. */
+static int check_chunks(hid_t d, hid_t dcpl, const char *path, const char *name, sml_err *err) {
+  hid_t space = H5Dget_space(d), type = H5Dget_type(d);
+  hsize_t dims[4] = {0}, chunk[4] = {0}, at[4] = {0};
+  const int rank = H5Sget_simple_extent_ndims(space);
+  H5Sget_simple_extent_dims(space, dims, NULL);
+  const int nfilters = H5Pget_nfilters(dcpl);
+  hsize_t expect = H5Tget_size(type);
+  H5Sclose(space);
+  H5Tclose(type);
+  if (rank < 1 || rank > 4 || H5Pget_chunk(dcpl, rank, chunk) != rank)
+    return sml_fail(err, SML_EINPUT, "%s: %s: unreadable chunk layout (corrupt)", path, name);
+  for (int k = 0; k < rank; k++) {
+    if (chunk[k] == 0) return sml_fail(err, SML_EINPUT, "%s: %s: a chunk dimension of 0 (corrupt)", path, name);
+    expect *= chunk[k];
+  }
+  struct stat fs;
+  const haddr_t file_size = stat(path, &fs) == 0 ? (haddr_t)fs.st_size : HADDR_UNDEF;
+  for (;;) { /* every chunk, by its first element's coordinates */
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF)
+      return sml_fail(err, SML_EINPUT, "%s: %s: the chunk at record %llu was never written (or the chunk index is "
+                      "corrupt)", path, name, (unsigned long long)at[0]);
+    if (file_size != HADDR_UNDEF && (addr > file_size || size > file_size - addr))
+      return sml_fail(err, SML_EINPUT, "%s: %s: the chunk at record %llu lies beyond the end of the file (truncated or "
+                      "corrupt)", path, name, (unsigned long long)at[0]);
+    if (nfilters == 0 && size != expect)
+      return sml_fail(err, SML_EINPUT, "%s: %s: the chunk at record %llu stores %llu bytes, its shape needs %llu "
+                      "(corrupt chunk index)", path, name, (unsigned long long)at[0], (unsigned long long)size,
+                      (unsigned long long)expect);
+    int k = rank - 1;
+    while (k >= 0 && (at[k] += chunk[k]) >= dims[k]) at[k--] = 0;
+    if (k < 0) return SML_OK;
+  }
 }
 
 static int probe_impl(sml_split_source *s, const char *path, const char *group, sml_err *err) {

@@ -22,7 +22,8 @@ int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err);
  * SML_ERUNTIME otherwise (a full disk, an I/O error). */
 int sml_create_error(const char *path, int e, sml_err *err);
 /* Creates and removes path's temporary file: an output that cannot be
- * written is refused before the work, under the user's name for it. */
+ * written is refused before the work (SML_EINPUT where the user can fix
+ * it), under the user's name for it; a directory in its place likewise. */
 int sml_output_check(const char *path, sml_err *err);
 /* Flushes, fsyncs, closes and renames onto the final name. On any earlier
  * write error the temporary is removed and the final name is untouched. */

@@ -79,6 +79,9 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cfg.dropout = dropout;
   sml_model m;
   SML_TRY(sml_train_model(&cfg, inputs, (int)classes, &m, err));
+  cfg.batch = batch;
+  cfg.epochs = 1;
+  SML_TRY(sml_train_memory_check(&m, &cfg, batch, 1, err)); /* --hidden 1e6: refused, not "out of memory" */
   if (dropout < 0 || dropout >= 1 || (dropout > 0 && m.nlayers == 1))
     return sml_fail(err, SML_EINPUT, "--dropout %g: must be in [0, 1), on an mlp", dropout);
   /* Every rank checks the same problem (it is tiny); only rank 0 reports. */

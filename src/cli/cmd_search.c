@@ -118,6 +118,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   snprintf(base.model, sizeof base.model, "%s", model);
   SML_TRY(cli_optimizer(optimizer, &base, err));
   SML_TRY(cli_schedule(schedule, &base, err));
+  SML_TRY(cli_mode_options(&base, err));
   base.seed = cli_seed(&data);
   sml_train_defaults(&base);
   base.lr = 1; /* each point sets its own; checked here with the rest */

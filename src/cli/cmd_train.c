@@ -50,6 +50,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
   SML_TRY(cli_model_config(&marg, &cfg, err));
   SML_TRY(cli_optimizer(optimizer, &cfg, err));
   SML_TRY(cli_schedule(schedule, &cfg, err));
+  SML_TRY(cli_mode_options(&cfg, err));
   cfg.seed = cli_seed(&data);
   sml_train_defaults(&cfg);
   if (ckpt_every) SML_TRY(parse_every(ckpt_every, &job.checkpoint_every_steps, &job.checkpoint_every_epochs, err));

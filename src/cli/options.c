@@ -100,7 +100,8 @@ static const char *closest_option(const char *name, size_t len, const cli_option
 }
 
 /* Integers may be written in any form strtod reads (1e4, 60000.0) as long
- * as the value is integral and fits. */
+ * as the value is integral and fits: -1 when the text is no integer, -2
+ * when it is one beyond int64. */
 static int parse_integer(const char *text, int64_t *out) {
   char *end;
   errno = 0;
@@ -111,7 +112,9 @@ static int parse_integer(const char *text, int64_t *out) {
   }
   errno = 0;
   double d = strtod(text, &end);
-  if (errno || end == text || *end || !isfinite(d) || d != floor(d) || d < -0x1p63 || d >= 0x1p63) return -1;
+  if (end == text || *end || isnan(d)) return -1;
+  if (isinf(d) || d < -0x1p63 || d >= 0x1p63) return -2; /* also what strtod calls ERANGE above DBL_MAX */
+  if (errno || d != floor(d)) return -1;
   *out = (int64_t)d;
   return 0;
 }
@@ -132,9 +135,11 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
       *(const char **)o->value = text;
       return SML_OK;
     case OPT_INT:
-      if (parse_integer(text, (int64_t *)o->value) != 0)
-        return sml_fail(err, SML_EINPUT, "--%s %s: not an integer", o->name, text);
-      return SML_OK;
+      switch (parse_integer(text, (int64_t *)o->value)) {
+      case 0: return SML_OK;
+      case -2: return sml_fail(err, SML_EINPUT, "--%s %s: out of range (at most 2^63 - 1 in size)", o->name, text);
+      default: return sml_fail(err, SML_EINPUT, "--%s %s: not an integer", o->name, text);
+      }
     case OPT_REAL: {
       double v = strtod(text, &end);
       if (errno || end == text || *end || !isfinite(v))
@@ -211,9 +216,11 @@ int cli_data_options(const cli_data_args *args, int load_test, sml_data_options 
    * range (a double beyond int64 has no conversion). */
   if (args->val < 0 || args->val >= 0x1p62)
     return sml_fail(err, SML_EINPUT, "--val %g: expected a number of images or a fraction in [0, 1)", args->val);
-  if (args->val >= 1.0 || args->val < 0) o.val_count = (int64_t)args->val;
+  if (args->val >= 1.0 && args->val != floor(args->val))
+    return sml_fail(err, SML_EINPUT, "--val %g: a number of images must be whole (a fraction must be below 1)",
+                    args->val);
+  if (args->val >= 1.0) o.val_count = (int64_t)args->val;
   else o.val_fraction = args->val;
-  if (args->val >= 1.0 && args->val != floor(args->val)) o.val_fraction = -1; /* rejected by the loader */
   if (args->seed < 0) return sml_fail(err, SML_EINPUT, "--seed %lld: must not be negative", (long long)args->seed);
   if (args->folds_mode && sml_split_mode_parse(args->folds_mode, &o.split.mode) != 0)
     return sml_fail(err, SML_EINPUT, "--folds-mode %s: expected stratified or contiguous", args->folds_mode);
@@ -235,6 +242,13 @@ int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err) {
   if (name && strcmp(name, "step") != 0 && strcmp(name, "cosine") != 0)
     return sml_fail(err, SML_EINPUT, "--schedule %s: expected step or cosine", name);
   cfg->schedule = name && strcmp(name, "cosine") == 0 ? SML_SCHEDULE_COSINE : SML_SCHEDULE_STEP;
+  return SML_OK;
+}
+
+int cli_mode_options(const sml_train_config *cfg, sml_err *err) {
+  if (!cfg->reproducible && cfg->micro_batch != SML_UNSET)
+    return sml_fail(err, SML_EINPUT, "--micro-batch %lld: only with --reproducible (the default mode sums whole "
+                    "batches, it has no micro-batches)", (long long)cfg->micro_batch);
   return SML_OK;
 }
 

@@ -109,6 +109,9 @@ void cli_name_option(sml_err *err);
 int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err);
 /* --schedule step|cosine into cfg (NULL: step). */
 int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err);
+/* Options that only one arithmetic mode reads (--micro-batch without
+ * --reproducible): refused rather than silently ignored. */
+int cli_mode_options(const sml_train_config *cfg, sml_err *err);
 
 /* "1,3,5" -> values (each >= 1); names the option in errors. */
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);

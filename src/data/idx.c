@@ -34,8 +34,16 @@ static gzFile open_gz(const char *path, sml_err *err) {
 static int read_header(gzFile f, const char *path, uint32_t *words, int nwords, sml_err *err) {
   unsigned char buf[16];
   int want = 4 * nwords;
-  if (gzread(f, buf, (unsigned)want) != want)
+  if (gzread(f, buf, (unsigned)want) != want) {
+    /* A small file is inflated whole on the first read: a bad checksum or
+     * bad deflate data shows here, and is no short header. */
+    int zerr = 0;
+    const char *zmsg = gzerror(f, &zerr);
+    const size_t plen = strlen(path); /* zlib's message may start with the path */
+    if (strncmp(zmsg, path, plen) == 0 && strncmp(zmsg + plen, ": ", 2) == 0) zmsg += plen + 2;
+    if (zerr == Z_DATA_ERROR) return sml_fail(err, SML_EINPUT, "%s: corrupt gzip data: %s", path, zmsg);
     return sml_fail(err, SML_EINPUT, "%s: truncated: the IDX header needs %d bytes", path, want);
+  }
   for (int i = 0; i < nwords; i++) words[i] = be32(buf + 4 * i);
   return SML_OK;
 }

@@ -62,15 +62,23 @@ int sml_atomic_open(sml_atomic_file *a, const char *path, sml_err *err) {
   snprintf(a->path, sizeof a->path, "%s", path);
   sml_temp_name(a->tmp, sizeof a->tmp, path);
   a->f = fopen(a->tmp, "w");
-  if (!a->f) return sml_create_error(path, errno, err); /* the user's name, not the temporary one */
+  /* The user's name, not the temporary one. A runtime failure: paths the
+   * user gave were checked before the work (sml_output_check, sml_mkdirs),
+   * so this one changed under the run (a directory removed, a disk full). */
+  if (!a->f) return sml_fail(err, SML_ERUNTIME, "%s: cannot create: %s", path, strerror(errno));
   return SML_OK;
 }
 
 int sml_output_check(const char *path, sml_err *err) {
-  sml_atomic_file a;
-  SML_TRY(sml_atomic_open(&a, path, err));
-  fclose(a.f);
-  unlink(a.tmp);
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return sml_fail(err, SML_EINPUT, "%s: is a directory (a file name is needed)", path);
+  char tmp[4200];
+  sml_temp_name(tmp, sizeof tmp, path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return sml_create_error(path, errno, err);
+  fclose(f);
+  unlink(tmp);
   return SML_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "shardml/train.h"
@@ -133,11 +134,17 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   }
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   const int64_t physical = pages > 0 && page > 0 ? mul_sat(pages, page) : INT64_MAX;
-  if (total > physical)
+  /* A batch system's or the user's limit on the address space (ulimit -v)
+   * ends the run in an allocation failure long before memory runs out. */
+  struct rlimit as;
+  const int64_t limit = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur < (rlim_t)INT64_MAX
+                            ? (int64_t)as.rlim_cur : INT64_MAX;
+  if (total > physical || total > limit)
     return sml_fail_quantity(err, SML_EINPUT, parts[biggest].quantity,
-                             ": this run needs about %.3g GB per rank (%.3g GB for %s), more than this node's %.3g GB",
+                             ": this run needs about %.3g GB per rank (%.3g GB for %s), more than %s %.3g GB",
                              (double)total / 1e9, (double)parts[biggest].bytes / 1e9, parts[biggest].what,
-                             (double)physical / 1e9);
+                             limit < physical ? "the address-space limit (ulimit -v) of" : "this node's",
+                             (double)(limit < physical ? limit : physical) / 1e9);
   return SML_OK;
 }
 

@@ -192,11 +192,17 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
             sml_kernels_active()->name, sml_blas_summary());
     /* What one step moves, per rank (the README's figures come from here). */
     const double grad_bytes = (double)(model.nweights + 4) * (cfg->reproducible ? 8.0 : 4.0);
-    if (cfg->reproducible)
+    const double image_kb =
+        (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3;
+    if (cfg->reproducible && sml_repro_exact_sums(cfg))
       sml_log(world, "reproducible: micro-batches of %lld images; per step each rank allreduces %.0f kB (int64 "
               "fixed point; %.0f kB as floats in the default mode) and sends about %.0f kB of images",
-              (long long)sml_micro_batch(cfg), grad_bytes / 1e3, grad_bytes / 2e3,
-              (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3);
+              (long long)sml_micro_batch(cfg), grad_bytes / 1e3, grad_bytes / 2e3, image_kb);
+    else if (cfg->reproducible) /* few micro-batches: their float gradients are gathered, then added in order */
+      sml_log(world, "reproducible: micro-batches of %lld images; per step each rank gathers the %lld micro-batch "
+              "gradients as floats (%.0f kB each) and adds them in micro-batch order, and sends about %.0f kB of "
+              "images", (long long)sml_micro_batch(cfg), (long long)sml_micro_batches_owned(cfg, 1),
+              grad_bytes / 2e3, image_kb);
     else
       sml_log(world, "per step each rank allreduces %.0f kB", grad_bytes / 1e3);
     const int64_t nmicro = sml_micro_batches_owned(cfg, 1), workers = (int64_t)world->size * sml_threads();

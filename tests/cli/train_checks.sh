@@ -35,6 +35,34 @@ check "eval refuses a diverged model" expect_fail "$NP" 2 "300 of 310 parameters
 check "divergence by --reg names the L2 strength" expect_fail "$NP" 1 "the L2 term alone makes each step overshoot" \
   "${T[@]}" --model softmax --lr 0.5 --reg 100 --batch 8
 
+# Messages that say what is wrong (each once misled).
+check "--val 2.5: whole images" expect_fail "$NP" 2 "--val 2.5: a number of images must be whole" \
+  info --data "$F/idx_raw" --val 2.5
+check "--micro-batch 1e30: out of range, not 'not an integer'" expect_fail "$NP" 2 "--micro-batch 1e30: out of range" \
+  "${T[@]}" --reproducible --micro-batch 1e30
+check "--micro-batch without --reproducible" expect_fail "$NP" 2 "--micro-batch 64: only with --reproducible" \
+  "${T[@]}" --micro-batch 64
+out=$(run_np "$NP" "${T[@]}" --model softmax --epochs 1 --batch 8 --reproducible --micro-batch 4 2>&1)
+check "--reproducible with 2 micro-batches: the start line says it gathers floats" \
+  grep -q "gathers the 2 micro-batch gradients as floats" <<<"$out"
+mkdir -p "$tmp/crc"
+cp "$F/idx_gz/"* "$tmp/crc/"
+img=$tmp/crc/train-images-idx3-ubyte.gz
+size=$(stat -c %s "$img")
+printf '\xde\xad\xbe\xef' | dd of="$img" bs=1 seek=$((size - 8)) conv=notrunc 2>/dev/null # the CRC-32
+check "a gzip with a bad CRC says so" expect_fail "$NP" 2 "train-images-idx3-ubyte.gz: corrupt gzip data: incorrect data check" \
+  info --data "$tmp/crc"
+mkdir -p "$tmp/outdir"
+check "convert --out DIR: exit 2" expect_fail "$NP" 2 "$tmp/outdir: is a directory" convert --data "$F/idx_raw" --out "$tmp/outdir"
+check "gradcheck --hidden 2^20x2^20: memory bound" expect_fail "$NP" 2 "--hidden: this run needs about" \
+  gradcheck --model mlp --hidden 1048576x1048576
+check "the memory check honours ulimit -v" bash -c "ulimit -v 2000000; $(declare -f expect_fail judge_failure run_np); \
+  MPI_LAUNCH='$MPI_LAUNCH' SHARDML='$SHARDML' expect_fail 1 2 'more than the address-space limit (ulimit -v) of' \
+  train --data '$F/idx_raw' --batch 8 --hidden 1000000x100 --out '$tmp/o'"
+out=$(SHARDML_FAULT=hdf5-crash run_np "$NP" info --data "$F/good.h5" 2>&1)
+check "HDF5 crashing in the pre-read: one error line" grep -q "error: .*good.h5: HDF5 crashed reading" <<<"$out"
+check "... and no backtrace before it" test "$(grep -c -e 'Signal:' -e '\[ *[0-9]*\] ' <<<"$out")" -eq 0
+
 # A real, short run on Fashion-MNIST: outputs exist and accuracy is sane.
 out=$(run_np "$NP" train --model softmax --epochs 2 --out "$tmp/fm" 2>"$tmp/fm.err")
 acc=$(sed -n 's/^test accuracy //p' <<<"$out")

@@ -53,6 +53,8 @@ static void print_usage(const char *cmd, const char *summary, const char *exampl
     print_wrapped(o->name ? o->help : "show this help", HELP_MARGIN, HELP_MARGIN);
     if (!o->name) break;
   }
+  printf("%-*s", HELP_MARGIN, "  --list-options");
+  print_wrapped("one line per option (name, kind, value), for scripts", HELP_MARGIN, HELP_MARGIN);
   if (examples && *examples) printf("\nexamples:\n%s", examples);
 }
 

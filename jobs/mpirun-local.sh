@@ -6,6 +6,7 @@
 # Open MPI's launcher and with MPICH's (Hydra; Intel MPI's is the same).
 #   SHARDML  the binary (default: build/shardml here, else shardml on PATH)
 #   MPIEXEC  the launcher (default: the one of the MPI shardml is linked with)
+#   SHARDML_STOP_WAIT  seconds a stop waits for ranks to start (default 60)
 set -euo pipefail
 # A stop requested before the launcher runs is remembered and acted on once
 # it does (run_launcher), not fatal to this script.
@@ -79,11 +80,13 @@ catches_usr1() {
   (( (16#${line##*[[:space:]]} >> 9) & 1 ))
 }
 # A stop before the ranks are up (a signal in the job's first second) waits
-# for them to start and catch the signal, up to 60 s, then signals them; the
-# launcher itself only if none ever appears (it then has nothing to run).
+# for them to start and catch the signal, up to SHARDML_STOP_WAIT seconds
+# (default 60), then signals them; the launcher itself only if none appears
+# by then (Open MPI's mpirun, signalled before its ranks run, was seen to
+# hang without them).
 stop_ranks() {
   local ranks pid ready i
-  for i in $(seq 600); do
+  for ((i = 0; i < ${SHARDML_STOP_WAIT:-60} * 10; i++)); do
     kill -0 "$launcher" 2>/dev/null || return 0 # ended: nothing to stop
     ranks=$(rank_pids) ready=1
     for pid in $ranks; do catches_usr1 "$pid" || ready=0; done

@@ -39,7 +39,7 @@ check "... and no task runs again" test "$(grep -c '^done' "$tmp/crlf/journal.tx
 L=(search --model mlp --hidden 32 --lr 0.01,0.02,0.05,0.1 --reg 0,1e-4,1e-3 --folds 3 --epochs 6 --subset 6000 --seed 4)
 run_np 1 "${L[@]}" --out "$tmp/c" >/dev/null 2>"$tmp/c.err" &
 pid=$!
-for i in $(seq 1200); do [ -e "$tmp/c/journal.txt.lock" ] && break; sleep 0.05; done
+for i in $(seq 1200); do [ -s "$tmp/c/journal.txt.lock" ] && break; sleep 0.05; done # its note: written once locked
 check "a second search on the same directory is refused" expect_fail 1 2 "journal.txt: another search is running on it (host" "${L[@]}" --out "$tmp/c"
 wait $pid; rc=$?
 check "the first one completes" test "$rc" -eq 0

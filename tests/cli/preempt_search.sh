@@ -65,8 +65,9 @@ wait "$pid"; rc=$?
 check "SIGTERM to jobs/mpirun-local.sh: exit status 3 (got $rc)" test "$rc" -eq 3
 check "the ranks wrote their checkpoint and said so" grep -q "error: stopped by a signal after step [0-9]*; checkpoint written to $tmp/l/ck" "$tmp/l.err"
 # A stand-in launcher that has no rank yet (so the script signals the
-# launcher) and ends the moment SIGUSR1 arrives: the script lost that race
-# about half the time (exit 143 instead of 3), so ten runs must all say 3.
+# launcher, at once with SHARDML_STOP_WAIT=0) and ends the moment SIGUSR1
+# arrives: the script lost that race about half the time (exit 143
+# instead of 3), so ten runs must all say 3.
 cat >"$tmp/launcher" <<'EOF'
 #!/bin/bash
 [ "$1" = --version ] && { echo "HYDRA build details: a stand-in"; exit 0; }
@@ -78,7 +79,7 @@ chmod +x "$tmp/launcher"
 wrong=0
 for i in 1 2 3 4 5 6 7 8 9 10; do
   rm -f "$tmp/ready"
-  READY=$tmp/ready MPIEXEC=$tmp/launcher SHARDML=/bin/true bash "$LAUNCH" 1 info >/dev/null 2>&1 &
+  READY=$tmp/ready MPIEXEC=$tmp/launcher SHARDML=/bin/true SHARDML_STOP_WAIT=0 bash "$LAUNCH" 1 info >/dev/null 2>&1 &
   pid=$!
   for t in $(seq 200); do [ -e "$tmp/ready" ] && break; sleep 0.05; done
   sleep 0.1

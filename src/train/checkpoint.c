@@ -564,7 +564,7 @@ int sml_checkpoint_list(const char *dir, char ***paths_out) {
     snprintf(paths[n++], bytes, "%s/%s", dir, e->d_name);
   }
   closedir(d);
-  qsort(paths, (size_t)n, sizeof *paths, cmp_desc); /* zero-padded steps: newest first */
+  if (n > 1) qsort(paths, (size_t)n, sizeof *paths, cmp_desc); /* zero-padded steps: newest first */
   *paths_out = paths;
   return n;
 }

@@ -51,6 +51,11 @@ typedef struct {
 } sml_lock;
 enum { SML_LOCK_HELD = 0, SML_LOCK_BUSY = 1, SML_LOCK_UNAVAILABLE = -1 /* errno says why */ };
 int sml_lock_take(sml_lock *l, const char *path, int slot, char *holder, size_t holder_len);
+/* sml_lock_take as a command wants it: busy is SML_EINPUT "SUBJECT: BUSY
+ * (holder); wait for it or use another INSTEAD", a lock file that cannot
+ * be created a create error, and a filesystem without locks a warning. */
+int sml_lock_exclusive(sml_lock *l, const char *path, int slot, const char *subject, const char *busy,
+                       const char *instead, sml_err *err);
 void sml_lock_release(sml_lock *l);
 
 /* 8-bit PNG, channels 1 (gray) or 3 (RGB), rows top to bottom. */

@@ -40,21 +40,10 @@ static int journal_append(const char *path, int task, const sml_task_result *r, 
  * own slot of it and run side by side; a whole search takes all of it, so
  * it and any slice exclude each other (both would compute the same tasks). */
 static int journal_lock(const sml_task_plan *plan, sml_lock *lock, sml_err *err) {
-  char path[4200], holder[256];
+  char path[4200];
   snprintf(path, sizeof path, "%s.lock", plan->journal);
-  switch (sml_lock_take(lock, path, plan->nslices > 1 ? plan->slice : -1, holder, sizeof holder)) {
-  case SML_LOCK_HELD:
-    return SML_OK;
-  case SML_LOCK_BUSY:
-    return sml_fail(err, SML_EINPUT, "%s: another search is running on it (%s); wait for it or use another output "
-                    "directory", plan->journal, holder);
-  default:
-    if (errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
-      return sml_create_error(path, errno, err);
-    /* no locking here (some network filesystems) */
-    fprintf(stderr, "shardml: %s: cannot lock (%s); not guarding against a second search\n", path, strerror(errno));
-    return SML_OK;
-  }
+  return sml_lock_exclusive(lock, path, plan->nslices > 1 ? plan->slice : -1, plan->journal,
+                            "another search is running on it", "output directory", err);
 }
 
 /* A journal whose last line was cut by a kill (no newline) gets that line

@@ -62,6 +62,23 @@ int sml_lock_take(sml_lock *l, const char *path, int slot, char *holder, size_t 
   return SML_LOCK_HELD;
 }
 
+int sml_lock_exclusive(sml_lock *l, const char *path, int slot, const char *subject, const char *busy,
+                       const char *instead, sml_err *err) {
+  char holder[SLOT_BYTES + 1];
+  switch (sml_lock_take(l, path, slot, holder, sizeof holder)) {
+  case SML_LOCK_HELD:
+    return SML_OK;
+  case SML_LOCK_BUSY:
+    return sml_fail(err, SML_EINPUT, "%s: %s (%s); wait for it or use another %s", subject, busy, holder, instead);
+  default:
+    if (errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+      return sml_create_error(path, errno, err);
+    /* no locking on this filesystem (some network filesystems) */
+    fprintf(stderr, "shardml: %s: cannot lock (%s); not guarding against a second run\n", path, strerror(errno));
+    return SML_OK;
+  }
+}
+
 void sml_lock_release(sml_lock *l) {
   if (l->fd >= 0) close(l->fd);
   l->fd = -1;

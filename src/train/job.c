@@ -1,7 +1,6 @@
 /* A whole training run with its files (see shardml/job.h). */
 #include "shardml/job.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,20 +108,10 @@ static int write_outputs(const sml_train_job *job, job_ctx *cx, const sml_model 
  * submitted twice, a requeue while the old step still runs) would resume
  * from and overwrite each other's files. */
 static int lock_checkpoint_dir(const char *dir, sml_lock *lock, sml_err *err) {
-  char path[4200], holder[256];
+  char path[4200];
   snprintf(path, sizeof path, "%s/shardml.lock", dir);
-  switch (sml_lock_take(lock, path, -1, holder, sizeof holder)) {
-  case SML_LOCK_HELD:
-    return SML_OK;
-  case SML_LOCK_BUSY:
-    return sml_fail(err, SML_EINPUT, "%s: another training run is using this checkpoint directory (%s); wait for it "
-                    "or use another directory", dir, holder);
-  default:
-    if (errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
-      return sml_create_error(path, errno, err);
-    fprintf(stderr, "shardml: %s: cannot lock (%s); not guarding against a second run\n", path, strerror(errno));
-    return SML_OK;
-  }
+  return sml_lock_exclusive(lock, path, -1, dir, "another training run is using this checkpoint directory",
+                            "directory", err);
 }
 
 int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *test_acc, sml_err *err) {

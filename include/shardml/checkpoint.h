@@ -87,7 +87,6 @@ uint64_t sml_checkpoint_identity_of(const char *path);
 typedef struct {
   char **paths;
   int n;
-  uint64_t identity;
 } sml_checkpoint_dir;
 /* Reads the directory once, at the start of a run whose identity is given
  * and which will write steps first_step+1 .. last_step: collects the files

@@ -602,7 +602,6 @@ static int64_t step_of(const char *path) {
 int sml_checkpoint_dir_scan(sml_checkpoint_dir *d, const char *dir, uint64_t identity, int64_t first_step,
                             int64_t last_step, sml_err *err) {
   memset(d, 0, sizeof *d);
-  d->identity = identity;
   char **paths;
   const int n = sml_checkpoint_list(dir, &paths);
   d->paths = SML_CALLOC((size_t)n + 1, sizeof *d->paths);

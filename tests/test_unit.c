@@ -13,6 +13,9 @@
 #include "shardml/tasks.h"
 #include "shardml/train.h"
 
+#include "shardml/half.h"
+#include "shardml/rng.h"
+#include "shardml/reduce.h"
 #include "expect.h"
 
 static void test_block_range(void) {
@@ -225,11 +228,114 @@ static void test_task_load_many_groups(void) {
   free(tasks);
 }
 
+/* 16-bit conversions against a slow reference: the nearest representable
+ * value in double arithmetic (ties to the even pattern), for every binary16
+ * and bfloat16 pattern back and forth, and for floats around every
+ * rounding boundary. */
+static double half_value(uint16_t h, int bf16) { return bf16 ? sml_bf16_to_float(h) : sml_f16_to_float(h); }
+static uint16_t half_reference(float x, int bf16) {
+  /* The finite patterns of x's sign, searched for the nearest. */
+  const uint16_t sign = signbit(x) ? 0x8000 : 0, top = bf16 ? 0x7f80 : 0x7c00;
+  const double ax = fabs((double)x);
+  uint16_t lo = 0, hi = top; /* value(lo) <= ax < value(hi) once narrowed (hi: infinity) */
+  while (hi - lo > 1) {
+    const uint16_t mid = (uint16_t)((lo + hi) / 2);
+    if (half_value(mid, bf16) <= ax) lo = mid;
+    else hi = mid;
+  }
+  const double below = half_value(lo, bf16);
+  /* Beyond the largest finite value, rounding goes to infinity from half an
+   * ulp above it (IEEE's overflow rule). */
+  const double above = hi == top ? below + (below - half_value((uint16_t)(lo - 1), bf16)) : half_value(hi, bf16);
+  const double d_lo = ax - below, d_hi = above - ax;
+  const uint16_t pick = d_lo < d_hi ? lo : d_hi < d_lo ? hi : (lo % 2 == 0 ? lo : hi);
+  return (uint16_t)(sign | pick);
+}
+static void test_half(void) {
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    int64_t bad = 0;
+    for (uint32_t h = 0; h < 0x10000; h++) {
+      const float x = (float)half_value((uint16_t)h, bf16);
+      const uint16_t back = bf16 ? sml_bf16_from_float(x) : sml_f16_from_float(x);
+      if (isnan(x)) bad += !isnan(half_value(back, bf16));
+      else bad += back != h;
+    }
+    EXPECT(bad == 0, "%s: %lld patterns do not survive float and back", bf16 ? "bf16" : "fp16", (long long)bad);
+    sml_rng rng = sml_rng_stream(5, 0, (uint64_t)bf16);
+    bad = 0;
+    for (int i = 0; i < 200000; i++) {
+      /* Near a boundary: a representable value plus a fraction of its ulp,
+       * or a random float of the type's range. */
+      const uint16_t h = (uint16_t)(sml_rng_next(&rng) & (bf16 ? 0x7f7f : 0x7bff));
+      if (h + 1 == (bf16 ? 0x7f80 : 0x7c00)) continue; /* the largest finite value: no next one */
+      const double v = half_value(h, bf16), next = half_value((uint16_t)(h + 1), bf16);
+      const double frac = (double)(sml_rng_next(&rng) % 9) / 8.0;
+      float x = (float)(v + frac * (next - v));
+      if (i % 2) x = -x;
+      const uint16_t got = bf16 ? sml_bf16_from_float(x) : sml_f16_from_float(x), want = half_reference(x, bf16);
+      if (got != want && bad++ < 3)
+        fprintf(stderr, "  %s(%.9g): 0x%04x, reference 0x%04x\n", bf16 ? "bf16" : "fp16", x, got, want);
+    }
+    EXPECT(bad == 0, "%s: %lld of 200000 roundings differ from the reference", bf16 ? "bf16" : "fp16", (long long)bad);
+  }
+  EXPECT(sml_f16_from_float(65520.0f) == 0x7c00 && sml_f16_from_float(65519.0f) == 0x7bff, "fp16 overflow rule");
+  EXPECT(isnan(sml_bf16_to_float(sml_bf16_from_float(NAN))) && isnan(sml_f16_to_float(sml_f16_from_float(NAN))),
+         "NaN stays NaN");
+}
+
+/* Error feedback: rank 0 contributes the same gradient g every step, the
+ * others zeros (so MPI's additions are exact and only rank 0's rounding
+ * is at work). Over K steps the bf16 sums add up to K g within one rounding
+ * of the carried residual (|sum - K g| <= 2^-8 |g|), where dropping the
+ * residual would lose up to K / 2 ulps (2^-3 |g| at K = 64). */
+static void test_error_feedback(const sml_comm *c) {
+  sml_model m;
+  sml_err err;
+  const int64_t hidden[] = {8};
+  if (sml_model_init(&m, "mlp", 12, 3, hidden, 1, &err) != SML_OK) {
+    EXPECT(0, "%s", err.msg);
+    return;
+  }
+  const int64_t nw = m.nweights, K = 64;
+  for (int dtype = SML_GRAD_BF16; dtype <= SML_GRAD_FP16; dtype++) {
+    float *grad = calloc((size_t)nw + 1, sizeof *grad), *g = malloc((size_t)nw * sizeof *g);
+    double *total = calloc((size_t)nw, sizeof *total);
+    sml_rng rng = sml_rng_stream(9, 0, 0);
+    for (int64_t i = 0; i < nw; i++) g[i] = (float)((sml_rng_uniform(&rng) - 0.5) * 10.0);
+    /* Buckets of 40 bytes: several, started in turn as the hook says. */
+    sml_reducer *r = sml_reducer_init(&m, grad, 1, 1, 40, (sml_grad_dtype)dtype, c);
+    for (int64_t k = 0; k < K; k++) {
+      const sml_grad_hook *hook = sml_reducer_begin(r);
+      for (int64_t i = 0; i < nw; i++) grad[i] = c->rank == 0 ? g[i] : 0.0f;
+      grad[nw] = 1.0f; /* a flag: summed exactly, as a float */
+      if (hook) hook->ready(hook->ctx, 0);
+      sml_reduce_times t;
+      sml_reducer_finish(r, &t);
+      EXPECT(grad[nw] == (float)c->size, "flag sum %g on %d ranks", grad[nw], c->size);
+      for (int64_t i = 0; i < nw; i++) total[i] += grad[i];
+    }
+    int64_t bad = 0;
+    double worst = 0;
+    for (int64_t i = 0; i < nw; i++) {
+      const double dev = fabs(total[i] - (double)K * g[i]) / fabs((double)g[i]);
+      worst = fmax(worst, dev);
+      bad += c->size > 1 && dev > 0x1p-8;
+      bad += c->size == 1 && dev > 1e-12; /* one rank: nothing crosses a wire, nothing is rounded */
+    }
+    EXPECT(bad == 0, "%s, %d ranks: %lld sums drift from K g (worst %.3g of |g|)",
+           sml_grad_dtype_name((sml_grad_dtype)dtype), c->size, (long long)bad, worst);
+    sml_reducer_free(r);
+    free(grad); free(g); free(total);
+  }
+}
+
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   sml_comm world = sml_comm_world();
   test_block_range();
+  test_half();
+  test_error_feedback(&world);
   test_core_levels();
   test_prep_batch(&world);
   test_agree(&world);

@@ -40,6 +40,17 @@ void sml_allreduce_sum_u64(const sml_comm *c, uint64_t *buf, int64_t n);
 void sml_allreduce_sum_i64(const sml_comm *c, int64_t *buf, int64_t n);
 void sml_allreduce_sum_f64(const sml_comm *c, double *buf, int64_t n);
 void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n);
+/* Nonblocking sums in place (n below 2^30): started now, complete once
+ * sml_requests_test says so or sml_requests_wait returns; the buffer is
+ * MPI's until then. Half-precision buffers hold bfloat16 or IEEE binary16
+ * bit patterns; each addition is done in float and rounded back. */
+typedef MPI_Request sml_request;
+typedef enum { SML_HALF_BF16, SML_HALF_F16 } sml_half_kind;
+void sml_iallreduce_sum_f32(const sml_comm *c, float *buf, int64_t n, sml_request *req);
+void sml_iallreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind, sml_request *req);
+/* Lets MPI progress the requests; returns 1 when every one is complete. */
+int sml_requests_test(sml_request *reqs, int n);
+void sml_requests_wait(sml_request *reqs, int n);
 /* Element-wise maximum over the ranks, in place. */
 void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n);
 /* Every rank sends send_counts[r] bytes (consecutive in send, in rank

@@ -15,6 +15,15 @@ void sml_affine_forward(float *out, const float *in, const float *w, const float
 void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                          const float *w, int64_t B, int64_t Din, int64_t Dout);
 
+/* sml_affine_backward's three products one by one, for a caller that
+ * hands each gradient on as soon as it is final (the overlapped reduction):
+ * db += column sums of dout; rows [r0, r1) of dw += dout^T . in (a weight
+ * gradient produced in row blocks); din = dout . w. */
+void sml_affine_bias_grad(float *db, const float *dout, int64_t B, int64_t Dout);
+void sml_affine_weight_grad_rows(float *dw, const float *dout, const float *in, int64_t B, int64_t Din,
+                                 int64_t Dout, int64_t r0, int64_t r1);
+void sml_affine_input_grad(float *din, const float *dout, const float *w, int64_t B, int64_t Din, int64_t Dout);
+
 /* out[n] = max(in[n], 0); out may alias in. */
 void sml_relu_forward(float *out, const float *in, int64_t n);
 /* din[n] = dout[n] where out[n] > 0, else 0; din may alias dout. */

@@ -79,6 +79,24 @@ const float *sml_model_forward(const sml_model *m, const float *params, const fl
  * NULL, p > 0) the hidden layers are dropped out as it says. */
 double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
                            const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws);
+/* Told by the backward pass as gradients become final, which happens from
+ * the end of the flat buffer down: after ready(ctx, from), grad[from,
+ * nweights) will not change again in this pass. A weight matrix holding
+ * one of the cuts (offsets, ascending) is produced in row blocks that start
+ * at or below each cut, so that a reduction of the part above it can begin
+ * while the rest is computed. */
+typedef struct {
+  void (*ready)(void *ctx, int64_t from);
+  void *ctx;
+  const int64_t *cuts;
+  int ncuts;
+} sml_grad_hook;
+/* sml_model_loss_grad, telling hook (NULL: nobody) as it goes. The same
+ * sums, but a weight gradient cut into row blocks is several matrix
+ * products, whose rounding may differ in the last bits. */
+double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float *grad, const float *x,
+                                  const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws,
+                                  const sml_grad_hook *hook);
 /* The SUM of per-sample data losses of scores[B, C] (no gradient kept). */
 double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *labels, int64_t B, sml_workspace *ws);
 /* reg * sum of squared regularised weights; adds 2*reg*W to grad if not NULL. */

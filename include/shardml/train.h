@@ -18,8 +18,13 @@
 #include "shardml/model.h"
 #include "shardml/optimizer.h"
 #include "shardml/prep.h"
+#include "shardml/reduce.h"
 
 typedef enum { SML_SCHEDULE_STEP, SML_SCHEDULE_COSINE } sml_schedule;
+
+/* The default bucket size of the overlapped gradient sum, in MB: measured
+ * (README, "Scaling out"). */
+#define SML_BUCKET_MB 0.25
 
 /* "Not given": sml_train_defaults fills fields holding it (NAN for reals). */
 #define SML_UNSET INT64_MIN
@@ -52,6 +57,10 @@ typedef struct {
   /* arithmetic */
   int reproducible;       /* bitwise the same for any ranks and threads (see sml_repro_step) */
   int64_t micro_batch;    /* reproducible: positions per micro-batch (the unit of work); 0: sml_micro_batch */
+  /* the gradient sum of the default mode (shardml/reduce.h) */
+  int overlap;            /* 1: buckets reduced during the backward pass; 0: one allreduce after it; -1: unset */
+  double bucket_mb;       /* bucket size in MB (10^6 bytes) of the wire type (default SML_BUCKET_MB) */
+  int grad_dtype;         /* sml_grad_dtype: fp32 (default), bf16 or fp16 on the wire, with error feedback */
   /* stopping and reporting */
   int64_t early_stop;     /* stop after this many epochs without a better validation accuracy (0: never) */
   int64_t log_every;      /* record the loss every N steps (0: only per epoch) */
@@ -78,6 +87,10 @@ typedef struct {
   double val_loss;         /* mean data loss on the validation split (NAN without one) */
   double images_per_sec;
   double compute_s, allreduce_s, other_s, eval_s;
+  /* allreduce_s split: communication in flight during compute (hidden),
+   * waiting for the sums beyond the slowest rank's lateness (exposed), and
+   * that lateness (imbalance); exposed + imbalance = allreduce_s. */
+  double comm_hidden_s, comm_exposed_s, imbalance_s;
   double lr;
 } sml_epoch_stats;
 
@@ -101,6 +114,7 @@ typedef struct {
   int64_t global_step;    /* steps done in all */
   double epoch_loss_sum;  /* running sums of the current epoch */
   double epoch_compute_s, epoch_allreduce_s, epoch_elapsed_s;
+  double epoch_hidden_s;  /* not checkpointed: a resumed epoch reports its own part */
   float *params;          /* [nweights] */
   float *opt_state[SML_OPT_MAX_STATE]; /* the optimizer's buffers, [nweights] each */
   sml_train_history hist;
@@ -156,12 +170,13 @@ void sml_step_scratch_free(sml_step_scratch *s);
  * of perm that lie in this rank's shard are prepared and passed forward and
  * back (with drop's masks, if not NULL, for the step drop->step; the
  * samples are identified by their global index, so masks do not depend on
- * the layout). grad[nweights] is OVERWRITTEN with their summed data-loss gradient;
+ * the layout). grad[nweights] is OVERWRITTEN with their summed data-loss gradient
+ * (hook, if not NULL, told as its parts become final);
  * returns their summed loss and sets *count to how many there were. Not
  * collective: sml_train allreduces the result (so can a test). */
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
                       const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, sml_step_scratch *s,
-                      float *grad, int64_t *count);
+                      float *grad, int64_t *count, const sml_grad_hook *hook);
 
 /* Reproducible steps (--reproducible). The global batch is cut into
  * micro-batches of cfg->micro_batch positions; each is computed whole by one
@@ -226,7 +241,8 @@ void sml_repro_sent(const sml_repro *r, int64_t *sum_bytes, int64_t *image_bytes
 typedef struct {
   sml_step_scratch scratch; /* default mode */
   sml_repro *repro;         /* --reproducible; NULL otherwise */
-  float *grad;              /* [nweights + 4]: the gradient sum, then loss, count, signal, timer (one allreduce) */
+  float *grad;              /* [nweights + 4]: the gradient sum, then loss, count, signal, timer */
+  sml_reducer *reducer;     /* default mode: sums grad over the ranks */
   int64_t sent_sum_bytes;   /* default mode: the allreduces' payloads so far (sml_step_sent) */
 } sml_step_buffers;
 void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_shard *train, const sml_prep *prep,
@@ -243,10 +259,11 @@ void sml_step_sent(const sml_step_buffers *b, int64_t *sum_bytes, int64_t *image
  * flags[2]: in, this rank's signal and timer; out, their sums over the
  * ranks (they travel with the gradient). Returns the step's mean loss plus
  * the L2 term; not finite when training diverged (on every rank alike).
- * *compute_s and *comm_s: seconds before the sums and in them. Collective. */
+ * *times: where the step's time went (--reproducible: its exchanges are all
+ * counted as waiting). Collective. */
 double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *st, const sml_train_config *cfg,
                       const sml_shard *train, const sml_prep *prep, const int64_t *perm, int64_t lo, int64_t hi,
-                      double lr, int64_t flags[2], double *compute_s, double *comm_s, const sml_comm *c);
+                      double lr, int64_t flags[2], sml_reduce_times *times, const sml_comm *c);
 
 /* scores[n, C] of n uint8 images, images [first, first + n) of their
  * split: each image's scores are the same bits for any first, n and thread

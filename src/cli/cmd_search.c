@@ -78,6 +78,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int64_t folds = 5, groups = 0, random_n = 0;
   int keep_best = 0;
   sml_train_config base = sml_train_unset();
+  cli_reduce_args reduce = {0};
   base.epochs = 5;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
@@ -90,7 +91,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"folds", OPT_INT, &folds, "F", "k-fold CV (default 5); 1: a single split, 20% validates"},
       {"groups", OPT_INT, &groups, "G", "groups of ranks, each training one task at a time (default: one per rank)"},
       {"epochs", OPT_INT, &base.epochs, "E", "epochs per task and for the final run (default 5)"},
-      CLI_OPTIMIZER_OPTIONS(&base, &optimizer),
+      CLI_OPTIMIZER_OPTIONS(&base, &optimizer, &reduce),
       {"lr-decay", OPT_REAL, &base.lr_decay, "GAMMA", "lr *= GAMMA every epoch (default 0.95)"},
       {"schedule", OPT_WORD, &schedule, "step|cosine", "learning-rate schedule (default step)"},
       {"early-stop", OPT_INT, &base.early_stop, "N", "each task stops after N epochs without a better validation accuracy"},
@@ -118,7 +119,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   snprintf(base.model, sizeof base.model, "%s", model);
   SML_TRY(cli_optimizer(optimizer, &base, err));
   SML_TRY(cli_schedule(schedule, &base, err));
-  SML_TRY(cli_mode_options(&base, err));
+  SML_TRY(cli_mode_options(&reduce, &base, err));
   base.seed = cli_seed(&data);
   sml_train_defaults(&base);
   base.lr = 1; /* each point sets its own; checked here with the rest */

@@ -25,12 +25,13 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
   cli_model_args marg = {0};
   sml_train_config cfg = sml_train_unset();
+  cli_reduce_args reduce = {0};
   sml_train_job job = {.out = "shardml-out", .keep = 3};
   const char *schedule = NULL, *optimizer = NULL, *ckpt_every = NULL;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       CLI_MODEL_OPTIONS(&marg),
-      CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule),
+      CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule, &reduce),
       {"keep-best", OPT_FLAG, &job.keep_best, NULL, "keep best.h5, the model of the epoch with the best validation accuracy"},
       {"out", OPT_STRING, &job.out, "DIR", "output directory (default shardml-out)"},
       {"checkpoint-dir", OPT_STRING, &job.checkpoint_dir, "DIR", "write checkpoints ckpt-<step>.h5 and a 'latest' pointer here"},
@@ -50,7 +51,7 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
   SML_TRY(cli_model_config(&marg, &cfg, err));
   SML_TRY(cli_optimizer(optimizer, &cfg, err));
   SML_TRY(cli_schedule(schedule, &cfg, err));
-  SML_TRY(cli_mode_options(&cfg, err));
+  SML_TRY(cli_mode_options(&reduce, &cfg, err));
   cfg.seed = cli_seed(&data);
   sml_train_defaults(&cfg);
   if (ckpt_every) SML_TRY(parse_every(ckpt_every, &job.checkpoint_every_steps, &job.checkpoint_every_epochs, err));

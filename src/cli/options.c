@@ -247,10 +247,25 @@ int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err) {
   return SML_OK;
 }
 
-int cli_mode_options(const sml_train_config *cfg, sml_err *err) {
+int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *err) {
   if (!cfg->reproducible && cfg->micro_batch != SML_UNSET)
     return sml_fail(err, SML_EINPUT, "--micro-batch %lld: only with --reproducible (the default mode sums whole "
                     "batches, it has no micro-batches)", (long long)cfg->micro_batch);
+  if (a->overlap && strcmp(a->overlap, "on") != 0 && strcmp(a->overlap, "off") != 0)
+    return sml_fail(err, SML_EINPUT, "--overlap %s: expected on or off", a->overlap);
+  if (a->overlap) cfg->overlap = strcmp(a->overlap, "on") == 0;
+  sml_grad_dtype dtype = SML_GRAD_FP32;
+  if (a->grad_dtype && sml_grad_dtype_parse(a->grad_dtype, &dtype) != 0)
+    return sml_fail(err, SML_EINPUT, "--grad-dtype %s: expected fp32, bf16 or fp16", a->grad_dtype);
+  cfg->grad_dtype = dtype;
+  /* --reproducible's exchanges are its own (micro-batch gradients, exact
+   * sums): the default mode's reduction options would be ignored there. */
+  if (cfg->reproducible && (a->overlap || !isnan(cfg->bucket_mb)))
+    return sml_fail(err, SML_EINPUT, "%s: only in the default mode (--reproducible exchanges micro-batch "
+                    "gradients or exact sums, not buckets)", a->overlap ? "--overlap" : "--bucket-mb");
+  if (cfg->overlap == 0 && !isnan(cfg->bucket_mb))
+    return sml_fail(err, SML_EINPUT, "--bucket-mb %g: only with --overlap on (off sums the whole gradient at once)",
+                    cfg->bucket_mb);
   return SML_OK;
 }
 
@@ -334,6 +349,8 @@ static const struct {
     {"weight decay", "--weight-decay"},
     {"dropout", "--dropout"},
     {"micro-batch", "--micro-batch"},
+    {"bucket size", "--bucket-mb"},
+    {"gradient wire type", "--grad-dtype"},
     {"initial weight scale", "--init-scale"},
     {"early-stopping patience", "--early-stop"},
     {"checkpoints kept", "--keep"},

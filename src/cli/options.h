@@ -75,7 +75,7 @@ uint64_t cli_seed(const cli_data_args *args);
 void cli_name_option(sml_err *err);
 
 /* The optimizer and its hyperparameters, for train and search. */
-#define CLI_OPTIMIZER_OPTIONS(cfg, name)                                                                 \
+#define CLI_OPTIMIZER_OPTIONS(cfg, name, reduce)                                                                 \
   {"optimizer", OPT_WORD, name, "NAME", "update rule: sgd (default), nesterov, adam, adamw... (README lists them)"}, \
   {"momentum", OPT_REAL, &(cfg)->opt.momentum, "MU", "momentum of sgd and nesterov (default 0.9)"},        \
   {"beta1", OPT_REAL, &(cfg)->opt.beta1, "B1", "decay of the gradient average, adam(w) (default 0.9)"},     \
@@ -85,16 +85,20 @@ void cli_name_option(sml_err *err);
   {"dropout", OPT_REAL, &(cfg)->dropout, "P", "drop hidden units with probability P while training (mlp; default 0)"}, \
   {"reproducible", OPT_FLAG, &(cfg)->reproducible, NULL,                                          \
    "the same bits for any number of ranks and threads (exact sums of fixed micro-batches)"},      \
-  {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default batch/4 in [64, 256])"}
+  {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default batch/4 in [64, 256])"}, \
+  {"overlap", OPT_WORD, &(reduce)->overlap, "on|off", "sum gradient buckets over the ranks during the backward pass (default on)"}, \
+  {"bucket-mb", OPT_REAL, &(cfg)->bucket_mb, "MB", "size of those buckets (default 0.25)"}, \
+  {"grad-dtype", OPT_WORD, &(reduce)->grad_dtype, "fp32|bf16|fp16", \
+   "type of the gradient sums on the wire; 16 bits halve the bytes, with error feedback (default fp32)"}
 
 /* train's training set-up (the fuzz harness parses exactly these too):
  * everything but the data, the model and the job's files. */
-#define CLI_TRAIN_OPTIONS(cfg, optimizer, schedule)                                                      \
+#define CLI_TRAIN_OPTIONS(cfg, optimizer, schedule, reduce)                                                      \
   {"epochs", OPT_INT, &(cfg)->epochs, "E", "passes over the training set (default 20)"},                 \
   {"batch", OPT_INT, &(cfg)->batch, "B", "global minibatch size, split over the ranks (default 128)"},   \
   {"lr", OPT_REAL, &(cfg)->lr, "ETA", "learning rate (default: adam(w) 1e-3; sgd svm 0.01, softmax 0.02, mlp 0.05)"}, \
   {"reg", OPT_REAL, &(cfg)->reg, "LAMBDA", "L2 regularisation: loss += LAMBDA * sum W^2; biases are not regularised (default 1e-4)"}, \
-  CLI_OPTIMIZER_OPTIONS(cfg, optimizer),                                                                 \
+  CLI_OPTIMIZER_OPTIONS(cfg, optimizer, reduce),                                                                 \
   {"schedule", OPT_WORD, schedule, "step|cosine", "learning-rate schedule (default step)"},              \
   {"lr-decay", OPT_REAL, &(cfg)->lr_decay, "GAMMA", "step schedule: lr *= GAMMA every --lr-step epochs (default 0.95)"}, \
   {"lr-step", OPT_INT, &(cfg)->lr_step, "N", "epochs between decays (default 1)"},                       \
@@ -109,9 +113,15 @@ void cli_name_option(sml_err *err);
 int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err);
 /* --schedule step|cosine into cfg (NULL: step). */
 int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err);
-/* Options that only one arithmetic mode reads (--micro-batch without
- * --reproducible): refused rather than silently ignored. */
-int cli_mode_options(const sml_train_config *cfg, sml_err *err);
+/* The gradient sum's options given as words (NULL: not given). */
+typedef struct {
+  const char *overlap;    /* on | off */
+  const char *grad_dtype; /* fp32 | bf16 | fp16 */
+} cli_reduce_args;
+/* Sets them into cfg; options that only one arithmetic mode reads
+ * (--micro-batch without --reproducible, --overlap or --bucket-mb with it)
+ * are refused rather than silently ignored. */
+int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *err);
 
 /* "1,3,5" -> values (each >= 1); names the option in errors. */
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "shardml/dist.h"
 
+#include "shardml/half.h"
+
 #include <limits.h>
 #include <sched.h>
 #include <unistd.h>
@@ -55,14 +57,37 @@ static void default_threads(void) {
   omp_set_num_threads(share > 0 ? share : 1);
 }
 
+/* Sums of 16-bit floats: MPI has no such type, so a user operation on
+ * uint16 adds pairs in float and rounds back (commutative, so MPI may pick
+ * any algorithm; every rank still receives the same result bits). */
+static MPI_Op half_sum_op[2] = {MPI_OP_NULL, MPI_OP_NULL};
+static void bf16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
+  (void)type;
+  const uint16_t *a = in;
+  uint16_t *b = inout;
+  for (int i = 0; i < *len; i++) b[i] = sml_bf16_from_float(sml_bf16_to_float(a[i]) + sml_bf16_to_float(b[i]));
+}
+static void f16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
+  (void)type;
+  const uint16_t *a = in;
+  uint16_t *b = inout;
+  for (int i = 0; i < *len; i++) b[i] = sml_f16_from_float(sml_f16_to_float(a[i]) + sml_f16_to_float(b[i]));
+}
+
 void sml_dist_init(int *argc, char ***argv) {
   int provided = 0;
   /* Only the main thread calls MPI; OpenMP regions never do. */
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
+  MPI_Op_create(bf16_sum, 1, &half_sum_op[SML_HALF_BF16]);
+  MPI_Op_create(f16_sum, 1, &half_sum_op[SML_HALF_F16]);
   default_threads();
 }
 
-void sml_dist_finalize(void) { MPI_Finalize(); }
+void sml_dist_finalize(void) {
+  for (int k = 0; k < 2; k++)
+    if (half_sum_op[k] != MPI_OP_NULL) MPI_Op_free(&half_sum_op[k]);
+  MPI_Finalize();
+}
 
 int sml_agree(const sml_comm *c, int status, sml_err *err) {
   int worst = status;
@@ -102,6 +127,26 @@ void sml_allreduce_sum_f64(const sml_comm *c, double *buf, int64_t n) {
 }
 void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n) {
   allreduce_chunked(c, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
+}
+
+void sml_iallreduce_sum_f32(const sml_comm *c, float *buf, int64_t n, sml_request *req) {
+  SML_ASSERT(n < SML_MPI_CHUNK);
+  MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, c->comm, req);
+}
+
+void sml_iallreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind, sml_request *req) {
+  SML_ASSERT(n < SML_MPI_CHUNK && half_sum_op[kind] != MPI_OP_NULL);
+  MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_UINT16_T, half_sum_op[kind], c->comm, req);
+}
+
+int sml_requests_test(sml_request *reqs, int n) {
+  int done = 1;
+  if (n > 0) MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE);
+  return done;
+}
+
+void sml_requests_wait(sml_request *reqs, int n) {
+  if (n > 0) MPI_Waitall(n, reqs, MPI_STATUSES_IGNORE);
 }
 
 void sml_allreduce_max_f64(const sml_comm *c, double *buf, int64_t n) {

@@ -22,28 +22,41 @@ void sml_affine_forward(float *out, const float *in, const float *w, const float
               (int)Din, w, (int)Din, 1.0f, out, (int)Dout);
 }
 
-void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                         const float *w, int64_t B, int64_t Din, int64_t Dout) {
-  const sml_kernels *k = sml_kernels_active();
-  const int narrow = Dout <= k->narrow_max_out;
-  /* dw[Dout,Din] += dout[B,Dout]^T . in[B,Din] */
-  if (narrow)
-    k->narrow_weight_grad(dw, dout, in, B, Din, Dout);
-  else
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Dout, (int)Din, (int)B, 1.0f, dout,
-                (int)Dout, in, (int)Din, 1.0f, dw, (int)Din);
-  /* db[Dout] += column sums of dout */
+void sml_affine_bias_grad(float *db, const float *dout, int64_t B, int64_t Dout) {
   for (int64_t i = 0; i < B; i++) {
     const float *row = dout + i * Dout;
     for (int64_t j = 0; j < Dout; j++) db[j] += row[j];
   }
+}
+
+void sml_affine_weight_grad_rows(float *dw, const float *dout, const float *in, int64_t B, int64_t Din,
+                                 int64_t Dout, int64_t r0, int64_t r1) {
+  const sml_kernels *k = sml_kernels_active();
+  if (Dout <= k->narrow_max_out && r0 == 0 && r1 == Dout) {
+    k->narrow_weight_grad(dw, dout, in, B, Din, Dout);
+    return;
+  }
+  /* dw[r0:r1, Din] += dout[B, r0:r1]^T . in[B, Din] */
+  if (r1 > r0)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0), (int)Din, (int)B, 1.0f, dout + r0,
+                (int)Dout, in, (int)Din, 1.0f, dw + r0 * Din, (int)Din);
+}
+
+void sml_affine_input_grad(float *din, const float *dout, const float *w, int64_t B, int64_t Din, int64_t Dout) {
+  const sml_kernels *k = sml_kernels_active();
   /* din[B,Din] = dout[B,Dout] . w[Dout,Din] */
-  if (!din) return;
-  if (narrow)
+  if (Dout <= k->narrow_max_out)
     k->narrow_input_grad(din, dout, w, B, Din, Dout);
   else
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)Din, (int)Dout, 1.0f, dout,
                 (int)Dout, w, (int)Din, 0.0f, din, (int)Din);
+}
+
+void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                         const float *w, int64_t B, int64_t Din, int64_t Dout) {
+  sml_affine_weight_grad_rows(dw, dout, in, B, Din, Dout, 0, Dout);
+  sml_affine_bias_grad(db, dout, B, Dout);
+  if (din) sml_affine_input_grad(din, dout, w, B, Din, Dout);
 }
 
 void sml_relu_forward(float *out, const float *in, int64_t n) { sml_kernels_active()->relu_forward(out, in, n); }

@@ -145,8 +145,27 @@ double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *la
   return B > 0 ? scores_loss(m, scores, labels, B, ws) : 0.0;
 }
 
-double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
-                           const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws) {
+/* The weight gradient of layer l (w: its entry), in row blocks cut at the
+ * hook's offsets inside it, last rows first, each handed on when done. */
+static void weight_grad_blocks(const sml_model *m, int l, float *grad, const float *dout, const float *in,
+                               int64_t B, const sml_grad_hook *hook) {
+  const sml_param_entry *w = &m->param[2 * l];
+  const int64_t Din = m->width[l], Dout = m->width[l + 1];
+  int64_t hi = Dout;
+  for (int k = hook ? hook->ncuts - 1 : -1; k >= 0; k--) {
+    const int64_t row = (hook->cuts[k] - w->offset) / Din;
+    if (hook->cuts[k] <= w->offset || row >= hi) continue; /* below this matrix, or in the block done */
+    sml_affine_weight_grad_rows(grad + w->offset, dout, in, B, Din, Dout, row, hi);
+    hook->ready(hook->ctx, w->offset + row * Din);
+    hi = row;
+  }
+  sml_affine_weight_grad_rows(grad + w->offset, dout, in, B, Din, Dout, 0, hi);
+  if (hook) hook->ready(hook->ctx, w->offset);
+}
+
+double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float *grad, const float *x,
+                                  const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws,
+                                  const sml_grad_hook *hook) {
   if (B == 0) return 0.0;
   const float *scores = forward(m, params, x, B, drop, ws);
   const double loss = scores_loss(m, scores, labels, B, ws);
@@ -154,10 +173,15 @@ double sml_model_loss_grad(const sml_model *m, const float *params, float *grad,
   for (int l = m->nlayers - 1; l >= 0; l--) {
     const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
     const float *in = l == 0 ? x : ws->act[l];
-    sml_affine_backward(l == 0 ? NULL : dnext, grad + w->offset, grad + b->offset, dout, in,
-                        params + w->offset, B, m->width[l], m->width[l + 1]);
+    const int64_t Din = m->width[l], Dout = m->width[l + 1];
+    /* In the order of the flat buffer, from its end: the bias (after the
+     * weights), then the weights' rows from the last. */
+    sml_affine_bias_grad(grad + b->offset, dout, B, Dout);
+    if (hook) hook->ready(hook->ctx, b->offset);
+    weight_grad_blocks(m, l, grad, dout, in, B, hook);
     if (l > 0) {
-      const int64_t n = B * m->width[l];
+      sml_affine_input_grad(dnext, dout, params + w->offset, B, Din, Dout);
+      const int64_t n = B * Din;
       if (drop && drop->p > 0) /* through the dropout scales, then the ReLU */
         for (int64_t i = 0; i < n; i++) dnext[i] *= ws->mask[l][i];
       sml_relu_backward(dnext, dnext, ws->act[l], n);
@@ -167,6 +191,11 @@ double sml_model_loss_grad(const sml_model *m, const float *params, float *grad,
     }
   }
   return loss;
+}
+
+double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
+                           const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws) {
+  return sml_model_loss_grad_hooked(m, params, grad, x, labels, B, drop, ws, NULL);
 }
 
 double sml_model_regularize(const sml_model *m, const float *params, float *grad, double reg) {

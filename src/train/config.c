@@ -14,7 +14,7 @@ sml_train_config sml_train_unset(void) {
       .opt = {.momentum = NAN, .beta1 = NAN, .beta2 = NAN, .eps = NAN, .weight_decay = NAN},
       .dropout = NAN, .lr_decay = NAN, .lr_step = SML_UNSET, .schedule = SML_SCHEDULE_STEP,
       .base_batch = SML_UNSET, .warmup_epochs = NAN, .seed = 1, .init_scale = NAN, .micro_batch = SML_UNSET,
-      .early_stop = SML_UNSET,
+      .overlap = -1, .bucket_mb = NAN, .early_stop = SML_UNSET,
       .log_every = SML_UNSET};
 }
 
@@ -49,6 +49,8 @@ void sml_train_defaults(sml_train_config *cfg) {
   fill_real(&cfg->warmup_epochs, 0.0);
   fill_real(&cfg->init_scale, mlp ? 0.0 : 1e-3);
   fill_int(&cfg->micro_batch, 0); /* from the batch size: sml_micro_batch */
+  if (cfg->overlap < 0) cfg->overlap = 1;
+  fill_real(&cfg->bucket_mb, SML_BUCKET_MB);
   fill_int(&cfg->early_stop, 0);
   fill_int(&cfg->log_every, 0);
 }
@@ -86,6 +88,12 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
   if (cfg->micro_batch < 0)
     return sml_fail_quantity(err, SML_EINPUT, "micro-batch", " %lld: must be positive (or 0: from the batch size)",
                              (long long)cfg->micro_batch);
+  if (!(cfg->bucket_mb > 0) || cfg->bucket_mb > 1024)
+    return sml_fail_quantity(err, SML_EINPUT, "bucket size", " %g MB: must be in (0, 1024]", cfg->bucket_mb);
+  if (cfg->reproducible && cfg->grad_dtype != SML_GRAD_FP32)
+    return sml_fail_quantity(err, SML_EINPUT, "gradient wire type",
+                             " %s: --reproducible sums exactly, and 16-bit sums round (use fp32)",
+                             sml_grad_dtype_name((sml_grad_dtype)cfg->grad_dtype));
   if (cfg->early_stop < 0)
     return sml_fail_quantity(err, SML_EINPUT, "early-stopping patience", " %lld: must not be negative", (long long)cfg->early_stop);
   if (cfg->log_every < 0) return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative", (long long)cfg->log_every);

@@ -135,7 +135,7 @@ void sml_step_scratch_free(sml_step_scratch *s) {
 
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
                       const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, sml_step_scratch *s,
-                      float *grad, int64_t *count) {
+                      float *grad, int64_t *count, const sml_grad_hook *hook) {
   const int64_t n = local_part(perm, lo, hi, train, s->idx);
   for (int64_t i = 0; i < n; i++) {
     s->y[i] = train->labels[s->idx[i]];
@@ -149,7 +149,11 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
     d = *drop;
     d.ids = s->ids;
   }
-  return sml_model_loss_grad(m, params, grad, s->x, s->y, n, drop ? &d : NULL, &s->ws);
+  const double loss = sml_model_loss_grad_hooked(m, params, grad, s->x, s->y, n, drop ? &d : NULL, &s->ws, hook);
+  /* A rank without samples in this step produced no gradient parts; its
+   * zeros are final now. */
+  if (n == 0 && hook) hook->ready(hook->ctx, 0);
+  return loss;
 }
 
 /* Checkpoints on rank 0, with the verdict agreed (a failed write stops every rank). */
@@ -231,6 +235,9 @@ void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_sh
   sml_step_scratch_init(&b->scratch, m, cfg->batch, prep->dim);
   b->repro = cfg->reproducible ? sml_repro_init(m, train, prep, cfg, c) : NULL;
   b->grad = SML_ALLOC_COMM((size_t)(m->nweights + NFLAGS) * sizeof *b->grad);
+  b->reducer = cfg->reproducible ? NULL
+                                 : sml_reducer_init(m, b->grad, NFLAGS, cfg->overlap, cfg->bucket_mb * 1e6,
+                                                    (sml_grad_dtype)cfg->grad_dtype, c);
   b->sent_sum_bytes = 0;
 }
 
@@ -246,12 +253,13 @@ void sml_step_sent(const sml_step_buffers *b, int64_t *sum_bytes, int64_t *image
 void sml_step_buffers_free(sml_step_buffers *b) {
   sml_step_scratch_free(&b->scratch);
   sml_repro_free(b->repro);
+  sml_reducer_free(b->reducer);
   free(b->grad);
 }
 
 double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *st, const sml_train_config *cfg,
                       const sml_shard *train, const sml_prep *prep, const int64_t *perm, int64_t lo, int64_t hi,
-                      double lr, int64_t flags[2], double *compute_s, double *comm_s, const sml_comm *c) {
+                      double lr, int64_t flags[2], sml_reduce_times *times, const sml_comm *c) {
   const int64_t nw = m->nweights;
   float *grad = b->grad;
   const double t0 = sml_now();
@@ -259,25 +267,24 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
   if (b->repro) {
     /* Exact sums of fixed micro-batches: the same bits for any layout. */
     int64_t n;
-    double loss_sum;
+    double loss_sum, comm_s;
     const int ok = sml_repro_step(b->repro, st->params, perm, lo, hi, st->global_step, &grad_sum, &loss_sum, &n,
-                                  flags, comm_s);
+                                  flags, &comm_s);
     grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
     grad[nw + FLAG_COUNT] = (float)n;
-    *compute_s = sml_now() - t0 - *comm_s;
+    *times = (sml_reduce_times){.compute_s = sml_now() - t0 - comm_s, .wait_s = comm_s};
   } else {
     int64_t n;
     const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = st->global_step};
+    const sml_grad_hook *hook = sml_reducer_begin(b->reducer);
     grad[nw + FLAG_LOSS] = (float)sml_step_local(m, st->params, train, prep, perm, lo, hi,
-                                                 cfg->dropout > 0 ? &drop : NULL, &b->scratch, grad, &n);
+                                                 cfg->dropout > 0 ? &drop : NULL, &b->scratch, grad, &n, hook);
     grad[nw + FLAG_COUNT] = (float)n;
     grad[nw + FLAG_SIGNAL] = (float)flags[0];
     grad[nw + FLAG_TIMER] = (float)flags[1];
-    const double t1 = sml_now();
-    *compute_s = t1 - t0;
-    sml_allreduce_sum_f32(c, grad, nw + NFLAGS);
-    *comm_s = sml_now() - t1;
-    if (c->size > 1) b->sent_sum_bytes += (nw + NFLAGS) * (int64_t)sizeof *grad; /* as sml_repro_sent counts */
+    sml_reducer_finish(b->reducer, times);
+    times->compute_s = sml_now() - t0 - times->wait_s;
+    b->sent_sum_bytes += sml_reducer_step_bytes(b->reducer); /* as sml_repro_sent counts */
     flags[0] = (int64_t)grad[nw + FLAG_SIGNAL];
     flags[1] = (int64_t)grad[nw + FLAG_TIMER];
   }
@@ -285,6 +292,17 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
   const double count = grad[nw + FLAG_COUNT];
   return grad[nw + FLAG_LOSS] / count + sml_optimizer_step(cfg->optimizer, m, st->params, st->opt_state, &grad_sum,
                                                            count, lr, cfg->reg, st->global_step + 1, &cfg->opt);
+}
+
+/* Seconds this rank waited for slower ones over an epoch: per step, the
+ * slowest rank's compute time less its own (steps not run here, before a
+ * resume, are zero everywhere). Collective. */
+static double epoch_imbalance(const double *step_compute, double *slowest, int64_t steps, const sml_comm *c) {
+  memcpy(slowest, step_compute, (size_t)steps * sizeof *slowest);
+  sml_allreduce_max_f64(c, slowest, steps);
+  double late = 0;
+  for (int64_t s = 0; s < steps; s++) late += slowest[s] - step_compute[s];
+  return late;
 }
 
 int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds, const sml_prep *prep,
@@ -298,6 +316,9 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   float *params = state->params;
 
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
+  /* Each step's compute time on this rank, and the slowest rank's. */
+  double *step_compute = SML_CALLOC((size_t)steps_per_epoch, sizeof *step_compute);
+  double *slowest = SML_ALLOC((size_t)steps_per_epoch * sizeof *slowest);
   sml_step_buffers bufs;
   sml_step_buffers_init(&bufs, m, train, prep, cfg, c);
 
@@ -310,6 +331,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     const int64_t epoch = state->epoch;
     sml_rng shuffle = sml_rng_stream(cfg->seed, SML_STREAM_SHUFFLE, (uint64_t)epoch);
     sml_rng_permutation(&shuffle, perm, N);
+    memset(step_compute, 0, (size_t)steps_per_epoch * sizeof *step_compute);
     double lr = sml_lr_at(cfg, epoch, 0.0);
     while (state->step_in_epoch < steps_per_epoch) {
       const int64_t step = state->step_in_epoch;
@@ -321,9 +343,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       /* The rate for this step, then the step. */
       lr = sml_lr_at(cfg, epoch, (double)step / (double)steps_per_epoch);
       int64_t flags[2] = {signal_here, timer_here};
-      double compute_s, comm_s;
-      const double loss = sml_train_step(&bufs, m, state, cfg, train, prep, perm, lo, hi, lr, flags, &compute_s,
-                                         &comm_s, c);
+      sml_reduce_times times;
+      const double loss = sml_train_step(&bufs, m, state, cfg, train, prep, perm, lo, hi, lr, flags, &times, c);
       if (!isfinite(loss)) {
         char hint[256];
         divergence_hint(cfg, lr, hint, sizeof hint);
@@ -335,8 +356,10 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       state->step_in_epoch++;
       state->global_step++;
       state->epoch_loss_sum += loss;
-      state->epoch_compute_s += compute_s;
-      state->epoch_allreduce_s += comm_s;
+      state->epoch_compute_s += times.compute_s;
+      state->epoch_allreduce_s += times.wait_s;
+      state->epoch_hidden_s += times.hidden_s;
+      step_compute[step] = times.compute_s;
       state->epoch_elapsed_s += sml_now() - t0;
       if (!cfg->quiet && sml_progress_enabled(c) && sml_now() - last_progress >= 0.5) {
         char left[32];
@@ -377,6 +400,9 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     e->compute_s = state->epoch_compute_s;
     e->allreduce_s = state->epoch_allreduce_s;
     e->other_s = state->epoch_elapsed_s - e->compute_s - e->allreduce_s;
+    e->comm_hidden_s = state->epoch_hidden_s;
+    e->imbalance_s = epoch_imbalance(step_compute, slowest, steps_per_epoch, c);
+    e->comm_exposed_s = e->allreduce_s > e->imbalance_s ? e->allreduce_s - e->imbalance_s : 0;
     e->images_per_sec = (double)N / state->epoch_elapsed_s;
     const double t_eval = sml_now();
     e->train_acc = cfg->quiet ? -1 : sml_evaluate(m, params, &ds->train, prep, c, NULL);
@@ -391,14 +417,16 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       format_duration(run_s, elapsed, sizeof elapsed);
       format_duration(seconds_left(run_s, state->global_step - run_first_step, run_steps - state->global_step),
                       left, sizeof left);
-      sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs allreduce %.2fs "
-              "other %.2fs (eval %.2fs) | elapsed %s, ETA %s",
+      sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs comm %.2fs "
+              "(hidden %.2fs exposed %.2fs) imbalance %.2fs other %.2fs (eval %.2fs) | elapsed %s, ETA %s",
               (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr, e->images_per_sec,
-              e->compute_s, e->allreduce_s, e->other_s, e->eval_s, elapsed, left);
+              e->compute_s, e->comm_hidden_s + e->comm_exposed_s, e->comm_hidden_s, e->comm_exposed_s,
+              e->imbalance_s, e->other_s, e->eval_s, elapsed, left);
     }
     state->epoch++;
     state->step_in_epoch = 0;
     state->epoch_loss_sum = state->epoch_compute_s = state->epoch_allreduce_s = state->epoch_elapsed_s = 0;
+    state->epoch_hidden_s = 0;
     if (policy && policy->write_best && e->val_acc >= 0 && best_epoch(hist) == epoch) {
       status = params_finite(m, state, cfg, lr, c, err);
       if (status == SML_OK) status = sml_agree(c, c->rank == 0 ? policy->write_best(policy->ctx, state, err) : SML_OK, err);
@@ -418,6 +446,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
 
   sml_step_buffers_free(&bufs);
   free(perm);
+  free(step_compute);
+  free(slowest);
   /* Loss, signals and timers travel in the allreduce: every rank reached
    * the same verdict at the same step. */
   return status;
@@ -476,12 +506,15 @@ int sml_train_write_history(const sml_train_history *h, const char *dir, const s
     snprintf(path, sizeof path, "%s/history.csv", dir);
     status = sml_atomic_open(&a, path, err);
     if (status == SML_OK) {
-      fprintf(a.f, "epoch,loss,train_acc,val_acc,lr,images_per_sec,compute_s,allreduce_s,other_s,eval_s,val_loss\n");
+      /* allreduce_s (waiting for the sums) = comm_exposed_s + imbalance_s;
+       * comm_hidden_s ran during compute_s. */
+      fprintf(a.f, "epoch,loss,train_acc,val_acc,lr,images_per_sec,compute_s,allreduce_s,other_s,eval_s,val_loss,"
+                   "comm_hidden_s,comm_exposed_s,imbalance_s\n");
       for (int64_t i = 0; i < h->nepochs; i++) {
         const sml_epoch_stats *e = &h->epochs[i];
-        fprintf(a.f, "%lld,%.8g,%.6f,%.6f,%.6g,%.1f,%.4f,%.4f,%.4f,%.4f,%.8g\n", (long long)i + 1, e->loss,
-                e->train_acc, e->val_acc, e->lr, e->images_per_sec, e->compute_s, e->allreduce_s,
-                e->other_s, e->eval_s, e->val_loss);
+        fprintf(a.f, "%lld,%.8g,%.6f,%.6f,%.6g,%.1f,%.4f,%.4f,%.4f,%.4f,%.8g,%.4f,%.4f,%.4f\n", (long long)i + 1,
+                e->loss, e->train_acc, e->val_acc, e->lr, e->images_per_sec, e->compute_s, e->allreduce_s,
+                e->other_s, e->eval_s, e->val_loss, e->comm_hidden_s, e->comm_exposed_s, e->imbalance_s);
       }
       status = sml_atomic_commit(&a, err);
     }

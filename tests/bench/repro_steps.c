@@ -33,9 +33,9 @@ typedef struct {
 static double step(mode_run *r, const sml_model *m, const sml_dataset *ds, const sml_prep *prep, const int64_t *perm,
                    int64_t lo, int64_t hi, const sml_comm *c) {
   int64_t flags[2] = {0, 0};
-  double compute_s, comm_s;
+  sml_reduce_times times;
   const double loss = sml_train_step(&r->bufs, m, &r->st, &r->cfg, &ds->train, prep, perm, lo, hi, r->cfg.lr, flags,
-                                     &compute_s, &comm_s, c);
+                                     &times, c);
   r->st.global_step++;
   return loss;
 }

@@ -49,7 +49,7 @@ check "best.h5 written" test -s "$tmp/es/best.h5"
 got=$(run_np 2 eval --checkpoint "$tmp/es/best.h5" --subset 3000 --val 0.3 --seed 2 2>/dev/null | sed -n 's/^accuracy //p')
 check "best.h5 scores the best validation accuracy ($got vs $best_acc)" \
   awk -v a="$got" -v b="$best_acc" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 6e-5) }  # eval prints 4 decimals'
-check "history.csv has the validation loss" bash -c "head -1 '$tmp/es/history.csv' | grep -q ',val_loss$'"
+check "history.csv has the validation loss" bash -c "head -1 '$tmp/es/history.csv' | grep -q ',val_loss,comm_hidden_s,comm_exposed_s,imbalance_s$'"
 check "accuracy.svg written" grep -q '</svg>' "$tmp/es/accuracy.svg"
 check "loss.svg shows the validation loss" grep -q 'validation loss' "$tmp/es/loss.svg"
 

@@ -23,18 +23,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cli_data_args dargs = CLI_DATA_DEFAULTS;
   cli_model_args marg = {0};
   sml_train_config cfg = sml_train_unset();
+  cli_reduce_args reduce = {0};
   const char *optimizer = NULL, *schedule = NULL;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&dargs),
       CLI_MODEL_OPTIONS(&marg),
-      CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule),
+      CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule, &reduce),
       {NULL, 0, NULL, NULL, NULL}};
   const sml_comm none = {.rank = 1, .size = 2}; /* not rank 0: --help prints nothing */
   sml_err err;
   sml_data_options dopt;
   if (cli_parse(&none, "train", "", "", argc, argv, opts, &err) == SML_OK &&
       cli_model_config(&marg, &cfg, &err) == SML_OK && cli_optimizer(optimizer, &cfg, &err) == SML_OK &&
-      cli_schedule(schedule, &cfg, &err) == SML_OK &&
+      cli_schedule(schedule, &cfg, &err) == SML_OK && cli_mode_options(&reduce, &cfg, &err) == SML_OK &&
       cli_data_options(&dargs, 1, &dopt, &err) == SML_OK) {
     sml_train_defaults(&cfg);
     sml_model m;

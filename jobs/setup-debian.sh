@@ -21,6 +21,7 @@ PACKAGES=(
   libmpich-dev mpich libhdf5-mpich-dev  # the suite against MPICH too (cmake --preset mpich; Open MPI stays the default)
   libblis-openmp-dev                    # ... and against BLIS (cmake --preset blis; OpenBLAS stays the default)
   librsvg2-bin                          # rsvg-convert: the tests render every SVG figure
+  iproute2                              # ip and tc: the emulated-network test (tests/cli/network.sh)
 )
 
 missing=()

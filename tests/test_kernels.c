@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "shardml/exact.h"
+#include "shardml/half.h"
 #include "shardml/kernels.h"
 
 #include "expect.h"
@@ -323,6 +324,58 @@ static void test_fixed(const sml_kernels *k) {
   free(x); free(acc); free(want); free(out);
 }
 
+/* The 16-bit passes against the scalar conversions of shardml/half.h
+ * (tested against a reference in test_unit), element by element, bit for
+ * bit, on every length up to two vectors past a few widths and on specials
+ * (zeros, subnormals, overflow, infinities, NaN). */
+static void test_half(const sml_kernels *k) {
+  const int64_t n = 1037;
+  float *g = malloc((size_t)n * sizeof *g), *e = malloc((size_t)n * sizeof *e), *e_ref = malloc((size_t)n * sizeof *e);
+  float *out = malloc((size_t)n * sizeof *out);
+  uint16_t *w = malloc((size_t)n * sizeof *w), *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+  const float specials[] = {0.0f, -0.0f, 1e-45f, -3e-39f, 6e-8f, 3e-5f, 65504.0f, 65520.0f, -7e4f, 3e38f,
+                            INFINITY, -INFINITY, NAN, 1.0f, -2.5f, 0.1f};
+  uint64_t lcg = 12345;
+  for (int64_t i = 0; i < n; i++) {
+    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+    const double u = (double)(lcg >> 11) * 0x1.0p-53;
+    g[i] = i < 16 ? specials[i] : (float)((u - 0.5) * pow(2.0, (double)(lcg % 40) - 20.0));
+    e[i] = e_ref[i] = i % 3 ? (float)(u * 1e-3) : 0.0f;
+  }
+  for (int bf16 = 0; bf16 < 2; bf16++) {
+    int64_t bad = 0;
+    for (int64_t len = 0; len <= n; len += len < 70 ? 1 : 97) {
+      memcpy(e, e_ref, (size_t)n * sizeof *e);
+      k->half_encode(w, g, e, len, bf16);
+      for (int64_t i = 0; i < len; i++) {
+        const float v = g[i] + e_ref[i];
+        const uint16_t want = bf16 ? sml_bf16_from_float(v) : sml_f16_from_float(v);
+        const float left = v - (bf16 ? sml_bf16_to_float(want) : sml_f16_to_float(want));
+        bad += w[i] != want || (memcmp(&e[i], &left, sizeof left) != 0 && !(isnan(e[i]) && isnan(left)));
+      }
+      k->half_decode(out, w, len, bf16);
+      for (int64_t i = 0; i < len; i++) {
+        const float want = bf16 ? sml_bf16_to_float(w[i]) : sml_f16_to_float(w[i]);
+        bad += memcmp(&out[i], &want, sizeof want) != 0 && !(isnan(out[i]) && isnan(want));
+      }
+      for (int64_t i = 0; i < len; i++) {
+        a[i] = w[i];
+        b[i] = w[(i * 7 + 3) % (len ? len : 1)];
+      }
+      k->half_add(a, b, len, bf16);
+      for (int64_t i = 0; i < len; i++) {
+        const float x = bf16 ? sml_bf16_to_float(w[i]) + sml_bf16_to_float(b[i])
+                             : sml_f16_to_float(w[i]) + sml_f16_to_float(b[i]);
+        const uint16_t want = bf16 ? sml_bf16_from_float(x) : sml_f16_from_float(x);
+        bad += a[i] != want && !(isnan(x) && ((a[i] & 0x7fff) > (bf16 ? 0x7f80 : 0x7c00)));
+      }
+    }
+    EXPECT(bad == 0, "%s half_encode/decode/add (%s): %lld elements differ from shardml/half.h", k->name,
+           bf16 ? "bf16" : "fp16", (long long)bad);
+  }
+  free(g); free(e); free(e_ref); free(out); free(w); free(a); free(b);
+}
+
 static void test_level(const sml_kernels *k, const sml_kernels *ref) {
   const int64_t shapes[][3] = {
       {1, 1, 1},     {2, 3, 1},      {3, 5, 2},       {5, 17, 3},      {7, 31, 4},    {8, 32, 5},
@@ -338,6 +391,7 @@ static void test_level(const sml_kernels *k, const sml_kernels *ref) {
     test_l1(k, l1_shapes[i][0], l1_shapes[i][1], l1_shapes[i][2]);
   test_elementwise(k);
   test_fixed(k);
+  test_half(k);
 }
 
 int main(void) {

@@ -79,6 +79,12 @@ typedef struct {
    * rather than an order-free one; the same bits at every level: additions
    * only, nothing to contract) */
   void (*ordered_sum_rows)(float *out, const float *x, int64_t stride, int64_t nrows, int64_t n);
+  /* 16-bit wire types (shardml/half.h; bf16 1, fp16 0): wire[i] =
+   * round(g[i] + residual[i]) and residual[i] = what rounding left out;
+   * out[i] = float(wire[i]); inout[i] = round(float(inout[i]) + float(in[i])). */
+  void (*half_encode)(uint16_t *wire, const float *g, float *residual, int64_t n, int bf16);
+  void (*half_decode)(float *out, const uint16_t *wire, int64_t n, int bf16);
+  void (*half_add)(uint16_t *inout, const uint16_t *in, int64_t n, int bf16);
 } sml_kernels;
 
 const char *sml_isa_name(sml_isa isa);

@@ -8,8 +8,8 @@
  * the whole bucket is; between the layers' matrix products the reducer
  * tests the requests in flight, which is when MPI progresses them (neither
  * Open MPI's nor MPICH's nonblocking collectives move without calls into
- * MPI, short of a progress thread). Without overlap, one blocking allreduce
- * of the whole buffer after the backward pass, as before buckets existed.
+ * MPI, short of a progress thread). Without overlap (the default), one
+ * blocking allreduce of the whole buffer after the backward pass.
  *
  * With a 16-bit wire type each rank sends round(g + e) and keeps the
  * rounding residual e for its next step (error feedback): no part of a

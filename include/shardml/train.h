@@ -22,8 +22,11 @@
 
 typedef enum { SML_SCHEDULE_STEP, SML_SCHEDULE_COSINE } sml_schedule;
 
-/* The default bucket size of the overlapped gradient sum, in MB: measured
- * (README, "Scaling out"). */
+/* The bucket size of the overlapped gradient sum, in MB: over the
+ * emulated 10 Gb/s link (2 ranks, MLP 784-256-10, batch 512) 0.25 MB
+ * buckets waited 0.042 s an epoch where 0.5 MB ones waited 0.14 s (their
+ * first bucket became whole only halfway through the first layer's
+ * gradient), README "Scaling out". */
 #define SML_BUCKET_MB 0.25
 
 /* "Not given": sml_train_defaults fills fields holding it (NAN for reals). */
@@ -58,7 +61,7 @@ typedef struct {
   int reproducible;       /* bitwise the same for any ranks and threads (see sml_repro_step) */
   int64_t micro_batch;    /* reproducible: positions per micro-batch (the unit of work); 0: sml_micro_batch */
   /* the gradient sum of the default mode (shardml/reduce.h) */
-  int overlap;            /* 1: buckets reduced during the backward pass; 0: one allreduce after it; -1: unset */
+  int overlap;            /* 1: buckets reduced during the backward pass; 0 (default): one allreduce after it; -1: unset */
   double bucket_mb;       /* bucket size in MB (10^6 bytes) of the wire type (default SML_BUCKET_MB) */
   int grad_dtype;         /* sml_grad_dtype: fp32 (default), bf16 or fp16 on the wire, with error feedback */
   /* stopping and reporting */

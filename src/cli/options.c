@@ -263,7 +263,7 @@ int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *e
   if (cfg->reproducible && (a->overlap || !isnan(cfg->bucket_mb)))
     return sml_fail(err, SML_EINPUT, "%s: only in the default mode (--reproducible exchanges micro-batch "
                     "gradients or exact sums, not buckets)", a->overlap ? "--overlap" : "--bucket-mb");
-  if (cfg->overlap == 0 && !isnan(cfg->bucket_mb))
+  if (cfg->overlap != 1 && !isnan(cfg->bucket_mb))
     return sml_fail(err, SML_EINPUT, "--bucket-mb %g: only with --overlap on (off sums the whole gradient at once)",
                     cfg->bucket_mb);
   return SML_OK;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "shardml/exact.h"
+#include "shardml/half.h"
 #include "shardml/kernels.h"
 
 #if defined(__x86_64__)
@@ -625,6 +626,40 @@ static void ordered_sum_rows(float *out, const float *x, int64_t stride, int64_t
   }
 }
 
+/* ------------------------------------------------- 16-bit wire types */
+
+/* Plain element-wise loops over the integer conversions of shardml/half.h:
+ * branch-free selects that the compiler vectorises at each level. */
+static void half_encode(uint16_t *wire, const float *g, float *residual, int64_t n, int bf16) {
+  if (bf16) {
+    for (int64_t i = 0; i < n; i++) {
+      const float v = g[i] + residual[i];
+      wire[i] = sml_bf16_from_float(v);
+      residual[i] = v - sml_bf16_to_float(wire[i]);
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      const float v = g[i] + residual[i];
+      wire[i] = sml_f16_from_float(v);
+      residual[i] = v - sml_f16_to_float(wire[i]);
+    }
+  }
+}
+
+static void half_decode(float *out, const uint16_t *wire, int64_t n, int bf16) {
+  if (bf16)
+    for (int64_t i = 0; i < n; i++) out[i] = sml_bf16_to_float(wire[i]);
+  else
+    for (int64_t i = 0; i < n; i++) out[i] = sml_f16_to_float(wire[i]);
+}
+
+static void half_add(uint16_t *inout, const uint16_t *in, int64_t n, int bf16) {
+  if (bf16)
+    for (int64_t i = 0; i < n; i++) inout[i] = sml_bf16_from_float(sml_bf16_to_float(inout[i]) + sml_bf16_to_float(in[i]));
+  else
+    for (int64_t i = 0; i < n; i++) inout[i] = sml_f16_from_float(sml_f16_to_float(inout[i]) + sml_f16_to_float(in[i]));
+}
+
 /* ---------------------------------------------------------------- table */
 
 #define SML_STR2(x) #x
@@ -650,4 +685,7 @@ const sml_kernels SML_PASTE(sml_kernels_, SML_KLEVEL) = {
     .fixed_sum_rows = fixed_sum_rows,
     .fixed_to_float = fixed_to_float,
     .ordered_sum_rows = ordered_sum_rows,
+    .half_encode = half_encode,
+    .half_decode = half_decode,
+    .half_add = half_add,
 };

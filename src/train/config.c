@@ -49,7 +49,10 @@ void sml_train_defaults(sml_train_config *cfg) {
   fill_real(&cfg->warmup_epochs, 0.0);
   fill_real(&cfg->init_scale, mlp ? 0.0 : 1e-3);
   fill_int(&cfg->micro_batch, 0); /* from the batch size: sml_micro_batch */
-  if (cfg->overlap < 0) cfg->overlap = 1;
+  /* Off by default: where every core computes and moving the bytes is CPU
+   * work (shared memory, TCP), the overlapped sum cost the backward pass
+   * more than it saved in waiting (README, "Scaling out"). */
+  if (cfg->overlap < 0) cfg->overlap = 0;
   fill_real(&cfg->bucket_mb, SML_BUCKET_MB);
   fill_int(&cfg->early_stop, 0);
   fill_int(&cfg->log_every, 0);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/half.h"
+#include "shardml/kernels.h"
 
 struct sml_reducer {
   const sml_comm *c;
@@ -37,35 +37,25 @@ const char *sml_grad_dtype_name(sml_grad_dtype d) {
   return d == SML_GRAD_BF16 ? "bf16" : d == SML_GRAD_FP16 ? "fp16" : "fp32";
 }
 
+/* Element chunks the 16-bit passes are split into over threads. */
+#define HALF_CHUNK ((int64_t)1 << 15)
+
 /* Rounds bucket [lo, hi) plus the residual to the wire type, keeping what
  * rounding left out. */
 static void to_wire(sml_reducer *r, int64_t lo, int64_t hi) {
-  const float *g = r->grad;
-  float *e = r->residual;
-  uint16_t *w = r->wire;
-  if (r->dtype == SML_GRAD_BF16) {
-#pragma omp parallel for schedule(static) if (hi - lo >= (1 << 16))
-    for (int64_t i = lo; i < hi; i++) {
-      const float v = g[i] + e[i];
-      w[i] = sml_bf16_from_float(v);
-      e[i] = v - sml_bf16_to_float(w[i]);
-    }
-  } else {
-#pragma omp parallel for schedule(static) if (hi - lo >= (1 << 16))
-    for (int64_t i = lo; i < hi; i++) {
-      const float v = g[i] + e[i];
-      w[i] = sml_f16_from_float(v);
-      e[i] = v - sml_f16_to_float(w[i]);
-    }
-  }
+  const sml_kernels *k = sml_kernels_active();
+  const int bf16 = r->dtype == SML_GRAD_BF16;
+#pragma omp parallel for schedule(static) if (hi - lo >= 4 * HALF_CHUNK)
+  for (int64_t c = lo; c < hi; c += HALF_CHUNK)
+    k->half_encode(r->wire + c, r->grad + c, r->residual + c, hi - c < HALF_CHUNK ? hi - c : HALF_CHUNK, bf16);
 }
 
 static void from_wire(sml_reducer *r) {
-  float *g = r->grad;
-  const uint16_t *w = r->wire;
+  const sml_kernels *k = sml_kernels_active();
   const int bf16 = r->dtype == SML_GRAD_BF16;
-#pragma omp parallel for schedule(static) if (r->nw >= (1 << 16))
-  for (int64_t i = 0; i < r->nw; i++) g[i] = bf16 ? sml_bf16_to_float(w[i]) : sml_f16_to_float(w[i]);
+#pragma omp parallel for schedule(static) if (r->nw >= 4 * HALF_CHUNK)
+  for (int64_t c = 0; c < r->nw; c += HALF_CHUNK)
+    k->half_decode(r->grad + c, r->wire + c, r->nw - c < HALF_CHUNK ? r->nw - c : HALF_CHUNK, bf16);
 }
 
 static void start_bucket(sml_reducer *r, int k) {

@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""An alpha-beta cost model of one data-parallel training step (not a test).
+
+    t_step(P) = t_comp(b) + exposed(P),  b = G / P images per rank
+    t_comp(b)   per-rank forward + backward of b images: measured on one
+                rank at several b, interpolated linearly in log-log between
+                the points (and extrapolated along the end segments)
+    t_ar(P)   = 2 log2(P) alpha + 2 (P - 1) / P * S * beta   (a latency per
+                round of recursive halving/doubling, each byte sent twice as
+                in a ring)
+    exposed   = max(t_ar - f_b t_comp, 0) + (1 - eta) min(t_ar, f_b t_comp)
+
+G is the global batch, S the bytes summed per step (4 per parameter, 2 with
+--grad-dtype bf16), f_b the part of compute the sum can run behind (the
+backward pass after the first bucket: 2 of the 3 matrix products of an
+MLP, so 2/3), eta the share of that overlap achieved (0 without --overlap;
+measured by tests/bench/scaling.sh over the emulated link), alpha and beta
+the latency and inverse bandwidth of the network. images/s = G / t_step.
+Two ways to add ranks: strong scaling (G fixed, P up to G) and weak
+scaling (b fixed at 128 images per rank, G = 128 P), to 4096 ranks.
+Not modelled: the slowest of P ranks' jitter (imbalance grows with P on
+shared machines), contention of ranks sharing a node's memory bandwidth,
+and network congestion.
+
+Input: a JSON file of measurements (tests/bench/scaling.sh writes one):
+  {"cpu": "...", "params": 203530, "batch": 512,
+   "compute": [[b, seconds per step], ...]          1-rank steps at per-rank batch b
+   "eta": 0.6,
+   "networks": {"shm": [alpha, beta], "link": [alpha, beta]},
+   "measured": [{"net": "shm", "ranks": 2, "dtype": "fp32", "overlap": 0, "rate": 1.0e5}, ...]}
+Prints the inputs, predicted vs measured for every measured run, and the
+predicted images/s on 100 Gb/s InfiniBand and 25 Gb/s Ethernet clusters,
+with and without overlap and bf16; with --svg FILE, a plot of weak scaling.
+Usage: tests/bench/scaling_model.py MEASURED.json [--svg FILE]
+"""
+import json
+import math
+import sys
+
+# Published-typical figures for the two cluster networks (per message
+# latency in seconds, seconds per byte): HDR/EDR InfiniBand at 100 Gb/s
+# with ~2 us MPI latency, and 25 Gb/s Ethernet with TCP at ~25 us.
+CLUSTERS = {"100 Gb/s InfiniBand": (2e-6, 8 / 100e9 / 0.9), "25 Gb/s Ethernet": (25e-6, 8 / 25e9 / 0.9)}
+F_BACKWARD = 2.0 / 3.0
+
+
+def compute_s(m, b):
+    """Per-rank compute of b images: log-log interpolation of the measured points."""
+    pts = sorted(m["compute"])
+    i = 0
+    while i + 2 < len(pts) and b > pts[i + 1][0]:
+        i += 1
+    (b0, t0), (b1, t1) = pts[i], pts[i + 1]
+    slope = math.log(t1 / t0) / math.log(b1 / b0)
+    return t0 * (b / b0) ** slope
+
+
+def allreduce_s(ranks, nbytes, alpha, beta):
+    if ranks == 1:
+        return 0.0
+    return 2 * math.log2(ranks) * alpha + 2 * (ranks - 1) / ranks * nbytes * beta
+
+
+def step_s(ranks, per_rank, m, net, dtype, eta):
+    comp = compute_s(m, per_rank)
+    ar = allreduce_s(ranks, m["params"] * (2 if dtype == "bf16" else 4), *net)
+    if dtype == "bf16" and ranks > 1:
+        ar += m["convert"] * m["params"]
+    behind = F_BACKWARD * comp
+    return comp + max(ar - behind, 0.0) + (1 - eta) * min(ar, behind)
+
+
+def rate(ranks, per_rank, m, net, dtype, eta):
+    return ranks * per_rank / step_s(ranks, per_rank, m, net, dtype, eta)
+
+
+def svg_plot(path, series, ranks):
+    """A log-log plot of images/s against ranks, one line per series."""
+    w, h, left, bottom = 720, 440, 70, 50
+    ys = [v for _, vals in series for v in vals]
+    lo, hi = math.log10(min(ys)), math.log10(max(ys))
+    x = lambda p: left + (w - left - 20) * math.log2(p) / math.log2(ranks[-1])
+    y = lambda v: h - bottom - (h - bottom - 30) * (math.log10(v) - lo) / (hi - lo or 1)
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
+           f'<rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{w / 2}" y="18" text-anchor="middle" font-size="13">Predicted images/s, 128 images per rank (alpha-beta model)</text>']
+    for p in ranks:
+        out.append(f'<text x="{x(p):.1f}" y="{h - bottom + 16}" text-anchor="middle">{p}</text>')
+    for e in range(math.floor(lo), math.ceil(hi) + 1):
+        if lo <= e <= hi:
+            out.append(f'<text x="{left - 6}" y="{y(10 ** e):.1f}" text-anchor="end">1e{e}</text>')
+    out.append(f'<text x="{w / 2}" y="{h - 10}" text-anchor="middle">ranks (1 per core)</text>')
+    for i, (name, vals) in enumerate(series):
+        pts = " ".join(f"{x(p):.1f},{y(v):.1f}" for p, v in zip(ranks, vals))
+        c = colors[i % len(colors)]
+        out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{pts}"/>')
+        out.append(f'<text x="{left + 10}" y="{40 + 14 * i}" fill="{c}">{name}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    m = json.load(open(sys.argv[1]))
+    G = m["batch"]
+    # The 16-bit passes (rounding with the residual, the sum operation,
+    # back to float) cost CPU time per parameter: the difference of the
+    # 2-rank shared-memory steps, bf16 against fp32, less the bytes saved.
+    by = {(r["net"], r["ranks"], r["dtype"], r["overlap"]): G / r["rate"] for r in m["measured"]}
+    beta = m["networks"]["shm"][1]
+    m["convert"] = max((by[("shm", 2, "bf16", 0)] - by[("shm", 2, "fp32", 0)] + 2 * m["params"] * beta) / m["params"], 0.0)
+    print(f"== model of {m['cpu']}: MLP with {m['params']} parameters")
+    print("   compute per step: " + ", ".join(f"{b} images {t * 1e3:.3f} ms" for b, t in sorted(m["compute"])))
+    print(f"   overlap achieved over the link: eta = {m['eta']:.2f}; 16-bit passes {m['convert'] * 1e9:.2f} ns per parameter")
+    for name, (a, b) in m["networks"].items():
+        print(f"   {name}: alpha {a * 1e6:.1f} us, bandwidth {1 / b / 1e9:.2f} GB/s")
+    print(f"== predicted vs measured, global batch {G}")
+    worst = 0.0
+    for run in m["measured"]:
+        net = m["networks"][run["net"]]
+        p = rate(run["ranks"], G / run["ranks"], m, net, run["dtype"], m["eta"] if run["overlap"] else 0.0)
+        err = p / run["rate"] - 1
+        worst = max(worst, abs(err))
+        print(f"   {run['net']:5s} {run['ranks']:3d} ranks {run['dtype']} overlap {'on ' if run['overlap'] else 'off'}: "
+              f"measured {run['rate']:9.0f}  predicted {p:9.0f}  ({100 * err:+.0f} %)")
+    print(f"   worst error {100 * worst:.0f} %")
+    etas = [("off", 0.0), (f"on (eta {m['eta']:.2f}, as measured here)", m["eta"]),
+            ("on (eta 1: the NIC moves the bytes; assumed, not measured)", 1.0)]
+    series = []
+    for title, ranks, per_rank in (
+            (f"strong scaling: global batch {G}", [2 ** k for k in range(int(math.log2(G)) + 1)], lambda p: G / p),
+            ("weak scaling: 128 images per rank", [2 ** k for k in range(13)], lambda p: 128)):
+        print(f"== predicted images/s, {title}, one rank per core of this CPU")
+        print("   ranks " + " ".join(f"{p:>9d}" for p in ranks))
+        for cname, net in CLUSTERS.items():
+            for dtype in ("fp32", "bf16"):
+                for ename, eta in etas:
+                    vals = [rate(p, per_rank(p), m, net, dtype, eta) for p in ranks]
+                    name = f"{cname}, {dtype}, overlap {ename}"
+                    print(f"   {name}")
+                    print("         " + " ".join(f"{v:9.0f}" for v in vals))
+                    if title.startswith("weak") and eta < 1:
+                        series.append((name, vals))
+        plot_ranks = ranks
+    if "--svg" in sys.argv:
+        svg_plot(sys.argv[sys.argv.index("--svg") + 1], series, plot_ranks)
+
+
+if __name__ == "__main__":
+    main()

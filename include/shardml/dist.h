@@ -47,6 +47,7 @@ void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n);
 typedef MPI_Request sml_request;
 typedef enum { SML_HALF_BF16, SML_HALF_F16 } sml_half_kind;
 void sml_iallreduce_sum_f32(const sml_comm *c, float *buf, int64_t n, sml_request *req);
+void sml_allreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind);
 void sml_iallreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind, sml_request *req);
 /* Lets MPI progress the requests; returns 1 when every one is complete. */
 int sml_requests_test(sml_request *reqs, int n);

@@ -130,6 +130,11 @@ void sml_iallreduce_sum_f32(const sml_comm *c, float *buf, int64_t n, sml_reques
   MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, c->comm, req);
 }
 
+void sml_allreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind) {
+  SML_ASSERT(half_sum_op[kind] != MPI_OP_NULL);
+  allreduce_chunked(c, buf, n, sizeof *buf, MPI_UINT16_T, half_sum_op[kind]);
+}
+
 void sml_iallreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind, sml_request *req) {
   SML_ASSERT(n < SML_MPI_CHUNK && half_sum_op[kind] != MPI_OP_NULL);
   MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_UINT16_T, half_sum_op[kind], c->comm, req);

@@ -129,9 +129,17 @@ void sml_reducer_finish(sml_reducer *r, sml_reduce_times *t) {
     t->wait_s = 0;
     return;
   }
-  if (r->dtype == SML_GRAD_FP32 && r->nbuckets == 1 && r->started == 0) {
-    /* One bucket: the gradient and the flags in one blocking call. */
-    sml_allreduce_sum_f32(r->c, r->grad, r->nw + r->nflags);
+  if (!r->overlap) {
+    /* Blocking calls (MPI's tuned algorithms; its nonblocking ones were
+     * slower): fp32 sums the gradient and the flags in one. */
+    if (r->dtype == SML_GRAD_FP32) {
+      sml_allreduce_sum_f32(r->c, r->grad, r->nw + r->nflags);
+    } else {
+      to_wire(r, 0, r->nw);
+      sml_allreduce_sum_half(r->c, r->wire, r->nw, (sml_half_kind)(r->dtype - 1));
+      sml_allreduce_sum_f32(r->c, r->grad + r->nw, r->nflags);
+      from_wire(r);
+    }
     t->wait_s = sml_now() - end;
     return;
   }

@@ -54,9 +54,9 @@ for where in shm link; do
     printf "\"%s\": [%.9g, %.9g],", n, alpha, beta }')
   for dtype in fp32 bf16; do
     for overlap in off on; do
-      read -r r _ w <<<"$(run $where $where-$dtype-$overlap $G --hidden 256 --overlap $overlap --grad-dtype $dtype)"
+      read -r r c w <<<"$(run $where $where-$dtype-$overlap $G --hidden 256 --overlap $overlap --grad-dtype $dtype)"
       eval "wait_${where}_${dtype}_${overlap}=$w"
-      measured+="{\"net\": \"$where\", \"ranks\": 2, \"dtype\": \"$dtype\", \"overlap\": $([ $overlap = on ] && echo 1 || echo 0), \"rate\": $r},"
+      measured+="{\"net\": \"$where\", \"ranks\": 2, \"dtype\": \"$dtype\", \"overlap\": $([ $overlap = on ] && echo 1 || echo 0), \"rate\": $r, \"compute\": $c},"
     done
   done
 done

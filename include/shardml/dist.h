@@ -71,6 +71,9 @@ void sml_gather_bytes(const sml_comm *c, const void *in, int64_t bytes, void *ou
 /* Gathers variable-length byte blocks on root; counts/out only used there. */
 void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
                        const int64_t *counts, int root);
+/* Rank r receives block r of root's c->size blocks of bytes each (in:
+ * root only). */
+void sml_scatter_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, int root);
 /* Every rank gets every rank's block, in rank order (out: the sum of the
  * blocks' sizes, on every rank). */
 void sml_allgatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out);

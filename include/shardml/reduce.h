@@ -50,6 +50,9 @@ const sml_grad_hook *sml_reducer_begin(sml_reducer *r);
 /* After the backward pass: starts what has not started and waits for every
  * sum (grad then holds the sums over the ranks). Collective. */
 void sml_reducer_finish(sml_reducer *r, sml_reduce_times *t);
+/* This rank's error-feedback residual [nweights] (checkpoints save every
+ * rank's), or NULL with fp32 sums. */
+float *sml_reducer_residual(sml_reducer *r);
 /* Buckets per step, and bytes of this rank's buffer handed to MPI per step. */
 int64_t sml_reducer_buckets(const sml_reducer *r);
 int64_t sml_reducer_step_bytes(const sml_reducer *r);

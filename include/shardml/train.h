@@ -28,6 +28,8 @@ typedef enum { SML_SCHEDULE_STEP, SML_SCHEDULE_COSINE } sml_schedule;
  * first bucket became whole only halfway through the first layer's
  * gradient), README "Scaling out". */
 #define SML_BUCKET_MB 0.25
+/* The most residual floats (ranks x parameters) a checkpoint carries. */
+#define SML_RESIDUALS_MAX ((int64_t)1 << 28)
 
 /* "Not given": sml_train_defaults fills fields holding it (NAN for reals). */
 #define SML_UNSET INT64_MIN
@@ -120,6 +122,15 @@ typedef struct {
   double epoch_hidden_s;  /* not checkpointed: a resumed epoch reports its own part */
   float *params;          /* [nweights] */
   float *opt_state[SML_OPT_MAX_STATE]; /* the optimizer's buffers, [nweights] each */
+  /* --grad-dtype bf16|fp16: every rank's error-feedback residual,
+   * [residual_ranks, nweights] in rank order, on rank 0 only: gathered
+   * before each checkpoint, read from one and scattered when training
+   * starts; NULL otherwise. residual_dtype: the sml_grad_dtype they are of. */
+  float *residuals;
+  int64_t residual_ranks;
+  int residual_dtype;
+  /* (At most SML_RESIDUALS_MAX floats, 1 GiB, are saved; a larger run's
+   * resume restarts error feedback at zero.) */
   sml_train_history hist;
 } sml_train_state;
 

@@ -238,6 +238,29 @@ void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *o
   }
 }
 
+void sml_scatter_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, int root) {
+  const int tag = 7302;
+  if (c->rank != root) {
+    char *p = out;
+    for (int64_t done = 0; done < bytes; done += SML_MPI_CHUNK) {
+      int64_t part = bytes - done < SML_MPI_CHUNK ? bytes - done : SML_MPI_CHUNK;
+      MPI_Recv(p + done, (int)part, MPI_BYTE, root, tag, c->comm, MPI_STATUS_IGNORE);
+    }
+    return;
+  }
+  const char *src = in;
+  for (int r = 0; r < c->size; r++, src += bytes) {
+    if (r == root) {
+      if (bytes > 0) memcpy(out, src, (size_t)bytes);
+      continue;
+    }
+    for (int64_t done = 0; done < bytes; done += SML_MPI_CHUNK) {
+      int64_t part = bytes - done < SML_MPI_CHUNK ? bytes - done : SML_MPI_CHUNK;
+      MPI_Send(src + done, (int)part, MPI_BYTE, r, tag, c->comm);
+    }
+  }
+}
+
 void sml_allgatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out) {
   int64_t *counts = SML_ALLOC((size_t)c->size * sizeof *counts), total = 0;
   sml_allgather_i64(c, bytes, counts);

@@ -128,6 +128,15 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
     }
   }
   sml_h5w_tensor(&w, "/prep/mean", 1, &cc->dim, cc->mean);
+  if (!cc->final && st->residuals) { /* --grad-dtype bf16|fp16: every rank's rounding residual */
+    const int64_t shape[2] = {st->residual_ranks, m->nweights};
+    sml_h5w_tensor(&w, "/reduce/residual", 2, shape, st->residuals);
+    sml_h5w_attr_string(&w, "grad_dtype", sml_grad_dtype_name((sml_grad_dtype)st->residual_dtype));
+    char hex[32];
+    snprintf(hex, sizeof hex, "%016" PRIx64,
+             sml_fnv1a(SML_FNV1A_INIT, st->residuals, (size_t)(shape[0] * shape[1]) * sizeof *st->residuals));
+    sml_h5w_attr_string(&w, "residual_checksum", hex);
+  }
   const sml_train_history *h = &st->hist;
   const int64_t ne = h->nepochs;
   double *col = SML_ALLOC((size_t)(ne + 1) * sizeof *col);
@@ -267,6 +276,36 @@ static int read_tensor_set(const sml_h5_reader *r, const sml_model *m, const sml
   return SML_OK;
 }
 
+/* --grad-dtype bf16|fp16 checkpoints: the ranks' rounding residuals, one
+ * row per rank (the trainer uses them only on as many ranks), checked
+ * against their own checksum and for finiteness. */
+static int read_residuals(const sml_h5_reader *r, const sml_model *m, int64_t ranks, sml_train_state *st,
+                          sml_err *err) {
+  if (!sml_h5r_has(r, "/reduce/residual")) return SML_OK;
+  if (ranks > SML_RESIDUALS_MAX / m->nweights)
+    return sml_fail(err, SML_EINPUT, "%s: corrupt: residuals of %lld ranks, more than a checkpoint holds", r->path,
+                    (long long)ranks);
+  char dtype[16], hex[32], want_hex[32];
+  SML_TRY(sml_h5r_attr_string(r, "grad_dtype", dtype, sizeof dtype, err));
+  sml_grad_dtype d;
+  if (sml_grad_dtype_parse(dtype, &d) != 0 || d == SML_GRAD_FP32)
+    return sml_fail(err, SML_EINPUT, "%s: corrupt: residuals of wire type '%s'", r->path, dtype);
+  const int64_t n = ranks * m->nweights;
+  st->residuals = SML_ALLOC((size_t)n * sizeof *st->residuals);
+  st->residual_ranks = ranks;
+  st->residual_dtype = d;
+  SML_TRY(sml_h5r_tensor(r, "/reduce/residual", st->residuals, n, err));
+  SML_TRY(sml_h5r_attr_string(r, "residual_checksum", hex, sizeof hex, err));
+  snprintf(want_hex, sizeof want_hex, "%016" PRIx64,
+           sml_fnv1a(SML_FNV1A_INIT, st->residuals, (size_t)n * sizeof *st->residuals));
+  if (strcmp(hex, want_hex) != 0)
+    return sml_fail(err, SML_EINPUT, "%s: corrupt: residual checksum %s, stored %s", r->path, want_hex, hex);
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(st->residuals[i]))
+      return sml_fail(err, SML_EINPUT, "%s: corrupt: a residual is not finite", r->path);
+  return SML_OK;
+}
+
 static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_train_config *cfg,
                       const sml_dataset_identity *data, sml_train_state *scratch, int *saved_ranks,
                       int *saved_threads, sml_err *err) {
@@ -365,6 +404,7 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
   /* Tensors and history into scratch room sized by this run; the caller
    * commits them only when everything checked out. */
   SML_TRY(read_tensor_set(r, model, o, scratch->params, scratch->opt_state, &tensors, err));
+  SML_TRY(read_residuals(r, model, layout[0], scratch, err));
   scratch->epoch = epoch;
   scratch->step_in_epoch = step_in_epoch;
   scratch->global_step = global_step;

@@ -214,6 +214,7 @@ void sml_train_state_init(sml_train_state *st, const sml_model *m, const sml_tra
 void sml_train_state_free(sml_train_state *st) {
   free(st->params);
   for (int k = 0; k < SML_OPT_MAX_STATE; k++) free(st->opt_state[k]);
+  free(st->residuals);
   sml_train_history_free(&st->hist);
   memset(st, 0, sizeof *st);
 }

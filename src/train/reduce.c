@@ -155,6 +155,8 @@ void sml_reducer_finish(sml_reducer *r, sml_reduce_times *t) {
 
 int64_t sml_reducer_buckets(const sml_reducer *r) { return r->nbuckets; }
 
+float *sml_reducer_residual(sml_reducer *r) { return r->residual; }
+
 int64_t sml_reducer_step_bytes(const sml_reducer *r) {
   if (r->c->size == 1) return 0;
   return r->nw * (r->dtype == SML_GRAD_FP32 ? 4 : 2) + r->nflags * 4;

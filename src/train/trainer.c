@@ -190,9 +190,45 @@ static int params_finite(const sml_model *m, const sml_train_state *st, const sm
   return sml_agree(c, status, err);
 }
 
-static int checkpoint_now(const sml_checkpoint_policy *policy, const sml_model *m, const sml_train_state *st,
-                          const sml_train_config *cfg, double lr, const sml_comm *c, sml_err *err) {
+/* Every rank's error-feedback residual onto rank 0's state, for the
+ * checkpoint: without them a resumed 16-bit run would round differently
+ * from the uninterrupted one. Collective (on every rank alike: the wire
+ * type and the rank count are the run's). */
+static void gather_residuals(sml_train_state *st, sml_step_buffers *b, const sml_model *m,
+                             const sml_train_config *cfg, const sml_comm *c) {
+  const float *mine = b->reducer ? sml_reducer_residual(b->reducer) : NULL;
+  if (!mine || c->size > SML_RESIDUALS_MAX / m->nweights) return;
+  if (c->rank == 0 && st->residual_ranks != c->size) {
+    free(st->residuals);
+    st->residuals = SML_ALLOC((size_t)c->size * (size_t)m->nweights * sizeof *st->residuals);
+    st->residual_ranks = c->size;
+  }
+  if (c->rank == 0) st->residual_dtype = cfg->grad_dtype;
+  sml_gather_bytes(c, mine, m->nweights * (int64_t)sizeof *mine, st->residuals, 0);
+}
+
+/* The residuals a checkpoint brought (rank 0's state) back to their ranks,
+ * when this run has as many ranks and the same wire type; otherwise error
+ * feedback starts from zero, said once. Collective. */
+static void scatter_residuals(const sml_train_state *st, sml_step_buffers *b, const sml_model *m,
+                              const sml_train_config *cfg, const sml_comm *c) {
+  float *mine = b->reducer ? sml_reducer_residual(b->reducer) : NULL;
+  if (!mine) return;
+  int64_t saved[2] = {st->residuals ? st->residual_ranks : 0, st->residual_dtype};
+  sml_bcast_bytes(c, saved, sizeof saved, 0);
+  if (saved[0] == c->size && saved[1] == cfg->grad_dtype)
+    sml_scatter_bytes(c, st->residuals, m->nweights * (int64_t)sizeof *mine, mine, 0);
+  else if (saved[0] > 0)
+    sml_log(c, "the checkpoint's error-feedback residuals are of %lld ranks (%s); this run has %d (%s): they "
+            "restart at zero", (long long)saved[0], sml_grad_dtype_name((sml_grad_dtype)saved[1]), c->size,
+            sml_grad_dtype_name((sml_grad_dtype)cfg->grad_dtype));
+}
+
+static int checkpoint_now(const sml_checkpoint_policy *policy, const sml_model *m, sml_train_state *st,
+                          sml_step_buffers *b, const sml_train_config *cfg, double lr, const sml_comm *c,
+                          sml_err *err) {
   SML_TRY(params_finite(m, st, cfg, lr, c, err));
+  gather_residuals(st, b, m, cfg, c);
   int status = c->rank == 0 ? policy->write(policy->ctx, st, err) : SML_OK;
   return sml_agree(c, status, err);
 }
@@ -321,6 +357,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   double *slowest = SML_ALLOC((size_t)steps_per_epoch * sizeof *slowest);
   sml_step_buffers bufs;
   sml_step_buffers_init(&bufs, m, train, prep, cfg, c);
+  scatter_residuals(state, &bufs, m, cfg, c);
 
   int status = SML_OK;
   double last_checkpoint = sml_now();
@@ -376,7 +413,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       const int signalled = flags[0] > 0;
       if (checkpointing && (signalled || flags[1] > 0 ||
                             (policy->every_steps > 0 && state->global_step % policy->every_steps == 0))) {
-        status = checkpoint_now(policy, m, state, cfg, lr, c, err);
+        status = checkpoint_now(policy, m, state, &bufs, cfg, lr, c, err);
         last_checkpoint = sml_now();
         if (status != SML_OK) break;
       }
@@ -432,7 +469,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       if (status == SML_OK) status = sml_agree(c, c->rank == 0 ? policy->write_best(policy->ctx, state, err) : SML_OK, err);
     }
     if (status == SML_OK && checkpointing && policy->every_epochs > 0 && state->epoch % policy->every_epochs == 0) {
-      status = checkpoint_now(policy, m, state, cfg, lr, c, err);
+      status = checkpoint_now(policy, m, state, &bufs, cfg, lr, c, err);
       last_checkpoint = sml_now();
     }
     if (status == SML_OK && patience_exhausted(hist, cfg) && !cfg->quiet)

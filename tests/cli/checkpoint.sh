@@ -31,6 +31,19 @@ else
 fi
 check "--keep 3 kept three" test "$(ls "$tmp"/k/ck/ckpt-*.h5 | wc -l)" -eq 3
 
+# 2b. --grad-dtype bf16: every rank's error-feedback residual travels in the
+# checkpoint, so a resumed run rounds as the uninterrupted one did.
+H=("${A[@]}" --grad-dtype bf16)
+run_np 2 "${H[@]}" --out "$tmp/h" --checkpoint-dir "$tmp/h/ck" --checkpoint-every 500 --keep 100 >/dev/null 2>&1
+mid=$(ls "$tmp"/h/ck/ckpt-*.h5 2>/dev/null | head -1)
+check "bf16: checkpoints written ($mid)" test -s "$mid"
+check "bf16: the checkpoint holds both ranks' residuals" bash -c "h5dump -H -d /reduce/residual '$mid' | grep -q '( 2, 101770 )'"
+run_np 2 "${H[@]}" --out "$tmp/h2" --resume "$mid" >/dev/null 2>&1; rc=$?
+check "bf16: resumed from $(basename "$mid")" test "$rc" -eq 0
+check "bf16: final parameters bitwise identical to the uninterrupted run" params_equal "$tmp/h/model.h5" "$tmp/h2/model.h5"
+out=$(run_np 1 "${H[@]}" --out "$tmp/h1" --resume "$mid" 2>&1 >/dev/null)
+check "bf16 on another rank count: says the residuals restart at zero" grep -q "residuals are of 2 ranks (bf16); this run has 1" <<<"$out"
+
 # 3. Preemption: SIGUSR1 to one rank; every rank stops after the same step,
 # a checkpoint is written, exit status 3; the resumed run ends identical.
 for sig in USR1 TERM; do

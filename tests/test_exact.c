@@ -23,10 +23,14 @@
 static double term(sml_rng *r, int64_t i, const double *prev) {
   const double u = sml_rng_uniform(r), sign = sml_rng_next(r) & 1 ? 1.0 : -1.0;
   switch (i % 4) {
-    case 0: return sign * ldexp(1.0 + u, (int)(sml_rng_next(r) % 100) - 60); /* 2^-60 .. 2^40 */
-    case 1: return -prev[i - 1] * (1.0 + 0x1.0p-40);                          /* cancels all but a sliver */
-    case 2: return sign * ldexp(u, -30);
-    default: return i % 1000 == 3 ? sign * 0x1.0p40 : sign * u;              /* a few huge ones */
+    case 0:
+      return sign * ldexp(1.0 + u, (int)(sml_rng_next(r) % 100) - 60); /* 2^-60 .. 2^40 */
+    case 1:
+      return -prev[i - 1] * (1.0 + 0x1.0p-40); /* cancels all but a sliver */
+    case 2:
+      return sign * ldexp(u, -30);
+    default:
+      return i % 1000 == 3 ? sign * 0x1.0p40 : sign * u; /* a few huge ones */
   }
 }
 
@@ -73,8 +77,9 @@ int main(int argc, char **argv) {
       order[j] = t;
     }
     for (int k = 0; k < N; k++)
-      part[k] = trial % 3 == 0 ? k * world.size / N : trial % 3 == 1 ? k % world.size
-                                                    : (int)(sml_rng_next(&r) % (uint64_t)world.size);
+      part[k] = trial % 3 == 0   ? k * world.size / N
+                : trial % 3 == 1 ? k % world.size
+                                 : (int)(sml_rng_next(&r) % (uint64_t)world.size);
     const double s = exact_sum(terms, order, part, 1 + trial % 3, &world);
     if (trial == 0) first = s;
     EXPECT(memcmp(&s, &first, sizeof s) == 0, "trial %d: %a, trial 0 gave %a", trial, s, first);
@@ -86,8 +91,8 @@ int main(int argc, char **argv) {
   for (int k = 0; k < N; k++) forward += terms[k];
   for (int k = N - 1; k >= 0; k--) backward += terms[k];
   if (world.rank == 0) {
-    printf("test_exact: %d orders and splits over %d rank(s), 1-3 threads: one result %a (%.17g)\n", trials,
-           world.size, first, first);
+    printf("test_exact: %d orders and splits over %d rank(s), 1-3 threads: one result %a (%.17g)\n", trials, world.size,
+           first, first);
     printf("  naive double sums of the same terms: forward %.17g, backward %.17g\n", forward, backward);
     FILE *f = fopen(argv[1], "w");
     if (f) {
@@ -99,6 +104,8 @@ int main(int argc, char **argv) {
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   sml_dist_finalize();
-  free(terms); free(order); free(part);
+  free(terms);
+  free(order);
+  free(part);
   return total ? 1 : 0;
 }

@@ -15,21 +15,26 @@
 #include "expect.h"
 
 #define MAXV 4096
-typedef struct { char name[32]; int n; double v[MAXV]; } array;
+typedef struct {
+  char name[32];
+  int n;
+  double v[MAXV];
+} array;
 #define MAXARRAYS 256
 static array arrays[MAXARRAYS];
 static int narrays;
 
 static const array *get(const char *name) {
-  for (int i = 0; i < narrays; i++) if (strcmp(arrays[i].name, name) == 0) return &arrays[i];
+  for (int i = 0; i < narrays; i++)
+    if (strcmp(arrays[i].name, name) == 0) return &arrays[i];
   fprintf(stderr, "golden file lacks %s\n", name);
   exit(1);
 }
 
 static double worst, worst_step;
 /* |got - want| / max(|want|, floor) <= bound for each entry. */
-static void compare_within(const char *what, const float *got, const double *want, int n, double floor,
-                           double bound, double *worst_seen) {
+static void compare_within(const char *what, const float *got, const double *want, int n, double floor, double bound,
+                           double *worst_seen) {
   for (int i = 0; i < n; i++) {
     double rel = fabs(got[i] - want[i]) / fmax(fabs(want[i]), floor);
     if (rel > *worst_seen) *worst_seen = rel;
@@ -65,21 +70,20 @@ static void compare_tensors(const sml_model *m, const char *prefix, const float 
     snprintf(name, sizeof name, "%s%s", prefix, m->param[p].name);
     if (floor > 0)
       compare_within(name, buf + m->param[p].offset, get(name)->v, (int)m->param[p].size, floor, 1e-4, &worst_step);
-    else
-      compare(name, buf + m->param[p].offset, get(name)->v, (int)m->param[p].size);
+    else compare(name, buf + m->param[p].offset, get(name)->v, (int)m->param[p].size);
   }
 }
 
 /* Two steps of one optimizer from the file's parameters and state, the
  * gradient recomputed at the new parameters for the second, as numpy did. */
-static void check_optimizer(const sml_model *m, const char *name, const float *x, const uint8_t *y, int B,
-                            double reg, sml_workspace *ws) {
+static void check_optimizer(const sml_model *m, const char *name, const float *x, const uint8_t *y, int B, double reg,
+                            sml_workspace *ws) {
   const sml_optimizer *o = sml_optimizer_find(name);
   char key[64];
   snprintf(key, sizeof key, "%s_hyper", name);
   const array *hy = get(key);
-  const sml_opt_hyper h = {.momentum = hy->v[1], .beta1 = hy->v[2], .beta2 = hy->v[3], .eps = hy->v[4],
-                           .weight_decay = hy->v[5]};
+  const sml_opt_hyper h = {
+      .momentum = hy->v[1], .beta1 = hy->v[2], .beta2 = hy->v[3], .eps = hy->v[4], .weight_decay = hy->v[5]};
   float *params = calloc((size_t)m->nweights, sizeof *params), *grad = calloc((size_t)m->nweights, sizeof *grad);
   float *state[SML_OPT_MAX_STATE] = {0};
   load_tensors(m, "", params);
@@ -108,13 +112,22 @@ int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   tests_select_kernels("test_golden");
-  if (argc != 2) { fprintf(stderr, "usage: test_golden golden/mlp_step.txt\n"); return 2; }
+  if (argc != 2) {
+    fprintf(stderr, "usage: test_golden golden/mlp_step.txt\n");
+    return 2;
+  }
   FILE *f = fopen(argv[1], "r");
-  if (!f) { perror(argv[1]); return 2; }
+  if (!f) {
+    perror(argv[1]);
+    return 2;
+  }
   static char line[200000];
   while (fgets(line, sizeof line, f)) {
     if (line[0] == '#') continue;
-    if (narrays == MAXARRAYS) { fprintf(stderr, "%s: more than %d arrays\n", argv[1], MAXARRAYS); return 2; }
+    if (narrays == MAXARRAYS) {
+      fprintf(stderr, "%s: more than %d arrays\n", argv[1], MAXARRAYS);
+      return 2;
+    }
     array *a = &arrays[narrays++];
     char *p = line;
     int used;
@@ -123,7 +136,9 @@ int main(int argc, char **argv) {
       return 2;
     }
     p += used;
-    for (int i = 0; i < a->n; i++) { a->v[i] = strtod(p, &p); }
+    for (int i = 0; i < a->n; i++) {
+      a->v[i] = strtod(p, &p);
+    }
   }
   fclose(f);
   const array *dims = get("dims");
@@ -132,7 +147,10 @@ int main(int argc, char **argv) {
   int64_t hidden[2] = {(int64_t)dims->v[2], (int64_t)dims->v[3]};
   sml_model m;
   sml_err err;
-  if (sml_model_init(&m, "mlp", D, C, hidden, 2, &err) != SML_OK) { fprintf(stderr, "%s\n", err.msg); return 1; }
+  if (sml_model_init(&m, "mlp", D, C, hidden, 2, &err) != SML_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
   float *params = calloc((size_t)m.nweights, sizeof *params), *grad = calloc((size_t)m.nweights, sizeof *grad);
   load_tensors(&m, "", params);
   float *x = malloc((size_t)(B * D) * sizeof *x);
@@ -148,8 +166,7 @@ int main(int argc, char **argv) {
   compare("loss", &lossf, get("loss")->v, 1);
 
   /* Every registered optimizer must have its numpy steps in the file. */
-  for (int i = 0; i < sml_optimizer_count(); i++)
-    check_optimizer(&m, sml_optimizer_at(i)->name, x, y, B, reg, &ws);
+  for (int i = 0; i < sml_optimizer_count(); i++) check_optimizer(&m, sml_optimizer_at(i)->name, x, y, B, reg, &ws);
 
   /* Dropout: the masks are shardml's hash of (seed, step, id, layer, unit),
    * which make_golden.py re-implements; training-mode scores, loss and
@@ -166,10 +183,15 @@ int main(int argc, char **argv) {
   compare("dropout_loss", &lossf, get("dropout_loss")->v, 1);
   compare_tensors(&m, "dropout_grad_", grad, 0);
 
-  printf("test_golden: %d mismatches, worst relative error %.2e (bound 1e-5); optimizer steps: worst %.2e of "
-         "max(|w|, lr) (bound 1e-4)\n", failures, worst, worst_step);
+  printf(
+      "test_golden: %d mismatches, worst relative error %.2e (bound 1e-5); optimizer steps: worst %.2e of "
+      "max(|w|, lr) (bound 1e-4)\n",
+      failures, worst, worst_step);
   sml_workspace_free(&ws);
-  free(params); free(grad); free(x); free(y);
+  free(params);
+  free(grad);
+  free(x);
+  free(y);
   sml_dist_finalize();
   return failures ? 1 : 0;
 }

@@ -47,17 +47,23 @@ static void start_from(float *dst, const float *init, int64_t n) {
 /* Runs fn once with 1 thread and once with 2, into two buffers of n floats
  * that start as copies of init (for accumulating kernels), and checks that
  * the two results are bitwise equal. Leaves the 1-thread result in out. */
-#define BOTH_THREAD_COUNTS(out, init, n, call_with_dst)                                          \
-  do {                                                                                           \
-    float *other_ = malloc((size_t)((n) > 0 ? (n) : 1) * sizeof(float));                         \
-    start_from(other_, init, n);                                                                 \
-    start_from(out, init, n);                                                                    \
-    omp_set_num_threads(1);                                                                      \
-    { float *dst_ = out; call_with_dst; }                                                        \
-    omp_set_num_threads(2);                                                                      \
-    { float *dst_ = other_; call_with_dst; }                                                     \
+#define BOTH_THREAD_COUNTS(out, init, n, call_with_dst)                                                          \
+  do {                                                                                                           \
+    float *other_ = malloc((size_t)((n) > 0 ? (n) : 1) * sizeof(float));                                         \
+    start_from(other_, init, n);                                                                                 \
+    start_from(out, init, n);                                                                                    \
+    omp_set_num_threads(1);                                                                                      \
+    {                                                                                                            \
+      float *dst_ = out;                                                                                         \
+      call_with_dst;                                                                                             \
+    }                                                                                                            \
+    omp_set_num_threads(2);                                                                                      \
+    {                                                                                                            \
+      float *dst_ = other_;                                                                                      \
+      call_with_dst;                                                                                             \
+    }                                                                                                            \
     EXPECT(memcmp(out, other_, (size_t)(n) * sizeof(float)) == 0, "%s: 1 and 2 threads differ", #call_with_dst); \
-    free(other_);                                                                                \
+    free(other_);                                                                                                \
   } while (0)
 
 /* Worst |got - exact| / bound over n entries; must be <= 1. */
@@ -142,7 +148,15 @@ static void test_affine(const sml_kernels *k, const sml_kernels *ref, int64_t B,
     }
   expect_close("input grad", k, ref, got, ref_got, exact, bound, B * Din, shape);
 
-  free(in); free(w); free(b); free(dout); free(dw0); free(got); free(ref_got); free(exact); free(bound);
+  free(in);
+  free(w);
+  free(b);
+  free(dout);
+  free(dw0);
+  free(got);
+  free(ref_got);
+  free(exact);
+  free(bound);
 }
 
 static void test_l1(const sml_kernels *k, int64_t nq, int64_t nr, int64_t dim) {
@@ -165,7 +179,10 @@ static void test_l1(const sml_kernels *k, int64_t nq, int64_t nr, int64_t dim) {
     }
   EXPECT(wrong == 0, "%s l1 nq=%lld nr=%lld dim=%lld: %lld wrong distances", k->name, (long long)nq, (long long)nr,
          (long long)dim, (long long)wrong);
-  free(data); free(q); free(r); free(dist);
+  free(data);
+  free(q);
+  free(r);
+  free(dist);
 }
 
 static void test_elementwise(const sml_kernels *k) {
@@ -247,7 +264,14 @@ static void test_elementwise(const sml_kernels *k) {
   }
   EXPECT(fabs(total - ref_total) <= 1e-5 * ref_total, "%s svm loss %.9g vs %.9g", k->name, total, ref_total);
   EXPECT(bad == 0, "%s svm dscores: %lld wrong entries", k->name, (long long)bad);
-  free(images); free(mean); free(x); free(a); free(g); free(o); free(scores); free(d);
+  free(images);
+  free(mean);
+  free(x);
+  free(a);
+  free(g);
+  free(o);
+  free(scores);
+  free(d);
 }
 
 /* The order-free sums' kernels against the scalar definitions of
@@ -321,7 +345,10 @@ static void test_fixed(const sml_kernels *k) {
   EXPECT(isinf(k->absmax_rows(x, stride, nrows, n)), "%s absmax_rows: a NaN term must give infinity", k->name);
   x[3 * stride + 11] = -INFINITY;
   EXPECT(isinf(k->absmax_rows(x, stride, nrows, n)), "%s absmax_rows: an infinite term must give infinity", k->name);
-  free(x); free(acc); free(want); free(out);
+  free(x);
+  free(acc);
+  free(want);
+  free(out);
 }
 
 /* The 16-bit passes against the scalar conversions of shardml/half.h
@@ -333,8 +360,8 @@ static void test_half(const sml_kernels *k) {
   float *g = malloc((size_t)n * sizeof *g), *e = malloc((size_t)n * sizeof *e), *e_ref = malloc((size_t)n * sizeof *e);
   float *out = malloc((size_t)n * sizeof *out);
   uint16_t *w = malloc((size_t)n * sizeof *w), *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
-  const float specials[] = {0.0f, -0.0f, 1e-45f, -3e-39f, 6e-8f, 3e-5f, 65504.0f, 65520.0f, -7e4f, 3e38f,
-                            INFINITY, -INFINITY, NAN, 1.0f, -2.5f, 0.1f};
+  const float specials[] = {0.0f,  -0.0f, 1e-45f,   -3e-39f,   6e-8f, 3e-5f, 65504.0f, 65520.0f,
+                            -7e4f, 3e38f, INFINITY, -INFINITY, NAN,   1.0f,  -2.5f,    0.1f};
   uint64_t lcg = 12345;
   for (int64_t i = 0; i < n; i++) {
     lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
@@ -364,8 +391,8 @@ static void test_half(const sml_kernels *k) {
       }
       k->half_add(a, b, len, bf16);
       for (int64_t i = 0; i < len; i++) {
-        const float x = bf16 ? sml_bf16_to_float(w[i]) + sml_bf16_to_float(b[i])
-                             : sml_f16_to_float(w[i]) + sml_f16_to_float(b[i]);
+        const float x =
+            bf16 ? sml_bf16_to_float(w[i]) + sml_bf16_to_float(b[i]) : sml_f16_to_float(w[i]) + sml_f16_to_float(b[i]);
         const uint16_t want = bf16 ? sml_bf16_from_float(x) : sml_f16_from_float(x);
         bad += a[i] != want && !(isnan(x) && ((a[i] & 0x7fff) > (bf16 ? 0x7f80 : 0x7c00)));
       }
@@ -373,20 +400,26 @@ static void test_half(const sml_kernels *k) {
     EXPECT(bad == 0, "%s half_encode/decode/add (%s): %lld elements differ from shardml/half.h", k->name,
            bf16 ? "bf16" : "fp16", (long long)bad);
   }
-  free(g); free(e); free(e_ref); free(out); free(w); free(a); free(b);
+  free(g);
+  free(e);
+  free(e_ref);
+  free(out);
+  free(w);
+  free(a);
+  free(b);
 }
 
 static void test_level(const sml_kernels *k, const sml_kernels *ref) {
-  const int64_t shapes[][3] = {
-      {1, 1, 1},     {2, 3, 1},      {3, 5, 2},       {5, 17, 3},      {7, 31, 4},    {8, 32, 5},
-      {9, 33, 6},    {11, 63, 7},    {13, 64, 8},     {17, 65, 9},     {31, 100, 10}, {33, 127, 11},
-      {64, 128, 12}, {65, 129, 13},  {100, 255, 14},  {128, 256, 15},  {129, 257, 16}, {128, 784, 10},
-      {37, 80, 17},  {21, 200, 33},  {128, 3072, 10}, {6, 48, 64}};
+  const int64_t shapes[][3] = {{1, 1, 1},       {2, 3, 1},      {3, 5, 2},      {5, 17, 3},    {7, 31, 4},
+                               {8, 32, 5},      {9, 33, 6},     {11, 63, 7},    {13, 64, 8},   {17, 65, 9},
+                               {31, 100, 10},   {33, 127, 11},  {64, 128, 12},  {65, 129, 13}, {100, 255, 14},
+                               {128, 256, 15},  {129, 257, 16}, {128, 784, 10}, {37, 80, 17},  {21, 200, 33},
+                               {128, 3072, 10}, {6, 48, 64}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
     test_affine(k, ref, shapes[i][0], shapes[i][1], shapes[i][2]);
-  const int64_t l1_shapes[][3] = {{1, 1, 1},  {1, 5, 15}, {2, 4, 16}, {3, 7, 17},  {4, 8, 31},   {5, 9, 32},
-                                  {3, 3, 33}, {2, 5, 63}, {4, 4, 64}, {5, 6, 65},  {9, 13, 784}, {2, 3, 3072},
-                                  {7, 5, 95}, {6, 11, 127}};
+  const int64_t l1_shapes[][3] = {{1, 1, 1},    {1, 5, 15},   {2, 4, 16}, {3, 7, 17},  {4, 8, 31},
+                                  {5, 9, 32},   {3, 3, 33},   {2, 5, 63}, {4, 4, 64},  {5, 6, 65},
+                                  {9, 13, 784}, {2, 3, 3072}, {7, 5, 95}, {6, 11, 127}};
   for (size_t i = 0; i < sizeof l1_shapes / sizeof l1_shapes[0]; i++)
     test_l1(k, l1_shapes[i][0], l1_shapes[i][1], l1_shapes[i][2]);
   test_elementwise(k);

@@ -13,16 +13,19 @@
 
 #include "expect.h"
 
-
-typedef struct { double d; int64_t i; int label; } ref_nb;
+typedef struct {
+  double d;
+  int64_t i;
+  int label;
+} ref_nb;
 static int ref_cmp(const void *a, const void *b) {
   const ref_nb *x = a, *y = b;
   if (x->d != y->d) return x->d < y->d ? -1 : 1;
   return (x->i > y->i) - (x->i < y->i);
 }
 
-static int ref_predict(const uint8_t *tr, const uint8_t *lab, int64_t n, const uint8_t *q, int64_t D,
-                       int k, sml_metric m, int C) {
+static int ref_predict(const uint8_t *tr, const uint8_t *lab, int64_t n, const uint8_t *q, int64_t D, int k,
+                       sml_metric m, int C) {
   ref_nb *all = malloc((size_t)n * sizeof *all);
   for (int64_t i = 0; i < n; i++) {
     double s = 0;
@@ -34,7 +37,10 @@ static int ref_predict(const uint8_t *tr, const uint8_t *lab, int64_t n, const u
   }
   qsort(all, (size_t)n, sizeof *all, ref_cmp);
   double votes[256] = {0}, dsum[256] = {0};
-  for (int i = 0; i < k && i < n; i++) { votes[all[i].label] += 1; dsum[all[i].label] += all[i].d; }
+  for (int i = 0; i < k && i < n; i++) {
+    votes[all[i].label] += 1;
+    dsum[all[i].label] += all[i].d;
+  }
   int best = 0;
   for (int c = 1; c < C; c++)
     if (votes[c] > votes[best] || (votes[c] == votes[best] && dsum[c] < dsum[best])) best = c;
@@ -48,7 +54,8 @@ static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_
   sml_rng r = sml_rng_stream(2024, (uint64_t)D, (uint64_t)maxval);
   uint8_t *tr = malloc((size_t)(ntrain * D)), *q = malloc((size_t)(nq * D));
   uint8_t *lab = malloc((size_t)ntrain), *qlab = malloc((size_t)nq);
-  for (int64_t i = 0; i < ntrain * D; i++) tr[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)(maxval + 1) * (uint64_t)scale);
+  for (int64_t i = 0; i < ntrain * D; i++)
+    tr[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)(maxval + 1) * (uint64_t)scale);
   for (int64_t i = 0; i < nq * D; i++) q[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)(maxval + 1) * (uint64_t)scale);
   for (int64_t i = 0; i < ntrain; i++) lab[i] = (uint8_t)(sml_rng_next(&r) % (uint64_t)C);
   for (int64_t i = 0; i < nq; i++) qlab[i] = 0;
@@ -73,8 +80,8 @@ static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_
         int want = ref_predict(tr, lab, ntrain, q + (qfirst + i) * D, D, ks[ki], m, C);
         if (want != pred[i]) {
           if (bad++ < 3)
-            fprintf(stderr, "FAIL %s %s k=%d query %lld: got %d, reference %d\n", name, sml_metric_name(m),
-                    ks[ki], (long long)(qfirst + i), pred[i], want);
+            fprintf(stderr, "FAIL %s %s k=%d query %lld: got %d, reference %d\n", name, sml_metric_name(m), ks[ki],
+                    (long long)(qfirst + i), pred[i], want);
         }
       }
       failures += bad;
@@ -89,10 +96,17 @@ static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_
         int64_t d = (int64_t)qq[j] - t[j];
         s += m == SML_METRIC_L1 ? (d < 0 ? -d : d) : d * d;
       }
-      if (s != nb[i * K].dist) { failures++; fprintf(stderr, "FAIL %s: distance %lld != %lld\n", name, (long long)nb[i * K].dist, (long long)s); }
+      if (s != nb[i * K].dist) {
+        failures++;
+        fprintf(stderr, "FAIL %s: distance %lld != %lld\n", name, (long long)nb[i * K].dist, (long long)s);
+      }
     }
   }
-  free(nb); free(tr); free(q); free(lab); free(qlab);
+  free(nb);
+  free(tr);
+  free(q);
+  free(lab);
+  free(qlab);
 }
 
 int main(int argc, char **argv) {
@@ -109,7 +123,8 @@ int main(int argc, char **argv) {
   run_case(&world, "large images (D=98304, values 0/255)", 40, 6, 98304, 1, 255, 3);
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
-  if (world.rank == 0) printf("test_knn: %lld mismatches on %d ranks x %d threads\n", (long long)total, world.size, sml_threads());
+  if (world.rank == 0)
+    printf("test_knn: %lld mismatches on %d ranks x %d threads\n", (long long)total, world.size, sml_threads());
   sml_dist_finalize();
   return total ? 1 : 0;
 }

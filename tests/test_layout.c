@@ -47,10 +47,10 @@ static const struct {
   const char *name;
   int reproducible;
   int64_t micro;
-  int overlap;           /* default mode: the sum's settings (shardml/reduce.h) */
+  int overlap; /* default mode: the sum's settings (shardml/reduce.h) */
   double bucket_bytes;
   sml_grad_dtype dtype;
-  double tol;            /* of each tensor's largest 1x1 entry */
+  double tol; /* of each tensor's largest 1x1 entry */
 } modes[] = {{"default", 0, 0, 0, 0, SML_GRAD_FP32, 1e-5},
              /* 16 kB buckets: weight gradients in row blocks, sums started mid-backward */
              {"default, overlapped buckets", 0, 0, 1, 16e3, SML_GRAD_FP32, 1e-5},
@@ -116,8 +116,8 @@ static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int thr
     const sml_grad_hook *hook = sml_reducer_begin(r);
     EXPECT((hook != NULL) == (modes[mode].overlap && c->size > 1), "%s: hook only when overlapping ranks",
            modes[mode].name);
-    buf[m->nweights] = (float)sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, NULL, &scratch, buf, &count,
-                                             hook);
+    buf[m->nweights] =
+        (float)sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, NULL, &scratch, buf, &count, hook);
     buf[m->nweights + 1] = (float)count;
     sml_reduce_times t;
     sml_reducer_finish(r, &t);
@@ -139,8 +139,7 @@ static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int thr
 static void compare(const sml_model *m, const char *what, const step_result *ref, const step_result *got, double tol) {
   EXPECT(got->count == ref->count, "%s: %lld samples, 1x1 had %lld", what, (long long)got->count,
          (long long)ref->count);
-  EXPECT(fabs(got->loss - ref->loss) <= 1e-5 * fabs(ref->loss), "%s: loss %.9g, 1x1 %.9g", what, got->loss,
-         ref->loss);
+  EXPECT(fabs(got->loss - ref->loss) <= 1e-5 * fabs(ref->loss), "%s: loss %.9g, 1x1 %.9g", what, got->loss, ref->loss);
   double worst_tensor = 0;
   for (int p = 0; p < m->nparams; p++) {
     const sml_param_entry *e = &m->param[p];
@@ -191,8 +190,8 @@ int main(int argc, char **argv) {
             sml_comm_free(&group);
             if (world.rank == 0 && !is_ref) {
               char what[128];
-              snprintf(what, sizeof what, "%s step %lld, %s, %d rank(s) x %d thread(s)", kinds[k],
-                       (long long)steps[s], modes[mode].name, ranks, threads);
+              snprintf(what, sizeof what, "%s step %lld, %s, %d rank(s) x %d thread(s)", kinds[k], (long long)steps[s],
+                       modes[mode].name, ranks, threads);
               compare(&m, what, &ref, &got, modes[mode].tol);
             }
           }

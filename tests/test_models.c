@@ -19,8 +19,8 @@
 #include "expect.h"
 
 /* Reference: mean data loss + reg * sum W^2, gradient into g (double). */
-static double ref_loss(const sml_model *m, const double *p, double *g, const double *x,
-                       const uint8_t *y, int B, double reg) {
+static double ref_loss(const sml_model *m, const double *p, double *g, const double *x, const uint8_t *y, int B,
+                       double reg) {
   int L = m->nlayers;
   double *acts[SML_MAX_LAYERS + 1];
   acts[0] = (double *)x;
@@ -45,12 +45,16 @@ static double ref_loss(const sml_model *m, const double *p, double *g, const dou
       for (int j = 1; j < C; j++) mx = fmax(mx, s[j]);
       for (int j = 0; j < C; j++) z += exp(s[j] - mx);
       loss += log(z) - (s[y[i]] - mx);
-      for (int j = 0; j < C; j++) d[i * C + j] = exp(s[j] - mx) / z - (j == y[i]) ;
+      for (int j = 0; j < C; j++) d[i * C + j] = exp(s[j] - mx) / z - (j == y[i]);
     } else {
       for (int j = 0; j < C; j++) {
         if (j == y[i]) continue;
         double marg = s[j] - s[y[i]] + 1.0;
-        if (marg > 0) { loss += marg; d[i * C + j] += 1; d[i * C + y[i]] -= 1; }
+        if (marg > 0) {
+          loss += marg;
+          d[i * C + j] += 1;
+          d[i * C + y[i]] -= 1;
+        }
       }
     }
   }
@@ -72,7 +76,8 @@ static double ref_loss(const sml_model *m, const double *p, double *g, const dou
         }
       }
     if (l > 0)
-      for (int i = 0; i < B * din; i++) if (acts[l][i] <= 0) dprev[i] = 0;
+      for (int i = 0; i < B * din; i++)
+        if (acts[l][i] <= 0) dprev[i] = 0;
     free(d);
     d = dprev;
   }
@@ -137,9 +142,15 @@ static void check_model(const char *kind, const int64_t *hidden, int nhidden, in
     worst_num = fmax(worst_num, fabs((up - down) / (2 * h) - gd[i]));
   }
   EXPECT(worst_num <= 1e-6 * fmax(gscale, 1), "%s: reference gradient vs numerical: %g", kind, worst_num);
-  printf("%-8s loss %.6f (ref %.6f), max |grad - ref| %.2e, max |ref - numeric| %.2e\n", kind, lf, ld, worst, worst_num);
+  printf("%-8s loss %.6f (ref %.6f), max |grad - ref| %.2e, max |ref - numeric| %.2e\n", kind, lf, ld, worst,
+         worst_num);
   sml_workspace_free(&ws);
-  free(pf); free(gf); free(pd); free(gd); free(xf); free(xd);
+  free(pf);
+  free(gf);
+  free(pd);
+  free(gd);
+  free(xf);
+  free(xd);
 }
 
 /* Dropout masks: the kept fraction is 1 - p, and masks of two steps, two
@@ -163,9 +174,11 @@ static void check_dropout_masks(void) {
       }
   const double independent = p * p + (1 - p) * (1 - p);
   EXPECT(fabs((double)kept / n - (1 - p)) < 0.005, "kept fraction %.4f, expected %.2f", (double)kept / n, 1 - p);
-  EXPECT(fabs((double)same_step / n - independent) < 0.005, "masks of consecutive steps agree %.4f", (double)same_step / n);
+  EXPECT(fabs((double)same_step / n - independent) < 0.005, "masks of consecutive steps agree %.4f",
+         (double)same_step / n);
   EXPECT(fabs((double)same_unit / n - independent) < 0.005, "neighbouring units agree %.4f", (double)same_unit / n);
-  EXPECT(fabs((double)same_sample / n - independent) < 0.005, "neighbouring samples agree %.4f", (double)same_sample / n);
+  EXPECT(fabs((double)same_sample / n - independent) < 0.005, "neighbouring samples agree %.4f",
+         (double)same_sample / n);
   printf("dropout p=%.1f: kept %.4f; agreement across steps %.4f, units %.4f, samples %.4f (independent: %.4f)\n", p,
          (double)kept / n, (double)same_step / n, (double)same_unit / n, (double)same_sample / n, independent);
 }
@@ -213,7 +226,10 @@ static void check_eval_blocks(void) {
              "evaluation blocks: cut at %lld, %lld on %d thread(s) changes the scores' bits", (long long)cuts[k][1],
              (long long)cuts[k][2], threads);
     }
-  free(params); free(images); free(whole); free(parts);
+  free(params);
+  free(images);
+  free(whole);
+  free(parts);
 }
 
 int main(int argc, char **argv) {

@@ -38,7 +38,10 @@ static uint8_t *slurp_gz(const char *path, size_t *n) {
   return buf;
 }
 
-static int exists(const char *p) { struct stat st; return stat(p, &st) == 0; }
+static int exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
 
 static int ref_idx(const char *dir, const char *prefix, ref_split *r) {
   char ip[4200], lp[4200];
@@ -122,8 +125,8 @@ static void ref_load(const char *path, int test, ref_split *r) {
 /* Gathers a shard on rank 0 and checks it against the n reference records
  * rows[0..n) (NULL: 0..n-1), in order; with `balanced`, shard sizes must
  * differ by at most one. */
-static void check_union(const sml_comm *c, const char *what, const sml_shard *sh, int64_t dim,
-                        const ref_split *ref, const int64_t *rows, int64_t n, int balanced) {
+static void check_union(const sml_comm *c, const char *what, const sml_shard *sh, int64_t dim, const ref_split *ref,
+                        const int64_t *rows, int64_t n, int balanced) {
   int64_t *counts = calloc((size_t)c->size, sizeof *counts), *firsts = calloc((size_t)c->size, sizeof *firsts);
   sml_gather_i64(c, sh->count, counts, 0);
   sml_gather_i64(c, sh->first, firsts, 0);
@@ -136,8 +139,8 @@ static void check_union(const sml_comm *c, const char *what, const sml_shard *sh
   if (c->rank == 0) {
     int64_t sum = 0, mn = INT64_MAX, mx = 0;
     for (int r = 0; r < c->size; r++) {
-      EXPECT(firsts[r] == sum, "%s: rank %d starts at %lld, expected %lld", what, r,
-             (long long)firsts[r], (long long)sum);
+      EXPECT(firsts[r] == sum, "%s: rank %d starts at %lld, expected %lld", what, r, (long long)firsts[r],
+             (long long)sum);
       sum += counts[r];
       if (counts[r] < mn) mn = counts[r];
       if (counts[r] > mx) mx = counts[r];
@@ -147,17 +150,21 @@ static void check_union(const sml_comm *c, const char *what, const sml_shard *sh
     int64_t wrong = 0;
     for (int64_t i = 0; sum == n && i < n; i++) {
       const int64_t row = rows ? rows[i] : i;
-      wrong += memcmp(all_images + i * dim, ref->images + row * dim, (size_t)dim) != 0 ||
-               all_labels[i] != ref->labels[row];
+      wrong +=
+          memcmp(all_images + i * dim, ref->images + row * dim, (size_t)dim) != 0 || all_labels[i] != ref->labels[row];
     }
     EXPECT(wrong == 0, "%s: %lld gathered records differ from the file's", what, (long long)wrong);
   }
-  free(all_images); free(all_labels); free(counts); free(firsts); free(bytes);
+  free(all_images);
+  free(all_labels);
+  free(counts);
+  free(firsts);
+  free(bytes);
 }
 
 /* The file's records in part `which` of a hold-out split, in order. */
-static int64_t holdout_rows(const ref_split *ref, int num_classes, const sml_split_rule *rule, int64_t n_val,
-                            int which, int64_t *rows) {
+static int64_t holdout_rows(const ref_split *ref, int num_classes, const sml_split_rule *rule, int64_t n_val, int which,
+                            int64_t *rows) {
   int *part = malloc((size_t)ref->n * sizeof *part);
   sml_split_holdout(rule, ref->labels, ref->n, num_classes, n_val, part);
   int64_t n = 0;
@@ -216,8 +223,8 @@ static void check_dataset(const sml_comm *c, const char *path) {
    * (in file order and shuffled); each rank reads its block of the file and
    * divides it, so the union of the shards is the rule's split, in order. */
   int64_t *rows = malloc((size_t)train.n * sizeof *rows);
-  const sml_split_rule rules[3] = {{SML_SPLIT_CONTIGUOUS, 0, 0}, {SML_SPLIT_STRATIFIED, 0, 0},
-                                   {SML_SPLIT_STRATIFIED, 1, 9}};
+  const sml_split_rule rules[3] = {
+      {SML_SPLIT_CONTIGUOUS, 0, 0}, {SML_SPLIT_STRATIFIED, 0, 0}, {SML_SPLIT_STRATIFIED, 1, 9}};
   for (int k = 0; k < 3; k++) {
     char what[96], split[64];
     sml_split_describe(&rules[k], split, sizeof split);
@@ -236,7 +243,10 @@ static void check_dataset(const sml_comm *c, const char *path) {
     sml_dataset_free(&ds);
   }
   free(rows);
-  free(train.images); free(train.labels); free(test.images); free(test.labels);
+  free(train.images);
+  free(train.labels);
+  free(test.images);
+  free(test.labels);
 }
 
 int main(int argc, char **argv) {
@@ -246,7 +256,8 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) check_dataset(&world, argv[i]);
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
-  if (world.rank == 0) printf("%s: %lld failures over %d datasets on %d ranks\n", argv[0], (long long)total, argc - 1, world.size);
+  if (world.rank == 0)
+    printf("%s: %lld failures over %d datasets on %d ranks\n", argv[0], (long long)total, argc - 1, world.size);
   sml_dist_finalize();
   return total ? 1 : 0;
 }

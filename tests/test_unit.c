@@ -38,10 +38,12 @@ static void test_block_range(void) {
 static void test_core_levels(void) {
   /* Intel and AMD names: what matters is the level, never the name (OpenBLAS
    * runs its Haswell-class kernels under the name Zen on AMD EPYC). */
-  static const struct { const char *core; int level; } table[] = {
-      {"Prescott", 1}, {"Nehalem", 1}, {"Barcelona", 1},  {"Sandybridge", 2}, {"Bulldozer", 2},
-      {"Haswell", 3},  {"Zen", 3},     {"Excavator", 3},  {"SkylakeX", 4},    {"Cooperlake", 4},
-      {"SapphireRapids", 4}};
+  static const struct {
+    const char *core;
+    int level;
+  } table[] = {{"Prescott", 1},  {"Nehalem", 1},    {"Barcelona", 1},     {"Sandybridge", 2},
+               {"Bulldozer", 2}, {"Haswell", 3},    {"Zen", 3},           {"Excavator", 3},
+               {"SkylakeX", 4},  {"Cooperlake", 4}, {"SapphireRapids", 4}};
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
     EXPECT(sml_blas_core_level(table[i].core) == table[i].level, "%s: level %d, expected %d", table[i].core,
            sml_blas_core_level(table[i].core), table[i].level);
@@ -144,9 +146,11 @@ static void test_splits(void) {
   /* scikit-learn 1.2's StratifiedKFold(F).split test folds for these labels
    * (classes in order of first appearance); checked against scikit-learn on
    * 300 random label vectors when this was written. */
-  static const struct { int folds; const char *labels, *folds_expected; } golden[] = {
-      {3, "2,0,1,2,2,0,1,1,0,2,2,1,0,0,2,1,2,0,1,2,1,2,0", "0,0,0,0,0,0,0,1,0,1,1,1,1,1,1,1,2,2,2,2,2,2,2"},
-      {4, "1,1,1,0,0,0,0,2,2,2,2,2,2,1,0,3,3,3", "0,1,2,0,0,1,2,0,1,1,2,2,3,3,3,0,1,3"}};
+  static const struct {
+    int folds;
+    const char *labels, *folds_expected;
+  } golden[] = {{3, "2,0,1,2,2,0,1,1,0,2,2,1,0,0,2,1,2,0,1,2,1,2,0", "0,0,0,0,0,0,0,1,0,1,1,1,1,1,1,1,2,2,2,2,2,2,2"},
+                {4, "1,1,1,0,0,0,0,2,2,2,2,2,2,1,0,3,3,3", "0,1,2,0,0,1,2,0,1,1,2,2,3,3,3,0,1,3"}};
   int ints[64], expect[64], fold[64];
   uint8_t labels[64];
   const sml_split_rule stratified = {SML_SPLIT_STRATIFIED, 0, 0};
@@ -193,8 +197,10 @@ static void test_splits(void) {
   sml_split_holdout(&stratified, uneven, 10, 3, 7, part);
   int per_class[3] = {0, 0, 0};
   for (int i = 0; i < 10; i++) per_class[uneven[i]] += part[i];
-  EXPECT(per_class[0] == 4 && per_class[1] == 2 && per_class[2] == 1, "hold-out shares %d %d %d, expected 4 2 1 "
-         "(3.5, 2.1, 1.4: floors 3 2 1, the extra one to class 0)", per_class[0], per_class[1], per_class[2]);
+  EXPECT(per_class[0] == 4 && per_class[1] == 2 && per_class[2] == 1,
+         "hold-out shares %d %d %d, expected 4 2 1 "
+         "(3.5, 2.1, 1.4: floors 3 2 1, the extra one to class 0)",
+         per_class[0], per_class[1], per_class[2]);
   EXPECT(part[4] == 1 && part[0] == 0, "a class's share is its last members");
 }
 
@@ -205,7 +211,10 @@ static void test_task_load_many_groups(void) {
   const int nranks = 3000;
   double *busy = malloc(sizeof *busy * nranks);
   int64_t *tasks = malloc(sizeof *tasks * nranks);
-  for (int r = 0; r < nranks; r++) { busy[r] = r * 0.5; tasks[r] = r; }
+  for (int r = 0; r < nranks; r++) {
+    busy[r] = r * 0.5;
+    tasks[r] = r;
+  }
   const int group_counts[] = {1500, 1025};
   for (int i = 0; i < 2; i++) {
     sml_task_load load = {.ngroups = group_counts[i]};
@@ -220,8 +229,8 @@ static void test_task_load_many_groups(void) {
     }
     EXPECT(bad == 0, "%d groups: %d groups' load taken from the wrong rank", load.ngroups, bad);
     /* both layouts end in a group of 2 ranks, led by rank 2998 */
-    EXPECT(load.tasks[load.ngroups - 1] == nranks - 2, "%d groups: the last group's leader is rank %d",
-           load.ngroups, load.tasks[load.ngroups - 1]);
+    EXPECT(load.tasks[load.ngroups - 1] == nranks - 2, "%d groups: the last group's leader is rank %d", load.ngroups,
+           load.tasks[load.ngroups - 1]);
     sml_task_load_free(&load);
   }
   free(busy);
@@ -325,7 +334,9 @@ static void test_error_feedback(const sml_comm *c) {
     EXPECT(bad == 0, "%s, %d ranks: %lld sums drift from K g (worst %.3g of |g|)",
            sml_grad_dtype_name((sml_grad_dtype)dtype), c->size, (long long)bad, worst);
     sml_reducer_free(r);
-    free(grad); free(g); free(total);
+    free(grad);
+    free(g);
+    free(total);
   }
 }
 

@@ -27,7 +27,10 @@ static void die(const char *what) {
 }
 
 static void be32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
 }
 
 /* Writes bytes to path, gzip-compressed if gz; only the first `keep` bytes
@@ -47,20 +50,23 @@ static void write_bytes(const char *path, const uint8_t *data, size_t n, int gz,
 
 typedef struct {
   uint32_t images_magic, labels_magic;
-  uint32_t n_images, n_labels;   /* header counts */
-  int bad_label_at;              /* -1: none */
-  size_t truncate_images;        /* bytes kept, SIZE_MAX: all */
+  uint32_t n_images, n_labels; /* header counts */
+  int bad_label_at;            /* -1: none */
+  size_t truncate_images;      /* bytes kept, SIZE_MAX: all */
   int gz;
 } idx_spec;
 
-static void write_idx(const char *dir, const char *prefix, uint32_t n, uint32_t h, uint32_t w,
-                      idx_spec s) {
+static void write_idx(const char *dir, const char *prefix, uint32_t n, uint32_t h, uint32_t w, idx_spec s) {
   char path[1024];
   size_t isize = 16 + (size_t)n * h * w, lsize = 8 + (size_t)s.n_labels;
   uint8_t *img = malloc(isize), *lab = malloc(lsize);
-  be32(img, s.images_magic); be32(img + 4, s.n_images); be32(img + 8, h); be32(img + 12, w);
+  be32(img, s.images_magic);
+  be32(img + 4, s.n_images);
+  be32(img + 8, h);
+  be32(img + 12, w);
   for (size_t i = 16; i < isize; i++) img[i] = next_byte();
-  be32(lab, s.labels_magic); be32(lab + 4, s.n_labels);
+  be32(lab, s.labels_magic);
+  be32(lab + 4, s.n_labels);
   for (uint32_t i = 0; i < s.n_labels; i++) lab[8 + i] = (uint8_t)(next_byte() % 10);
   if (s.bad_label_at >= 0) lab[8 + s.bad_label_at] = 12;
   const char *ext = s.gz ? ".gz" : "";
@@ -103,7 +109,9 @@ static void h5_write_u8(hid_t f, const char *name, int rank, const hsize_t *dims
   hid_t sp = H5Screate_simple(rank, dims, NULL);
   hid_t d = H5Dcreate2(f, name, H5T_NATIVE_UINT8, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
   if (d < 0 || H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) die(name);
-  H5Dclose(d); H5Sclose(sp); H5Pclose(lcpl);
+  H5Dclose(d);
+  H5Sclose(sp);
+  H5Pclose(lcpl);
   free(buf);
 }
 
@@ -116,7 +124,9 @@ static void h5_declare_u8(hid_t f, const char *name, int rank, const hsize_t *di
   H5Pset_chunk(dcpl, rank, chunk);
   hid_t d = H5Dcreate2(f, name, H5T_NATIVE_UINT8, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (d < 0) die(name);
-  H5Dclose(d); H5Pclose(dcpl); H5Sclose(sp);
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
 }
 
 /* A compact /images whose dataspace says 200 images while its raw data
@@ -132,7 +142,9 @@ static void write_compact_lie(const char *path) {
   for (int i = 0; i < 48; i++) pixels[i] = (uint8_t)i;
   hid_t d = H5Dcreate2(f, "/images", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
   if (d < 0 || H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, pixels) < 0) die(path);
-  H5Dclose(d); H5Pclose(dcpl); H5Sclose(sp);
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
   h5_write_u8(f, "/labels", 1, ldims);
   h5_class_names(f);
   H5Fclose(f);
@@ -149,7 +161,10 @@ static void write_compact_lie(const char *path) {
       for (int b = 7; b >= 0; b--) v = v << 8 | buf[i + 8 * (size_t)k + (size_t)b];
       hit = v == want[k];
     }
-    if (hit) { buf[i] = 200; patched++; }
+    if (hit) {
+      buf[i] = 200;
+      patched++;
+    }
   }
   if (!patched) die("compact_lie: dataspace not found");
   fseek(fp, 0, SEEK_SET);
@@ -167,7 +182,8 @@ static void write_sorted(const char *path) {
     uint8_t *img = malloc(n * SIDE * SIDE), *lab = malloc(n);
     for (hsize_t i = 0; i < n; i++) {
       lab[i] = (uint8_t)(split ? i % 3 : i / PER_CLASS);
-      for (int j = 0; j < SIDE * SIDE; j++) img[i * SIDE * SIDE + j] = (uint8_t)(60 + 70 * lab[i] + next_byte() % 51 - 25);
+      for (int j = 0; j < SIDE * SIDE; j++)
+        img[i * SIDE * SIDE + j] = (uint8_t)(60 + 70 * lab[i] + next_byte() % 51 - 25);
     }
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
@@ -177,8 +193,13 @@ static void write_sorted(const char *path) {
     if (di < 0 || dl < 0 || H5Dwrite(di, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, img) < 0 ||
         H5Dwrite(dl, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, lab) < 0)
       die(path);
-    H5Dclose(di); H5Dclose(dl); H5Sclose(sp); H5Sclose(sl); H5Pclose(lcpl);
-    free(img); free(lab);
+    H5Dclose(di);
+    H5Dclose(dl);
+    H5Sclose(sp);
+    H5Sclose(sl);
+    H5Pclose(lcpl);
+    free(img);
+    free(lab);
   }
   h5_class_names(f);
   H5Fclose(f);
@@ -192,7 +213,9 @@ static void h5_class_names(hid_t f) {
   hid_t sp = H5Screate_simple(1, &n, NULL);
   hid_t a = H5Acreate2(f, "class_names", t, sp, H5P_DEFAULT, H5P_DEFAULT);
   H5Awrite(a, t, names);
-  H5Aclose(a); H5Sclose(sp); H5Tclose(t);
+  H5Aclose(a);
+  H5Sclose(sp);
+  H5Tclose(t);
 }
 
 /* /labels as signed int8 holding -1 (one byte, like uint8, but not it). */
@@ -204,7 +227,8 @@ static void write_signed_labels(const char *path) {
   hid_t sp = H5Screate_simple(1, ldims, NULL);
   hid_t d = H5Dcreate2(f, "/labels", H5T_STD_I8LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   if (d < 0 || H5Dwrite(d, H5T_NATIVE_SCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, labels) < 0) die(path);
-  H5Dclose(d); H5Sclose(sp);
+  H5Dclose(d);
+  H5Sclose(sp);
   h5_class_names(f);
   H5Fclose(f);
 }
@@ -224,7 +248,9 @@ static void write_short_chunk(const char *path) {
   if (d < 0 || H5Dwrite_chunk(d, H5P_DEFAULT, 0, first, sizeof pixels, pixels) < 0 ||
       H5Dwrite_chunk(d, H5P_DEFAULT, 0, second, 1, pixels) < 0)
     die(path);
-  H5Dclose(d); H5Pclose(dcpl); H5Sclose(sp);
+  H5Dclose(d);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
   h5_write_u8(f, "/labels", 1, ldims);
   h5_class_names(f);
   H5Fclose(f);
@@ -245,15 +271,20 @@ int main(int argc, char **argv) {
   write_idx(d, "t10k", 11, 5, 6, idx_ok(11, 1));
 
   mkdir_in(d, root, "cifar");
-  snprintf(p, sizeof p, "%s/data_batch_1.bin", d); write_cifar(p, 20, 0);
-  snprintf(p, sizeof p, "%s/data_batch_2.bin", d); write_cifar(p, 17, 0);
-  snprintf(p, sizeof p, "%s/test_batch.bin", d); write_cifar(p, 9, 0);
+  snprintf(p, sizeof p, "%s/data_batch_1.bin", d);
+  write_cifar(p, 20, 0);
+  snprintf(p, sizeof p, "%s/data_batch_2.bin", d);
+  write_cifar(p, 17, 0);
+  snprintf(p, sizeof p, "%s/test_batch.bin", d);
+  write_cifar(p, 9, 0);
 
   snprintf(p, sizeof p, "%s/good.h5", root);
   hid_t f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t tr[4] = {23, 4, 3, 2}, trl[1] = {23}, te[4] = {7, 4, 3, 2}, tel[1] = {7};
-  h5_write_u8(f, "/images", 4, tr); h5_write_u8(f, "/labels", 1, trl);
-  h5_write_u8(f, "/test/images", 4, te); h5_write_u8(f, "/test/labels", 1, tel);
+  h5_write_u8(f, "/images", 4, tr);
+  h5_write_u8(f, "/labels", 1, trl);
+  h5_write_u8(f, "/test/images", 4, te);
+  h5_write_u8(f, "/test/labels", 1, tel);
   h5_class_names(f);
   H5Fclose(f);
   snprintf(p, sizeof p, "%s/sorted.h5", root);
@@ -262,49 +293,78 @@ int main(int argc, char **argv) {
   /* Defects. */
   idx_spec s;
   mkdir_in(d, root, "bad_magic");
-  s = idx_ok(37, 0); s.images_magic = 0x804; write_idx(d, "train", 37, 5, 6, s);
+  s = idx_ok(37, 0);
+  s.images_magic = 0x804;
+  write_idx(d, "train", 37, 5, 6, s);
   mkdir_in(d, root, "bad_truncated_raw");
-  s = idx_ok(37, 0); s.truncate_images = 16 + 30 * 5 * 6 + 7; write_idx(d, "train", 37, 5, 6, s);
+  s = idx_ok(37, 0);
+  s.truncate_images = 16 + 30 * 5 * 6 + 7;
+  write_idx(d, "train", 37, 5, 6, s);
   mkdir_in(d, root, "bad_truncated_gz");
-  s = idx_ok(37, 1); s.truncate_images = 16 + 30 * 5 * 6 + 7; write_idx(d, "train", 37, 5, 6, s);
+  s = idx_ok(37, 1);
+  s.truncate_images = 16 + 30 * 5 * 6 + 7;
+  write_idx(d, "train", 37, 5, 6, s);
   mkdir_in(d, root, "bad_truncated_labels");
-  s = idx_ok(37, 0); s.n_labels = 30; write_idx(d, "train", 37, 5, 6, s);
+  s = idx_ok(37, 0);
+  s.n_labels = 30;
+  write_idx(d, "train", 37, 5, 6, s);
   /* header says 37 labels but only 30 stored: rewrite the header count */
   snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte", d);
-  { FILE *lf = fopen(p, "r+b"); uint8_t b[4]; be32(b, 37); fseek(lf, 4, SEEK_SET); fwrite(b, 1, 4, lf); fclose(lf); }
+  {
+    FILE *lf = fopen(p, "r+b");
+    uint8_t b[4];
+    be32(b, 37);
+    fseek(lf, 4, SEEK_SET);
+    fwrite(b, 1, 4, lf);
+    fclose(lf);
+  }
   mkdir_in(d, root, "bad_count");
-  s = idx_ok(37, 0); s.n_labels = 36; write_idx(d, "train", 37, 5, 6, s);
+  s = idx_ok(37, 0);
+  s.n_labels = 36;
+  write_idx(d, "train", 37, 5, 6, s);
   mkdir_in(d, root, "bad_label");
-  s = idx_ok(37, 0); s.bad_label_at = 35; write_idx(d, "train", 37, 5, 6, s);
+  s = idx_ok(37, 0);
+  s.bad_label_at = 35;
+  write_idx(d, "train", 37, 5, 6, s);
   mkdir_in(d, root, "bad_cifar_size");
-  snprintf(p, sizeof p, "%s/data_batch_1.bin", d); write_cifar(p, 3, 5);
+  snprintf(p, sizeof p, "%s/data_batch_1.bin", d);
+  write_cifar(p, 3, 5);
   mkdir_in(d, root, "empty");
 
   snprintf(p, sizeof p, "%s/bad_no_images.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
+  h5_write_u8(f, "/labels", 1, trl);
+  h5_class_names(f);
   H5Fclose(f);
   /* Headers announcing more than any file holds (sizes that overflow when
    * multiplied), raw and gzip. */
   for (int gz = 0; gz < 2; gz++) {
     mkdir_in(d, root, gz ? "bad_huge_idx_gz" : "bad_huge_idx");
     uint8_t hdr[116] = {0};
-    be32(hdr, 0x803); be32(hdr + 4, 0xFFFFFFFFu); be32(hdr + 8, 65535); be32(hdr + 12, 65535);
+    be32(hdr, 0x803);
+    be32(hdr + 4, 0xFFFFFFFFu);
+    be32(hdr + 8, 65535);
+    be32(hdr + 12, 65535);
     snprintf(p, sizeof p, "%s/train-images-idx3-ubyte%s", d, gz ? ".gz" : "");
     write_bytes(p, hdr, sizeof hdr, gz, SIZE_MAX);
-    be32(hdr, 0x801); be32(hdr + 4, 0xFFFFFFFFu);
+    be32(hdr, 0x801);
+    be32(hdr + 4, 0xFFFFFFFFu);
     snprintf(p, sizeof p, "%s/train-labels-idx1-ubyte%s", d, gz ? ".gz" : "");
     write_bytes(p, hdr, 8, gz, SIZE_MAX);
   }
   snprintf(p, sizeof p, "%s/bad_huge_count.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   const hsize_t huge[4] = {(hsize_t)1 << 40, 28, 28, 1}, huge_labels[1] = {(hsize_t)1 << 40};
-  h5_declare_u8(f, "/images", 4, huge); h5_declare_u8(f, "/labels", 1, huge_labels); h5_class_names(f);
+  h5_declare_u8(f, "/images", 4, huge);
+  h5_declare_u8(f, "/labels", 1, huge_labels);
+  h5_class_names(f);
   H5Fclose(f);
   snprintf(p, sizeof p, "%s/bad_tall.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   const hsize_t tall[4] = {10, ((hsize_t)1 << 31) + 1, 1, 1}, tall_labels[1] = {10};
-  h5_declare_u8(f, "/images", 4, tall); h5_declare_u8(f, "/labels", 1, tall_labels); h5_class_names(f);
+  h5_declare_u8(f, "/images", 4, tall);
+  h5_declare_u8(f, "/labels", 1, tall_labels);
+  h5_class_names(f);
   H5Fclose(f);
   /* /images declared (contiguous) but never written: HDF5 would read zeros. */
   snprintf(p, sizeof p, "%s/bad_unwritten.h5", root);
@@ -314,9 +374,11 @@ int main(int argc, char **argv) {
     hid_t sp = H5Screate_simple(4, dims, NULL);
     hid_t unwritten = H5Dcreate2(f, "/images", H5T_NATIVE_UINT8, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (unwritten < 0) die("bad_unwritten.h5");
-    H5Dclose(unwritten); H5Sclose(sp);
+    H5Dclose(unwritten);
+    H5Sclose(sp);
   }
-  h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
+  h5_write_u8(f, "/labels", 1, trl);
+  h5_class_names(f);
   H5Fclose(f);
   snprintf(p, sizeof p, "%s/bad_compact_lie.h5", root);
   write_compact_lie(p);
@@ -327,7 +389,9 @@ int main(int argc, char **argv) {
   snprintf(p, sizeof p, "%s/bad_rank.h5", root);
   f = H5Fcreate(p, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   hsize_t r3[3] = {23, 4, 3};
-  h5_write_u8(f, "/images", 3, r3); h5_write_u8(f, "/labels", 1, trl); h5_class_names(f);
+  h5_write_u8(f, "/images", 3, r3);
+  h5_write_u8(f, "/labels", 1, trl);
+  h5_class_names(f);
   H5Fclose(f);
   return 0;
 }

@@ -40,12 +40,12 @@ typedef struct {
   const sml_model *model;
   const sml_train_config *cfg;
   const sml_dataset_identity *data;
-  const sml_dataset *ds;        /* image shape and class names */
-  const float *mean;            /* [dim] preprocessing mean */
+  const sml_dataset *ds; /* image shape and class names */
+  const float *mean;     /* [dim] preprocessing mean */
   int64_t dim;
   const sml_train_state *state;
   int nranks, nthreads;
-  int final;                    /* 1 for the model file written at the end */
+  int final; /* 1 for the model file written at the end */
 } sml_checkpoint_contents;
 
 /* Writes one file atomically (one rank). */
@@ -57,8 +57,8 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
  * momentum, schedule). On success fills state (params and velocity must be
  * allocated for the model) and *saved_ranks / *saved_threads. */
 int sml_checkpoint_read(const char *path, const sml_model *model, const sml_train_config *cfg,
-                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
-                        int *saved_threads, sml_err *err);
+                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks, int *saved_threads,
+                        sml_err *err);
 
 /* A trained model for eval/predict: the model, its parameters and the
  * preprocessing mean, from a checkpoint or a final model file. */
@@ -78,8 +78,7 @@ int sml_checkpoint_path(char *out, size_t len, const char *dir, int64_t global_s
 /* Which run a checkpoint belongs to: a hash of what a resume requires to
  * be equal (model, data set, optimizer and the hyperparameters that define
  * the trajectory). Recorded in every file as the attribute run_identity. */
-uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config *cfg,
-                                     const sml_dataset_identity *data);
+uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config *cfg, const sml_dataset_identity *data);
 /* The run identity a checkpoint file records; 0 for a file that records
  * none (older versions) or cannot be read. */
 uint64_t sml_checkpoint_identity_of(const char *path);

@@ -20,11 +20,11 @@ typedef struct {
   char param_names[SML_CV_MAX_PARAMS][SML_CV_VALUE_LEN];
   int nconfigs, nfolds;
   char (*values)[SML_CV_MAX_PARAMS][SML_CV_VALUE_LEN]; /* [nconfigs] */
-  int *numeric;      /* [nparams]: parameter values are numbers (JSON/plots) */
-  double *score;      /* [nconfigs * nfolds] validation accuracy */
-  double *fit_time;   /* [nconfigs * nfolds] seconds */
-  double *score_time; /* [nconfigs * nfolds] seconds */
-  sml_split_rule split; /* how the folds were drawn (recorded in cv_results.json) */
+  int *numeric;                                        /* [nparams]: parameter values are numbers (JSON/plots) */
+  double *score;                                       /* [nconfigs * nfolds] validation accuracy */
+  double *fit_time;                                    /* [nconfigs * nfolds] seconds */
+  double *score_time;                                  /* [nconfigs * nfolds] seconds */
+  sml_split_rule split;                                /* how the folds were drawn (recorded in cv_results.json) */
 } sml_cv_table;
 
 void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, int nconfigs, int nfolds);
@@ -50,9 +50,9 @@ typedef struct {
   int nmetrics;
   int folds;
   int groups;
-  int64_t subset;            /* use the first N training images (0: all) */
+  int64_t subset; /* use the first N training images (0: all) */
   const sml_data_options *data;
-  const char *journal;       /* finished tasks are appended here; NULL: none */
+  const char *journal; /* finished tasks are appended here; NULL: none */
 } sml_knn_cv_config;
 int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err);
 

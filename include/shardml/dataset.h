@@ -22,33 +22,33 @@ const char *sml_format_name(sml_format f);
 #define SML_MAX_SPLIT_FILES 8
 typedef struct {
   sml_format format;
-  int64_t count;                 /* records in the split */
+  int64_t count; /* records in the split */
   int height, width, channels;
-  int nfiles;                    /* IDX: 2 (images, labels); CIFAR: batches; HDF5: 1 */
+  int nfiles; /* IDX: 2 (images, labels); CIFAR: batches; HDF5: 1 */
   char files[SML_MAX_SPLIT_FILES][SML_PATH_LEN];
   int64_t file_count[SML_MAX_SPLIT_FILES]; /* CIFAR: records per batch file */
-  char h5_group[16];             /* HDF5: "" for the training split, "/test" */
+  char h5_group[16];                       /* HDF5: "" for the training split, "/test" */
 } sml_split_source;
 
 /* This rank's block of one split. */
 typedef struct {
-  uint8_t *images;  /* [count, height, width, channels], row-major, HWC */
-  uint8_t *labels;  /* [count] */
-  int64_t count;    /* records held by this rank */
-  int64_t first;    /* index of the first of them within the split */
-  int64_t total;    /* records in the split over all ranks */
+  uint8_t *images; /* [count, height, width, channels], row-major, HWC */
+  uint8_t *labels; /* [count] */
+  int64_t count;   /* records held by this rank */
+  int64_t first;   /* index of the first of them within the split */
+  int64_t total;   /* records in the split over all ranks */
 } sml_shard;
 
 typedef struct {
   sml_format format;
-  char path[SML_PATH_LEN];       /* what --data named */
-  char source[256];              /* e.g. "Fashion-MNIST (IDX)" */
+  char path[SML_PATH_LEN]; /* what --data named */
+  char source[256];        /* e.g. "Fashion-MNIST (IDX)" */
   int height, width, channels;
   int num_classes;
   char class_names[SML_MAX_CLASSES][SML_CLASS_NAME_LEN];
   sml_split_source train_src, test_src; /* test_src.count == 0: no test split */
   sml_shard train, val, test;
-  sml_split_rule split;          /* how validation and CV folds are chosen (from the options) */
+  sml_split_rule split; /* how validation and CV folds are chosen (from the options) */
 } sml_dataset;
 
 typedef struct {
@@ -108,8 +108,7 @@ typedef struct {
 
 /* Reads ranges of a split in one pass over its files; ranges must be in
  * ascending order and must not overlap (a gzip stream is read only once). */
-int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges,
-                   sml_err *err);
+int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);
 int sml_idx_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);
 int sml_cifar_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);
 int sml_h5_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);

@@ -69,8 +69,7 @@ void sml_allgather_i64(const sml_comm *c, int64_t value, int64_t *out);
 /* Gathers equal-size byte blocks on root (out: c->size * bytes, root only). */
 void sml_gather_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, int root);
 /* Gathers variable-length byte blocks on root; counts/out only used there. */
-void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
-                       const int64_t *counts, int root);
+void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, const int64_t *counts, int root);
 /* Rank r receives block r of root's c->size blocks of bytes each (in:
  * root only). */
 void sml_scatter_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, int root);
@@ -95,7 +94,7 @@ typedef struct {
   int64_t *base;
 } sml_task_counter;
 void sml_task_counter_create(sml_task_counter *tc, const sml_comm *c);
-int64_t sml_task_counter_next(sml_task_counter *tc);  /* returns the value before the increment */
+int64_t sml_task_counter_next(sml_task_counter *tc); /* returns the value before the increment */
 int64_t sml_task_counter_peek(sml_task_counter *tc);
 /* Pushes the counter to at least end (it is never negative), so that every
  * later sml_task_counter_next returns end or more: no new tasks. */

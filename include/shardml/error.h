@@ -26,8 +26,7 @@ typedef struct {
 
 /* Formats the message into err (if not NULL) and returns code, so that
  * failing paths read `return sml_fail(err, SML_EINPUT, "%s: ...", path);`. */
-int sml_fail(sml_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int sml_fail(sml_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same for a wrong value: the message is the quantity followed by fmt,
  * `sml_fail_quantity(err, SML_EINPUT, "learning rate", " %g: must be positive", lr)`
  * gives "learning rate 0: must be positive". */
@@ -54,11 +53,16 @@ void *sml_alloc_comm_or_die(size_t bytes, const char *file, int line);
 
 /* Internal invariant; a failure is a bug in shardml, not bad input. */
 void sml_assert_fail(const char *expr, const char *file, int line);
-#define SML_ASSERT(expr) \
-  do { if (!(expr)) sml_assert_fail(#expr, __FILE__, __LINE__); } while (0)
+#define SML_ASSERT(expr)                                     \
+  do {                                                       \
+    if (!(expr)) sml_assert_fail(#expr, __FILE__, __LINE__); \
+  } while (0)
 
 /* For functions returning a status: propagate any failure unchanged. */
-#define SML_TRY(call) \
-  do { int sml_try_status_ = (call); if (sml_try_status_ != SML_OK) return sml_try_status_; } while (0)
+#define SML_TRY(call)                                      \
+  do {                                                     \
+    int sml_try_status_ = (call);                          \
+    if (sml_try_status_ != SML_OK) return sml_try_status_; \
+  } while (0)
 
 #endif

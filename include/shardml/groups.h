@@ -12,8 +12,8 @@
  * most one). Collective over world. */
 typedef struct {
   int ngroups;
-  int group;        /* this rank's group */
-  sml_comm comm;    /* the group's communicator */
+  int group;     /* this rank's group */
+  sml_comm comm; /* the group's communicator */
 } sml_groups;
 int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err *err);
 void sml_groups_free(sml_groups *g);
@@ -21,8 +21,8 @@ void sml_groups_free(sml_groups *g);
 void sml_groups_text(int ranks, int ngroups, char *out, size_t len);
 /* Splits world into groups, then every group loads the whole training set
  * sharded over its own ranks (no test split). Collective; agreed over world. */
-int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups,
-                    const sml_data_options *data, sml_err *err);
+int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups, const sml_data_options *data,
+                    sml_err *err);
 
 /* The fold of each of the first n training images of a group's dataset
  * (sharded over the group; labels allgathered within it), by the dataset's

@@ -31,8 +31,8 @@ static inline float sml_bf16_to_float(uint16_t h) { return sml_bits_float((uint3
 
 static inline uint16_t sml_f16_from_float(float x) {
   const uint32_t b = sml_float_bits(x), sign = (b >> 16) & 0x8000u, mag = b & 0x7fffffffu;
-  if (mag > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);   /* NaN */
-  if (mag >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  /* 65520 and up round to infinity */
+  if (mag > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);  /* NaN */
+  if (mag >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* 65520 and up round to infinity */
   if (mag < 0x38800000u) { /* below 2^-14: a multiple of 2^-24, rounded by adding 2^23 */
     const float scaled = sml_bits_float(mag) * 0x1p24f + 0x1p23f;
     return (uint16_t)(sign | (sml_float_bits(scaled) - 0x4b000000u));

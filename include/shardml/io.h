@@ -59,8 +59,7 @@ int sml_lock_exclusive(sml_lock *l, const char *path, int slot, const char *subj
 void sml_lock_release(sml_lock *l);
 
 /* 8-bit PNG, channels 1 (gray) or 3 (RGB), rows top to bottom. */
-int sml_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
-                  sml_err *err);
+int sml_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels, sml_err *err);
 
 /* An RGB raster for PNG figures (white to start), with text in a 6x10
  * bitmap font: images that carry their labels. Coordinates in pixels, top
@@ -80,8 +79,7 @@ void sml_canvas_frame(sml_canvas *c, int x, int y, int w, int h, int t, const ui
  * returns its width. */
 int sml_canvas_text(sml_canvas *c, int x, int y, const char *text, int max_chars, const uint8_t rgb[3]);
 /* Text centred on center_x, cut to fit max_width pixels; returns its width. */
-int sml_canvas_text_centered(sml_canvas *c, int center_x, int y, const char *text, int max_width,
-                             const uint8_t rgb[3]);
+int sml_canvas_text_centered(sml_canvas *c, int center_x, int y, const char *text, int max_width, const uint8_t rgb[3]);
 int sml_canvas_write_png(const sml_canvas *c, const char *path, sml_err *err);
 
 /* An SVG line/scatter plot: ticks at 1-2-5 values (whole numbers on an
@@ -90,14 +88,13 @@ typedef struct {
   const char *name;
   int64_t n;
   const double *x, *y;
-  const double *yerr;   /* optional: +/- error bars */
-  int points_only;      /* dots without a line */
-  int color;            /* palette index + 1 (also picks the marker shape); 0: by position */
-  double dx;            /* horizontal offset in pixels, to set overlapping error bars apart */
+  const double *yerr; /* optional: +/- error bars */
+  int points_only;    /* dots without a line */
+  int color;          /* palette index + 1 (also picks the marker shape); 0: by position */
+  double dx;          /* horizontal offset in pixels, to set overlapping error bars apart */
 } sml_svg_series;
-int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                 int log_x, const sml_svg_series *series, int nseries, sml_err *err);
-
+int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel, int log_x,
+                 const sml_svg_series *series, int nseries, sml_err *err);
 
 /* File-access properties for shardml's HDF5 files (hid_t; close with
  * H5Pclose): no HDF5 file locking. shardml never has two writers of one

@@ -11,16 +11,16 @@
 #include "shardml/train.h"
 
 typedef struct {
-  sml_train_config cfg;             /* the model and hyperparameters (defaults filled) */
+  sml_train_config cfg; /* the model and hyperparameters (defaults filled) */
   sml_data_options data;
-  const char *out;                  /* history.csv, loss.svg, accuracy.svg, model.h5, best.h5, weights.png */
-  const char *checkpoint_dir;       /* NULL: no checkpoints */
-  int64_t checkpoint_every_steps;   /* 0: off */
-  int64_t checkpoint_every_epochs;  /* 0: off */
-  double checkpoint_seconds;        /* 0: off */
-  int64_t keep;                     /* checkpoints kept in checkpoint_dir */
-  const char *resume;               /* NULL, "auto" (the newest valid checkpoint) or a checkpoint file */
-  int keep_best;                    /* write best.h5: the model of the epoch with the best validation accuracy */
+  const char *out;                 /* history.csv, loss.svg, accuracy.svg, model.h5, best.h5, weights.png */
+  const char *checkpoint_dir;      /* NULL: no checkpoints */
+  int64_t checkpoint_every_steps;  /* 0: off */
+  int64_t checkpoint_every_epochs; /* 0: off */
+  double checkpoint_seconds;       /* 0: off */
+  int64_t keep;                    /* checkpoints kept in checkpoint_dir */
+  const char *resume;              /* NULL, "auto" (the newest valid checkpoint) or a checkpoint file */
+  int keep_best;                   /* write best.h5: the model of the epoch with the best validation accuracy */
 } sml_train_job;
 
 /* Loads the data, prepares it, builds the model and its state (rank 0

@@ -37,18 +37,16 @@ typedef struct {
   int64_t narrow_max_out;
 
   /* out[B,Dout] = in[B,Din] . w[Dout,Din]^T + b[Dout]   (Dout <= narrow_max_out) */
-  void (*narrow_forward)(float *out, const float *in, const float *w, const float *b, int64_t B,
-                         int64_t Din, int64_t Dout);
+  void (*narrow_forward)(float *out, const float *in, const float *w, const float *b, int64_t B, int64_t Din,
+                         int64_t Dout);
   /* dw[Dout,Din] += dout[B,Dout]^T . in[B,Din]   (accumulates; Dout <= narrow_max_out) */
-  void (*narrow_weight_grad)(float *dw, const float *dout, const float *in, int64_t B, int64_t Din,
-                             int64_t Dout);
+  void (*narrow_weight_grad)(float *dw, const float *dout, const float *in, int64_t B, int64_t Din, int64_t Dout);
   /* din[B,Din] = dout[B,Dout] . w[Dout,Din]   (overwrites; Dout <= narrow_max_out) */
-  void (*narrow_input_grad)(float *din, const float *dout, const float *w, int64_t B, int64_t Din,
-                            int64_t Dout);
+  void (*narrow_input_grad)(float *din, const float *dout, const float *w, int64_t B, int64_t Din, int64_t Dout);
   /* dist[q * nr + r] = sum_j |queries[q][j] - refs[r][j]|: exact (uint8
    * inputs). Single-threaded: callers parallelise over query blocks. */
-  void (*l1_distances)(int64_t *dist, const uint8_t *const *queries, int64_t nq, const uint8_t *const *refs,
-                       int64_t nr, int64_t dim);
+  void (*l1_distances)(int64_t *dist, const uint8_t *const *queries, int64_t nq, const uint8_t *const *refs, int64_t nr,
+                       int64_t dim);
   /* out[b, :] = images[idx[b], :] / 255 - mean   (idx NULL: row b); out [batch, dim] */
   void (*prep_batch)(float *out, const uint8_t *images, const int64_t *idx, int64_t batch, int64_t dim,
                      const float *mean);
@@ -60,8 +58,7 @@ typedef struct {
   void (*relu_backward)(float *din, const float *dout, const float *out, int64_t n);
   /* Per-sample losses: see shardml/layers.h (sum of losses, dscores overwritten). */
   double (*softmax_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C);
-  double (*svm_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C,
-                     float margin);
+  double (*svm_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C, float margin);
 
   /* Order-free sums (shardml/exact.h); rows j < nrows of n floats at
    * x + j * stride. Every level gives the same bits: the arithmetic is exact

@@ -21,8 +21,8 @@ const char *sml_metric_name(sml_metric m);
 int sml_metric_parse(const char *s, sml_metric *m);
 
 typedef struct {
-  int64_t dist;   /* exact: sum |a-b| (L1) or sum (a-b)^2 (L2, squared) */
-  int64_t index;  /* global training index; INT64_MAX marks "none" */
+  int64_t dist;  /* exact: sum |a-b| (L1) or sum (a-b)^2 (L2, squared) */
+  int64_t index; /* global training index; INT64_MAX marks "none" */
   int label;
 } sml_neighbor;
 
@@ -38,26 +38,26 @@ typedef struct {
 
 /* A set of reference (training) images on this rank: rows[i] of images. */
 typedef struct {
-  sml_knn_stats *stats;    /* NULL: not measured */
-  const uint8_t *images;   /* [*, dim] */
+  sml_knn_stats *stats;  /* NULL: not measured */
+  const uint8_t *images; /* [*, dim] */
   const uint8_t *labels;
-  const int64_t *rows;     /* local rows to use (NULL: 0..count-1) */
-  const int64_t *ids;      /* global index per used row (NULL: id_base + row) */
+  const int64_t *rows; /* local rows to use (NULL: 0..count-1) */
+  const int64_t *ids;  /* global index per used row (NULL: id_base + row) */
   int64_t id_base;
   int64_t count;
 } sml_knn_ref;
 
 /* Local search: for nq queries [nq, dim], the K nearest of ref, sorted, in
  * out[nq * K] (padded with index INT64_MAX when ref has fewer than K). */
-void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
-                          int K, sml_metric metric, sml_neighbor *out);
+void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim, int K,
+                          sml_metric metric, sml_neighbor *out);
 
 /* Distributed search over c: every rank holds part of the reference set and
  * part of the queries (its local queries [nq_local, dim]). Query blocks are
  * broadcast from their owner, every rank searches its part, and the owner
  * merges the K nearest over all ranks into out[nq_local * K]. Collective. */
-void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim,
-                    int K, sml_metric metric, const sml_comm *c, sml_neighbor *out);
+void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim, int K,
+                    sml_metric metric, const sml_comm *c, sml_neighbor *out);
 
 /* Majority vote among the first k of each query's K sorted neighbours. A
  * tied vote goes to the tied class with the smallest summed distance, then
@@ -68,10 +68,9 @@ void sml_knn_vote(const sml_neighbor *nb, int64_t nq, int K, int k, int num_clas
  * the local queries with their labels. If pred is not NULL it receives the
  * predictions for k = ks[pred_k] (local queries), and if nb_out is not NULL
  * the neighbours. Collective over c. */
-void sml_knn_accuracy(const sml_knn_ref *ref, const uint8_t *queries, const uint8_t *qlabels,
-                      int64_t nq_local, int64_t dim, const int64_t *ks, int nk, sml_metric metric,
-                      int num_classes, const sml_comm *c, double *acc, uint8_t *pred, int pred_k,
-                      sml_neighbor *nb_out);
+void sml_knn_accuracy(const sml_knn_ref *ref, const uint8_t *queries, const uint8_t *qlabels, int64_t nq_local,
+                      int64_t dim, const int64_t *ks, int nk, sml_metric metric, int num_classes, const sml_comm *c,
+                      double *acc, uint8_t *pred, int pred_k, sml_neighbor *nb_out);
 
 /* Orders neighbours by (dist, index). */
 int sml_neighbor_cmp(const void *a, const void *b);

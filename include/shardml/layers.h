@@ -8,20 +8,20 @@
 #include <stdint.h>
 
 /* out[B,Dout] = in[B,Din] . w[Dout,Din]^T + b[Dout] */
-void sml_affine_forward(float *out, const float *in, const float *w, const float *b, int64_t B,
-                        int64_t Din, int64_t Dout);
+void sml_affine_forward(float *out, const float *in, const float *w, const float *b, int64_t B, int64_t Din,
+                        int64_t Dout);
 /* dw[Dout,Din] += dout[B,Dout]^T . in[B,Din];  db[Dout] += sum_b dout[b,:];
  * din[B,Din] = dout . w   (skipped when din is NULL, e.g. for the input layer) */
-void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                         const float *w, int64_t B, int64_t Din, int64_t Dout);
+void sml_affine_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                         int64_t B, int64_t Din, int64_t Dout);
 
 /* sml_affine_backward's three products one by one, for a caller that
  * hands each gradient on as soon as it is final (the overlapped reduction):
  * db += column sums of dout; rows [r0, r1) of dw += dout^T . in (a weight
  * gradient produced in row blocks); din = dout . w. */
 void sml_affine_bias_grad(float *db, const float *dout, int64_t B, int64_t Dout);
-void sml_affine_weight_grad_rows(float *dw, const float *dout, const float *in, int64_t B, int64_t Din,
-                                 int64_t Dout, int64_t r0, int64_t r1);
+void sml_affine_weight_grad_rows(float *dw, const float *dout, const float *in, int64_t B, int64_t Din, int64_t Dout,
+                                 int64_t r0, int64_t r1);
 void sml_affine_input_grad(float *din, const float *dout, const float *w, int64_t B, int64_t Din, int64_t Dout);
 
 /* out[n] = max(in[n], 0); out may alias in. */
@@ -33,10 +33,8 @@ void sml_relu_backward(float *din, const float *dout, const float *out, int64_t 
  * divides by the global sample count after the allreduce) and write
  * dscores[B,C] = d(per-sample loss)/d(scores), not averaged.
  * Softmax cross-entropy, computed with scores shifted by their row maximum. */
-double sml_softmax_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B,
-                        int64_t C);
+double sml_softmax_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C);
 /* Multiclass hinge: L_i = sum_{j != y_i} max(0, s_j - s_{y_i} + margin). */
-double sml_svm_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B,
-                    int64_t C, float margin);
+double sml_svm_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C, float margin);
 
 #endif

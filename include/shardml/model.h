@@ -16,29 +16,29 @@
 typedef enum { SML_LOSS_SOFTMAX, SML_LOSS_SVM } sml_loss_kind;
 
 typedef struct {
-  char name[16];     /* "W0", "b0", "W1", ... */
-  int ndim;          /* 2 for weights [out, in], 1 for biases [out] */
+  char name[16]; /* "W0", "b0", "W1", ... */
+  int ndim;      /* 2 for weights [out, in], 1 for biases [out] */
   int64_t shape[2];
-  int64_t offset;    /* in floats, into the flat buffer */
+  int64_t offset; /* in floats, into the flat buffer */
   int64_t size;
-  int regularized;   /* weights get L2 regularisation, biases do not */
+  int regularized; /* weights get L2 regularisation, biases do not */
 } sml_param_entry;
 
 typedef struct {
-  char kind[16];            /* "softmax", "svm" or "mlp" */
+  char kind[16]; /* "softmax", "svm" or "mlp" */
   sml_loss_kind loss;
   float svm_margin;
-  int nlayers;              /* affine layers */
+  int nlayers;                       /* affine layers */
   int64_t width[SML_MAX_LAYERS + 1]; /* width[0] = D inputs ... width[nlayers] = C classes */
   int nparams;
   sml_param_entry param[2 * SML_MAX_LAYERS];
-  int64_t nweights;         /* floats in the flat buffer */
+  int64_t nweights; /* floats in the flat buffer */
 } sml_model;
 
 /* kind: "softmax", "svm" (no hidden layers allowed) or "mlp" (hidden widths
  * required). */
-int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes,
-                   const int64_t *hidden, int nhidden, sml_err *err);
+int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes, const int64_t *hidden,
+                   int nhidden, sml_err *err);
 /* Seeded initialisation (call on rank 0, then broadcast): weights
  * N(0, std^2) with std = weight_scale, or He (sqrt(2/fan_in)) when
  * weight_scale <= 0; biases 0. */
@@ -71,14 +71,13 @@ void sml_workspace_free(sml_workspace *ws);
 /* Forward pass for evaluation: returns scores [B, C] (inside ws). A row's
  * bits may depend on B, its place in the batch and the threads (BLAS);
  * sml_images_scores calls it on fixed blocks so that they do not. */
-const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
-                               sml_workspace *ws);
+const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B, sml_workspace *ws);
 /* Forward + loss + backward: returns the SUM of per-sample data losses and
  * ACCUMULATES the summed data-loss gradient into grad (no regularisation, no
  * division by B: the trainer does both after the allreduce). With drop (not
  * NULL, p > 0) the hidden layers are dropped out as it says. */
-double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
-                           const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws);
+double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x, const uint8_t *labels,
+                           int64_t B, const sml_dropout *drop, sml_workspace *ws);
 /* Told by the backward pass as gradients become final, which happens from
  * the end of the flat buffer down: after ready(ctx, from), grad[from,
  * nweights) will not change again in this pass. A weight matrix holding

@@ -10,7 +10,6 @@
 /* The classic "class templates": each row of the first weight matrix
  * rescaled to 0-255 and drawn as an HxWxC image, classes side by side.
  * Call on one rank. */
-int sml_weights_png(const char *path, const sml_model *m, const float *params,
-                    const sml_dataset *ds, sml_err *err);
+int sml_weights_png(const char *path, const sml_model *m, const float *params, const sml_dataset *ds, sml_err *err);
 
 #endif

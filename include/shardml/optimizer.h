@@ -23,10 +23,10 @@ typedef struct {
 
 /* One step's arguments for one tensor. */
 typedef struct {
-  float lr;             /* the rate for this step (schedule applied) */
-  float l2;             /* 2 reg for weights, 0 for biases: added to the gradient (coupled L2) */
-  float decay;          /* weight_decay for weights, 0 for biases (decoupled; adamw uses it) */
-  double correction1;   /* 1 - beta1^t and 1 - beta2^t at this step t (1-based): bias corrections */
+  float lr;           /* the rate for this step (schedule applied) */
+  float l2;           /* 2 reg for weights, 0 for biases: added to the gradient (coupled L2) */
+  float decay;        /* weight_decay for weights, 0 for biases (decoupled; adamw uses it) */
+  double correction1; /* 1 - beta1^t and 1 - beta2^t at this step t (1-based): bias corrections */
   double correction2;
   const sml_opt_hyper *h;
 } sml_opt_step;
@@ -60,10 +60,10 @@ const char *sml_optimizer_names(void);
  * fixed-point sums (shardml/exact.h) with each tensor's power-of-two
  * unscale, or every micro-batch's gradient, to be added in their order. */
 typedef struct {
-  const float *floats;    /* [nweights], or NULL: */
-  const int64_t *fixed;   /* [nweights], or NULL: */
-  const double *unscale;  /* [nparams] 2^-q of each tensor */
-  const float *rows;      /* [nrows, stride] micro-batch gradients (stride >= nweights) */
+  const float *floats;   /* [nweights], or NULL: */
+  const int64_t *fixed;  /* [nweights], or NULL: */
+  const double *unscale; /* [nparams] 2^-q of each tensor */
+  const float *rows;     /* [nrows, stride] micro-batch gradients (stride >= nweights) */
   int64_t nrows, stride;
 } sml_grad_sum;
 

@@ -9,8 +9,8 @@
 #include "shardml/dist.h"
 
 typedef struct {
-  int64_t dim;  /* D = height * width * channels */
-  float *mean;  /* [D], mean of pixel/255 over the whole training split */
+  int64_t dim; /* D = height * width * channels */
+  float *mean; /* [D], mean of pixel/255 over the whole training split */
 } sml_prep;
 
 /* Collective: exact integer pixel sums per rank, one allreduce, so the mean
@@ -20,8 +20,7 @@ void sml_prep_free(sml_prep *p);
 
 /* out[b, :] = images[idx[b], :] / 255 - mean, for b < batch.
  * out: [batch, D]; idx: [batch] indices into the shard (NULL: 0..batch-1). */
-void sml_prep_batch(const sml_prep *p, const uint8_t *images, const int64_t *idx, int64_t batch,
-                    float *out);
+void sml_prep_batch(const sml_prep *p, const uint8_t *images, const int64_t *idx, int64_t batch, float *out);
 /* The same for images given by pointer: out[b, :] = rows[b][:] / 255 - mean. */
 void sml_prep_rows(const sml_prep *p, const uint8_t *const *rows, int64_t batch, float *out);
 

@@ -13,8 +13,8 @@ typedef struct {
 /* A generator for stream (purpose, index) of a base seed. */
 sml_rng sml_rng_stream(uint64_t seed, uint64_t purpose, uint64_t index);
 uint64_t sml_rng_next(sml_rng *r);
-double sml_rng_uniform(sml_rng *r);  /* [0, 1) */
-double sml_rng_normal(sml_rng *r);   /* standard normal (Box-Muller) */
+double sml_rng_uniform(sml_rng *r); /* [0, 1) */
+double sml_rng_normal(sml_rng *r);  /* standard normal (Box-Muller) */
 /* perm[0..n) = a uniformly random permutation of 0..n-1 (Fisher-Yates). */
 void sml_rng_permutation(sml_rng *r, int64_t *perm, int64_t n);
 

@@ -24,14 +24,14 @@ void sml_hidden_text(const int64_t *hidden, int n, char *out, size_t len);
 typedef struct {
   const sml_search_point *points;
   int npoints;
-  int vary_hidden, vary_batch;   /* report these parameters too */
-  int folds;                     /* >= 2: k-fold; 1: one split (the last 20% validates) */
+  int vary_hidden, vary_batch; /* report these parameters too */
+  int folds;                   /* >= 2: k-fold; 1: one split (the last 20% validates) */
   int groups;
-  int64_t subset;                /* first N training images (0: all) */
+  int64_t subset; /* first N training images (0: all) */
   const sml_data_options *data;
   const char *journal;
-  int slice, nslices;            /* job-array slice of the tasks; 0/0: all */
-  int best_epoch_score;          /* a task scores its best epoch (as --keep-best keeps it), not its last */
+  int slice, nslices;   /* job-array slice of the tasks; 0/0: all */
+  int best_epoch_score; /* a task scores its best epoch (as --keep-best keeps it), not its last */
 } sml_search_spec;
 
 /* Collective over world: k-fold CV of every point, data-parallel training

@@ -43,8 +43,8 @@ void sml_split_folds(const sml_split_rule *rule, const uint8_t *labels, int64_t 
  * remainders first, the lower class on ties), and a class's share is its
  * last members in file order (with shuffle: seeded random members).
  * Contiguous: the last n_val samples (with shuffle: seeded random ones). */
-void sml_split_holdout(const sml_split_rule *rule, const uint8_t *labels, int64_t n, int num_classes,
-                       int64_t n_val, int *part);
+void sml_split_holdout(const sml_split_rule *rule, const uint8_t *labels, int64_t n, int num_classes, int64_t n_val,
+                       int *part);
 
 /* The classes present among the n samples but absent from the part
  * part[i] == which (one flag per class in missing[num_classes]); returns

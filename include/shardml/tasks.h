@@ -22,25 +22,25 @@ typedef struct {
 
 typedef struct {
   int ntasks;
-  const char *name;         /* "search" or "cv": how progress lines begin (NULL: search) */
+  const char *name; /* "search" or "cv": how progress lines begin (NULL: search) */
   /* Runs task t on the group (collective over group); fills results (valid
    * on the group's rank 0) and returns their count, or a negative status. */
   int (*run)(void *ctx, int task, const sml_comm *group, sml_task_result *results, sml_err *err);
   void *ctx;
   /* What the task is, for the progress line ("fold 2, l2"). */
   void (*describe)(void *ctx, int task, char *out, size_t len);
-  const char *journal;      /* path; NULL: no journal */
-  uint64_t signature;       /* identity of the search; a journal of another is refused */
-  int slice, nslices;       /* run only tasks t with t % nslices == slice (job arrays); 0/0: all */
+  const char *journal; /* path; NULL: no journal */
+  uint64_t signature;  /* identity of the search; a journal of another is refused */
+  int slice, nslices;  /* run only tasks t with t % nslices == slice (job arrays); 0/0: all */
 } sml_task_plan;
 
 /* Per-group load: how long each group was busy, and the wall time. */
 typedef struct {
   double wall_s;
   int ngroups;
-  double *busy_s;           /* [ngroups] */
-  int *tasks;               /* [ngroups] */
-  int skipped;              /* tasks found done in the journal */
+  double *busy_s; /* [ngroups] */
+  int *tasks;     /* [ngroups] */
+  int skipped;    /* tasks found done in the journal */
 } sml_task_load;
 void sml_task_load_free(sml_task_load *load);
 /* Fills load (ngroups set, arrays sized by it) from per-rank figures, where

@@ -45,31 +45,31 @@ typedef struct {
   int nhidden;
   /* the trajectory */
   int64_t epochs;
-  int64_t batch;          /* global minibatch size */
-  double lr;              /* base learning rate */
-  double reg;             /* L2 strength: loss += reg * sum W^2 (biases excluded) */
+  int64_t batch; /* global minibatch size */
+  double lr;     /* base learning rate */
+  double reg;    /* L2 strength: loss += reg * sum W^2 (biases excluded) */
   const sml_optimizer *optimizer;
-  sml_opt_hyper opt;      /* momentum, betas, epsilon, weight decay */
-  double dropout;         /* probability of dropping a hidden unit (inverted dropout), 0: none */
-  double lr_decay;        /* step schedule: lr *= lr_decay every lr_step epochs */
+  sml_opt_hyper opt; /* momentum, betas, epsilon, weight decay */
+  double dropout;    /* probability of dropping a hidden unit (inverted dropout), 0: none */
+  double lr_decay;   /* step schedule: lr *= lr_decay every lr_step epochs */
   int64_t lr_step;
   sml_schedule schedule;
-  int lr_scaling;         /* linear scaling: lr * batch / base_batch */
+  int lr_scaling; /* linear scaling: lr * batch / base_batch */
   int64_t base_batch;
-  double warmup_epochs;   /* linear warm-up from 0 over this many epochs */
+  double warmup_epochs; /* linear warm-up from 0 over this many epochs */
   uint64_t seed;
-  double init_scale;      /* weight init std; <= 0: He */
+  double init_scale; /* weight init std; <= 0: He */
   /* arithmetic */
-  int reproducible;       /* bitwise the same for any ranks and threads (see sml_repro_step) */
-  int64_t micro_batch;    /* reproducible: positions per micro-batch (the unit of work); 0: sml_micro_batch */
+  int reproducible;    /* bitwise the same for any ranks and threads (see sml_repro_step) */
+  int64_t micro_batch; /* reproducible: positions per micro-batch (the unit of work); 0: sml_micro_batch */
   /* the gradient sum of the default mode (shardml/reduce.h) */
-  int overlap;            /* 1: buckets reduced during the backward pass; 0 (default): one allreduce after it; -1: unset */
-  double bucket_mb;       /* bucket size in MB (10^6 bytes) of the wire type (default SML_BUCKET_MB) */
-  int grad_dtype;         /* sml_grad_dtype: fp32 (default), bf16 or fp16 on the wire, with error feedback */
+  int overlap;      /* 1: buckets reduced during the backward pass; 0 (default): one allreduce after it; -1: unset */
+  double bucket_mb; /* bucket size in MB (10^6 bytes) of the wire type (default SML_BUCKET_MB) */
+  int grad_dtype;   /* sml_grad_dtype: fp32 (default), bf16 or fp16 on the wire, with error feedback */
   /* stopping and reporting */
-  int64_t early_stop;     /* stop after this many epochs without a better validation accuracy (0: never) */
-  int64_t log_every;      /* record the loss every N steps (0: only per epoch) */
-  int quiet;              /* no epoch lines and no training-accuracy pass (search tasks) */
+  int64_t early_stop; /* stop after this many epochs without a better validation accuracy (0: never) */
+  int64_t log_every;  /* record the loss every N steps (0: only per epoch) */
+  int quiet;          /* no epoch lines and no training-accuracy pass (search tasks) */
 } sml_train_config;
 
 /* Every field "not given" (model "", optimizer NULL, reals NAN, integers
@@ -87,9 +87,9 @@ int sml_train_model(const sml_train_config *cfg, int64_t input_dim, int num_clas
 
 /* Per-epoch metrics, kept on every rank (identical everywhere). */
 typedef struct {
-  double loss;             /* mean minibatch loss over the epoch */
+  double loss;               /* mean minibatch loss over the epoch */
   double train_acc, val_acc; /* val_acc < 0: no validation split */
-  double val_loss;         /* mean data loss on the validation split (NAN without one) */
+  double val_loss;           /* mean data loss on the validation split (NAN without one) */
   double images_per_sec;
   double compute_s, allreduce_s, other_s, eval_s;
   /* allreduce_s split: communication in flight during compute (hidden),
@@ -101,11 +101,11 @@ typedef struct {
 
 typedef struct {
   int64_t nepochs;
-  sml_epoch_stats *epochs;       /* [nepochs] */
+  sml_epoch_stats *epochs; /* [nepochs] */
   int64_t nsteps_logged;
-  int64_t *step_index;           /* [nsteps_logged] global step numbers */
-  double *step_loss;             /* [nsteps_logged] */
-  double test_acc;               /* < 0: no test split */
+  int64_t *step_index; /* [nsteps_logged] global step numbers */
+  double *step_loss;   /* [nsteps_logged] */
+  double test_acc;     /* < 0: no test split */
 } sml_train_history;
 
 void sml_train_history_free(sml_train_history *h);
@@ -114,13 +114,13 @@ void sml_train_history_init(sml_train_history *h, const sml_train_config *cfg, i
 
 /* Where a run is: everything the loop needs to continue exactly. */
 typedef struct {
-  int64_t epoch;          /* current epoch, 0-based */
-  int64_t step_in_epoch;  /* steps of it already done */
-  int64_t global_step;    /* steps done in all */
-  double epoch_loss_sum;  /* running sums of the current epoch */
+  int64_t epoch;         /* current epoch, 0-based */
+  int64_t step_in_epoch; /* steps of it already done */
+  int64_t global_step;   /* steps done in all */
+  double epoch_loss_sum; /* running sums of the current epoch */
   double epoch_compute_s, epoch_allreduce_s, epoch_elapsed_s;
-  double epoch_hidden_s;  /* not checkpointed: a resumed epoch reports its own part */
-  float *params;          /* [nweights] */
+  double epoch_hidden_s;               /* not checkpointed: a resumed epoch reports its own part */
+  float *params;                       /* [nweights] */
   float *opt_state[SML_OPT_MAX_STATE]; /* the optimizer's buffers, [nweights] each */
   /* --grad-dtype bf16|fp16: every rank's error-feedback residual,
    * [residual_ranks, nweights] in rank order, on rank 0 only: gathered
@@ -145,11 +145,11 @@ void sml_train_state_bcast(sml_train_state *st, const sml_model *m, const sml_tr
 
 /* When to checkpoint (all optional). */
 typedef struct {
-  const char *dir;        /* NULL: never */
-  int64_t every_steps;    /* 0: off */
-  int64_t every_epochs;   /* 0: off */
-  double every_seconds;   /* 0: off */
-  int keep;               /* checkpoints kept in dir */
+  const char *dir;      /* NULL: never */
+  int64_t every_steps;  /* 0: off */
+  int64_t every_epochs; /* 0: off */
+  double every_seconds; /* 0: off */
+  int keep;             /* checkpoints kept in dir */
   /* Called on rank 0 to write one checkpoint of the current state. */
   int (*write)(void *ctx, const sml_train_state *st, sml_err *err);
   /* Called on rank 0 after an epoch whose validation accuracy beats every
@@ -166,8 +166,7 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
  * on any rank (after sml_signals_install): then every rank finished the step and a checkpoint was
  * written. Collective. */
 int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds, const sml_prep *prep,
-              const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,
-              sml_err *err);
+              const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c, sml_err *err);
 
 /* Scratch for one step's local part, sized for the global batch. */
 typedef struct {
@@ -203,8 +202,7 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
  * a run whose parameters, activations and history (and with --reproducible
  * the micro-batch gradients a rank keeps) would not fit this node's memory
  * on each of `ranks` ranks, before anything is allocated. */
-int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, int ranks,
-                           sml_err *err);
+int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, int ranks, sml_err *err);
 
 /* The micro-batch setting of cfg: its own, or by default a quarter of the
  * batch within [64, 256]; a function of the options alone, recorded in
@@ -229,8 +227,8 @@ int sml_repro_exact_sums(const sml_train_config *cfg);
  * it owns, or all of a gathering step's. */
 int64_t sml_micro_gradients_kept(const sml_train_config *cfg, int ranks);
 typedef struct sml_repro sml_repro;
-sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
-                          const sml_train_config *cfg, const sml_comm *c);
+sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep, const sml_train_config *cfg,
+                          const sml_comm *c);
 void sml_repro_free(sml_repro *r);
 /* The step over positions [lo, hi) of perm, hi = min(lo + batch, total)
  * as the trainer cuts them (the images of up to CHUNK_STEPS steps from lo
@@ -242,9 +240,8 @@ void sml_repro_free(sml_repro *r);
  * time spent exchanging. Collective. Returns -1 when the loss (or, with
  * exact sums, a gradient) is not finite on any rank (every rank returns
  * it), else 0. */
-int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
-                   int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
-                   double *comm_s);
+int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
+                   sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2], double *comm_s);
 /* Bytes of this rank's data bound for other ranks in r's steps so far: for
  * the sums (an allreduce's buffer once, its gathered micro-batch gradients
  * once per other rank) and for images; none on one rank. Payloads, not
@@ -287,8 +284,8 @@ void sml_images_scores(const sml_model *m, const float *params, const sml_prep *
 
 /* Accuracy of params on a sharded split (collective); -1 for an empty
  * split. With loss not NULL, also the mean data loss (NAN if empty). */
-double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
-                    const sml_prep *prep, const sml_comm *c, double *loss);
+double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split, const sml_prep *prep,
+                    const sml_comm *c, double *loss);
 
 /* Learning rate at a fractional epoch position. */
 double sml_lr_at(const sml_train_config *cfg, int64_t epoch, double epoch_fraction);
@@ -296,7 +293,6 @@ double sml_lr_at(const sml_train_config *cfg, int64_t epoch, double epoch_fracti
 /* Rank 0 writes history.csv, steps.csv (if steps were logged), loss.svg
  * (training and, with a validation split, validation loss) and
  * accuracy.svg into dir. Returns an agreed status. */
-int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c,
-                            sml_err *err);
+int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c, sml_err *err);
 
 #endif

@@ -21,8 +21,10 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
       {"k", OPT_STRING, &klist, "K[,K...]", "values of k (default 1,3,5,8,10,12,15,20,50,100)"},
       {"metric", OPT_WORD, &mlist, "l1,l2", "distances to try (default l1,l2)"},
       {"folds", OPT_INT, &folds, "F", "number of folds (default 5)"},
-      {"groups", OPT_INT, &groups, "G", "groups of ranks working on tasks in parallel (default: one per rank, at most one per task)"},
-      {"out", OPT_STRING, &out, "DIR", "output directory for cv_results.{csv,json} and cv_plot.svg (default shardml-cv)"},
+      {"groups", OPT_INT, &groups, "G",
+       "groups of ranks working on tasks in parallel (default: one per rank, at most one per task)"},
+      {"out", OPT_STRING, &out, "DIR",
+       "output directory for cv_results.{csv,json} and cv_plot.svg (default shardml-cv)"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "cv",
                     "k-fold cross-validation of kNN over k and the metric, folds in parallel on groups of ranks.\n"
@@ -48,7 +50,8 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const int ntasks = (int)folds * nm;
   if (groups == 0) groups = world->size < ntasks ? world->size : ntasks;
   if (groups < 1 || groups > world->size)
-    return sml_fail(err, SML_EINPUT, "--groups %lld: must be between 1 and the number of ranks (%d)", (long long)groups, world->size);
+    return sml_fail(err, SML_EINPUT, "--groups %lld: must be between 1 and the number of ranks (%d)", (long long)groups,
+                    world->size);
 
   int st = world->rank == 0 ? sml_mkdirs(out, err) : SML_OK;
   SML_TRY(sml_agree(world, st, err));
@@ -56,8 +59,15 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   SML_TRY(cli_data_options(&data, 0, &dopt, err));
   char journal[4096];
   snprintf(journal, sizeof journal, "%s/journal.txt", out);
-  sml_knn_cv_config cfg = {.ks = ks, .nk = nk, .metrics = metrics, .nmetrics = nm, .folds = (int)folds,
-                           .groups = (int)groups, .subset = 0, .data = &dopt, .journal = journal};
+  sml_knn_cv_config cfg = {.ks = ks,
+                           .nk = nk,
+                           .metrics = metrics,
+                           .nmetrics = nm,
+                           .folds = (int)folds,
+                           .groups = (int)groups,
+                           .subset = 0,
+                           .data = &dopt,
+                           .journal = journal};
   sml_cv_table table;
   const double t0 = sml_now();
   SML_TRY(sml_knn_cv(&cfg, world, &table, err));
@@ -82,11 +92,13 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   st = sml_dataset_load(&ds, &dopt, world, err);
   double test_acc = -1;
   if (st == SML_OK) {
-    sml_knn_ref ref = {.images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = ds.train.count};
+    sml_knn_ref ref = {
+        .images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = ds.train.count};
     if (ds.test.total > 0) {
       sml_knn_accuracy(&ref, ds.test.images, ds.test.labels, ds.test.count, sml_dataset_dim(&ds), &best_k, 1,
                        best_metric, ds.num_classes, world, &test_acc, NULL, 0, NULL);
-      if (world->rank == 0) printf("test accuracy %.4f (k=%lld, %s)\n", test_acc, (long long)best_k, sml_metric_name(best_metric));
+      if (world->rank == 0)
+        printf("test accuracy %.4f (k=%lld, %s)\n", test_acc, (long long)best_k, sml_metric_name(best_metric));
     }
     sml_dataset_free(&ds);
     st = SML_OK;

@@ -18,8 +18,9 @@ typedef struct {
   const sml_shard *split;
 } eval_setup;
 
-static const char *knn_note = "kNN keeps no trained state, so it has no checkpoint: evaluate it with "
-                              "'shardml knn --k K --metric l1|l2 --data ...'";
+static const char *knn_note =
+    "kNN keeps no trained state, so it has no checkpoint: evaluate it with "
+    "'shardml knn --k K --metric l1|l2 --data ...'";
 
 /* Loads the model (every rank reads the small file) and the data, and
  * checks that they fit each other. Collective; agreed. */
@@ -130,7 +131,8 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
-      {"confusion-png", OPT_STRING, &confusion_path, "FILE.png", "also draw the confusion matrix, class names on its rows"},
+      {"confusion-png", OPT_STRING, &confusion_path, "FILE.png",
+       "also draw the confusion matrix, class names on its rows"},
       {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "eval",
@@ -152,7 +154,10 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (world->rank == 0) {
     int64_t correct = 0, total = 0;
     for (int64_t t = 0; t < C; t++)
-      for (int64_t p = 0; p < C; p++) { total += confusion[t * C + p]; if (t == p) correct += confusion[t * C + p]; }
+      for (int64_t p = 0; p < C; p++) {
+        total += confusion[t * C + p];
+        if (t == p) correct += confusion[t * C + p];
+      }
     printf("model %s on %s (%lld images)\naccuracy %.4f\n\nper-class accuracy\n", e.sm.model.kind, e.ds.path,
            (long long)total, (double)correct / (double)total);
     for (int64_t t = 0; t < e.ds.num_classes; t++) {
@@ -189,10 +194,12 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
-      {"out", OPT_STRING, &out, "FILE", "CSV: index, predicted label, true label, per-class probabilities (scores for svm)"},
+      {"out", OPT_STRING, &out, "FILE",
+       "CSV: index, predicted label, true label, per-class probabilities (scores for svm)"},
       {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(world, "predict", "Write a saved model's predictions for the test split (or --val split) to a CSV file.",
+  SML_TRY(cli_parse(world, "predict",
+                    "Write a saved model's predictions for the test split (or --val split) to a CSV file.",
                     "  shardml predict --checkpoint shardml-out/model.h5 --out predictions.csv\n"
                     "  shardml predict --checkpoint best.h5 --val 5000 --out val.csv\n",
                     argc, argv, opts, err));
@@ -205,11 +212,13 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int64_t *counts = world->rank == 0 ? SML_ALLOC((size_t)world->size * sizeof *counts) : NULL;
   sml_gather_i64(world, n, counts, 0);
   int64_t total = 0;
-  if (world->rank == 0) for (int r = 0; r < world->size; r++) total += counts[r];
+  if (world->rank == 0)
+    for (int r = 0; r < world->size; r++) total += counts[r];
   float *all = world->rank == 0 ? SML_ALLOC((size_t)(total * C + 1) * sizeof *all) : NULL;
   uint8_t *labels = world->rank == 0 ? SML_ALLOC((size_t)total + 1) : NULL;
   int64_t *bytes = world->rank == 0 ? SML_ALLOC((size_t)world->size * sizeof *bytes) : NULL;
-  if (bytes) for (int r = 0; r < world->size; r++) bytes[r] = counts[r] * C * (int64_t)sizeof(float);
+  if (bytes)
+    for (int r = 0; r < world->size; r++) bytes[r] = counts[r] * C * (int64_t)sizeof(float);
   sml_gatherv_bytes(world, scores, n * C * (int64_t)sizeof(float), all, bytes, 0);
   sml_gatherv_bytes(world, e.split->labels, n, labels, counts, 0);
   int st = SML_OK;
@@ -218,7 +227,8 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
     st = sml_atomic_open(&a, out, err);
     if (st == SML_OK) {
       fprintf(a.f, "index,predicted,true_label");
-      for (int64_t j = 0; j < C; j++) fprintf(a.f, e.sm.model.loss == SML_LOSS_SOFTMAX ? ",prob_%lld" : ",score_%lld", (long long)j);
+      for (int64_t j = 0; j < C; j++)
+        fprintf(a.f, e.sm.model.loss == SML_LOSS_SOFTMAX ? ",prob_%lld" : ",score_%lld", (long long)j);
       fprintf(a.f, "\n");
       for (int64_t i = 0; i < total; i++) {
         fprintf(a.f, "%lld,%d,%d", (long long)i, sml_argmax(all + i * C, C), labels[i]);
@@ -229,7 +239,11 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
       if (st == SML_OK) fprintf(stderr, "shardml: wrote %lld predictions to %s\n", (long long)total, out);
     }
   }
-  free(counts); free(all); free(labels); free(bytes); free(scores);
+  free(counts);
+  free(all);
+  free(labels);
+  free(bytes);
+  free(scores);
   teardown(&e);
   return sml_agree(world, st, err);
 }

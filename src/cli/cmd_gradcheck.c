@@ -11,8 +11,8 @@
 #include "shardml/rng.h"
 
 /* Mean data loss + L2, and (if grad) its gradient, in the trainer's way. */
-static double full_loss(const sml_model *m, const float *params, float *grad, const float *x,
-                        const uint8_t *y, int64_t B, double reg, const sml_dropout *drop, sml_workspace *ws) {
+static double full_loss(const sml_model *m, const float *params, float *grad, const float *x, const uint8_t *y,
+                        int64_t B, double reg, const sml_dropout *drop, sml_workspace *ws) {
   float *g = grad ? grad : SML_CALLOC((size_t)m->nweights, sizeof *g);
   if (grad) memset(grad, 0, (size_t)m->nweights * sizeof *grad);
   double loss = sml_model_loss_grad(m, params, g, x, y, B, drop, ws) / (double)B;
@@ -67,7 +67,8 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "  shardml gradcheck --model svm --bound 1e-2\n",
                     argc, argv, opts, err));
   if (inputs < 1 || classes < 2 || classes > 255 || batch < 1 || checks < 1 || !(step > 0))
-    return sml_fail(err, SML_EINPUT, "gradcheck: need --inputs >= 1, 2 <= --classes <= 255, --batch >= 1, --checks >= 1, --step > 0");
+    return sml_fail(err, SML_EINPUT,
+                    "gradcheck: need --inputs >= 1, 2 <= --classes <= 255, --batch >= 1, --checks >= 1, --step > 0");
   if (!(reg >= 0)) return sml_fail(err, SML_EINPUT, "--reg %g: must not be negative", reg);
   if (seed < 0) return sml_fail(err, SML_EINPUT, "--seed %lld: must not be negative", (long long)seed);
   if (!(bound > 0)) return sml_fail(err, SML_EINPUT, "--bound %g: must be positive", bound);
@@ -134,20 +135,27 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
       double rel = fabs(analytic - numeric) / fmax(fabs(analytic) + fabs(numeric), floor);
       if (rel > tensor_worst) tensor_worst = rel;
     }
-    if (world->rank == 0) printf("%-4s [%lld x %lld]  max relative error %.3e\n", e->name,
-                                 (long long)e->shape[0], (long long)e->shape[1], tensor_worst);
+    if (world->rank == 0)
+      printf("%-4s [%lld x %lld]  max relative error %.3e\n", e->name, (long long)e->shape[0], (long long)e->shape[1],
+             tensor_worst);
     if (tensor_worst > worst) worst = tensor_worst;
   }
-  if (world->rank == 0) printf("gradcheck %s: max relative error %.3e over %lld entries (bound %.1e) %s; "
-                               "%lld entries skipped, their differences straddling a kink\n",
-                               m.kind, worst, (long long)compared, bound, worst <= bound ? "PASS" : "FAIL",
-                               (long long)kinks);
+  if (world->rank == 0)
+    printf(
+        "gradcheck %s: max relative error %.3e over %lld entries (bound %.1e) %s; "
+        "%lld entries skipped, their differences straddling a kink\n",
+        m.kind, worst, (long long)compared, bound, worst <= bound ? "PASS" : "FAIL", (long long)kinks);
   sml_workspace_free(&ws);
-  free(params); free(x); free(y); free(grad); free(ids);
+  free(params);
+  free(x);
+  free(y);
+  free(grad);
+  free(ids);
   if (compared < kinks)
     return sml_fail(err, SML_ERUNTIME, "gradcheck %s: %lld of %lld entries straddle a kink; try a smaller --step",
                     m.kind, (long long)kinks, (long long)(kinks + compared));
   if (worst > bound) /* bound > 0: checked with the options */
-    return sml_fail(err, SML_ERUNTIME, "gradcheck %s: relative error %.3e exceeds the bound %.1e", m.kind, worst, bound);
+    return sml_fail(err, SML_ERUNTIME, "gradcheck %s: relative error %.3e exceeds the bound %.1e", m.kind, worst,
+                    bound);
   return SML_OK;
 }

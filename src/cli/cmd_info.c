@@ -27,10 +27,10 @@ static void class_counts(const sml_comm *c, const sml_shard *sh, int64_t *counts
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
   const cli_option opts[] = {CLI_DATA_OPTIONS(&data), {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(world, "info", "Describe a dataset and how it is sharded over the ranks.", "  mpirun -n 2 shardml info\n"
+  SML_TRY(cli_parse(world, "info", "Describe a dataset and how it is sharded over the ranks.",
+                    "  mpirun -n 2 shardml info\n"
                     "  shardml info --data cifar-10-batches-bin --val 5000\n",
-                    argc,
-                    argv, opts, err));
+                    argc, argv, opts, err));
   sml_data_options dopt;
   SML_TRY(cli_data_options(&data, 1, &dopt, err));
 
@@ -43,8 +43,7 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_prep_init(&prep, &ds.train, sml_dataset_dim(&ds), world);
   double t2 = sml_now();
 
-  int64_t train_counts[SML_MAX_CLASSES] = {0}, test_counts[SML_MAX_CLASSES] = {0},
-          val_counts[SML_MAX_CLASSES] = {0};
+  int64_t train_counts[SML_MAX_CLASSES] = {0}, test_counts[SML_MAX_CLASSES] = {0}, val_counts[SML_MAX_CLASSES] = {0};
   class_counts(world, &ds.train, train_counts);
   class_counts(world, &ds.val, val_counts);
   class_counts(world, &ds.test, test_counts);
@@ -52,8 +51,8 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (world->rank == 0) {
     printf("dataset      %s\n", ds.path);
     printf("source       %s\n", ds.source);
-    printf("format       %s, images %dx%dx%d (HxWxC), uint8\n", sml_format_name(ds.format), ds.height,
-           ds.width, ds.channels);
+    printf("format       %s, images %dx%dx%d (HxWxC), uint8\n", sml_format_name(ds.format), ds.height, ds.width,
+           ds.channels);
     printf("train        %lld images\n", (long long)ds.train.total);
     printf("validation   %lld images\n", (long long)ds.val.total);
     printf("test         %lld images\n", (long long)ds.test.total);
@@ -85,8 +84,7 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
       printf("blas         OpenBLAS core %s, level %s (best for this CPU: %s, level %s)\n", core,
              sml_blas_level_name(sml_blas_core_level(core)), best ? best : "unknown",
              sml_blas_level_name(sml_blas_core_level(best)));
-    else
-      printf("blas         %s (no OpenBLAS kernel check)\n", sml_blas_vendor());
+    else printf("blas         %s (no OpenBLAS kernel check)\n", sml_blas_vendor());
     printf("blas library %s (%s)\n", sml_blas_library(), sml_blas_summary());
     fflush(stdout);
   }

@@ -13,8 +13,8 @@
 /* Rank 0 draws the first rows queries and their k nearest training images;
  * the images live on whichever rank holds them, so they are collected with
  * one reduction (every other rank contributes zeros). */
-static int neighbors_image(const char *path, const sml_dataset *ds, const sml_shard *queries,
-                           const sml_neighbor *nb, int K, int k, int rows, const sml_comm *c, sml_err *err) {
+static int neighbors_image(const char *path, const sml_dataset *ds, const sml_shard *queries, const sml_neighbor *nb,
+                           int K, int k, int rows, const sml_comm *c, sml_err *err) {
   const int64_t dim = sml_dataset_dim(ds);
   int64_t nrows = rows;
   int64_t have = c->rank == 0 ? (queries->count < rows ? queries->count : rows) : 0;
@@ -69,13 +69,16 @@ static int neighbors_image(const char *path, const sml_dataset *ds, const sml_sh
         else if (label != queries->labels[r]) sml_canvas_frame(&cv, x0, y0, tw, th, border, red);
         char unnamed[32];
         const char *name = sml_class_name(ds, label, unnamed, sizeof unnamed);
-        sml_canvas_text_centered(&cv, x0 + tw / 2, y0 + th + 3, name, cell_w - 2, col > 0 && label != queries->labels[r] ? red : ink);
+        sml_canvas_text_centered(&cv, x0 + tw / 2, y0 + th + 3, name, cell_w - 2,
+                                 col > 0 && label != queries->labels[r] ? red : ink);
       }
     sml_canvas_text(&cv, gap, cv.height - SML_TEXT_H - 4, "blue: query; red: a neighbour of another class", 0, ink);
     st = sml_canvas_write_png(&cv, path, err);
     sml_canvas_free(&cv);
   }
-  free(ids); free(labels); free(imgs);
+  free(ids);
+  free(labels);
+  free(imgs);
   return sml_agree(c, st, err);
 }
 
@@ -109,7 +112,10 @@ static int write_predictions(const char *path, const sml_shard *queries, const s
       st = sml_atomic_commit(&a, err);
     }
   }
-  free(rows); free(pred); free(bytes); free(all);
+  free(rows);
+  free(pred);
+  free(bytes);
+  free(all);
   return sml_agree(c, st, err);
 }
 
@@ -121,7 +127,8 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
       CLI_DATA_OPTIONS(&data),
       {"k", OPT_STRING, &klist, "K[,K...]", "neighbours to vote over; several k share one search (default 1)"},
       {"metric", OPT_WORD, &metric_name, "l1|l2", "distance: l1 (Manhattan) or l2 (Euclidean) (default l2)"},
-      {"neighbors-image", OPT_STRING, &image, "FILE.png", "draw the first queries with their k nearest (largest k); other classes framed red"},
+      {"neighbors-image", OPT_STRING, &image, "FILE.png",
+       "draw the first queries with their k nearest (largest k); other classes framed red"},
       {"rows", OPT_INT, &rows, "N", "queries drawn by --neighbors-image (default 10)"},
       {"out", OPT_STRING, &pred_out, "FILE.csv", "write index, true label and the prediction for every k"},
       {NULL, 0, NULL, NULL, NULL}};
@@ -155,16 +162,23 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
                   (long long)ds.train.total);
   else if (queries->total == 0)
     st = sml_fail(err, SML_EINPUT, "%s: no test split to classify (use --test-data or --val)", ds.path);
-  if (st != SML_OK) { sml_dataset_free(&ds); return st; }
+  if (st != SML_OK) {
+    sml_dataset_free(&ds);
+    return st;
+  }
 
   const int64_t dim = sml_dataset_dim(&ds);
   sml_knn_stats stats = {0};
-  sml_knn_ref ref = {.stats = &stats, .images = ds.train.images, .labels = ds.train.labels, .id_base = ds.train.first, .count = ds.train.count};
+  sml_knn_ref ref = {.stats = &stats,
+                     .images = ds.train.images,
+                     .labels = ds.train.labels,
+                     .id_base = ds.train.first,
+                     .count = ds.train.count};
   sml_neighbor *nb = SML_ALLOC((size_t)(queries->count * K + 1) * sizeof *nb);
   double *acc = SML_ALLOC((size_t)nk * sizeof *acc);
   const double t0 = sml_now();
-  sml_knn_accuracy(&ref, queries->images, queries->labels, queries->count, dim, ks, nk, metric, ds.num_classes,
-                   world, acc, NULL, 0, nb);
+  sml_knn_accuracy(&ref, queries->images, queries->labels, queries->count, dim, ks, nk, metric, ds.num_classes, world,
+                   acc, NULL, 0, nb);
   const double secs = sml_now() - t0;
   if (world->rank == 0) {
     for (int i = 0; i < nk; i++)
@@ -176,16 +190,21 @@ int cmd_knn(const sml_comm *world, int argc, char **argv, sml_err *err) {
           world->size, sml_threads());
   /* Rank 0's breakdown (ranks do equal work). */
   if (metric == SML_METRIC_L2)
-    sml_log(world, "knn rank 0: gemm %.2fs (%.1f GFLOP/s), selection %.2fs, exact re-scoring %.2fs of %.1f candidates/query, communication %.2fs",
+    sml_log(world,
+            "knn rank 0: gemm %.2fs (%.1f GFLOP/s), selection %.2fs, exact re-scoring %.2fs of %.1f candidates/query, "
+            "communication %.2fs",
             stats.gemm_s, stats.gemm_s > 0 ? stats.gemm_flops / stats.gemm_s * 1e-9 : 0.0, stats.select_s,
             stats.rescore_s, (double)stats.candidates / (double)(queries->total ? queries->total : 1), stats.comm_s);
   else
-    sml_log(world, "knn rank 0: distances and selection %.2fs (%.0f exact distances per query; the rest pruned by "
-            "a lower bound), communication %.2fs", stats.select_s,
-            (double)stats.candidates / (double)(queries->total ? queries->total : 1), stats.comm_s);
+    sml_log(world,
+            "knn rank 0: distances and selection %.2fs (%.0f exact distances per query; the rest pruned by "
+            "a lower bound), communication %.2fs",
+            stats.select_s, (double)stats.candidates / (double)(queries->total ? queries->total : 1), stats.comm_s);
   if (image) st = neighbors_image(image, &ds, queries, nb, (int)K, (int)K, (int)rows, world, err);
-  if (st == SML_OK && pred_out) st = write_predictions(pred_out, queries, nb, (int)K, ks, nk, ds.num_classes, world, err);
-  free(nb); free(acc);
+  if (st == SML_OK && pred_out)
+    st = write_predictions(pred_out, queries, nb, (int)K, ks, nk, ds.num_classes, world, err);
+  free(nb);
+  free(acc);
   sml_dataset_free(&ds);
   return st;
 }

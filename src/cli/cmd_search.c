@@ -83,9 +83,11 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"model", OPT_WORD, &model, "NAME", "softmax | svm | mlp (default mlp)"},
-      {"lr", OPT_STRING, &lr_text, "LIST|LO:HI", "learning rates (default 1e-3,1e-2,1e-1); LO:HI is log-uniform with --random"},
+      {"lr", OPT_STRING, &lr_text, "LIST|LO:HI",
+       "learning rates (default 1e-3,1e-2,1e-1); LO:HI is log-uniform with --random"},
       {"reg", OPT_STRING, &reg_text, "LIST|LO:HI", "L2 strengths (default 0,1e-4,1e-3)"},
-      {"hidden", OPT_STRING, &hidden_text, "LIST", "mlp hidden widths to try, e.g. 128,256; 512x256 is two layers (default 256)"},
+      {"hidden", OPT_STRING, &hidden_text, "LIST",
+       "mlp hidden widths to try, e.g. 128,256; 512x256 is two layers (default 256)"},
       {"batch", OPT_STRING, &batch_text, "LIST", "batch sizes to try (default 128)"},
       {"random", OPT_INT, &random_n, "N", "draw N configurations instead of the grid"},
       {"folds", OPT_INT, &folds, "F", "k-fold CV (default 5); 1: a single split, 20% validates"},
@@ -94,9 +96,12 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       CLI_OPTIMIZER_OPTIONS(&base, &optimizer, &reduce),
       {"lr-decay", OPT_REAL, &base.lr_decay, "GAMMA", "lr *= GAMMA every epoch (default 0.95)"},
       {"schedule", OPT_WORD, &schedule, "step|cosine", "learning-rate schedule (default step)"},
-      {"early-stop", OPT_INT, &base.early_stop, "N", "each task stops after N epochs without a better validation accuracy"},
-      {"keep-best", OPT_FLAG, &keep_best, NULL, "each task scores its best epoch, not its last (and best/ keeps best.h5)"},
-      {"slice", OPT_STRING, &slice_text, "I/N", "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
+      {"early-stop", OPT_INT, &base.early_stop, "N",
+       "each task stops after N epochs without a better validation accuracy"},
+      {"keep-best", OPT_FLAG, &keep_best, NULL,
+       "each task scores its best epoch, not its last (and best/ keeps best.h5)"},
+      {"slice", OPT_STRING, &slice_text, "I/N",
+       "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
       {"out", OPT_STRING, &out, "DIR", "cv_results.{csv,json}, search_plot.svg, journal.txt (default shardml-search)"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "search",
@@ -112,8 +117,10 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp; knn: use shardml cv)", model);
   if (hidden_text && strcmp(model, "mlp") != 0)
     return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", model);
-  if (folds < 1 || folds > 1000) return sml_fail(err, SML_EINPUT, "--folds %lld: must be between 1 and 1000", (long long)folds);
-  if (random_n < 0 || random_n > MAX_POINTS) return sml_fail(err, SML_EINPUT, "--random %lld: must be between 0 and %d", (long long)random_n, MAX_POINTS);
+  if (folds < 1 || folds > 1000)
+    return sml_fail(err, SML_EINPUT, "--folds %lld: must be between 1 and 1000", (long long)folds);
+  if (random_n < 0 || random_n > MAX_POINTS)
+    return sml_fail(err, SML_EINPUT, "--random %lld: must be between 0 and %d", (long long)random_n, MAX_POINTS);
   /* The base set-up every configuration modifies: one typed value, with
    * the train command's defaults. */
   snprintf(base.model, sizeof base.model, "%s", model);
@@ -138,13 +145,16 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int nh = 0;
   int64_t widths[MAX_VALUES][SML_MAX_LAYERS];
   int nwidths[MAX_VALUES];
-  if (strcmp(model, "mlp") == 0) SML_TRY(cli_word_list("hidden", hidden_text ? hidden_text : "256", hbuf, sizeof hbuf, hidden, MAX_VALUES, &nh, err));
+  if (strcmp(model, "mlp") == 0)
+    SML_TRY(
+        cli_word_list("hidden", hidden_text ? hidden_text : "256", hbuf, sizeof hbuf, hidden, MAX_VALUES, &nh, err));
   for (int i = 0; i < nh; i++) SML_TRY(parse_widths(hidden[i], hidden_text, widths[i], &nwidths[i], err));
   int64_t batches[MAX_VALUES];
   int nb;
   SML_TRY(cli_int_list("batch", batch_text, batches, MAX_VALUES, &nb, err));
   int slice = 0, nslices = 0;
-  if (slice_text && (sscanf(slice_text, "%d/%d", &slice, &nslices) != 2 || nslices < 1 || slice < 0 || slice >= nslices))
+  if (slice_text &&
+      (sscanf(slice_text, "%d/%d", &slice, &nslices) != 2 || nslices < 1 || slice < 0 || slice >= nslices))
     return sml_fail(err, SML_EINPUT, "--slice %s: expected I/N with 0 <= I < N", slice_text);
 
   /* The configurations: the grid, or N random draws (the same on every rank). */
@@ -165,7 +175,10 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       p->batch = batches[sml_rng_next(&rng) % (uint64_t)nb];
     }
   } else {
-    if ((int64_t)lrs.n * regs.n * nhid * nb > MAX_POINTS) { free(points); return sml_fail(err, SML_EINPUT, "the grid has more than %d points", MAX_POINTS); }
+    if ((int64_t)lrs.n * regs.n * nhid * nb > MAX_POINTS) {
+      free(points);
+      return sml_fail(err, SML_EINPUT, "the grid has more than %d points", MAX_POINTS);
+    }
     for (int a = 0; a < lrs.n; a++)
       for (int b = 0; b < regs.n; b++)
         for (int h = 0; h < nhid; h++)
@@ -184,19 +197,35 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (groups == 0) groups = world->size < ntasks ? world->size : ntasks;
   if (groups < 1 || groups > world->size) {
     free(points);
-    return sml_fail(err, SML_EINPUT, "--groups %lld: must be between 1 and the number of ranks (%d)", (long long)groups, world->size);
+    return sml_fail(err, SML_EINPUT, "--groups %lld: must be between 1 and the number of ranks (%d)", (long long)groups,
+                    world->size);
   }
   int st = world->rank == 0 ? sml_mkdirs(out, err) : SML_OK;
-  if ((st = sml_agree(world, st, err)) != SML_OK) { free(points); return st; }
+  if ((st = sml_agree(world, st, err)) != SML_OK) {
+    free(points);
+    return st;
+  }
 
   char journal[4096];
   snprintf(journal, sizeof journal, "%s/journal.txt", out);
   sml_data_options dopt;
   st = cli_data_options(&data, 0, &dopt, err);
-  if (st != SML_OK) { free(points); return st; }
-  sml_search_spec spec = {.points = points, .npoints = npoints, .vary_hidden = nh > 1, .vary_batch = nb > 1,
-                          .folds = (int)folds, .groups = (int)groups, .subset = 0, .data = &dopt, .journal = journal,
-                          .slice = slice, .nslices = nslices, .best_epoch_score = keep_best};
+  if (st != SML_OK) {
+    free(points);
+    return st;
+  }
+  sml_search_spec spec = {.points = points,
+                          .npoints = npoints,
+                          .vary_hidden = nh > 1,
+                          .vary_batch = nb > 1,
+                          .folds = (int)folds,
+                          .groups = (int)groups,
+                          .subset = 0,
+                          .data = &dopt,
+                          .journal = journal,
+                          .slice = slice,
+                          .nslices = nslices,
+                          .best_epoch_score = keep_best};
   char layout[64];
   sml_groups_text(world->size, (int)groups, layout, sizeof layout);
   sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %s", model, npoints, (long long)folds,
@@ -204,7 +233,11 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_cv_table table;
   sml_task_load load = {0};
   st = sml_search_run(&spec, &base, world, &table, &load, err);
-  if (st != SML_OK) { sml_task_load_free(&load); free(points); return st; }
+  if (st != SML_OK) {
+    sml_task_load_free(&load);
+    free(points);
+    return st;
+  }
   for (int g = 0; g < load.ngroups; g++)
     sml_log(world, "search: group %d ran %d tasks, busy %.1fs of %.1fs wall (%.0f%%)", g, load.tasks[g], load.busy_s[g],
             load.wall_s, load.wall_s > 0 ? 100.0 * load.busy_s[g] / load.wall_s : 0.0);
@@ -217,7 +250,8 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   }
   int diverged = 0;
   for (int c = 0; c < table.nconfigs; c++) diverged += isnan(sml_cv_mean(&table, c));
-  if (diverged) sml_log(world, "search: %d configuration(s) diverged in at least one fold (score NaN, ranked last)", diverged);
+  if (diverged)
+    sml_log(world, "search: %d configuration(s) diverged in at least one fold (score NaN, ranked last)", diverged);
   const int best = sml_cv_best(&table);
   if (world->rank == 0) {
     printf("%-4s", "rank");
@@ -264,7 +298,8 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       wst = sml_cv_write(&table, out, test_acc, err);
       snprintf(path, sizeof path, "%s/search_plot.svg", out);
       int numeric_pair = table.nparams == 2 && random_n == 0 && lrs.n > 1 && regs.n > 1;
-      if (wst == SML_OK) wst = numeric_pair ? sml_search_heatmap(&table, 0, 1, path, err) : sml_search_config_plot(&table, path, err);
+      if (wst == SML_OK)
+        wst = numeric_pair ? sml_search_heatmap(&table, 0, 1, path, err) : sml_search_config_plot(&table, path, err);
       if (wst == SML_OK) sml_log(world, "wrote %s/cv_results.csv, cv_results.json, search_plot.svg, best/", out);
     }
     st = sml_agree(world, wst, err);

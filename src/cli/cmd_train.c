@@ -32,22 +32,27 @@ int cmd_train(const sml_comm *world, int argc, char **argv, sml_err *err) {
       CLI_DATA_OPTIONS(&data),
       CLI_MODEL_OPTIONS(&marg),
       CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule, &reduce),
-      {"keep-best", OPT_FLAG, &job.keep_best, NULL, "keep best.h5, the model of the epoch with the best validation accuracy"},
+      {"keep-best", OPT_FLAG, &job.keep_best, NULL,
+       "keep best.h5, the model of the epoch with the best validation accuracy"},
       {"out", OPT_STRING, &job.out, "DIR", "output directory (default shardml-out)"},
-      {"checkpoint-dir", OPT_STRING, &job.checkpoint_dir, "DIR", "write checkpoints ckpt-<step>.h5 and a 'latest' pointer here"},
+      {"checkpoint-dir", OPT_STRING, &job.checkpoint_dir, "DIR",
+       "write checkpoints ckpt-<step>.h5 and a 'latest' pointer here"},
       {"checkpoint-every", OPT_STRING, &ckpt_every, "N|Ne", "checkpoint every N steps, or every N epochs with Ne"},
-      {"checkpoint-seconds", OPT_REAL, &job.checkpoint_seconds, "T", "also checkpoint when T seconds passed since the last"},
+      {"checkpoint-seconds", OPT_REAL, &job.checkpoint_seconds, "T",
+       "also checkpoint when T seconds passed since the last"},
       {"keep", OPT_INT, &job.keep, "K", "checkpoints kept in --checkpoint-dir (default 3)"},
-      {"resume", OPT_STRING, &job.resume, "auto|FILE", "continue from the newest valid checkpoint in --checkpoint-dir, or from FILE"},
+      {"resume", OPT_STRING, &job.resume, "auto|FILE",
+       "continue from the newest valid checkpoint in --checkpoint-dir, or from FILE"},
       {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(world, "train",
-                    "Train a softmax, SVM or MLP classifier with data-parallel minibatch SGD, Nesterov, Adam or AdamW.\n"
-                    "On SIGTERM or SIGUSR1 every rank finishes its step, a checkpoint is written (with\n"
-                    "--checkpoint-dir) and shardml exits with status 3.",
-                    "  mpirun -n 2 shardml train --model mlp --hidden 512x256 --epochs 10\n"
-                    "  mpirun -n 4 shardml train --model softmax --val 5000 --early-stop 3\n"
-                    "  mpirun -n 2 shardml train --checkpoint-dir ck --resume auto\n",
-                    argc, argv, opts, err));
+  SML_TRY(
+      cli_parse(world, "train",
+                "Train a softmax, SVM or MLP classifier with data-parallel minibatch SGD, Nesterov, Adam or AdamW.\n"
+                "On SIGTERM or SIGUSR1 every rank finishes its step, a checkpoint is written (with\n"
+                "--checkpoint-dir) and shardml exits with status 3.",
+                "  mpirun -n 2 shardml train --model mlp --hidden 512x256 --epochs 10\n"
+                "  mpirun -n 4 shardml train --model softmax --val 5000 --early-stop 3\n"
+                "  mpirun -n 2 shardml train --checkpoint-dir ck --resume auto\n",
+                argc, argv, opts, err));
   SML_TRY(cli_model_config(&marg, &cfg, err));
   SML_TRY(cli_optimizer(optimizer, &cfg, err));
   SML_TRY(cli_schedule(schedule, &cfg, err));

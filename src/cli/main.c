@@ -28,13 +28,15 @@ static const struct {
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *out) {
-  fprintf(out, "usage: mpirun -n P shardml COMMAND [options]\n       (shardml COMMAND --help: its options)\n\n"
-               "commands:\n");
+  fprintf(out,
+          "usage: mpirun -n P shardml COMMAND [options]\n       (shardml COMMAND --help: its options)\n\n"
+          "commands:\n");
   for (size_t i = 0; i < NCOMMANDS; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(out, "\nexit status: 0 success, 1 runtime failure, 2 bad usage or input,\n"
-               "             3 stopped by a signal after a checkpoint\n"
-               "\nexamples:\n  mpirun -n 2 shardml train --model mlp --hidden 512x256\n"
-               "  mpirun -n 4 shardml cv --k 1,3,5,10 --groups 2\n");
+  fprintf(out,
+          "\nexit status: 0 success, 1 runtime failure, 2 bad usage or input,\n"
+          "             3 stopped by a signal after a checkpoint\n"
+          "\nexamples:\n  mpirun -n 2 shardml train --model mlp --hidden 512x256\n"
+          "  mpirun -n 4 shardml cv --k 1,3,5,10 --groups 2\n");
 }
 
 int main(int argc, char **argv) {

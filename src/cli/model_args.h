@@ -7,13 +7,15 @@
 
 typedef struct {
   const char *model;
-  const char *hidden;  /* "256", "512x256" (or the older "512,256"): one hidden layer per width */
+  const char *hidden; /* "256", "512x256" (or the older "512,256"): one hidden layer per width */
 } cli_model_args;
 
+/* clang-format off */
 #define CLI_MODEL_OPTIONS(args)                                                        \
   {"model", OPT_WORD, &(args)->model, "NAME", "softmax | svm | mlp (default mlp)"},   \
   {"hidden", OPT_STRING, &(args)->hidden, "WxW...",                                    \
    "hidden layer widths of the mlp, e.g. 512x256 for two layers (default 256)"}
+/* clang-format on */
 
 /* Puts the model kind and hidden widths into cfg (names the option in errors). */
 int cli_model_config(const cli_model_args *a, sml_train_config *cfg, sml_err *err);

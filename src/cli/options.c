@@ -138,9 +138,12 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
       return SML_OK;
     case OPT_INT:
       switch (parse_integer(text, (int64_t *)o->value)) {
-      case 0: return SML_OK;
-      case -2: return sml_fail(err, SML_EINPUT, "--%s %s: out of range (at most 2^63 - 1 in size)", o->name, text);
-      default: return sml_fail(err, SML_EINPUT, "--%s %s: not an integer", o->name, text);
+        case 0:
+          return SML_OK;
+        case -2:
+          return sml_fail(err, SML_EINPUT, "--%s %s: out of range (at most 2^63 - 1 in size)", o->name, text);
+        default:
+          return sml_fail(err, SML_EINPUT, "--%s %s: not an integer", o->name, text);
       }
     case OPT_REAL: {
       double v = strtod(text, &end);
@@ -159,13 +162,14 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
 /* One line per option, "--name<TAB>kind<TAB>META", for scripts: shell
  * completion, and the test that gives every option bad values. */
 static void print_option_list(const cli_option *opts) {
-  static const char *const kinds[] = {[OPT_STRING] = "string", [OPT_WORD] = "word", [OPT_INT] = "int",
-                                      [OPT_REAL] = "real", [OPT_FLAG] = "flag"};
-  for (const cli_option *o = opts; o->name; o++) printf("--%s\t%s\t%s\n", o->name, kinds[o->kind], o->meta ? o->meta : "");
+  static const char *const kinds[] = {
+      [OPT_STRING] = "string", [OPT_WORD] = "word", [OPT_INT] = "int", [OPT_REAL] = "real", [OPT_FLAG] = "flag"};
+  for (const cli_option *o = opts; o->name; o++)
+    printf("--%s\t%s\t%s\n", o->name, kinds[o->kind], o->meta ? o->meta : "");
 }
 
-int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc,
-              char **argv, const cli_option *opts, sml_err *err) {
+int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc, char **argv,
+              const cli_option *opts, sml_err *err) {
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i];
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
@@ -185,10 +189,10 @@ int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const cha
     if (!o->name) {
       const char *guess = closest_option(name, len, opts);
       if (guess)
-        return sml_fail(err, SML_EINPUT, "unknown option '--%.*s' for 'shardml %s'; did you mean --%s?", (int)len,
-                        name, cmd, guess);
-      return sml_fail(err, SML_EINPUT, "unknown option '--%.*s' for 'shardml %s' (see shardml %s --help)",
-                      (int)len, name, cmd, cmd);
+        return sml_fail(err, SML_EINPUT, "unknown option '--%.*s' for 'shardml %s'; did you mean --%s?", (int)len, name,
+                        cmd, guess);
+      return sml_fail(err, SML_EINPUT, "unknown option '--%.*s' for 'shardml %s' (see shardml %s --help)", (int)len,
+                      name, cmd, cmd);
     }
     char *value = NULL;
     if (o->kind == OPT_FLAG) {
@@ -213,7 +217,8 @@ int cli_check_outputs(const sml_comm *c, const char *const *paths, int n, sml_er
 }
 
 int cli_data_options(const cli_data_args *args, int load_test, sml_data_options *out, sml_err *err) {
-  sml_data_options o = {.path = args->data, .test_path = args->test_data, .load_test = load_test, .limit = args->subset};
+  sml_data_options o = {
+      .path = args->data, .test_path = args->test_data, .load_test = load_test, .limit = args->subset};
   /* --val N (a count) or --val F (a fraction below 1); converted only in
    * range (a double beyond int64 has no conversion). */
   if (args->val < 0 || args->val >= 0x1p62)
@@ -235,8 +240,7 @@ int cli_data_options(const cli_data_args *args, int load_test, sml_data_options 
 int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err) {
   if (!name) return SML_OK;
   cfg->optimizer = sml_optimizer_find(name);
-  if (!cfg->optimizer)
-    return sml_fail(err, SML_EINPUT, "--optimizer %s: unknown (%s)", name, sml_optimizer_names());
+  if (!cfg->optimizer) return sml_fail(err, SML_EINPUT, "--optimizer %s: unknown (%s)", name, sml_optimizer_names());
   return SML_OK;
 }
 
@@ -249,8 +253,10 @@ int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err) {
 
 int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *err) {
   if (!cfg->reproducible && cfg->micro_batch != SML_UNSET)
-    return sml_fail(err, SML_EINPUT, "--micro-batch %lld: only with --reproducible (the default mode sums whole "
-                    "batches, it has no micro-batches)", (long long)cfg->micro_batch);
+    return sml_fail(err, SML_EINPUT,
+                    "--micro-batch %lld: only with --reproducible (the default mode sums whole "
+                    "batches, it has no micro-batches)",
+                    (long long)cfg->micro_batch);
   if (a->overlap && strcmp(a->overlap, "on") != 0 && strcmp(a->overlap, "off") != 0)
     return sml_fail(err, SML_EINPUT, "--overlap %s: expected on or off", a->overlap);
   if (a->overlap) cfg->overlap = strcmp(a->overlap, "on") == 0;
@@ -261,8 +267,10 @@ int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *e
   /* --reproducible's exchanges are its own (micro-batch gradients, exact
    * sums): the default mode's reduction options would be ignored there. */
   if (cfg->reproducible && (a->overlap || !isnan(cfg->bucket_mb)))
-    return sml_fail(err, SML_EINPUT, "%s: only in the default mode (--reproducible exchanges micro-batch "
-                    "gradients or exact sums, not buckets)", a->overlap ? "--overlap" : "--bucket-mb");
+    return sml_fail(err, SML_EINPUT,
+                    "%s: only in the default mode (--reproducible exchanges micro-batch "
+                    "gradients or exact sums, not buckets)",
+                    a->overlap ? "--overlap" : "--bucket-mb");
   if (cfg->overlap != 1 && !isnan(cfg->bucket_mb))
     return sml_fail(err, SML_EINPUT, "--bucket-mb %g: only with --overlap on (off sums the whole gradient at once)",
                     cfg->bucket_mb);
@@ -308,8 +316,8 @@ void cli_sort_unique(int64_t *values, int *n) {
   *n = kept;
 }
 
-int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max,
-                  int *n, sml_err *err) {
+int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max, int *n,
+                  sml_err *err) {
   snprintf(buf, buflen, "%s", text);
   *n = 0;
   for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {

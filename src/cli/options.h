@@ -17,10 +17,10 @@
 typedef enum { OPT_STRING, OPT_WORD, OPT_INT, OPT_REAL, OPT_FLAG } opt_kind;
 
 typedef struct {
-  const char *name;  /* without the leading "--"; NULL ends a table */
+  const char *name; /* without the leading "--"; NULL ends a table */
   opt_kind kind;
-  void *value;       /* const char **, int64_t *, double *, int * */
-  const char *meta;  /* e.g. "DIR" */
+  void *value;      /* const char **, int64_t *, double *, int * */
+  const char *meta; /* e.g. "DIR" */
   const char *help;
 } cli_option;
 
@@ -32,8 +32,8 @@ typedef struct {
 /* Parses argv[1..] ("--name value" or "--name=value"). --help prints the
  * summary (reflowed to 80 columns), the options and the examples (lines of
  * at most 80 columns, each ending in a newline). */
-int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc,
-              char **argv, const cli_option *opts, sml_err *err);
+int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc, char **argv,
+              const cli_option *opts, sml_err *err);
 
 /* The data options every subcommand that reads a dataset shares. */
 typedef struct {
@@ -45,6 +45,8 @@ typedef struct {
   int shuffle;
   int64_t seed;
 } cli_data_args;
+/* The option-table macros are kept as tables (no formatter). */
+/* clang-format off */
 #define CLI_DATA_DEFAULTS {.seed = 1}
 
 #define CLI_DATA_OPTIONS(args)                                                                   \
@@ -58,6 +60,7 @@ typedef struct {
    "stratified (default: every fold and --val has each class in proportion) or contiguous (blocks; --val: the last N)"}, \
   {"shuffle", OPT_FLAG, &(args)->shuffle, NULL, "deal images to folds and --val in a random order seeded by --seed"}, \
   {"seed", OPT_INT, &(args)->seed, "S", "seed of every random choice: initialisation, minibatch order, --shuffle (default 1)"}
+/* clang-format on */
 
 /* Output files the command will write (NULL entries skipped), checked on
  * rank 0 before any work: a path that cannot be written is refused at
@@ -75,6 +78,7 @@ uint64_t cli_seed(const cli_data_args *args);
 void cli_name_option(sml_err *err);
 
 /* The optimizer and its hyperparameters, for train and search. */
+/* clang-format off */
 #define CLI_OPTIMIZER_OPTIONS(cfg, name, reduce)                                                                 \
   {"optimizer", OPT_WORD, name, "NAME", "update rule: sgd (default), nesterov, adam, adamw... (README lists them)"}, \
   {"momentum", OPT_REAL, &(cfg)->opt.momentum, "MU", "momentum of sgd and nesterov (default 0.9)"},        \
@@ -108,6 +112,7 @@ void cli_name_option(sml_err *err);
   {"init-scale", OPT_REAL, &(cfg)->init_scale, "STD", "initial weight std (default: 1e-3 linear, He for mlp)"}, \
   {"early-stop", OPT_INT, &(cfg)->early_stop, "N", "stop after N epochs without a better validation accuracy (needs --val)"}, \
   {"log-every", OPT_INT, &(cfg)->log_every, "N", "record the loss every N steps into steps.csv (default 0: off)"}
+/* clang-format on */
 
 /* --optimizer NAME into cfg (NULL: leave the default); lists the known ones in errors. */
 int cli_optimizer(const char *name, sml_train_config *cfg, sml_err *err);
@@ -128,8 +133,8 @@ int cli_int_list(const char *option, const char *text, int64_t *values, int max,
 /* values[n] sorted ascending, repeats dropped (a grid axis: "5,1,3,3" is 1,3,5). */
 void cli_sort_unique(int64_t *values, int *n);
 /* "a,b" -> pointers into buf (a copy of text split at commas). */
-int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max,
-                  int *n, sml_err *err);
+int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max, int *n,
+                  sml_err *err);
 
 /* Subcommands: each returns an SML_* status, with err filled on failure. */
 typedef int (*cli_command_fn)(const sml_comm *world, int argc, char **argv, sml_err *err);

@@ -20,8 +20,8 @@ int sml_groups_split(sml_groups *g, const sml_comm *world, int ngroups, sml_err 
   return SML_OK;
 }
 
-int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups,
-                    const sml_data_options *data, sml_err *err) {
+int sml_groups_load(sml_groups *g, sml_dataset *ds, const sml_comm *world, int ngroups, const sml_data_options *data,
+                    sml_err *err) {
   SML_TRY(sml_groups_split(g, world, ngroups, err));
   sml_data_options dopt = *data;
   dopt.load_test = 0;
@@ -43,9 +43,7 @@ void sml_groups_text(int ranks, int ngroups, char *out, size_t len) {
   snprintf(out, len, "%d group%s of %s rank%s", ngroups, ngroups == 1 ? "" : "s", sizes, large == 1 ? "" : "s");
 }
 
-void sml_groups_free(sml_groups *g) {
-  sml_comm_free(&g->comm);
-}
+void sml_groups_free(sml_groups *g) { sml_comm_free(&g->comm); }
 
 int *sml_group_folds(const sml_dataset *ds, int64_t n, int folds, const sml_comm *group, const sml_comm *world) {
   const sml_shard *sh = &ds->train;

@@ -48,8 +48,8 @@ static int knn_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result
                    NULL, 0, NULL);
   const double t2 = sml_now();
   for (int i = 0; i < cfg->nk; i++)
-    res[i] = (sml_task_result){.config = m * cfg->nk + i, .fold = fold, .score = k->acc[i],
-                               .fit_time = t1 - t0, .score_time = t2 - t1};
+    res[i] = (sml_task_result){
+        .config = m * cfg->nk + i, .fold = fold, .score = k->acc[i], .fit_time = t1 - t0, .score_time = t2 - t1};
   return cfg->nk;
 }
 
@@ -61,13 +61,16 @@ static void knn_task_describe(void *ctx, int task, char *out, size_t len) {
 int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err) {
   memset(table, 0, sizeof *table);
   if (cfg->folds < 2) return sml_fail_quantity(err, SML_EINPUT, "folds", " %d: needs at least 2", cfg->folds);
-  if (cfg->nk > SML_TASK_MAX_RESULTS) return sml_fail_quantity(err, SML_EINPUT, "k", ": at most %d values", SML_TASK_MAX_RESULTS);
+  if (cfg->nk > SML_TASK_MAX_RESULTS)
+    return sml_fail_quantity(err, SML_EINPUT, "k", ": at most %d values", SML_TASK_MAX_RESULTS);
   int64_t maxk = 0;
   for (int i = 0; i < cfg->nk; i++) {
-    if (cfg->ks[i] < 1) return sml_fail_quantity(err, SML_EINPUT, "k", " %lld: must be at least 1", (long long)cfg->ks[i]);
+    if (cfg->ks[i] < 1)
+      return sml_fail_quantity(err, SML_EINPUT, "k", " %lld: must be at least 1", (long long)cfg->ks[i]);
     if (cfg->ks[i] > maxk) maxk = cfg->ks[i];
   }
-  if (cfg->subset < 0) return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: must not be negative", (long long)cfg->subset);
+  if (cfg->subset < 0)
+    return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: must not be negative", (long long)cfg->subset);
   /* Each group holds the whole training set, sharded over its own ranks. */
   sml_groups g;
   sml_dataset ds;
@@ -76,11 +79,16 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
   const int64_t N = cfg->subset > 0 && cfg->subset < ds.train.total ? cfg->subset : ds.train.total;
   const int64_t dim = sml_dataset_dim(&ds);
   if (cfg->folds > N)
-    st = sml_fail_quantity(err, SML_EINPUT, "folds", " %d: more folds than training images (%lld)", cfg->folds, (long long)N);
+    st = sml_fail_quantity(err, SML_EINPUT, "folds", " %d: more folds than training images (%lld)", cfg->folds,
+                           (long long)N);
   else if (maxk > N - (N + cfg->folds - 1) / cfg->folds)
     st = sml_fail_quantity(err, SML_EINPUT, "k", " %lld: larger than the training size of a fold (%lld images)",
-                  (long long)maxk, (long long)(N - (N + cfg->folds - 1) / cfg->folds));
-  if (st != SML_OK) { sml_dataset_free(&ds); sml_groups_free(&g); return st; }
+                           (long long)maxk, (long long)(N - (N + cfg->folds - 1) / cfg->folds));
+  if (st != SML_OK) {
+    sml_dataset_free(&ds);
+    sml_groups_free(&g);
+    return st;
+  }
 
   const char *names[2] = {"k", "metric"};
   sml_cv_table_init(table, 2, names, cfg->nk * cfg->nmetrics, cfg->folds);
@@ -95,9 +103,14 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
 
   const sml_shard *sh = &ds.train;
   int *fold_of = sml_group_folds(&ds, N, cfg->folds, &g.comm, world);
-  knn_task_ctx k = {.cfg = cfg, .ds = &ds, .n = N, .dim = dim, .fold_of = fold_of,
+  knn_task_ctx k = {.cfg = cfg,
+                    .ds = &ds,
+                    .n = N,
+                    .dim = dim,
+                    .fold_of = fold_of,
                     .rows = SML_ALLOC((size_t)sh->count * sizeof(int64_t) + 8),
-                    .qimg = SML_ALLOC((size_t)(sh->count * dim) + 1), .qlab = SML_ALLOC((size_t)sh->count + 1),
+                    .qimg = SML_ALLOC((size_t)(sh->count * dim) + 1),
+                    .qlab = SML_ALLOC((size_t)sh->count + 1),
                     .acc = SML_ALLOC((size_t)cfg->nk * sizeof(double))};
   /* The search's identity for its journal: data, folds, ks, metrics. */
   char definition[4096], rule[96];
@@ -108,13 +121,21 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
     used += snprintf(definition + used, sizeof definition - (size_t)used, "%lld,", (long long)cfg->ks[i]);
   for (int m = 0; m < cfg->nmetrics && used < (int)sizeof definition - 32; m++)
     used += snprintf(definition + used, sizeof definition - (size_t)used, " %s", sml_metric_name(cfg->metrics[m]));
-  sml_task_plan plan = {.ntasks = cfg->folds * cfg->nmetrics, .name = "cv", .run = knn_task_run, .ctx = &k,
-                        .describe = knn_task_describe, .journal = cfg->journal,
+  sml_task_plan plan = {.ntasks = cfg->folds * cfg->nmetrics,
+                        .name = "cv",
+                        .run = knn_task_run,
+                        .ctx = &k,
+                        .describe = knn_task_describe,
+                        .journal = cfg->journal,
                         .signature = sml_signature(definition)};
   sml_task_load load;
   st = sml_run_tasks(&plan, &g, world, table, &load, err);
   sml_task_load_free(&load);
-  free(k.rows); free(k.qimg); free(k.qlab); free(k.acc); free(fold_of);
+  free(k.rows);
+  free(k.qimg);
+  free(k.qlab);
+  free(k.acc);
+  free(fold_of);
   sml_dataset_free(&ds);
   sml_groups_free(&g);
   return st;
@@ -126,7 +147,7 @@ int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const c
   double *xs = SML_ALLOC((size_t)nk * sizeof *xs), *mean = SML_ALLOC((size_t)(M * nk) * sizeof *mean);
   double *sd = SML_ALLOC((size_t)(M * nk) * sizeof *sd);
   double *fx = SML_ALLOC((size_t)(nk * F) * sizeof *fx), *fy = SML_ALLOC((size_t)(M * nk * F) * sizeof *fy);
-  char (*labels)[48] = SML_CALLOC((size_t)(2 * M), sizeof *labels);
+  char(*labels)[48] = SML_CALLOC((size_t)(2 * M), sizeof *labels);
   for (int i = 0; i < nk; i++) xs[i] = (double)cfg->ks[i];
   for (int i = 0; i < nk; i++)
     for (int f = 0; f < F; f++) fx[i * F + f] = xs[i];
@@ -146,8 +167,14 @@ int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const c
   }
   /* k spans 1 to 100 or more: on a log axis the small k, where accuracy
    * changes most, get their share of the width. */
-  int st = sml_svg_plot(path, "kNN cross-validation", "k", "validation accuracy", nk > 1 && xs[0] > 0, series,
-                        2 * M, err);
-  free(series); free(xs); free(mean); free(sd); free(fx); free(fy); free(labels);
+  int st =
+      sml_svg_plot(path, "kNN cross-validation", "k", "validation accuracy", nk > 1 && xs[0] > 0, series, 2 * M, err);
+  free(series);
+  free(xs);
+  free(mean);
+  free(sd);
+  free(fx);
+  free(fy);
+  free(labels);
   return st;
 }

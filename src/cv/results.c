@@ -23,7 +23,11 @@ void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, i
 }
 
 void sml_cv_table_free(sml_cv_table *t) {
-  free(t->values); free(t->numeric); free(t->score); free(t->fit_time); free(t->score_time);
+  free(t->values);
+  free(t->numeric);
+  free(t->score);
+  free(t->fit_time);
+  free(t->score_time);
   memset(t, 0, sizeof *t);
 }
 
@@ -117,13 +121,14 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     for (int p = 0; p < t->nparams; p++) fprintf(a.f, "param_%s,", t->param_names[p]);
     for (int f = 0; f < F; f++) fprintf(a.f, "split%d_test_score,", f);
     /* params last: the columns before it keep their places for tools that cut them. */
-    fprintf(a.f, "mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time,mean_score_time,"
-                 "std_score_time,params\n");
+    fprintf(a.f,
+            "mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time,mean_score_time,"
+            "std_score_time,params\n");
     for (int c = 0; c < C; c++) {
       for (int p = 0; p < t->nparams; p++) fprintf(a.f, "%s,", t->values[c][p]);
       for (int f = 0; f < F; f++) fprintf(a.f, "%.6f,", t->score[(size_t)c * F + f]);
-      fprintf(a.f, "%.6f,%.6f,%d,%.4f,%.4f,%.4f,%.4f,", mean[c], stdv[c], rank_of(t, c), mfit[c], sfit[c],
-              mscore[c], sscore[c]);
+      fprintf(a.f, "%.6f,%.6f,%d,%.4f,%.4f,%.4f,%.4f,", mean[c], stdv[c], rank_of(t, c), mfit[c], sfit[c], mscore[c],
+              sscore[c]);
       params_object(a.f, t, c, 1);
       fprintf(a.f, "\n");
     }
@@ -139,7 +144,10 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     fprintf(f, "{\n");
     for (int p = 0; p < t->nparams; p++) {
       fprintf(f, "  \"param_%s\": [", t->param_names[p]);
-      for (int c = 0; c < C; c++) { fprintf(f, "%s", c ? ", " : ""); json_value(f, t, c, p); }
+      for (int c = 0; c < C; c++) {
+        fprintf(f, "%s", c ? ", " : "");
+        json_value(f, t, c, p);
+      }
       fprintf(f, "],\n");
     }
     for (int fo = 0; fo < F; fo++) {
@@ -154,18 +162,24 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
       params_object(f, t, c, 0);
     }
     fprintf(f, "],\n");
-    json_array(f, "mean_test_score", mean, C, 1); fprintf(f, ",\n");
-    json_array(f, "std_test_score", stdv, C, 1); fprintf(f, ",\n");
+    json_array(f, "mean_test_score", mean, C, 1);
+    fprintf(f, ",\n");
+    json_array(f, "std_test_score", stdv, C, 1);
+    fprintf(f, ",\n");
     fprintf(f, "  \"rank_test_score\": [");
     for (int c = 0; c < C; c++) fprintf(f, "%s%d", c ? ", " : "", rank_of(t, c));
     fprintf(f, "],\n");
-    json_array(f, "mean_fit_time", mfit, C, 1); fprintf(f, ",\n");
-    json_array(f, "std_fit_time", sfit, C, 1); fprintf(f, ",\n");
-    json_array(f, "mean_score_time", mscore, C, 1); fprintf(f, ",\n");
-    json_array(f, "std_score_time", sscore, C, 1); fprintf(f, ",\n");
+    json_array(f, "mean_fit_time", mfit, C, 1);
+    fprintf(f, ",\n");
+    json_array(f, "std_fit_time", sfit, C, 1);
+    fprintf(f, ",\n");
+    json_array(f, "mean_score_time", mscore, C, 1);
+    fprintf(f, ",\n");
+    json_array(f, "std_score_time", sscore, C, 1);
+    fprintf(f, ",\n");
     fprintf(f, "  \"split\": {\"folds_mode\": \"%s\", \"shuffle\": %s, \"seed\": %llu, \"folds\": %d},\n",
-            sml_split_mode_name(t->split.mode), t->split.shuffle ? "true" : "false",
-            (unsigned long long)t->split.seed, F);
+            sml_split_mode_name(t->split.mode), t->split.shuffle ? "true" : "false", (unsigned long long)t->split.seed,
+            F);
     fprintf(f, "  \"best_index\": %d,\n  \"best_params\": ", best);
     params_object(f, t, best, 0);
     if (isfinite(mean[best])) fprintf(f, ",\n  \"best_score\": %.6f,\n", mean[best]);
@@ -174,6 +188,11 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     else fprintf(f, "  \"test_score\": null\n}\n");
     st = sml_atomic_commit(&a, err);
   }
-  free(mean); free(stdv); free(mfit); free(sfit); free(mscore); free(sscore);
+  free(mean);
+  free(stdv);
+  free(mfit);
+  free(sfit);
+  free(mscore);
+  free(sscore);
   return st;
 }

@@ -14,10 +14,10 @@
 typedef struct {
   const sml_search_spec *spec;
   const sml_train_config *base;
-  const sml_dataset *ds;  /* the whole training set, sharded over the group */
-  int64_t n;              /* training images used (subset) */
-  int nfolds;             /* table columns */
-  const int *part;        /* [n]: the fold of each image (with --folds 1: 1 validates, 0 trains) */
+  const sml_dataset *ds; /* the whole training set, sharded over the group */
+  int64_t n;             /* training images used (subset) */
+  int nfolds;            /* table columns */
+  const int *part;       /* [n]: the fold of each image (with --folds 1: 1 validates, 0 trains) */
 } search_ctx;
 
 /* Copies this rank's images of [0, n) into a task dataset: those of the
@@ -56,9 +56,12 @@ static void make_task_data(const search_ctx *s, int fold, sml_dataset *out) {
 }
 
 static void free_task_data(sml_dataset *d) {
-  free(d->train.images); free(d->train.labels);
-  free(d->val.images); free(d->val.labels);
-  free(d->test.images); free(d->test.labels);
+  free(d->train.images);
+  free(d->train.labels);
+  free(d->val.images);
+  free(d->val.labels);
+  free(d->test.images);
+  free(d->test.labels);
 }
 
 static uint64_t task_seed(uint64_t base, int config, int fold) {
@@ -116,8 +119,8 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
   }
   free_task_data(&td);
   if (st != SML_OK) return -st;
-  res[0] = (sml_task_result){.config = config, .fold = fold, .score = score, .fit_time = sml_now() - t0 - score_s,
-                             .score_time = score_s};
+  res[0] = (sml_task_result){
+      .config = config, .fold = fold, .score = score, .fit_time = sml_now() - t0 - score_s, .score_time = score_s};
   return 1;
 }
 
@@ -133,8 +136,8 @@ static void search_task_describe(void *ctx, int task, char *out, size_t len) {
   const sml_search_point *p = &s->spec->points[task / s->nfolds];
   char hidden[96];
   sml_hidden_text(p->hidden, p->nhidden, hidden, sizeof hidden);
-  snprintf(out, len, "lr %g, reg %g%s%s, batch %lld, fold %d", p->lr, p->reg, p->nhidden ? ", hidden " : "",
-           hidden, (long long)p->batch, task % s->nfolds);
+  snprintf(out, len, "lr %g, reg %g%s%s, batch %lld, fold %d", p->lr, p->reg, p->nhidden ? ", hidden " : "", hidden,
+           (long long)p->batch, task % s->nfolds);
 }
 
 int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, const sml_comm *world,
@@ -146,10 +149,14 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   sml_dataset ds;
   SML_TRY(sml_groups_load(&g, &ds, world, spec->groups, spec->data, err));
   int st = SML_OK;
-  search_ctx s = {.spec = spec, .base = base, .ds = &ds,
+  search_ctx s = {.spec = spec,
+                  .base = base,
+                  .ds = &ds,
                   .n = spec->subset > 0 && spec->subset < ds.train.total ? spec->subset : ds.train.total,
                   .nfolds = spec->folds};
-  if (spec->folds > s.n) st = sml_fail_quantity(err, SML_EINPUT, "folds", " %d: more folds than training images (%lld)", spec->folds, (long long)s.n);
+  if (spec->folds > s.n)
+    st = sml_fail_quantity(err, SML_EINPUT, "folds", " %d: more folds than training images (%lld)", spec->folds,
+                           (long long)s.n);
   int *part = st == SML_OK ? sml_group_folds(&ds, s.n, spec->folds, &g.comm, world) : NULL;
   s.part = part;
   /* Every point must fit the smallest training part of a fold. */
@@ -161,8 +168,9 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   }
   for (int i = 0; st == SML_OK && i < spec->npoints; i++)
     if (spec->points[i].batch > smallest)
-      st = sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: larger than the training part of a fold (%lld images)",
-                    (long long)spec->points[i].batch, (long long)smallest);
+      st = sml_fail_quantity(err, SML_EINPUT, "batch size",
+                             " %lld: larger than the training part of a fold (%lld images)",
+                             (long long)spec->points[i].batch, (long long)smallest);
   for (int i = 0; st == SML_OK && i < spec->npoints; i++) { /* every point fits the memory */
     sml_train_config cfg = *base;
     cfg.batch = spec->points[i].batch;
@@ -174,7 +182,12 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
     st = sml_train_model(&cfg, sml_dataset_dim(&ds), ds.num_classes, &model, err);
     if (st == SML_OK) st = sml_train_memory_check(&model, &cfg, s.n, g.comm.size, err);
   }
-  if (st != SML_OK) { free(part); sml_dataset_free(&ds); sml_groups_free(&g); return st; }
+  if (st != SML_OK) {
+    free(part);
+    sml_dataset_free(&ds);
+    sml_groups_free(&g);
+    return st;
+  }
 
   const char *names[4] = {"lr", "reg", "hidden", "batch"};
   const char *used[4];
@@ -205,10 +218,10 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
            "eps=%.17g wd=%.17g drop=%.17g es=%lld best=%d sched=%d decay=%.17g step=%lld warm=%.17g init=%.17g "
            "repro=%d micro=%lld",
            base->model, ds.path, (long long)s.n, spec->folds, rule, (long long)base->epochs,
-           (unsigned long long)base->seed, base->optimizer->name, base->opt.momentum, base->opt.beta1,
-           base->opt.beta2, base->opt.eps, base->opt.weight_decay, base->dropout, (long long)base->early_stop,
-           spec->best_epoch_score, (int)base->schedule, base->lr_decay, (long long)base->lr_step,
-           base->warmup_epochs, base->init_scale, base->reproducible, (long long)base->micro_batch);
+           (unsigned long long)base->seed, base->optimizer->name, base->opt.momentum, base->opt.beta1, base->opt.beta2,
+           base->opt.eps, base->opt.weight_decay, base->dropout, (long long)base->early_stop, spec->best_epoch_score,
+           (int)base->schedule, base->lr_decay, (long long)base->lr_step, base->warmup_epochs, base->init_scale,
+           base->reproducible, (long long)base->micro_batch);
   uint64_t signature = sml_signature(definition);
   for (int c = 0; c < spec->npoints; c++) {
     char hidden[96], point[256];
@@ -217,9 +230,14 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
              (long long)spec->points[c].batch);
     signature = sml_fnv1a(signature, point, strlen(point));
   }
-  sml_task_plan plan = {.ntasks = spec->npoints * spec->folds, .run = search_task_run, .ctx = &s,
-                        .describe = search_task_describe, .journal = spec->journal,
-                        .signature = signature, .slice = spec->slice, .nslices = spec->nslices};
+  sml_task_plan plan = {.ntasks = spec->npoints * spec->folds,
+                        .run = search_task_run,
+                        .ctx = &s,
+                        .describe = search_task_describe,
+                        .journal = spec->journal,
+                        .signature = signature,
+                        .slice = spec->slice,
+                        .nslices = spec->nslices};
   st = sml_run_tasks(&plan, &g, world, table, load, err);
   free(part);
   sml_dataset_free(&ds);
@@ -230,7 +248,8 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
 /* ------------------------------------------------------------ figures */
 
 static int find_value(char vals[][SML_CV_VALUE_LEN], int n, const char *v) {
-  for (int i = 0; i < n; i++) if (strcmp(vals[i], v) == 0) return i;
+  for (int i = 0; i < n; i++)
+    if (strcmp(vals[i], v) == 0) return i;
   return -1;
 }
 
@@ -250,7 +269,8 @@ static const char *heat_colour(double u) {
   const int seg = u >= 1 ? 3 : (int)(u * 4);
   const double w = u * 4 - seg;
   char *out = buf[next++ % 8];
-  snprintf(out, sizeof buf[0], "rgb(%d,%d,%d)", (int)lrint(anchors[seg][0] + w * (anchors[seg + 1][0] - anchors[seg][0])),
+  snprintf(out, sizeof buf[0], "rgb(%d,%d,%d)",
+           (int)lrint(anchors[seg][0] + w * (anchors[seg + 1][0] - anchors[seg][0])),
            (int)lrint(anchors[seg][1] + w * (anchors[seg + 1][1] - anchors[seg][1])),
            (int)lrint(anchors[seg][2] + w * (anchors[seg + 1][2] - anchors[seg][2])));
   return out;
@@ -259,8 +279,8 @@ static const char *heat_colour(double u) {
 static const char *heat_text(double u) { return u > 0.6 ? "black" : "white"; }
 
 int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, sml_err *err) {
-  char (*xs)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *xs);
-  char (*ys)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *ys);
+  char(*xs)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *xs);
+  char(*ys)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *ys);
   int nx = 0, ny = 0;
   for (int c = 0; c < t->nconfigs; c++) {
     if (find_value(xs, nx, t->values[c][px]) < 0) snprintf(xs[nx++], SML_CV_VALUE_LEN, "%s", t->values[c][px]);
@@ -276,7 +296,10 @@ int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, 
     int i = find_value(xs, nx, t->values[c][px]), j = find_value(ys, ny, t->values[c][py]);
     double m = sml_cv_mean(t, c);
     if (!isnan(m) && (isnan(cell[j * nx + i]) || m > cell[j * nx + i])) cell[j * nx + i] = m;
-    if (!isnan(m)) { lo = fmin(lo, m); hi = fmax(hi, m); }
+    if (!isnan(m)) {
+      lo = fmin(lo, m);
+      hi = fmax(hi, m);
+    }
   }
   int best_i = -1, best_j = -1; /* the cell of the best configuration (sml_cv_best) */
   if (t->nconfigs > 0 && !isnan(sml_cv_mean(t, sml_cv_best(t)))) {
@@ -288,7 +311,8 @@ int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, 
   int st = sml_atomic_open(&a, path, err);
   if (st == SML_OK) {
     FILE *f = a.f;
-    fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n",
+    fprintf(f,
+            "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n",
             bar_x + 90, mt + (ny * ch > bar_h ? ny * ch : bar_h) + 70);
     fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
     fprintf(f, "<text x='%d' y='24' font-size='15'>mean validation accuracy (%d-fold)</text>\n", ml, t->nfolds);
@@ -296,12 +320,16 @@ int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, 
       for (int i = 0; i < nx; i++) {
         double v = cell[j * nx + i];
         int x = ml + i * cw, y = mt + (ny - 1 - j) * ch;
-        if (isnan(v)) fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='#ccc' stroke='white'/>", x, y, cw, ch);
-        else fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='%s' stroke='white'/>", x, y, cw, ch,
-                     heat_colour(hi > lo ? (v - lo) / (hi - lo) : 1));
-        if (isnan(v)) fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>diverged</text>\n", x + cw / 2, y + ch / 2 + 4);
-        else fprintf(f, "<text x='%d' y='%d' text-anchor='middle' fill='%s'>%.4f</text>\n", x + cw / 2, y + ch / 2 + 4,
-                     heat_text(hi > lo ? (v - lo) / (hi - lo) : 1), v);
+        if (isnan(v))
+          fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='#ccc' stroke='white'/>", x, y, cw, ch);
+        else
+          fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='%s' stroke='white'/>", x, y, cw, ch,
+                  heat_colour(hi > lo ? (v - lo) / (hi - lo) : 1));
+        if (isnan(v))
+          fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>diverged</text>\n", x + cw / 2, y + ch / 2 + 4);
+        else
+          fprintf(f, "<text x='%d' y='%d' text-anchor='middle' fill='%s'>%.4f</text>\n", x + cw / 2, y + ch / 2 + 4,
+                  heat_text(hi > lo ? (v - lo) / (hi - lo) : 1), v);
       }
     if (best_i >= 0 && best_j >= 0) { /* the best configuration: framed and named */
       const int x = ml + best_i * cw, y = mt + (ny - 1 - best_j) * ch;
@@ -321,34 +349,48 @@ int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, 
       if (isfinite(lo))
         fprintf(f, "<text x='%d' y='%d'>%.4f</text>\n", bar_x + 22, mt + bar_h - k * bar_h / 2 + 4,
                 lo + (hi - lo) * k / 2.0);
-    fprintf(f, "<rect x='%d' y='%d' width='16' height='12' fill='#ccc'/><text x='%d' y='%d'>diverged</text>\n",
-            bar_x, mt + bar_h + 12, bar_x + 22, mt + bar_h + 22);
+    fprintf(f, "<rect x='%d' y='%d' width='16' height='12' fill='#ccc'/><text x='%d' y='%d'>diverged</text>\n", bar_x,
+            mt + bar_h + 12, bar_x + 22, mt + bar_h + 22);
     for (int i = 0; i < nx; i++)
-      fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n", ml + i * cw + cw / 2, mt + ny * ch + 18, xs[i]);
+      fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n", ml + i * cw + cw / 2, mt + ny * ch + 18,
+              xs[i]);
     for (int j = 0; j < ny; j++)
-      fprintf(f, "<text x='%d' y='%d' text-anchor='end'>%s</text>\n", ml - 8, mt + (ny - 1 - j) * ch + ch / 2 + 4, ys[j]);
-    fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n", ml + nx * cw / 2, mt + ny * ch + 42, t->param_names[px]);
-    fprintf(f, "<text transform='translate(20,%d) rotate(-90)' text-anchor='middle'>%s</text>\n", mt + ny * ch / 2, t->param_names[py]);
+      fprintf(f, "<text x='%d' y='%d' text-anchor='end'>%s</text>\n", ml - 8, mt + (ny - 1 - j) * ch + ch / 2 + 4,
+              ys[j]);
+    fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s</text>\n", ml + nx * cw / 2, mt + ny * ch + 42,
+            t->param_names[px]);
+    fprintf(f, "<text transform='translate(20,%d) rotate(-90)' text-anchor='middle'>%s</text>\n", mt + ny * ch / 2,
+            t->param_names[py]);
     fprintf(f, "</svg>\n");
     st = sml_atomic_commit(&a, err);
   }
-  free(xs); free(ys); free(cell);
+  free(xs);
+  free(ys);
+  free(cell);
   return st;
 }
 
 int sml_search_config_plot(const sml_cv_table *t, const char *path, sml_err *err) {
   const int C = t->nconfigs, F = t->nfolds;
-  double *x = SML_ALLOC((size_t)C * sizeof *x), *m = SML_ALLOC((size_t)C * sizeof *m), *sd = SML_ALLOC((size_t)C * sizeof *sd);
+  double *x = SML_ALLOC((size_t)C * sizeof *x), *m = SML_ALLOC((size_t)C * sizeof *m),
+         *sd = SML_ALLOC((size_t)C * sizeof *sd);
   double *fx = SML_ALLOC((size_t)(C * F) * sizeof *fx), *fy = SML_ALLOC((size_t)(C * F) * sizeof *fy);
   for (int c = 0; c < C; c++) {
     x[c] = c;
     m[c] = sml_cv_mean(t, c);
     sd[c] = sml_cv_std(t, c);
-    for (int f = 0; f < F; f++) { fx[c * F + f] = c; fy[c * F + f] = t->score[(size_t)c * F + f]; }
+    for (int f = 0; f < F; f++) {
+      fx[c * F + f] = c;
+      fy[c * F + f] = t->score[(size_t)c * F + f];
+    }
   }
   sml_svg_series series[2] = {{"mean +/- std", C, x, m, sd, 1, 1, 0}, {"folds", C * F, fx, fy, NULL, 1, 2, 0}};
   int st = sml_svg_plot(path, "Validation accuracy per configuration (see cv_results.csv for the index)",
                         "configuration index", "validation accuracy", 0, series, 2, err);
-  free(x); free(m); free(sd); free(fx); free(fy);
+  free(x);
+  free(m);
+  free(sd);
+  free(fx);
+  free(fy);
   return st;
 }

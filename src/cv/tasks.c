@@ -23,8 +23,9 @@ static int journal_append(const char *path, int task, const sml_task_result *r, 
   size_t cap = (size_t)(n + 2) * 160, len = 0;
   char *buf = SML_ALLOC(cap);
   for (int i = 0; i < n; i++)
-    len += (size_t)snprintf(buf + len, cap - len, "result task=%d config=%d fold=%d score=%.17g fit=%.6f score_time=%.6f\n",
-                            task, r[i].config, r[i].fold, r[i].score, r[i].fit_time, r[i].score_time);
+    len += (size_t)snprintf(buf + len, cap - len,
+                            "result task=%d config=%d fold=%d score=%.17g fit=%.6f score_time=%.6f\n", task,
+                            r[i].config, r[i].fold, r[i].score, r[i].fit_time, r[i].score_time);
   len += (size_t)snprintf(buf + len, cap - len, "done task=%d\n", task);
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
   int st = SML_OK;
@@ -102,8 +103,10 @@ static int journal_load(const sml_task_plan *plan, char *done, sml_cv_table *t, 
   const int st = sml_journal_parse(f, plan->journal, plan->signature, plan->ntasks, done, t, ndone, &skipped, err);
   fclose(f);
   if (st == SML_OK && skipped > 0)
-    fprintf(stderr, "shardml: %s: skipped %d damaged line(s) (a crash or power loss); the lines after them count, "
-            "and tasks they left unfinished run again\n", plan->journal, skipped);
+    fprintf(stderr,
+            "shardml: %s: skipped %d damaged line(s) (a crash or power loss); the lines after them count, "
+            "and tasks they left unfinished run again\n",
+            plan->journal, skipped);
   return st;
 }
 
@@ -133,7 +136,8 @@ int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks,
     if (is_journal)
       return sml_fail(err, SML_EINPUT,
                       "%s: a journal of another search (different options or data); use another output directory or "
-                      "remove it", path);
+                      "remove it",
+                      path);
     return sml_fail(err, SML_EINPUT, "%s: not a shardml search journal (its first line is not the journal header)",
                     path);
   }
@@ -148,7 +152,8 @@ int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks,
     if ((ssize_t)strlen(line) != len) { /* a NUL byte */
       (*nskipped)++;
     } else if (sscanf(line, "result task=%d config=%d fold=%d score=%lf fit=%lf score_time=%lf%n", &task, &r.config,
-                      &r.fold, &r.score, &r.fit_time, &r.score_time, &used) == 6 && used == len) {
+                      &r.fold, &r.score, &r.fit_time, &r.score_time, &used) == 6 &&
+               used == len) {
       if (task != pending_task) npending = 0;
       pending_task = task;
       if (npending < SML_TASK_MAX_RESULTS) pending[npending++] = r;
@@ -208,7 +213,9 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
     st = journal_lock(plan, &lock, err);
     if (st == SML_OK) {
       const int64_t cut = journal_cut_torn_tail(plan->journal);
-      if (cut > 0) fprintf(stderr, "shardml: %s: cut a torn last line (%lld bytes) left by a kill\n", plan->journal, (long long)cut);
+      if (cut > 0)
+        fprintf(stderr, "shardml: %s: cut a torn last line (%lld bytes) left by a kill\n", plan->journal,
+                (long long)cut);
       char dir[4096];
       snprintf(dir, sizeof dir, "%s", plan->journal);
       char *slash = strrchr(dir, '/');
@@ -313,8 +320,11 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
              (long long)finished, n, plan->journal ? " and in the journal " : " (no journal: nothing is kept)",
              plan->journal ? plan->journal : "");
   }
-  free(all_busy); free(all_tasks);
+  free(all_busy);
+  free(all_tasks);
   if (st == SML_OK) sml_cv_table_allreduce(table, world);
-  free(done); free(todo); free(results);
+  free(done);
+  free(todo);
+  free(results);
   return st;
 }

@@ -18,12 +18,10 @@ int sml_cifar_probe(sml_split_source *s, char files[][SML_PATH_LEN], int nfiles,
   memset(s, 0, sizeof *s);
   s->format = SML_FORMAT_CIFAR;
   if (nfiles > SML_MAX_SPLIT_FILES)
-    return sml_fail(err, SML_EINPUT, "%s: too many CIFAR batch files (at most %d)", files[0],
-                    SML_MAX_SPLIT_FILES);
+    return sml_fail(err, SML_EINPUT, "%s: too many CIFAR batch files (at most %d)", files[0], SML_MAX_SPLIT_FILES);
   for (int i = 0; i < nfiles; i++) {
     struct stat st;
-    if (stat(files[i], &st) != 0)
-      return sml_fail(err, SML_EINPUT, "%s: cannot open: %s", files[i], strerror(errno));
+    if (stat(files[i], &st) != 0) return sml_fail(err, SML_EINPUT, "%s: cannot open: %s", files[i], strerror(errno));
     if (st.st_size == 0 || st.st_size % CIFAR_RECORD != 0)
       return sml_fail(err, SML_EINPUT,
                       "%s: size %lld is not a positive multiple of %d bytes "
@@ -40,8 +38,8 @@ int sml_cifar_probe(sml_split_source *s, char files[][SML_PATH_LEN], int nfiles,
 }
 
 /* Reads records [first, first+count) of one batch file. */
-static int read_file_records(const char *path, int64_t first, int64_t count, uint8_t *images,
-                             uint8_t *labels, sml_err *err) {
+static int read_file_records(const char *path, int64_t first, int64_t count, uint8_t *images, uint8_t *labels,
+                             sml_err *err) {
   FILE *f = fopen(path, "rb");
   if (!f) return sml_fail(err, SML_EINPUT, "%s: cannot open: %s", path, strerror(errno));
   uint8_t *chunk = SML_ALLOC((size_t)CIFAR_CHUNK * CIFAR_RECORD);
@@ -51,8 +49,7 @@ static int read_file_records(const char *path, int64_t first, int64_t count, uin
   for (int64_t done = 0; st == SML_OK && done < count;) {
     int64_t n = count - done < CIFAR_CHUNK ? count - done : CIFAR_CHUNK;
     if (fread(chunk, CIFAR_RECORD, (size_t)n, f) != (size_t)n) {
-      st = sml_fail(err, SML_EINPUT, "%s: truncated: cannot read record %lld", path,
-                    (long long)(first + done));
+      st = sml_fail(err, SML_EINPUT, "%s: truncated: cannot read record %lld", path, (long long)(first + done));
       break;
     }
     for (int64_t r = 0; r < n; r++) {
@@ -71,8 +68,7 @@ static int read_file_records(const char *path, int64_t first, int64_t count, uin
   return st;
 }
 
-int sml_cifar_read(const sml_split_source *s, int nranges, const sml_read_range *ranges,
-                   sml_err *err) {
+int sml_cifar_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err) {
   const int64_t dim = 3 * CIFAR_PLANE;
   for (int i = 0; i < nranges; i++) {
     const sml_read_range *r = &ranges[i];
@@ -83,8 +79,7 @@ int sml_cifar_read(const sml_split_source *s, int nranges, const sml_read_range 
       int64_t hi = r->first + r->count < hi_file ? r->first + r->count : hi_file;
       if (lo < hi) {
         int64_t off = lo - r->first;
-        SML_TRY(read_file_records(s->files[fi], lo - file_first, hi - lo,
-                                  r->images ? r->images + off * dim : NULL,
+        SML_TRY(read_file_records(s->files[fi], lo - file_first, hi - lo, r->images ? r->images + off * dim : NULL,
                                   r->labels ? r->labels + off : NULL, err));
       }
       file_first = hi_file;

@@ -14,15 +14,18 @@
 #include <sys/stat.h>
 
 static const char *fashion_names[10] = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
-static const char *cifar_names[10] = {"airplane", "automobile", "bird", "cat", "deer",
-                                      "dog", "frog", "horse", "ship", "truck"};
+                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+static const char *cifar_names[10] = {"airplane", "automobile", "bird",  "cat",  "deer",
+                                      "dog",      "frog",       "horse", "ship", "truck"};
 
 const char *sml_format_name(sml_format f) {
   switch (f) {
-    case SML_FORMAT_IDX: return "IDX";
-    case SML_FORMAT_CIFAR: return "CIFAR-10 binary";
-    case SML_FORMAT_HDF5: return "HDF5";
+    case SML_FORMAT_IDX:
+      return "IDX";
+    case SML_FORMAT_CIFAR:
+      return "CIFAR-10 binary";
+    case SML_FORMAT_HDF5:
+      return "HDF5";
   }
   return "unknown";
 }
@@ -33,9 +36,7 @@ void sml_block_range(int64_t n, int rank, int size, int64_t *first, int64_t *cou
   *first = rank * base + (rank < extra ? rank : extra);
 }
 
-int64_t sml_dataset_dim(const sml_dataset *ds) {
-  return (int64_t)ds->height * ds->width * ds->channels;
-}
+int64_t sml_dataset_dim(const sml_dataset *ds) { return (int64_t)ds->height * ds->width * ds->channels; }
 
 const char *sml_class_name(const sml_dataset *ds, int k, char *buf, size_t len) {
   if (k >= 0 && k < ds->num_classes && ds->class_names[k][0]) return ds->class_names[k];
@@ -43,12 +44,14 @@ const char *sml_class_name(const sml_dataset *ds, int k, char *buf, size_t len) 
   return buf;
 }
 
-int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges,
-                   sml_err *err) {
+int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err) {
   switch (s->format) {
-    case SML_FORMAT_IDX: return sml_idx_read(s, nranges, ranges, err);
-    case SML_FORMAT_CIFAR: return sml_cifar_read(s, nranges, ranges, err);
-    case SML_FORMAT_HDF5: return sml_h5_read(s, nranges, ranges, err);
+    case SML_FORMAT_IDX:
+      return sml_idx_read(s, nranges, ranges, err);
+    case SML_FORMAT_CIFAR:
+      return sml_cifar_read(s, nranges, ranges, err);
+    case SML_FORMAT_HDF5:
+      return sml_h5_read(s, nranges, ranges, err);
   }
   return sml_fail(err, SML_ERUNTIME, "unknown dataset format");
 }
@@ -150,7 +153,8 @@ static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path
   if (!is_file(path)) {
     struct stat st;
     if (stat(path, &st) == 0)
-      return sml_fail(err, SML_EINPUT, "%s: not a regular file (a pipe, device or socket cannot be read in shards)", path);
+      return sml_fail(err, SML_EINPUT, "%s: not a regular file (a pipe, device or socket cannot be read in shards)",
+                      path);
   }
   unsigned char magic[8] = {0};
   if (file_magic(path, magic, sizeof magic) != 0 && !has_suffix(path, ".bin"))
@@ -173,13 +177,13 @@ static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path
     if (!idx_labels_for(path, labels))
       return sml_fail(err, SML_EINPUT,
                       "%s: cannot find the matching labels file (expected the name with "
-                      "'images-idx3' replaced by 'labels-idx1')", path);
+                      "'images-idx3' replaced by 'labels-idx1')",
+                      path);
     ds->format = SML_FORMAT_IDX;
     set_idx_identity(ds, path);
     return sml_idx_probe(split, path, labels, err);
   }
-  return sml_fail(err, SML_EINPUT,
-                  "%s: unknown format (expected IDX [.gz], CIFAR-10 .bin or shardml HDF5)", path);
+  return sml_fail(err, SML_EINPUT, "%s: unknown format (expected IDX [.gz], CIFAR-10 .bin or shardml HDF5)", path);
 }
 
 /* Finds a single .h5/.hdf5 file in dir, if there is exactly one. */
@@ -231,7 +235,8 @@ static int probe_dir(sml_dataset *ds, const char *dir, sml_err *err) {
   if (find_single_h5(dir, h5)) return probe_file(ds, &ds->train_src, h5, err);
   return sml_fail(err, SML_EINPUT,
                   "%s: no dataset found (looked for IDX train-images-idx3-ubyte[.gz], CIFAR-10 "
-                  "data_batch_1.bin, or a single .h5 file)", dir);
+                  "data_batch_1.bin, or a single .h5 file)",
+                  dir);
 }
 
 /* Primary source: the training split and, when the source has one, the test split. */
@@ -243,8 +248,8 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
     if (!opt->path)
       return sml_fail(err, SML_EINPUT,
                       "%s: default dataset not found; install it with 'apt-get install %s' "
-                      "(jobs/setup-debian.sh does), or name another dataset", path,
-                      SML_DEFAULT_DATA_PACKAGE);
+                      "(jobs/setup-debian.sh does), or name another dataset",
+                      path, SML_DEFAULT_DATA_PACKAGE);
     return sml_fail(err, SML_EINPUT, "%s: %s", path, strerror(errno));
   }
   if (S_ISDIR(st.st_mode)) {
@@ -254,8 +259,7 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
     if (ds->format == SML_FORMAT_HDF5) {
       /* shardml's HDF5 file may hold its test split under /test. */
       sml_err ignore;
-      if (sml_h5_probe(&ds->test_src, path, "/test", &ignore) != SML_OK)
-        memset(&ds->test_src, 0, sizeof ds->test_src);
+      if (sml_h5_probe(&ds->test_src, path, "/test", &ignore) != SML_OK) memset(&ds->test_src, 0, sizeof ds->test_src);
     }
   }
   if (opt->test_path) {
@@ -271,11 +275,10 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
   if (ds->train_src.count == 0)
     return sml_fail(err, SML_EINPUT, "%s: the training split holds no images", ds->train_src.files[0]);
   if (ds->test_src.count > 0 &&
-      (ds->test_src.height != ds->height || ds->test_src.width != ds->width ||
-       ds->test_src.channels != ds->channels))
+      (ds->test_src.height != ds->height || ds->test_src.width != ds->width || ds->test_src.channels != ds->channels))
     return sml_fail(err, SML_EINPUT, "%s: test images are %dx%dx%d but training images are %dx%dx%d",
-                    ds->test_src.files[0], ds->test_src.height, ds->test_src.width,
-                    ds->test_src.channels, ds->height, ds->width, ds->channels);
+                    ds->test_src.files[0], ds->test_src.height, ds->test_src.width, ds->test_src.channels, ds->height,
+                    ds->width, ds->channels);
   return SML_OK;
 }
 
@@ -289,14 +292,13 @@ static void shard_alloc(sml_shard *sh, int64_t total, int64_t first, int64_t cou
   sh->labels = SML_ALLOC((size_t)count);
 }
 
-static int check_labels(const sml_dataset *ds, const sml_split_source *src, const sml_shard *sh,
-                        int64_t split_offset, sml_err *err) {
+static int check_labels(const sml_dataset *ds, const sml_split_source *src, const sml_shard *sh, int64_t split_offset,
+                        sml_err *err) {
   for (int64_t i = 0; i < sh->count; i++) {
     if (sh->labels[i] >= ds->num_classes) {
       int64_t index = split_offset + sh->first + i;
       return sml_fail(err, SML_EINPUT, "%s: label %d of image %lld is out of range (%d classes)",
-                      sml_split_file_of(src, index), sh->labels[i], (long long)index,
-                      ds->num_classes);
+                      sml_split_file_of(src, index), sh->labels[i], (long long)index, ds->num_classes);
     }
   }
   return SML_OK;
@@ -304,13 +306,17 @@ static int check_labels(const sml_dataset *ds, const sml_split_source *src, cons
 
 static int validation_count(const sml_data_options *opt, int64_t n, int64_t *out, sml_err *err) {
   *out = 0;
-  if (opt->val_count < 0) return sml_fail_quantity(err, SML_EINPUT, "validation size", " %lld: must not be negative", (long long)opt->val_count);
+  if (opt->val_count < 0)
+    return sml_fail_quantity(err, SML_EINPUT, "validation size", " %lld: must not be negative",
+                             (long long)opt->val_count);
   if (opt->val_fraction < 0 || opt->val_fraction >= 1)
-    return sml_fail_quantity(err, SML_EINPUT, "validation size", " %g: a fraction must be in [0, 1)", opt->val_fraction);
+    return sml_fail_quantity(err, SML_EINPUT, "validation size", " %g: a fraction must be in [0, 1)",
+                             opt->val_fraction);
   int64_t v = opt->val_count > 0 ? opt->val_count : (int64_t)(opt->val_fraction * (double)n);
   if (v >= n)
-    return sml_fail_quantity(err, SML_EINPUT, "validation size", " %lld: leaves no training images (the training split has %lld)",
-                    (long long)v, (long long)n);
+    return sml_fail_quantity(err, SML_EINPUT, "validation size",
+                             " %lld: leaves no training images (the training split has %lld)", (long long)v,
+                             (long long)n);
   *out = v;
   return SML_OK;
 }
@@ -359,10 +365,11 @@ static void split_validation(sml_dataset *ds, const sml_data_options *opt, int64
 /* This rank's block of the training file and its test shard: local work
  * only (no collective), so that a failure on one rank cannot leave the
  * others waiting in one. */
-static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_shard *block,
-                      int64_t *n_val, sml_err *err) {
+static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_comm *c, sml_shard *block, int64_t *n_val,
+                      sml_err *err) {
   SML_TRY(probe_sources(ds, opt, err));
-  if (opt->limit < 0) return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: must not be negative", (long long)opt->limit);
+  if (opt->limit < 0)
+    return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: must not be negative", (long long)opt->limit);
   const int64_t n_file = opt->limit > 0 && opt->limit < ds->train_src.count ? opt->limit : ds->train_src.count;
   SML_TRY(validation_count(opt, n_file, n_val, err));
   const int64_t dim = sml_dataset_dim(ds);
@@ -390,18 +397,19 @@ int sml_check_geometry(const char *path, const char *what, int64_t count, int64_
   const int64_t capacity = file_size * SML_GZIP_MAX_RATIO;
   if (count < 0) return sml_fail(err, SML_EINPUT, "%s: %s: image count %lld", path, what, (long long)count);
   if (height < 1 || height > SML_MAX_SIDE)
-    return sml_fail(err, SML_EINPUT, "%s: %s: height %lld, expected 1 to %d", path, what, (long long)height, SML_MAX_SIDE);
+    return sml_fail(err, SML_EINPUT, "%s: %s: height %lld, expected 1 to %d", path, what, (long long)height,
+                    SML_MAX_SIDE);
   if (width < 1 || width > SML_MAX_SIDE)
-    return sml_fail(err, SML_EINPUT, "%s: %s: width %lld, expected 1 to %d", path, what, (long long)width, SML_MAX_SIDE);
+    return sml_fail(err, SML_EINPUT, "%s: %s: width %lld, expected 1 to %d", path, what, (long long)width,
+                    SML_MAX_SIDE);
   if (channels < 1 || channels > 4)
     return sml_fail(err, SML_EINPUT, "%s: %s: %lld channels, expected 1 to 4", path, what, (long long)channels);
   const int64_t dim = height * width * channels; /* < 2^34: no overflow */
   int64_t bytes;
   if (__builtin_mul_overflow(count, dim, &bytes) || bytes > capacity)
     return sml_fail(err, SML_EINPUT,
-                    "%s: %s: %lld images of %lldx%lldx%lld bytes, more than a file of %lld bytes can hold",
-                    path, what, (long long)count, (long long)height, (long long)width, (long long)channels,
-                    (long long)file_size);
+                    "%s: %s: %lld images of %lldx%lldx%lld bytes, more than a file of %lld bytes can hold", path, what,
+                    (long long)count, (long long)height, (long long)width, (long long)channels, (long long)file_size);
   return SML_OK;
 }
 

@@ -35,8 +35,8 @@ static int check_uint8(hid_t dset, const char *path, const char *name, sml_err *
 }
 
 /* Opens dataset `name`, checks its rank and element type, returns dims. */
-static int open_checked(hid_t file, const char *path, const char *name, int want_rank,
-                        hsize_t *dims, hid_t *out, sml_err *err) {
+static int open_checked(hid_t file, const char *path, const char *name, int want_rank, hsize_t *dims, hid_t *out,
+                        sml_err *err) {
   *out = H5I_INVALID_HID;
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
     return sml_fail(err, SML_EINPUT, "%s: no dataset %s %s", path, name, layout_hint);
@@ -48,8 +48,7 @@ static int open_checked(hid_t file, const char *path, const char *name, int want
   H5Sclose(space);
   int st = SML_OK;
   if (rank != want_rank)
-    st = sml_fail(err, SML_EINPUT, "%s: %s has rank %d, expected %d %s", path, name, rank,
-                  want_rank, layout_hint);
+    st = sml_fail(err, SML_EINPUT, "%s: %s has rank %d, expected %d %s", path, name, rank, want_rank, layout_hint);
   if (st == SML_OK) st = check_uint8(d, path, name, err);
   if (st != SML_OK) {
     H5Dclose(d);
@@ -127,15 +126,20 @@ static int check_chunks(hid_t d, hid_t dcpl, const char *path, const char *name,
     haddr_t addr = HADDR_UNDEF;
     hsize_t size = 0;
     if (H5Dget_chunk_info_by_coord(d, at, &mask, &addr, &size) < 0 || addr == HADDR_UNDEF)
-      return sml_fail(err, SML_EINPUT, "%s: %s: the chunk at record %llu was never written (or the chunk index is "
-                      "corrupt)", path, name, (unsigned long long)at[0]);
+      return sml_fail(err, SML_EINPUT,
+                      "%s: %s: the chunk at record %llu was never written (or the chunk index is "
+                      "corrupt)",
+                      path, name, (unsigned long long)at[0]);
     if (file_size != HADDR_UNDEF && (addr > file_size || size > file_size - addr))
-      return sml_fail(err, SML_EINPUT, "%s: %s: the chunk at record %llu lies beyond the end of the file (truncated or "
-                      "corrupt)", path, name, (unsigned long long)at[0]);
+      return sml_fail(err, SML_EINPUT,
+                      "%s: %s: the chunk at record %llu lies beyond the end of the file (truncated or "
+                      "corrupt)",
+                      path, name, (unsigned long long)at[0]);
     if (nfilters == 0 && size != expect)
-      return sml_fail(err, SML_EINPUT, "%s: %s: the chunk at record %llu stores %llu bytes, its shape needs %llu "
-                      "(corrupt chunk index)", path, name, (unsigned long long)at[0], (unsigned long long)size,
-                      (unsigned long long)expect);
+      return sml_fail(err, SML_EINPUT,
+                      "%s: %s: the chunk at record %llu stores %llu bytes, its shape needs %llu "
+                      "(corrupt chunk index)",
+                      path, name, (unsigned long long)at[0], (unsigned long long)size, (unsigned long long)expect);
     int k = rank - 1;
     while (k >= 0 && (at[k] += chunk[k]) >= dims[k]) at[k--] = 0;
     if (k < 0) return SML_OK;
@@ -155,8 +159,8 @@ static int probe_impl(sml_split_source *s, const char *path, const char *group, 
   int st = open_checked(f, path, iname, 4, idims, &di, err);
   if (st == SML_OK) st = open_checked(f, path, lname, 1, ldims, &dl, err);
   if (st == SML_OK && ldims[0] != idims[0])
-    st = sml_fail(err, SML_EINPUT, "%s: %s holds %llu labels but %s holds %llu images", path,
-                  lname, (unsigned long long)ldims[0], iname, (unsigned long long)idims[0]);
+    st = sml_fail(err, SML_EINPUT, "%s: %s holds %llu labels but %s holds %llu images", path, lname,
+                  (unsigned long long)ldims[0], iname, (unsigned long long)idims[0]);
   if (st == SML_OK) { /* the declared shape, against what the file can hold (compressed or not) */
     struct stat fs;
     const int64_t size = stat(path, &fs) == 0 ? (int64_t)fs.st_size : 0;
@@ -260,7 +264,11 @@ static int rehearse_dataset(const char *path, void *arg, sml_err *err) {
   }
   const int64_t dim = (int64_t)s.height * s.width * s.channels, n = s.count < 16 ? s.count : 16;
   uint8_t *images = malloc((size_t)(2 * n * dim) + 1), *labels = malloc((size_t)(2 * n) + 1);
-  if (!images || !labels) { free(images); free(labels); return SML_OK; }
+  if (!images || !labels) {
+    free(images);
+    free(labels);
+    return SML_OK;
+  }
   sml_read_range r[2] = {{.first = 0, .count = n, .images = images, .labels = labels},
                          {.first = s.count - n, .count = n, .images = images + n * dim, .labels = labels + n}};
   const int st = sml_h5_read(&s, s.count > 2 * n ? 2 : 1, r, err);
@@ -282,10 +290,8 @@ int sml_h5_read_class_names(sml_dataset *ds, const char *path, sml_err *err) {
     st = sml_fail(err, SML_EINPUT, "%s: missing attribute class_names on / %s", path, layout_hint);
   } else {
     int n = read_string_array(f, "class_names", ds->class_names, SML_MAX_CLASSES);
-    if (n < 1)
-      st = sml_fail(err, SML_EINPUT, "%s: class_names must be 1 to %d strings", path, SML_MAX_CLASSES);
-    else
-      ds->num_classes = n;
+    if (n < 1) st = sml_fail(err, SML_EINPUT, "%s: class_names must be 1 to %d strings", path, SML_MAX_CLASSES);
+    else ds->num_classes = n;
   }
   char source[sizeof ds->source];
   if (st == SML_OK && read_string_attr(f, "source", source, sizeof source) == 0)
@@ -308,15 +314,13 @@ int sml_h5_read(const sml_split_source *s, int nranges, const sml_read_range *ra
       uint8_t *dst = which == 0 ? ranges[i].images : ranges[i].labels;
       if (!dst || ranges[i].count == 0) continue;
       hsize_t start[4] = {(hsize_t)ranges[i].first, 0, 0, 0};
-      hsize_t count[4] = {(hsize_t)ranges[i].count, (hsize_t)s->height, (hsize_t)s->width,
-                          (hsize_t)s->channels};
+      hsize_t count[4] = {(hsize_t)ranges[i].count, (hsize_t)s->height, (hsize_t)s->width, (hsize_t)s->channels};
       int rank = which == 0 ? 4 : 1;
       H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
       hid_t mspace = H5Screate_simple(rank, count, NULL);
       if (H5Dread(d, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, dst) < 0)
-        st = sml_fail(err, SML_EINPUT, "%s: cannot read %s records [%lld, %lld): file corrupt?",
-                      s->files[0], names[which], (long long)ranges[i].first,
-                      (long long)(ranges[i].first + ranges[i].count));
+        st = sml_fail(err, SML_EINPUT, "%s: cannot read %s records [%lld, %lld): file corrupt?", s->files[0],
+                      names[which], (long long)ranges[i].first, (long long)(ranges[i].first + ranges[i].count));
       H5Sclose(mspace);
     }
     H5Sclose(fspace);
@@ -335,8 +339,7 @@ static void write_u8(sml_h5_writer *w, const char *name, int rank, const hsize_t
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t d = H5Dcreate2((hid_t)w->file, name, H5T_NATIVE_UINT8, space, lcpl, dcpl, H5P_DEFAULT);
-  if (d < 0 || (dims[0] > 0 && H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0))
-    w->failed = 1;
+  if (d < 0 || (dims[0] > 0 && H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)) w->failed = 1;
   if (d >= 0) H5Dclose(d);
   H5Pclose(lcpl);
   H5Pclose(dcpl);

@@ -50,24 +50,20 @@ static int read_header(gzFile f, const char *path, uint32_t *words, int nwords, 
 
 /* For a raw file the size is known up front, so every rank (not only the
  * one whose block is at the end) sees a truncated or padded file. */
-static int check_raw_size(gzFile f, const char *path, int64_t expected, const char *what,
-                          sml_err *err) {
+static int check_raw_size(gzFile f, const char *path, int64_t expected, const char *what, sml_err *err) {
   if (!gzdirect(f)) return SML_OK;
   struct stat st;
   if (stat(path, &st) != 0) return sml_fail(err, SML_EINPUT, "%s: cannot stat", path);
   if ((int64_t)st.st_size < expected)
-    return sml_fail(err, SML_EINPUT,
-                    "%s: truncated: %lld bytes, but the header announces %s needing %lld bytes",
-                    path, (long long)st.st_size, what, (long long)expected);
+    return sml_fail(err, SML_EINPUT, "%s: truncated: %lld bytes, but the header announces %s needing %lld bytes", path,
+                    (long long)st.st_size, what, (long long)expected);
   if ((int64_t)st.st_size > expected)
-    return sml_fail(err, SML_EINPUT,
-                    "%s: %lld bytes, more than the %lld bytes the header announces (%s)", path,
+    return sml_fail(err, SML_EINPUT, "%s: %lld bytes, more than the %lld bytes the header announces (%s)", path,
                     (long long)st.st_size, (long long)expected, what);
   return SML_OK;
 }
 
-int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labels_path,
-                  sml_err *err) {
+int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labels_path, sml_err *err) {
   memset(s, 0, sizeof *s);
   s->format = SML_FORMAT_IDX;
   uint32_t ih[4] = {0}, lh[2] = {0};
@@ -77,8 +73,7 @@ int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labe
   if (!f) return SML_EINPUT;
   int st = read_header(f, images_path, ih, 1, err);
   if (st == SML_OK && ih[0] != IDX_IMAGES_MAGIC)
-    st = sml_fail(err, SML_EINPUT,
-                  "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte images)",
+    st = sml_fail(err, SML_EINPUT, "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte images)",
                   images_path, ih[0], IDX_IMAGES_MAGIC);
   if (st == SML_OK) st = read_header(f, images_path, ih + 1, 3, err);
   if (st == SML_OK && ih[1] == 0) st = sml_fail(err, SML_EINPUT, "%s: the IDX header announces no images", images_path);
@@ -98,13 +93,11 @@ int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labe
   if (!f) return SML_EINPUT;
   st = read_header(f, labels_path, lh, 1, err);
   if (st == SML_OK && lh[0] != IDX_LABELS_MAGIC)
-    st = sml_fail(err, SML_EINPUT,
-                  "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte labels)",
+    st = sml_fail(err, SML_EINPUT, "%s: bad magic number 0x%08x, expected 0x%08x (IDX unsigned-byte labels)",
                   labels_path, lh[0], IDX_LABELS_MAGIC);
   if (st == SML_OK) st = read_header(f, labels_path, lh + 1, 1, err);
   if (st == SML_OK && lh[1] != ih[1])
-    st = sml_fail(err, SML_EINPUT, "%s: %u labels, but %s holds %u images", labels_path, lh[1],
-                  images_path, ih[1]);
+    st = sml_fail(err, SML_EINPUT, "%s: %u labels, but %s holds %u images", labels_path, lh[1], images_path, ih[1]);
   if (st == SML_OK) {
     snprintf(what, sizeof what, "%u labels", lh[1]);
     st = check_raw_size(f, labels_path, 8 + (int64_t)lh[1], what, err);
@@ -122,11 +115,9 @@ int sml_idx_probe(sml_split_source *s, const char *images_path, const char *labe
   return SML_OK;
 }
 
-static int read_exact(gzFile f, const char *path, uint8_t *dst, int64_t bytes, int64_t offset,
-                      sml_err *err) {
+static int read_exact(gzFile f, const char *path, uint8_t *dst, int64_t bytes, int64_t offset, sml_err *err) {
   if (gzseek(f, (z_off_t)offset, SEEK_SET) != (z_off_t)offset)
-    return sml_fail(err, SML_EINPUT, "%s: truncated: cannot reach byte %lld", path,
-                    (long long)offset);
+    return sml_fail(err, SML_EINPUT, "%s: truncated: cannot reach byte %lld", path, (long long)offset);
   int64_t done = 0;
   while (done < bytes) {
     unsigned part = bytes - done < GZ_READ_CHUNK ? (unsigned)(bytes - done) : GZ_READ_CHUNK;
@@ -134,25 +125,22 @@ static int read_exact(gzFile f, const char *path, uint8_t *dst, int64_t bytes, i
     if (got <= 0) {
       int zerr = 0;
       const char *zmsg = gzerror(f, &zerr);
-      return sml_fail(err, SML_EINPUT, "%s: truncated or corrupt: expected %lld bytes at offset %lld%s%s",
-                      path, (long long)bytes, (long long)offset, zerr ? ": " : "",
-                      zerr ? zmsg : "");
+      return sml_fail(err, SML_EINPUT, "%s: truncated or corrupt: expected %lld bytes at offset %lld%s%s", path,
+                      (long long)bytes, (long long)offset, zerr ? ": " : "", zerr ? zmsg : "");
     }
     done += got;
   }
   return SML_OK;
 }
 
-int sml_idx_read(const sml_split_source *s, int nranges, const sml_read_range *ranges,
-                 sml_err *err) {
+int sml_idx_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err) {
   const int64_t dim = (int64_t)s->height * s->width * s->channels;
   int st = SML_OK;
   gzFile f = open_gz(s->files[0], err);
   if (!f) return SML_EINPUT;
   for (int i = 0; i < nranges && st == SML_OK; i++)
     if (ranges[i].images && ranges[i].count > 0)
-      st = read_exact(f, s->files[0], ranges[i].images, ranges[i].count * dim,
-                      16 + ranges[i].first * dim, err);
+      st = read_exact(f, s->files[0], ranges[i].images, ranges[i].count * dim, 16 + ranges[i].first * dim, err);
   gzclose(f);
   if (st != SML_OK) return st;
 

@@ -36,8 +36,7 @@ void sml_prep_free(sml_prep *p) {
   p->mean = NULL;
 }
 
-void sml_prep_batch(const sml_prep *p, const uint8_t *images, const int64_t *idx, int64_t batch,
-                    float *out) {
+void sml_prep_batch(const sml_prep *p, const uint8_t *images, const int64_t *idx, int64_t batch, float *out) {
   sml_kernels_active()->prep_batch(out, images, idx, batch, p->dim, p->mean);
 }
 

@@ -23,10 +23,8 @@ int sml_split_mode_parse(const char *s, sml_split_mode *mode) {
 
 void sml_split_describe(const sml_split_rule *rule, char *out, size_t len) {
   if (rule->shuffle)
-    snprintf(out, len, "%s, shuffled with seed %llu", sml_split_mode_name(rule->mode),
-             (unsigned long long)rule->seed);
-  else
-    snprintf(out, len, "%s, in file order", sml_split_mode_name(rule->mode));
+    snprintf(out, len, "%s, shuffled with seed %llu", sml_split_mode_name(rule->mode), (unsigned long long)rule->seed);
+  else snprintf(out, len, "%s, in file order", sml_split_mode_name(rule->mode));
 }
 
 /* Members of each class in file order: members[start[k] .. start[k+1]). */
@@ -104,11 +102,15 @@ void sml_split_folds(const sml_split_rule *rule, const uint8_t *labels, int64_t 
     for (int64_t i = 0; i < count; i++) fold[members[start[k] + i]] = dealt[i];
     sorted_start += size;
   }
-  free(start); free(members); free(dealt); free(by_appearance); free(seen);
+  free(start);
+  free(members);
+  free(dealt);
+  free(by_appearance);
+  free(seen);
 }
 
-void sml_split_holdout(const sml_split_rule *rule, const uint8_t *labels, int64_t n, int num_classes,
-                       int64_t n_val, int *part) {
+void sml_split_holdout(const sml_split_rule *rule, const uint8_t *labels, int64_t n, int num_classes, int64_t n_val,
+                       int *part) {
   if (rule->mode == SML_SPLIT_CONTIGUOUS) {
     const int64_t sizes[2] = {n - n_val, n_val};
     contiguous_parts(rule, n, 2, sizes, part);
@@ -145,7 +147,10 @@ void sml_split_holdout(const sml_split_rule *rule, const uint8_t *labels, int64_
     if (rule->shuffle) shuffle_ints(dealt, size, rule->seed, (uint64_t)k);
     for (int64_t i = 0; i < size; i++) part[members[start[k] + i]] = dealt[i];
   }
-  free(start); free(members); free(share); free(dealt);
+  free(start);
+  free(members);
+  free(share);
+  free(dealt);
 }
 
 int sml_split_missing_classes(const uint8_t *labels, const int *part, int64_t n, int which, int num_classes,

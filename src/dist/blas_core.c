@@ -16,13 +16,12 @@ static const struct {
   const char *name;
   int level;
 } core_levels[] = {
-    {"Prescott", 1},   {"Core2", 1},      {"Penryn", 1},         {"Dunnington", 1},
-    {"Nehalem", 1},    {"Atom", 1},       {"Opteron", 1},        {"Opteron(SSE3)", 1},
-    {"Barcelona", 1},  {"Nano", 1},       {"Bobcat", 1},         {"Katmai", 1},
-    {"Coppermine", 1}, {"Northwood", 1},  {"Banias", 1},         {"Athlon", 1},
-    {"Sandybridge", 2}, {"Bulldozer", 2}, {"Piledriver", 2},
-    {"Haswell", 3},    {"Steamroller", 3}, {"Excavator", 3},     {"Zen", 3},
-    {"SkylakeX", 4},   {"Cooperlake", 4}, {"SapphireRapids", 4},
+    {"Prescott", 1},       {"Core2", 1},       {"Penryn", 1},        {"Dunnington", 1}, {"Nehalem", 1},
+    {"Atom", 1},           {"Opteron", 1},     {"Opteron(SSE3)", 1}, {"Barcelona", 1},  {"Nano", 1},
+    {"Bobcat", 1},         {"Katmai", 1},      {"Coppermine", 1},    {"Northwood", 1},  {"Banias", 1},
+    {"Athlon", 1},         {"Sandybridge", 2}, {"Bulldozer", 2},     {"Piledriver", 2}, {"Haswell", 3},
+    {"Steamroller", 3},    {"Excavator", 3},   {"Zen", 3},           {"SkylakeX", 4},   {"Cooperlake", 4},
+    {"SapphireRapids", 4},
 };
 
 int sml_blas_core_level(const char *core) {
@@ -81,9 +80,8 @@ const char *sml_cpu_best_core(void) {
 #if defined(__x86_64__) || defined(__i386__)
   /* __builtin_cpu_supports also checks that the OS saves the wide registers. */
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512cd"))
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd"))
     return "SkylakeX";
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
   if (__builtin_cpu_supports("avx")) return "Sandybridge";

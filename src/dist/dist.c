@@ -33,8 +33,7 @@ sml_comm sml_comm_split(const sml_comm *c, int color, int key) {
 }
 
 void sml_comm_free(sml_comm *c) {
-  if (c->comm != MPI_COMM_NULL && c->comm != MPI_COMM_WORLD && c->comm != MPI_COMM_SELF)
-    MPI_Comm_free(&c->comm);
+  if (c->comm != MPI_COMM_NULL && c->comm != MPI_COMM_WORLD && c->comm != MPI_COMM_SELF) MPI_Comm_free(&c->comm);
 }
 
 /* Without OMP_NUM_THREADS, OpenMP starts one thread per CPU this process
@@ -103,8 +102,7 @@ int sml_agree(const sml_comm *c, int status, sml_err *err) {
   return worst;
 }
 
-static void allreduce_chunked(const sml_comm *c, void *buf, int64_t n, size_t elem,
-                              MPI_Datatype type, MPI_Op op) {
+static void allreduce_chunked(const sml_comm *c, void *buf, int64_t n, size_t elem, MPI_Datatype type, MPI_Op op) {
   char *p = buf;
   for (int64_t done = 0; done < n; done += SML_MPI_CHUNK) {
     int64_t part = n - done < SML_MPI_CHUNK ? n - done : SML_MPI_CHUNK;
@@ -213,8 +211,7 @@ void sml_gather_bytes(const sml_comm *c, const void *in, int64_t bytes, void *ou
 }
 
 /* Point-to-point so that blocks above 2 GiB need no MPI-4 large counts. */
-void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out,
-                       const int64_t *counts, int root) {
+void sml_gatherv_bytes(const sml_comm *c, const void *in, int64_t bytes, void *out, const int64_t *counts, int root) {
   const int tag = 7301;
   if (c->rank != root) {
     const char *p = in;
@@ -297,8 +294,7 @@ void sml_allgatherv_rows_f32(const sml_comm *c, float *rows, int64_t row_len, co
 void sml_reduce_max_u8(const sml_comm *c, uint8_t *buf, int64_t n, int root) {
   for (int64_t done = 0; done < n; done += SML_MPI_CHUNK) {
     int64_t part = n - done < SML_MPI_CHUNK ? n - done : SML_MPI_CHUNK;
-    MPI_Reduce(c->rank == root ? MPI_IN_PLACE : buf + done, buf + done, (int)part, MPI_UINT8_T, MPI_MAX, root,
-               c->comm);
+    MPI_Reduce(c->rank == root ? MPI_IN_PLACE : buf + done, buf + done, (int)part, MPI_UINT8_T, MPI_MAX, root, c->comm);
   }
 }
 

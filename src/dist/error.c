@@ -74,8 +74,7 @@ void *sml_alloc_comm_or_die(size_t bytes, const char *file, int line) {
 void *sml_calloc_or_die(size_t count, size_t size, const char *file, int line) {
   void *p = calloc(count ? count : 1, size ? size : 1);
   if (!p) {
-    fprintf(stderr, "shardml: out of memory allocating %zu x %zu bytes at %s:%d\n", count, size,
-            file, line);
+    fprintf(stderr, "shardml: out of memory allocating %zu x %zu bytes at %s:%d\n", count, size, file, line);
     abort_job();
   }
   return p;

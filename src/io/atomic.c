@@ -106,7 +106,8 @@ int sml_atomic_commit(sml_atomic_file *a, sml_err *err) {
 /* A directory the user named: failures the user can fix (permissions, a
  * read-only filesystem, a file in the way) are bad input, exit 2. */
 static int dir_error(const char *path, int e, sml_err *err) {
-  return sml_fail(err, user_fixable(e) ? SML_EINPUT : SML_ERUNTIME, "%s: cannot create directory: %s", path, strerror(e));
+  return sml_fail(err, user_fixable(e) ? SML_EINPUT : SML_ERUNTIME, "%s: cannot create directory: %s", path,
+                  strerror(e));
 }
 
 int sml_mkdirs(const char *dir, sml_err *err) {

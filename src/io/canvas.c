@@ -40,7 +40,8 @@ int sml_canvas_text(sml_canvas *c, int x, int y, const char *text, int max_chars
     const uint8_t *glyph = sml_font6x10[ch >= 32 && ch < 127 ? ch - 32 : '?' - 32];
     for (int row = 0; row < SML_FONT_H; row++)
       for (int col = 0; col < SML_FONT_W; col++)
-        if (glyph[row] & (1u << (SML_FONT_W - 1 - col))) sml_canvas_fill(c, x + n * SML_FONT_W + col, y + row, 1, 1, rgb);
+        if (glyph[row] & (1u << (SML_FONT_W - 1 - col)))
+          sml_canvas_fill(c, x + n * SML_FONT_W + col, y + row, 1, 1, rgb);
   }
   return n * SML_FONT_W;
 }

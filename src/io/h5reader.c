@@ -29,8 +29,8 @@ int sml_h5r_has(const sml_h5_reader *r, const char *name) {
 
 int sml_h5r_has_attr(const sml_h5_reader *r, const char *name) { return H5Aexists((hid_t)r->file, name) > 0; }
 
-static int read_dataset(const sml_h5_reader *r, const char *name, hid_t memtype, void *out, int64_t max,
-                        int64_t *n, int exact, sml_err *err) {
+static int read_dataset(const sml_h5_reader *r, const char *name, hid_t memtype, void *out, int64_t max, int64_t *n,
+                        int exact, sml_err *err) {
   if (H5Lexists((hid_t)r->file, name, H5P_DEFAULT) <= 0)
     return sml_fail(err, SML_EINPUT, "%s: no dataset %s", r->path, name);
   hid_t d = H5Dopen2((hid_t)r->file, name, H5P_DEFAULT);
@@ -41,7 +41,8 @@ static int read_dataset(const sml_h5_reader *r, const char *name, hid_t memtype,
     st = sml_fail(err, SML_EINPUT, "%s: %s has %lld values, expected %s%lld", r->path, name, (long long)count,
                   exact ? "" : "at most ", (long long)max);
   else if (count > 0 && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    st = sml_fail(err, SML_EINPUT, "%s: corrupt: cannot read %s (a checksum fails, or the file is truncated)", r->path, name);
+    st = sml_fail(err, SML_EINPUT, "%s: corrupt: cannot read %s (a checksum fails, or the file is truncated)", r->path,
+                  name);
   if (n) *n = count;
   H5Sclose(s);
   H5Dclose(d);

@@ -77,7 +77,10 @@ int sml_h5_vet(const char *path, const char *what, sml_h5_vet_fn rehearse, void 
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     const double left = limit - ((double)(now.tv_sec - t0.tv_sec) + 1e-9 * (double)(now.tv_nsec - t0.tv_nsec));
-    if (left <= 0) { timed_out = 1; break; }
+    if (left <= 0) {
+      timed_out = 1;
+      break;
+    }
     struct pollfd p = {.fd = fds[0], .events = POLLIN};
     const int r = poll(&p, 1, (int)(left * 1000) + 1);
     if (r < 0 && errno == EINTR) continue; /* a preemption signal: keep waiting, the read is short */
@@ -90,11 +93,14 @@ int sml_h5_vet(const char *path, const char *what, sml_h5_vet_fn rehearse, void 
   close(fds[0]);
   if (timed_out) kill(pid, SIGKILL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
   report[got] = '\0';
   if (timed_out)
-    return sml_fail(err, SML_EINPUT, "%s: HDF5 did not finish reading the %s within %g s (a corrupt file can make "
-                    "it loop; SHARDML_HDF5_TIMEOUT sets the limit)", path, what, limit);
+    return sml_fail(err, SML_EINPUT,
+                    "%s: HDF5 did not finish reading the %s within %g s (a corrupt file can make "
+                    "it loop; SHARDML_HDF5_TIMEOUT sets the limit)",
+                    path, what, limit);
   int st = -1, off_msg = 0;
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && sscanf(report, "%d %n", &st, &off_msg) >= 1) {
     if (st == SML_OK) return SML_OK;

@@ -28,9 +28,9 @@ int64_t sml_h5_fapl(void) {
  * is kept and written by shardml; H5Fget_file_image on an open file gives
  * a superblock whose checksum HDF5 1.10 then rejects. */
 struct sml_h5_image {
-  void *buf;      /* what the driver holds */
-  size_t size;    /* its allocation */
-  void *closed;   /* the buffer released at close: the finished file */
+  void *buf;    /* what the driver holds */
+  size_t size;  /* its allocation */
+  void *closed; /* the buffer released at close: the finished file */
 };
 static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
   (void)op;
@@ -40,14 +40,18 @@ static void *image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
   return im->buf;
 }
 static void *image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata) {
-  (void)op; (void)udata;
+  (void)op;
+  (void)udata;
   return memcpy(dest, src, size);
 }
 static void *image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
   (void)op;
   sml_h5_image *im = udata;
   void *p = realloc(ptr, size ? size : 1);
-  if (p) { im->buf = p; im->size = size; }
+  if (p) {
+    im->buf = p;
+    im->size = size;
+  }
   return p;
 }
 static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
@@ -58,7 +62,10 @@ static herr_t image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
   return 0;
 }
 static void *udata_copy(void *udata) { return udata; } /* one writer owns it */
-static herr_t udata_free(void *udata) { (void)udata; return 0; }
+static herr_t udata_free(void *udata) {
+  (void)udata;
+  return 0;
+}
 
 /* End of file recorded in a version 2 or 3 superblock (offset 28, little
  * endian): the file's true length within the driver's larger buffer. */
@@ -78,8 +85,8 @@ int sml_h5w_open(sml_h5_writer *w, const char *path, sml_err *err) {
   if (!w->image) return sml_fail(err, SML_ERUNTIME, "%s: out of memory", w->tmp);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_core(fapl, (size_t)1 << 20, 0); /* in memory; written at commit */
-  H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free, udata_copy, udata_free,
-                                    w->image};
+  H5FD_file_image_callbacks_t cb = {image_malloc, image_memcpy, image_realloc, image_free,
+                                    udata_copy,   udata_free,   w->image};
   H5Pset_file_image_callbacks(fapl, &cb);
   H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
   hid_t f = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
@@ -117,8 +124,8 @@ int64_t sml_h5w_dcpl(int ndim, const unsigned long long *dims, int64_t elem_byte
 
 /* A dataset of file type ftype from memory of type mtype; groups on the
  * path are created as needed. */
-static void write_dataset(sml_h5_writer *w, const char *name, int ndim, const int64_t *shape, hid_t ftype,
-                          hid_t mtype, const void *data) {
+static void write_dataset(sml_h5_writer *w, const char *name, int ndim, const int64_t *shape, hid_t ftype, hid_t mtype,
+                          const void *data) {
   hsize_t dims[8], count = 1;
   for (int i = 0; i < ndim; i++) count *= (dims[i] = (hsize_t)shape[i]);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
@@ -197,7 +204,8 @@ int sml_h5w_commit(sml_h5_writer *w, sml_err *err) {
   sml_atomic_file a;
   int st = sml_atomic_open(&a, w->path, err);
   if (st == SML_OK) {
-    if (fwrite(image, 1, (size_t)size, a.f) != (size_t)size) { /* ferror is set; commit reports it */ }
+    if (fwrite(image, 1, (size_t)size, a.f) != (size_t)size) { /* ferror is set; commit reports it */
+    }
     st = sml_atomic_commit(&a, err);
   }
   free(image);

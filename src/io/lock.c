@@ -23,8 +23,8 @@ int sml_lock_take(sml_lock *l, const char *path, int slot, char *holder, size_t 
   if (holder_len) holder[0] = '\0';
   const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return SML_LOCK_UNAVAILABLE;
-  struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = slot_start(slot),
-                     .l_len = slot < 0 ? 0 : SLOT_BYTES};
+  struct flock lk = {
+      .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = slot_start(slot), .l_len = slot < 0 ? 0 : SLOT_BYTES};
   int locked = fcntl(fd, F_SETLK, &lk) == 0;
   /* A holder that is just exiting (the previous job step, a slice that
    * finished) releases it within moments: wait a little before refusing. */
@@ -56,8 +56,10 @@ int sml_lock_take(sml_lock *l, const char *path, int slot, char *holder, size_t 
   snprintf(note, sizeof note, "host %s, pid %d\n", host, (int)getpid());
   /* The whole file's holder starts a fresh file; a slot's holder writes its
    * own range only. The lock holds regardless of these writes. */
-  if (slot < 0 && ftruncate(fd, 0) != 0) { /* best effort */ }
-  if (pwrite(fd, note, sizeof note, slot_start(slot)) != (ssize_t)sizeof note) { /* best effort */ }
+  if (slot < 0 && ftruncate(fd, 0) != 0) { /* best effort */
+  }
+  if (pwrite(fd, note, sizeof note, slot_start(slot)) != (ssize_t)sizeof note) { /* best effort */
+  }
   l->fd = fd;
   return SML_LOCK_HELD;
 }
@@ -66,16 +68,16 @@ int sml_lock_exclusive(sml_lock *l, const char *path, int slot, const char *subj
                        const char *instead, sml_err *err) {
   char holder[SLOT_BYTES + 1];
   switch (sml_lock_take(l, path, slot, holder, sizeof holder)) {
-  case SML_LOCK_HELD:
-    return SML_OK;
-  case SML_LOCK_BUSY:
-    return sml_fail(err, SML_EINPUT, "%s: %s (%s); wait for it or use another %s", subject, busy, holder, instead);
-  default:
-    if (errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
-      return sml_create_error(path, errno, err);
-    /* no locking on this filesystem (some network filesystems) */
-    fprintf(stderr, "shardml: %s: cannot lock (%s); not guarding against a second run\n", path, strerror(errno));
-    return SML_OK;
+    case SML_LOCK_HELD:
+      return SML_OK;
+    case SML_LOCK_BUSY:
+      return sml_fail(err, SML_EINPUT, "%s: %s (%s); wait for it or use another %s", subject, busy, holder, instead);
+    default:
+      if (errno != ENOLCK && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS)
+        return sml_create_error(path, errno, err);
+      /* no locking on this filesystem (some network filesystems) */
+      fprintf(stderr, "shardml: %s: cannot lock (%s); not guarding against a second run\n", path, strerror(errno));
+      return SML_OK;
   }
 }
 

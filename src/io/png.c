@@ -23,10 +23,12 @@ static void png_on_error(png_structp png, png_const_charp message) {
   png_longjmp(png, 1);
 }
 
-static void png_on_warning(png_structp png, png_const_charp message) { (void)png; (void)message; }
+static void png_on_warning(png_structp png, png_const_charp message) {
+  (void)png;
+  (void)message;
+}
 
-int sml_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels,
-                  sml_err *err) {
+int sml_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels, sml_err *err) {
   char tmp[4160];
   sml_temp_name(tmp, sizeof tmp, path);
   FILE *f = fopen(tmp, "wb");

@@ -15,7 +15,11 @@
 static const char *palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
 
 static double tx(double x, double x0, double x1, int log_x) {
-  if (log_x) { x = log10(x); x0 = log10(x0); x1 = log10(x1); }
+  if (log_x) {
+    x = log10(x);
+    x0 = log10(x0);
+    x1 = log10(x1);
+  }
   return ML + (x1 > x0 ? (x - x0) / (x1 - x0) : 0.5) * (W - ML - MR);
 }
 static double ty(double y, double y0, double y1) {
@@ -85,33 +89,54 @@ static void marker(FILE *f, int shape, double x, double y, double r, const char 
   fprintf(f, "\n");
 }
 
-int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                 int log_x, const sml_svg_series *series, int nseries, sml_err *err) {
+int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel, int log_x,
+                 const sml_svg_series *series, int nseries, sml_err *err) {
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   int whole_x = 1;
   for (int s = 0; s < nseries; s++)
     for (int64_t i = 0; i < series[s].n; i++) {
       double e = series[s].yerr ? series[s].yerr[i] : 0;
       if (!isfinite(series[s].y[i])) continue;
-      x0 = fmin(x0, series[s].x[i]); x1 = fmax(x1, series[s].x[i]);
-      y0 = fmin(y0, series[s].y[i] - e); y1 = fmax(y1, series[s].y[i] + e);
+      x0 = fmin(x0, series[s].x[i]);
+      x1 = fmax(x1, series[s].x[i]);
+      y0 = fmin(y0, series[s].y[i] - e);
+      y1 = fmax(y1, series[s].y[i] + e);
       whole_x &= series[s].x[i] == floor(series[s].x[i]);
     }
-  if (!isfinite(x0)) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
+  if (!isfinite(x0)) {
+    x0 = 0;
+    x1 = 1;
+    y0 = 0;
+    y1 = 1;
+  }
   if (log_x && x0 <= 0) log_x = 0;
-  if (x1 <= x0) { x0 -= 1; x1 += 1; }
+  if (x1 <= x0) {
+    x0 -= 1;
+    x1 += 1;
+  }
   double pad = (y1 - y0) * 0.05 + 1e-12;
-  y0 -= pad; y1 += pad;
-  if (log_x) { x0 /= 1.15; x1 *= 1.15; } /* room for the first and last points' error bars */
-  else { const double xpad = (x1 - x0) * 0.03; x0 -= xpad; x1 += xpad; }
+  y0 -= pad;
+  y1 += pad;
+  if (log_x) {
+    x0 /= 1.15;
+    x1 *= 1.15;
+  } /* room for the first and last points' error bars */
+  else {
+    const double xpad = (x1 - x0) * 0.03;
+    x0 -= xpad;
+    x1 += xpad;
+  }
 
   sml_atomic_file a;
   SML_TRY(sml_atomic_open(&a, path, err));
   FILE *f = a.f;
-  fprintf(f, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n", W, H);
+  fprintf(f,
+          "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n",
+          W, H);
   fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
   fprintf(f, "<text x='%d' y='24' font-size='15' text-anchor='middle'>%s</text>\n", (W - MR + ML) / 2, title);
-  fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#444'/>\n", ML, MT, W - ML - MR, H - MT - MB);
+  fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#444'/>\n", ML, MT, W - ML - MR,
+          H - MT - MB);
   double ticks[64], step;
   char label[32];
   int nt = axis_ticks(y0, y1, 0, 0, ticks, &step, 64);
@@ -130,7 +155,8 @@ int sml_svg_plot(const char *path, const char *title, const char *xlabel, const 
   }
   fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>%s%s</text>\n", (W - MR + ML) / 2, H - 12, xlabel,
           log_x ? " (log scale)" : "");
-  fprintf(f, "<text transform='translate(16,%d) rotate(-90)' text-anchor='middle'>%s</text>\n", (H - MB + MT) / 2, ylabel);
+  fprintf(f, "<text transform='translate(16,%d) rotate(-90)' text-anchor='middle'>%s</text>\n", (H - MB + MT) / 2,
+          ylabel);
   for (int s = 0; s < nseries; s++) {
     const sml_svg_series *se = &series[s];
     const int ci = se->color > 0 ? se->color - 1 : s;
@@ -161,7 +187,8 @@ int sml_svg_plot(const char *path, const char *title, const char *xlabel, const 
       marker(f, ci, lx + 12, ly - 1, r, col, opacity);
       marker(f, ci, lx + 20, ly - 6, r, col, opacity);
     } else {
-      fprintf(f, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='1.5'/>", lx, lx + 24, ly - 4, ly - 4, col);
+      fprintf(f, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='1.5'/>", lx, lx + 24, ly - 4, ly - 4,
+              col);
       marker(f, ci, lx + 12, ly - 4, r, col, opacity);
     }
     fprintf(f, "<text x='%d' y='%d'>%s</text>\n", lx + 32, ly, se->name);

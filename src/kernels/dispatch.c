@@ -20,9 +20,7 @@ extern const sml_kernels sml_kernels_avx512;
 
 static const char *const isa_names[SML_ISA_COUNT] = {"generic", "avx2", "avx512"};
 
-const char *sml_isa_name(sml_isa isa) {
-  return isa >= 0 && isa < SML_ISA_COUNT ? isa_names[isa] : "unknown";
-}
+const char *sml_isa_name(sml_isa isa) { return isa >= 0 && isa < SML_ISA_COUNT ? isa_names[isa] : "unknown"; }
 
 int sml_isa_parse(const char *s, sml_isa *isa) {
   for (int i = 0; i < SML_ISA_COUNT; i++)
@@ -38,31 +36,34 @@ int sml_isa_parse(const char *s, sml_isa *isa) {
  * F, BW, VL and DQ; the AVX2 set with AVX2 and FMA. */
 static int cpu_runs(sml_isa isa) {
   switch (isa) {
-  case SML_ISA_GENERIC:
-    return 1;
+    case SML_ISA_GENERIC:
+      return 1;
 #if defined(__x86_64__)
-  case SML_ISA_AVX2:
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  case SML_ISA_AVX512:
-    __builtin_cpu_init();
-    return cpu_runs(SML_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512dq");
+    case SML_ISA_AVX2:
+      __builtin_cpu_init();
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case SML_ISA_AVX512:
+      __builtin_cpu_init();
+      return cpu_runs(SML_ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
 #endif
-  default:
-    return 0;
+    default:
+      return 0;
   }
 }
 
 static const sml_kernels *built(sml_isa isa) {
   switch (isa) {
-  case SML_ISA_GENERIC: return &sml_kernels_generic;
+    case SML_ISA_GENERIC:
+      return &sml_kernels_generic;
 #ifdef SML_HAVE_X86_LEVELS
-  case SML_ISA_AVX2: return &sml_kernels_avx2;
-  case SML_ISA_AVX512: return &sml_kernels_avx512;
+    case SML_ISA_AVX2:
+      return &sml_kernels_avx2;
+    case SML_ISA_AVX512:
+      return &sml_kernels_avx512;
 #endif
-  default: return NULL;
+    default:
+      return NULL;
   }
 }
 
@@ -101,8 +102,8 @@ int sml_kernels_select(const char *cap, sml_err *err) {
     if (sml_isa_parse(cap, &want) != 0)
       return sml_fail(err, SML_EINPUT, "%s=%s: unknown kernel level (generic, avx2, avx512)", SML_ISA_ENV, cap);
     if (!built(want))
-      return sml_fail(err, SML_EINPUT, "%s=%s: this build has no %s kernels (not an x86-64 build); use %s",
-                      SML_ISA_ENV, cap, cap, sml_isa_name(best));
+      return sml_fail(err, SML_EINPUT, "%s=%s: this build has no %s kernels (not an x86-64 build); use %s", SML_ISA_ENV,
+                      cap, cap, sml_isa_name(best));
     if (want > best)
       return sml_fail(err, SML_EINPUT, "%s=%s: this CPU (%s) does not support it; the best level here is %s",
                       SML_ISA_ENV, cap, sml_cpu_model(), sml_isa_name(best));
@@ -130,8 +131,7 @@ const char *sml_cpu_model(void) {
   unsigned regs[12];
   if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
     for (unsigned leaf = 0; leaf < 3; leaf++)
-      __get_cpuid(0x80000002u + leaf, &regs[4 * leaf], &regs[4 * leaf + 1], &regs[4 * leaf + 2],
-                  &regs[4 * leaf + 3]);
+      __get_cpuid(0x80000002u + leaf, &regs[4 * leaf], &regs[4 * leaf + 1], &regs[4 * leaf + 2], &regs[4 * leaf + 3]);
     memcpy(model, regs, 48);
     model[48] = '\0';
     trim(model);

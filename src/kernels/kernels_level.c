@@ -59,13 +59,13 @@
 #else
 #define FWD_ROWS 3 /* 12 accumulators + 3 inputs + 1 weight */
 #define FWD_OUTS 4
-#define WG_OUTS 6  /* 12 accumulators + 2 inputs + 1 broadcast */
+#define WG_OUTS 6 /* 12 accumulators + 2 inputs + 1 broadcast */
 #define L1_QUERIES 2
 #endif
 #define WG_TILES 2
-#define IG_ROWS 4  /* input gradient: 4 samples x 2 vectors of columns */
+#define IG_ROWS 4 /* input gradient: 4 samples x 2 vectors of columns */
 #define IG_TILES 2
-#define L1_REFS 4  /* L1 distance: L1_QUERIES x 4 references */
+#define L1_REFS 4     /* L1 distance: L1_QUERIES x 4 references */
 #define NARROW_MAX 16 /* the switch cases below go up to 16 outputs per group */
 
 /* Below this much work (multiply-adds or elements) a kernel runs on the
@@ -105,8 +105,8 @@ static inline int64_t out_groups(int64_t n, int max) { return (n + max - 1) / ma
 /* out[b .. b+R) x [o0, o0+O): R samples share every weight load and O
  * outputs share every input load, R x O accumulators in registers. */
 static inline __attribute__((always_inline)) void fwd_tile(float *out, const float *in, const float *w,
-                                                           const float *bias, int64_t b, int64_t Din,
-                                                           int64_t Dout, int64_t o0, const int R, const int O) {
+                                                           const float *bias, int64_t b, int64_t Din, int64_t Dout,
+                                                           int64_t o0, const int R, const int O) {
   vecf acc[FWD_ROWS][FWD_OUTS];
   const vecf zero = {0};
   for (int r = 0; r < R; r++)
@@ -130,8 +130,8 @@ static inline __attribute__((always_inline)) void fwd_tile(float *out, const flo
     }
 }
 
-static void narrow_forward(float *out, const float *in, const float *w, const float *bias, int64_t B,
-                           int64_t Din, int64_t Dout) {
+static void narrow_forward(float *out, const float *in, const float *w, const float *bias, int64_t B, int64_t Din,
+                           int64_t Dout) {
   const int64_t groups = out_groups(Dout, FWD_OUTS);
   const int64_t blocks = (B + FWD_ROWS - 1) / FWD_ROWS;
 #pragma omp parallel for schedule(static) if (B * Din * Dout >= PAR_MIN_WORK)
@@ -142,12 +142,13 @@ static void narrow_forward(float *out, const float *in, const float *w, const fl
       int O;
       out_group(Dout, FWD_OUTS, g, &o0, &O);
       switch (O) {
-#define FWD_CASE(n)                                                                    \
-  case n:                                                                              \
-    if (n <= FWD_OUTS) {                                                               \
-      if (B - b >= FWD_ROWS) fwd_tile(out, in, w, bias, b, Din, Dout, o0, FWD_ROWS, n); \
-      else for (int64_t r = b; r < B; r++) fwd_tile(out, in, w, bias, r, Din, Dout, o0, 1, n); \
-    }                                                                                  \
+#define FWD_CASE(n)                                                                         \
+  case n:                                                                                   \
+    if (n <= FWD_OUTS) {                                                                    \
+      if (B - b >= FWD_ROWS) fwd_tile(out, in, w, bias, b, Din, Dout, o0, FWD_ROWS, n);     \
+      else                                                                                  \
+        for (int64_t r = b; r < B; r++) fwd_tile(out, in, w, bias, r, Din, Dout, o0, 1, n); \
+    }                                                                                       \
     break;
         CASES_1_TO_16(FWD_CASE)
 #undef FWD_CASE
@@ -160,9 +161,9 @@ static void narrow_forward(float *out, const float *in, const float *w, const fl
 
 /* dw[o0 .. o0+O) x [j, j + T*VEC) += dout^T . in over the whole batch: the
  * tile stays in registers while the batch streams through. */
-static inline __attribute__((always_inline)) void wgrad_tile(float *dw, const float *dout, const float *in,
-                                                             int64_t B, int64_t Din, int64_t Dout, int64_t j,
-                                                             int64_t o0, const int O, const int T) {
+static inline __attribute__((always_inline)) void wgrad_tile(float *dw, const float *dout, const float *in, int64_t B,
+                                                             int64_t Din, int64_t Dout, int64_t j, int64_t o0,
+                                                             const int O, const int T) {
   vecf acc[WG_TILES][WG_OUTS];
   for (int o = 0; o < O; o++)
     for (int t = 0; t < T; t++) acc[t][o] = vload(dw + (o0 + o) * Din + j + t * VEC);
@@ -179,8 +180,7 @@ static inline __attribute__((always_inline)) void wgrad_tile(float *dw, const fl
     for (int t = 0; t < T; t++) vstore(dw + (o0 + o) * Din + j + t * VEC, acc[t][o]);
 }
 
-static void narrow_weight_grad(float *dw, const float *dout, const float *in, int64_t B, int64_t Din,
-                               int64_t Dout) {
+static void narrow_weight_grad(float *dw, const float *dout, const float *in, int64_t B, int64_t Din, int64_t Dout) {
   const int64_t wide = Din / (WG_TILES * VEC) * (WG_TILES * VEC); /* columns in WG_TILES-vector tiles */
   const int64_t full = Din / VEC * VEC;                           /* then single vectors */
   const int64_t ntiles = wide / (WG_TILES * VEC) + (full - wide) / VEC;
@@ -195,12 +195,12 @@ static void narrow_weight_grad(float *dw, const float *dout, const float *in, in
       int O;
       out_group(Dout, WG_OUTS, g, &o0, &O);
       switch (O) {
-#define WG_CASE(n)                                                       \
-  case n:                                                                \
-    if (n <= WG_OUTS) {                                                  \
+#define WG_CASE(n)                                                                   \
+  case n:                                                                            \
+    if (n <= WG_OUTS) {                                                              \
       if (T == WG_TILES) wgrad_tile(dw, dout, in, B, Din, Dout, j, o0, n, WG_TILES); \
-      else wgrad_tile(dw, dout, in, B, Din, Dout, j, o0, n, 1);          \
-    }                                                                    \
+      else wgrad_tile(dw, dout, in, B, Din, Dout, j, o0, n, 1);                      \
+    }                                                                                \
     break;
         CASES_1_TO_16(WG_CASE)
 #undef WG_CASE
@@ -216,9 +216,9 @@ static void narrow_weight_grad(float *dw, const float *dout, const float *in, in
 
 /* din[b .. b+R) x [j, j + T*VEC) = dout . w: the short sum over the Dout
  * outputs runs innermost with the tile in registers. */
-static inline __attribute__((always_inline)) void igrad_tile(float *din, const float *dout, const float *w,
-                                                             int64_t b, int64_t Din, int64_t Dout, int64_t j,
-                                                             const int R, const int T) {
+static inline __attribute__((always_inline)) void igrad_tile(float *din, const float *dout, const float *w, int64_t b,
+                                                             int64_t Din, int64_t Dout, int64_t j, const int R,
+                                                             const int T) {
   vecf acc[IG_ROWS][IG_TILES];
   const vecf zero = {0};
   for (int r = 0; r < R; r++)
@@ -235,8 +235,8 @@ static inline __attribute__((always_inline)) void igrad_tile(float *din, const f
     for (int t = 0; t < T; t++) vstore(din + (b + r) * Din + j + t * VEC, acc[r][t]);
 }
 
-static inline __attribute__((always_inline)) void igrad_rows(float *din, const float *dout, const float *w,
-                                                             int64_t b, int64_t Din, int64_t Dout, const int R) {
+static inline __attribute__((always_inline)) void igrad_rows(float *din, const float *dout, const float *w, int64_t b,
+                                                             int64_t Din, int64_t Dout, const int R) {
   const int64_t wide = Din / (IG_TILES * VEC) * (IG_TILES * VEC), full = Din / VEC * VEC;
   for (int64_t j = 0; j < wide; j += IG_TILES * VEC) igrad_tile(din, dout, w, b, Din, Dout, j, R, IG_TILES);
   for (int64_t j = wide; j < full; j += VEC) igrad_tile(din, dout, w, b, Din, Dout, j, R, 1);
@@ -248,8 +248,7 @@ static inline __attribute__((always_inline)) void igrad_rows(float *din, const f
     }
 }
 
-static void narrow_input_grad(float *din, const float *dout, const float *w, int64_t B, int64_t Din,
-                              int64_t Dout) {
+static void narrow_input_grad(float *din, const float *dout, const float *w, int64_t B, int64_t Din, int64_t Dout) {
   const int64_t blocks = (B + IG_ROWS - 1) / IG_ROWS;
 #pragma omp parallel for schedule(static) if (B * Din * Dout >= PAR_MIN_WORK)
   for (int64_t blk = 0; blk < blocks; blk++) {
@@ -437,8 +436,7 @@ static double softmax_loss(float *dscores, const float *scores, const uint8_t *l
   return total;
 }
 
-static double svm_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C,
-                       float margin) {
+static double svm_loss(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C, float margin) {
   double total = 0.0;
 #pragma omp parallel for reduction(+ : total) schedule(static) if (B * C >= PAR_MIN_WORK)
   for (int64_t i = 0; i < B; i++) {
@@ -554,7 +552,10 @@ static void fixed_sum_rows(int64_t *acc, const float *x, int64_t stride, int64_t
         s2 += magic_fixed_bits(row + 2 * DVEC, scale);
         s3 += magic_fixed_bits(row + 3 * DVEC, scale);
       }
-      s0 -= bias; s1 -= bias; s2 -= bias; s3 -= bias;
+      s0 -= bias;
+      s1 -= bias;
+      s2 -= bias;
+      s3 -= bias;
       memcpy(acc + i, &s0, sizeof s0);
       memcpy(acc + i + DVEC, &s1, sizeof s1);
       memcpy(acc + i + 2 * DVEC, &s2, sizeof s2);
@@ -655,7 +656,8 @@ static void half_decode(float *out, const uint16_t *wire, int64_t n, int bf16) {
 
 static void half_add(uint16_t *inout, const uint16_t *in, int64_t n, int bf16) {
   if (bf16)
-    for (int64_t i = 0; i < n; i++) inout[i] = sml_bf16_from_float(sml_bf16_to_float(inout[i]) + sml_bf16_to_float(in[i]));
+    for (int64_t i = 0; i < n; i++)
+      inout[i] = sml_bf16_from_float(sml_bf16_to_float(inout[i]) + sml_bf16_to_float(in[i]));
   else
     for (int64_t i = 0; i < n; i++) inout[i] = sml_f16_from_float(sml_f16_to_float(inout[i]) + sml_f16_to_float(in[i]));
 }

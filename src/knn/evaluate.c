@@ -4,12 +4,12 @@
 
 #include "shardml/knn.h"
 
-void sml_knn_accuracy(const sml_knn_ref *ref, const uint8_t *queries, const uint8_t *qlabels,
-                      int64_t nq_local, int64_t dim, const int64_t *ks, int nk, sml_metric metric,
-                      int num_classes, const sml_comm *c, double *acc, uint8_t *pred, int pred_k,
-                      sml_neighbor *nb_out) {
+void sml_knn_accuracy(const sml_knn_ref *ref, const uint8_t *queries, const uint8_t *qlabels, int64_t nq_local,
+                      int64_t dim, const int64_t *ks, int nk, sml_metric metric, int num_classes, const sml_comm *c,
+                      double *acc, uint8_t *pred, int pred_k, sml_neighbor *nb_out) {
   int K = 1;
-  for (int i = 0; i < nk; i++) if (ks[i] > K) K = (int)ks[i];
+  for (int i = 0; i < nk; i++)
+    if (ks[i] > K) K = (int)ks[i];
   sml_neighbor *nb = nb_out ? nb_out : SML_ALLOC((size_t)(nq_local * K + 1) * sizeof *nb);
   sml_knn_search(ref, queries, nq_local, dim, K, metric, c, nb);
   uint8_t *p = SML_ALLOC((size_t)nq_local + 1);

@@ -8,16 +8,22 @@
 #include "shardml/kernels.h"
 #include "shardml/knn.h"
 
-#define QUERY_BLOCK 2048  /* queries per GEMM block */
-#define TRAIN_BLOCK 2048  /* training images per GEMM block */
+#define QUERY_BLOCK 2048   /* queries per GEMM block */
+#define TRAIN_BLOCK 2048   /* training images per GEMM block */
 #define L1_TRAIN_BLOCK 256 /* training images per L1 block (200 KB of Fashion-MNIST) */
 #define L1_QUERY_BLOCK 8   /* queries per kernel call */
 
 const char *sml_metric_name(sml_metric m) { return m == SML_METRIC_L1 ? "l1" : "l2"; }
 
 int sml_metric_parse(const char *s, sml_metric *m) {
-  if (strcmp(s, "l1") == 0 || strcmp(s, "L1") == 0) { *m = SML_METRIC_L1; return 0; }
-  if (strcmp(s, "l2") == 0 || strcmp(s, "L2") == 0) { *m = SML_METRIC_L2; return 0; }
+  if (strcmp(s, "l1") == 0 || strcmp(s, "L1") == 0) {
+    *m = SML_METRIC_L1;
+    return 0;
+  }
+  if (strcmp(s, "l2") == 0 || strcmp(s, "L2") == 0) {
+    *m = SML_METRIC_L2;
+    return 0;
+  }
   return -1;
 }
 
@@ -105,8 +111,8 @@ static uint8_t *make_thumbs(const uint8_t *const *rows, int64_t n, int64_t dim, 
   return thumbs;
 }
 
-static void search_l1(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
-                      int K, sml_neighbor *out) {
+static void search_l1(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim, int K,
+                      sml_neighbor *out) {
   const sml_kernels *kern = sml_kernels_active();
   const uint8_t **rows = SML_ALLOC((size_t)ref->count * sizeof *rows);
   const uint8_t **qrows = SML_ALLOC((size_t)nq * sizeof *qrows);
@@ -151,20 +157,28 @@ static void search_l1(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq
         }
       }
     }
-    free(bound); free(dist); free(kept); free(kept_rows);
+    free(bound);
+    free(dist);
+    free(kept);
+    free(kept_rows);
   }
   if (ref->stats) ref->stats->candidates += exact;
-  free(rows); free(qrows); free(ref_thumbs); free(query_thumbs); free(ref_thumb); free(query_thumb);
+  free(rows);
+  free(qrows);
+  free(ref_thumbs);
+  free(query_thumbs);
+  free(ref_thumb);
+  free(query_thumb);
 }
 
 /* ------------------------------------------------------------------ L2 */
 
 /* Candidates of one query kept by the float pass. */
 typedef struct {
-  float *f;        /* float distances */
-  int64_t *t;      /* positions in ref */
+  float *f;   /* float distances */
+  int64_t *t; /* positions in ref */
   int64_t n, cap;
-  float thr;       /* current K-th smallest float distance (upper bound) */
+  float thr; /* current K-th smallest float distance (upper bound) */
 } cand_list;
 
 static void cand_push(cand_list *c, float f, int64_t t) {
@@ -199,8 +213,8 @@ static void cand_prune(cand_list *c, int K, float slack, float *scratch) {
   c->n = kept;
 }
 
-static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
-                      int K, sml_neighbor *out) {
+static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim, int K,
+                      sml_neighbor *out) {
   float *qf = SML_ALLOC((size_t)(QUERY_BLOCK * dim) * sizeof *qf);
   float *tf = SML_ALLOC((size_t)(TRAIN_BLOCK * dim) * sizeof *tf);
   float *dots = SML_ALLOC((size_t)QUERY_BLOCK * TRAIN_BLOCK * sizeof *dots);
@@ -253,8 +267,8 @@ static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq
       }
       /* dots[bq, bt] = qf[bq, dim] . tf[bt, dim]^T */
       const double tg0 = sml_now();
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bq, (int)bt, (int)dim, 1.0f, qf,
-                  (int)dim, tf, (int)dim, 0.0f, dots, (int)bt);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)bq, (int)bt, (int)dim, 1.0f, qf, (int)dim, tf, (int)dim,
+                  0.0f, dots, (int)bt);
       const double tg1 = sml_now();
       if (ref->stats) {
         ref->stats->gemm_s += tg1 - tg0;
@@ -310,11 +324,15 @@ static void search_l2(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq
     free(cands[i].f);
     free(cands[i].t);
   }
-  free(cands); free(qf); free(tf); free(dots); free(tnorm);
+  free(cands);
+  free(qf);
+  free(tf);
+  free(dots);
+  free(tnorm);
 }
 
-void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim,
-                          int K, sml_metric metric, sml_neighbor *out) {
+void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim, int K,
+                          sml_metric metric, sml_neighbor *out) {
   if (ref->count == 0 || nq == 0) {
     for (int64_t q = 0; q < nq; q++) topk_clear(out + q * K, K);
     return;
@@ -331,8 +349,8 @@ void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_
 
 #define DIST_QUERY_BLOCK 4096
 
-void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim,
-                    int K, sml_metric metric, const sml_comm *c, sml_neighbor *out) {
+void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim, int K,
+                    sml_metric metric, const sml_comm *c, sml_neighbor *out) {
   int64_t *counts = SML_ALLOC((size_t)c->size * sizeof *counts);
   sml_allgather_i64(c, nq_local, counts);
   uint8_t *block = SML_ALLOC((size_t)(DIST_QUERY_BLOCK * dim));
@@ -362,5 +380,8 @@ void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_l
       if (ref->stats) ref->stats->comm_s += (ts - tb) + (sml_now() - te);
     }
   }
-  free(counts); free(block); free(mine); free(all);
+  free(counts);
+  free(block);
+  free(mine);
+  free(all);
 }

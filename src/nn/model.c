@@ -11,8 +11,7 @@
 #include "shardml/layers.h"
 #include "shardml/rng.h"
 
-static void add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1,
-                      int regularized) {
+static void add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1, int regularized) {
   sml_param_entry *p = &m->param[m->nparams++];
   snprintf(p->name, sizeof p->name, "%s%d", name, layer);
   p->ndim = ndim;
@@ -24,8 +23,8 @@ static void add_param(sml_model *m, const char *name, int layer, int ndim, int64
   m->nweights += p->size;
 }
 
-int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes,
-                   const int64_t *hidden, int nhidden, sml_err *err) {
+int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes, const int64_t *hidden,
+                   int nhidden, sml_err *err) {
   memset(m, 0, sizeof *m);
   if (strcmp(kind, "softmax") == 0 || strcmp(kind, "mlp") == 0) {
     m->loss = SML_LOSS_SOFTMAX;
@@ -37,7 +36,8 @@ int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_cl
   if (strcmp(kind, "mlp") == 0 && nhidden == 0)
     return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": an mlp needs at least one");
   if (strcmp(kind, "mlp") != 0 && nhidden > 0)
-    return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": a %s classifier is linear (only an mlp has them)", kind);
+    return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": a %s classifier is linear (only an mlp has them)",
+                             kind);
   if (nhidden > SML_MAX_LAYERS - 1)
     return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": at most %d", SML_MAX_LAYERS - 1);
   snprintf(m->kind, sizeof m->kind, "%s", kind);
@@ -111,8 +111,8 @@ static void dropout_forward(const sml_dropout *d, int l, float *act, float *mask
 }
 
 /* Wide layers are BLAS calls, narrow ones the dispatched kernels. */
-static const float *forward(const sml_model *m, const float *params, const float *x, int64_t B,
-                            const sml_dropout *drop, sml_workspace *ws) {
+static const float *forward(const sml_model *m, const float *params, const float *x, int64_t B, const sml_dropout *drop,
+                            sml_workspace *ws) {
   SML_ASSERT(B <= ws->max_batch);
   const float *in = x;
   for (int l = 0; l < m->nlayers; l++) {
@@ -128,8 +128,7 @@ static const float *forward(const sml_model *m, const float *params, const float
   return ws->act[m->nlayers];
 }
 
-const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
-                               sml_workspace *ws) {
+const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B, sml_workspace *ws) {
   return forward(m, params, x, B, NULL, ws);
 }
 
@@ -147,8 +146,8 @@ double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *la
 
 /* The weight gradient of layer l (w: its entry), in row blocks cut at the
  * hook's offsets inside it, last rows first, each handed on when done. */
-static void weight_grad_blocks(const sml_model *m, int l, float *grad, const float *dout, const float *in,
-                               int64_t B, const sml_grad_hook *hook) {
+static void weight_grad_blocks(const sml_model *m, int l, float *grad, const float *dout, const float *in, int64_t B,
+                               const sml_grad_hook *hook) {
   const sml_param_entry *w = &m->param[2 * l];
   const int64_t Din = m->width[l], Dout = m->width[l + 1];
   int64_t hi = Dout;
@@ -193,8 +192,8 @@ double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float
   return loss;
 }
 
-double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
-                           const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws) {
+double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x, const uint8_t *labels,
+                           int64_t B, const sml_dropout *drop, sml_workspace *ws) {
   return sml_model_loss_grad_hooked(m, params, grad, x, labels, B, drop, ws, NULL);
 }
 

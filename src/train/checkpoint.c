@@ -41,10 +41,10 @@ static const char *schedule_name(sml_schedule s) { return s == SML_SCHEDULE_COSI
 
 /* The attributes a checkpoint restores or checks, as one record: written
  * from it, read back into it, and hashed from it in one order by both. */
-static const char *const real_names[] = {"lr", "reg", "momentum", "beta1", "beta2", "eps", "weight_decay", "dropout",
-                                         "lr_decay", "warmup_epochs", "init_scale"};
-static const char *const int_names[] = {"epochs", "batch", "seed", "lr_step", "lr_scaling", "base_batch", "log_every",
-                                        "early_stop", "reproducible", "micro_batch"};
+static const char *const real_names[] = {"lr",           "reg",     "momentum", "beta1",         "beta2",     "eps",
+                                         "weight_decay", "dropout", "lr_decay", "warmup_epochs", "init_scale"};
+static const char *const int_names[] = {"epochs",     "batch",     "seed",       "lr_step",      "lr_scaling",
+                                        "base_batch", "log_every", "early_stop", "reproducible", "micro_batch"};
 static const char *const progress_names[] = {"epoch", "step_in_epoch", "global_step"};
 static const char *const sum_names[] = {"epoch_loss_sum", "epoch_compute_s", "epoch_allreduce_s", "epoch_elapsed_s"};
 #define NREALS (int)(sizeof real_names / sizeof real_names[0])
@@ -60,14 +60,14 @@ typedef struct {
 } ckpt_meta;
 
 static void meta_of(ckpt_meta *mt, const sml_model *m, const sml_train_config *cfg, const sml_train_state *st) {
-  *mt = (ckpt_meta){
-      .reals = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
-                cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay, cfg->warmup_epochs, cfg->init_scale},
-      .ints = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
-               cfg->log_every, cfg->early_stop, cfg->reproducible, sml_micro_batch_setting(cfg)},
-      .progress = {st->epoch, st->step_in_epoch, st->global_step},
-      .sums = {st->epoch_loss_sum, st->epoch_compute_s, st->epoch_allreduce_s, st->epoch_elapsed_s},
-      .nwidths = m->nlayers + 1};
+  *mt =
+      (ckpt_meta){.reals = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
+                            cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay, cfg->warmup_epochs, cfg->init_scale},
+                  .ints = {cfg->epochs, cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->lr_scaling, cfg->base_batch,
+                           cfg->log_every, cfg->early_stop, cfg->reproducible, sml_micro_batch_setting(cfg)},
+                  .progress = {st->epoch, st->step_in_epoch, st->global_step},
+                  .sums = {st->epoch_loss_sum, st->epoch_compute_s, st->epoch_allreduce_s, st->epoch_elapsed_s},
+                  .nwidths = m->nlayers + 1};
   snprintf(mt->model, sizeof mt->model, "%s", m->kind);
   snprintf(mt->optimizer, sizeof mt->optimizer, "%s", cfg->optimizer->name);
   snprintf(mt->schedule, sizeof mt->schedule, "%s", schedule_name(cfg->schedule));
@@ -95,12 +95,18 @@ static uint64_t contents_checksum(uint64_t tensors, const ckpt_meta *mt, const s
 uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config *cfg,
                                      const sml_dataset_identity *data) {
   /* Exactly what read_state requires to be equal for a resume. */
-  const double reals[] = {cfg->lr, cfg->reg, cfg->opt.momentum, cfg->opt.beta1, cfg->opt.beta2, cfg->opt.eps,
-                          cfg->opt.weight_decay, cfg->dropout, cfg->lr_decay};
-  const int64_t ints[] = {cfg->batch, (int64_t)cfg->seed, cfg->lr_step, cfg->reproducible,
+  const double reals[] = {cfg->lr,        cfg->reg,     cfg->opt.momentum,     cfg->opt.beta1,
+                          cfg->opt.beta2, cfg->opt.eps, cfg->opt.weight_decay, cfg->dropout,
+                          cfg->lr_decay};
+  const int64_t ints[] = {cfg->batch,
+                          (int64_t)cfg->seed,
+                          cfg->lr_step,
+                          cfg->reproducible,
                           cfg->reproducible ? sml_micro_batch_setting(cfg) : 0,
                           cfg->schedule == SML_SCHEDULE_COSINE ? cfg->epochs : 0,
-                          data->n_train, data->n_val, (int64_t)data->label_checksum};
+                          data->n_train,
+                          data->n_val,
+                          (int64_t)data->label_checksum};
   uint64_t h = sml_fnv1a(SML_FNV1A_INIT, m->kind, strlen(m->kind) + 1);
   h = sml_fnv1a(h, m->width, (size_t)(m->nlayers + 1) * sizeof *m->width);
   h = sml_fnv1a(h, cfg->optimizer->name, strlen(cfg->optimizer->name) + 1);
@@ -206,7 +212,8 @@ static int read_model_shape(const sml_h5_reader *r, char *kind, size_t kind_len,
 
 static void describe(char *out, size_t len, const char *kind, const int64_t *w, int n) {
   int used = snprintf(out, len, "%s [", kind);
-  for (int i = 0; i < n && used < (int)len; i++) used += snprintf(out + used, len - (size_t)used, "%s%lld", i ? "-" : "", (long long)w[i]);
+  for (int i = 0; i < n && used < (int)len; i++)
+    used += snprintf(out + used, len - (size_t)used, "%s%lld", i ? "-" : "", (long long)w[i]);
   if (used < (int)len) snprintf(out + used, len - (size_t)used, "]");
 }
 
@@ -227,8 +234,8 @@ static int check_real(const sml_h5_reader *r, const char *name, const char *quan
   if (!sml_h5r_has_attr(r, name)) return SML_OK;
   SML_TRY(sml_h5r_attr_double(r, name, &got, err));
   if (got != want)
-    return sml_fail(err, SML_EINPUT, "%s: saved with %s %g, this run asks for %g (resume with the same value)",
-                    r->path, quantity, got, want);
+    return sml_fail(err, SML_EINPUT, "%s: saved with %s %g, this run asks for %g (resume with the same value)", r->path,
+                    quantity, got, want);
   return SML_OK;
 }
 
@@ -246,7 +253,8 @@ static int read_optimizer(const sml_h5_reader *r, const sml_optimizer **o, sml_e
   char name[32] = "sgd";
   if (sml_h5r_has_attr(r, "optimizer")) SML_TRY(sml_h5r_attr_string(r, "optimizer", name, sizeof name, err));
   *o = sml_optimizer_find(name);
-  if (!*o) return sml_fail(err, SML_EINPUT, "%s: saved with optimizer %s, which this shardml does not know", r->path, name);
+  if (!*o)
+    return sml_fail(err, SML_EINPUT, "%s: saved with optimizer %s, which this shardml does not know", r->path, name);
   return SML_OK;
 }
 
@@ -301,14 +309,13 @@ static int read_residuals(const sml_h5_reader *r, const sml_model *m, int64_t ra
   if (strcmp(hex, want_hex) != 0)
     return sml_fail(err, SML_EINPUT, "%s: corrupt: residual checksum %s, stored %s", r->path, want_hex, hex);
   for (int64_t i = 0; i < n; i++)
-    if (!isfinite(st->residuals[i]))
-      return sml_fail(err, SML_EINPUT, "%s: corrupt: a residual is not finite", r->path);
+    if (!isfinite(st->residuals[i])) return sml_fail(err, SML_EINPUT, "%s: corrupt: a residual is not finite", r->path);
   return SML_OK;
 }
 
 static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_train_config *cfg,
-                      const sml_dataset_identity *data, sml_train_state *scratch, int *saved_ranks,
-                      int *saved_threads, sml_err *err) {
+                      const sml_dataset_identity *data, sml_train_state *scratch, int *saved_ranks, int *saved_threads,
+                      sml_err *err) {
   uint64_t tensors = 0;
   char kind[32], file_kind[32];
   int64_t widths[SML_MAX_LAYERS + 1];
@@ -511,8 +518,8 @@ static int rehearse_checkpoint(const char *path, void *arg, sml_err *err) {
 }
 
 int sml_checkpoint_read(const char *path, const sml_model *model, const sml_train_config *cfg,
-                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
-                        int *saved_threads, sml_err *err) {
+                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks, int *saved_threads,
+                        sml_err *err) {
   resume_args a = {model, cfg, data};
   SML_TRY(sml_h5_vet(path, "checkpoint", rehearse_checkpoint, &a, err));
   return read_checkpoint(path, model, cfg, data, state, saved_ranks, saved_threads, err);
@@ -559,7 +566,8 @@ static int load_model(sml_saved_model *sm, const char *path, sml_err *err) {
     float *state[SML_OPT_MAX_STATE] = {0};
     for (int k = 0; k < o->nstate; k++) state[k] = SML_ALLOC((size_t)sm->model.nweights * sizeof *state[k]);
     uint64_t tensors;
-    st = read_tensor_set(&r, &sm->model, o, sm->params, state, &tensors, err); /* verified, though eval needs params only */
+    st = read_tensor_set(&r, &sm->model, o, sm->params, state, &tensors,
+                         err); /* verified, though eval needs params only */
     for (int k = 0; k < o->nstate; k++) free(state[k]);
   }
   if (st == SML_OK) st = sml_h5r_tensor(&r, "/prep/mean", sm->mean, sm->dim, err);
@@ -619,7 +627,8 @@ static int read_run_identity(const char *path, void *out, sml_err *err) {
   sml_h5_reader r;
   SML_TRY(sml_h5r_open(&r, path, err));
   char hex[32] = "";
-  int st = sml_h5r_has_attr(&r, "run_identity") ? sml_h5r_attr_string(&r, "run_identity", hex, sizeof hex, err) : SML_OK;
+  int st =
+      sml_h5r_has_attr(&r, "run_identity") ? sml_h5r_attr_string(&r, "run_identity", hex, sizeof hex, err) : SML_OK;
   sml_h5r_close(&r);
   if (out) *(uint64_t *)out = st == SML_OK ? strtoull(hex, NULL, 16) : 0;
   return st;
@@ -655,7 +664,8 @@ int sml_checkpoint_dir_scan(sml_checkpoint_dir *d, const char *dir, uint64_t ide
       d->paths[d->n++] = paths[i];
       paths[i] = NULL;
     } else if (theirs != 0 && step > first_step && step <= last_step) {
-      st = sml_fail(err, SML_EINPUT, "%s: a checkpoint of another run (other data, model or hyperparameters) at step "
+      st = sml_fail(err, SML_EINPUT,
+                    "%s: a checkpoint of another run (other data, model or hyperparameters) at step "
                     "%lld, which this run would replace; use another checkpoint directory or remove that run's files",
                     paths[i], (long long)step);
     }

@@ -9,13 +9,24 @@
 #include "shardml/train.h"
 
 sml_train_config sml_train_unset(void) {
-  return (sml_train_config){
-      .epochs = SML_UNSET, .batch = SML_UNSET, .lr = NAN, .reg = NAN,
-      .opt = {.momentum = NAN, .beta1 = NAN, .beta2 = NAN, .eps = NAN, .weight_decay = NAN},
-      .dropout = NAN, .lr_decay = NAN, .lr_step = SML_UNSET, .schedule = SML_SCHEDULE_STEP,
-      .base_batch = SML_UNSET, .warmup_epochs = NAN, .seed = 1, .init_scale = NAN, .micro_batch = SML_UNSET,
-      .overlap = -1, .bucket_mb = NAN, .early_stop = SML_UNSET,
-      .log_every = SML_UNSET};
+  return (sml_train_config){.epochs = SML_UNSET,
+                            .batch = SML_UNSET,
+                            .lr = NAN,
+                            .reg = NAN,
+                            .opt = {.momentum = NAN, .beta1 = NAN, .beta2 = NAN, .eps = NAN, .weight_decay = NAN},
+                            .dropout = NAN,
+                            .lr_decay = NAN,
+                            .lr_step = SML_UNSET,
+                            .schedule = SML_SCHEDULE_STEP,
+                            .base_batch = SML_UNSET,
+                            .warmup_epochs = NAN,
+                            .seed = 1,
+                            .init_scale = NAN,
+                            .micro_batch = SML_UNSET,
+                            .overlap = -1,
+                            .bucket_mb = NAN,
+                            .early_stop = SML_UNSET,
+                            .log_every = SML_UNSET};
 }
 
 static void fill_real(double *v, double value) {
@@ -61,8 +72,10 @@ void sml_train_defaults(sml_train_config *cfg) {
 int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err *err) {
   if (!(cfg->lr > 0)) return sml_fail_quantity(err, SML_EINPUT, "learning rate", " %g: must be positive", cfg->lr);
   if (cfg->reg < 0) return sml_fail_quantity(err, SML_EINPUT, "L2 strength", " %g: must not be negative", cfg->reg);
-  if (cfg->epochs < 1) return sml_fail_quantity(err, SML_EINPUT, "epochs", " %lld: must be at least 1", (long long)cfg->epochs);
-  if (cfg->batch < 1) return sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: must be at least 1", (long long)cfg->batch);
+  if (cfg->epochs < 1)
+    return sml_fail_quantity(err, SML_EINPUT, "epochs", " %lld: must be at least 1", (long long)cfg->epochs);
+  if (cfg->batch < 1)
+    return sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: must be at least 1", (long long)cfg->batch);
   if (cfg->batch > n_train)
     return sml_fail_quantity(err, SML_EINPUT, "batch size", " %lld: larger than the training set (%lld images)",
                              (long long)cfg->batch, (long long)n_train);
@@ -82,9 +95,12 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
                              cfg->dropout, cfg->model);
   if (!(cfg->lr_decay > 0) || cfg->lr_decay > 1)
     return sml_fail_quantity(err, SML_EINPUT, "learning-rate decay", " %g: must be in (0, 1]", cfg->lr_decay);
-  if (cfg->lr_step < 1) return sml_fail_quantity(err, SML_EINPUT, "decay interval", " %lld: must be at least 1", (long long)cfg->lr_step);
-  if (cfg->base_batch < 1) return sml_fail_quantity(err, SML_EINPUT, "base batch", " %lld: must be at least 1", (long long)cfg->base_batch);
-  if (cfg->warmup_epochs < 0) return sml_fail_quantity(err, SML_EINPUT, "warm-up epochs", " %g: must not be negative", cfg->warmup_epochs);
+  if (cfg->lr_step < 1)
+    return sml_fail_quantity(err, SML_EINPUT, "decay interval", " %lld: must be at least 1", (long long)cfg->lr_step);
+  if (cfg->base_batch < 1)
+    return sml_fail_quantity(err, SML_EINPUT, "base batch", " %lld: must be at least 1", (long long)cfg->base_batch);
+  if (cfg->warmup_epochs < 0)
+    return sml_fail_quantity(err, SML_EINPUT, "warm-up epochs", " %g: must not be negative", cfg->warmup_epochs);
   if (!(cfg->init_scale >= 0))
     return sml_fail_quantity(err, SML_EINPUT, "initial weight scale", " %g: must not be negative (0: He for an MLP)",
                              cfg->init_scale);
@@ -98,8 +114,11 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
                              " %s: --reproducible sums exactly, and 16-bit sums round (use fp32)",
                              sml_grad_dtype_name((sml_grad_dtype)cfg->grad_dtype));
   if (cfg->early_stop < 0)
-    return sml_fail_quantity(err, SML_EINPUT, "early-stopping patience", " %lld: must not be negative", (long long)cfg->early_stop);
-  if (cfg->log_every < 0) return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative", (long long)cfg->log_every);
+    return sml_fail_quantity(err, SML_EINPUT, "early-stopping patience", " %lld: must not be negative",
+                             (long long)cfg->early_stop);
+  if (cfg->log_every < 0)
+    return sml_fail_quantity(err, SML_EINPUT, "logging interval", " %lld: must not be negative",
+                             (long long)cfg->log_every);
   return SML_OK;
 }
 
@@ -113,8 +132,7 @@ static int64_t mul_sat(int64_t a, int64_t b) {
   return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
 }
 
-int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, int ranks,
-                           sml_err *err) {
+int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int64_t n_train, int ranks, sml_err *err) {
   const int nstate = cfg->optimizer ? cfg->optimizer->nstate : 2;
   int64_t width_sum = 0;
   for (int l = 0; l <= m->nlayers; l++) width_sum = add_sat(width_sum, m->width[l]);
@@ -123,10 +141,10 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   /* --reproducible: the micro-batch gradients a rank keeps until the
    * step's sum, plus the int64 exact sums where there are more than
    * SML_GATHERED_MICRO micro-batches (src/train/reproducible.c). */
-  const int64_t exact_sums =
-      cfg->reproducible ? add_sat(mul_sat(sml_micro_gradients_kept(cfg, ranks), mul_sat(m->nweights, 4)),
-                                  sml_repro_exact_sums(cfg) ? mul_sat(m->nweights, 8) : 0)
-                        : 0;
+  const int64_t exact_sums = cfg->reproducible
+                                 ? add_sat(mul_sat(sml_micro_gradients_kept(cfg, ranks), mul_sat(m->nweights, 4)),
+                                           sml_repro_exact_sums(cfg) ? mul_sat(m->nweights, 8) : 0)
+                                 : 0;
   const struct {
     const char *quantity, *what; /* quantity: named as the CLI maps it to its option */
     int64_t bytes;
@@ -148,8 +166,10 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   /* A batch system's or the user's limit on the address space (ulimit -v)
    * ends the run in an allocation failure long before memory runs out. */
   struct rlimit as;
-  const int64_t limit = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur < (rlim_t)INT64_MAX
-                            ? (int64_t)as.rlim_cur : INT64_MAX;
+  const int64_t limit =
+      getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur < (rlim_t)INT64_MAX
+          ? (int64_t)as.rlim_cur
+          : INT64_MAX;
   if (total > physical || total > limit)
     return sml_fail_quantity(err, SML_EINPUT, parts[biggest].quantity,
                              ": this run needs about %.3g GB per rank (%.3g GB for %s), more than %s %.3g GB",

@@ -61,12 +61,12 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
       sml_err why;
       if (sml_checkpoint_read(paths[i], m, &job->cfg, id, st, &ranks, &threads, &why) == SML_OK)
         snprintf(used, sizeof used, "%s", paths[i]);
-      else
-        fprintf(stderr, "shardml: --resume auto: skipping %s\n", why.msg);
+      else fprintf(stderr, "shardml: --resume auto: skipping %s\n", why.msg);
     }
     sml_checkpoint_list_free(paths, n);
     if (!used[0]) {
-      fprintf(stderr, "shardml: --resume auto: no valid checkpoint in %s; starting from scratch\n", job->checkpoint_dir);
+      fprintf(stderr, "shardml: --resume auto: no valid checkpoint in %s; starting from scratch\n",
+              job->checkpoint_dir);
       return SML_OK;
     }
   }
@@ -110,15 +110,17 @@ static int write_outputs(const sml_train_job *job, job_ctx *cx, const sml_model 
 static int lock_checkpoint_dir(const char *dir, sml_lock *lock, sml_err *err) {
   char path[4200];
   snprintf(path, sizeof path, "%s/shardml.lock", dir);
-  return sml_lock_exclusive(lock, path, -1, dir, "another training run is using this checkpoint directory",
-                            "directory", err);
+  return sml_lock_exclusive(lock, path, -1, dir, "another training run is using this checkpoint directory", "directory",
+                            err);
 }
 
 int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *test_acc, sml_err *err) {
   const sml_train_config *cfg = &job->cfg;
-  if (job->keep < 1) return sml_fail_quantity(err, SML_EINPUT, "checkpoints kept", " %lld: must be at least 1", (long long)job->keep);
+  if (job->keep < 1)
+    return sml_fail_quantity(err, SML_EINPUT, "checkpoints kept", " %lld: must be at least 1", (long long)job->keep);
   if (job->checkpoint_seconds < 0)
-    return sml_fail_quantity(err, SML_EINPUT, "checkpoint interval", " %g s: must not be negative", job->checkpoint_seconds);
+    return sml_fail_quantity(err, SML_EINPUT, "checkpoint interval", " %g s: must not be negative",
+                             job->checkpoint_seconds);
   if (job->keep_best && job->data.val_count == 0 && job->data.val_fraction == 0)
     return sml_fail(err, SML_EINPUT, "keeping the best model needs a validation split to judge it");
   if (cfg->early_stop > 0 && job->data.val_count == 0 && job->data.val_fraction == 0)
@@ -174,7 +176,8 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   }
   if (status == SML_OK) {
     sml_train_state_bcast(&state, &model, cfg, world);
-    sml_log(world, "training %s (%lld parameters) on %lld images, %d ranks x %d threads, batch %lld, %s lr %g, "
+    sml_log(world,
+            "training %s (%lld parameters) on %lld images, %d ranks x %d threads, batch %lld, %s lr %g, "
             "reg %g%s; kernels %s, %s",
             model.kind, (long long)model.nweights, (long long)ds.train.total, world->size, sml_threads(),
             (long long)cfg->batch, cfg->optimizer->name, cfg->lr, cfg->reg, cfg->dropout > 0 ? ", dropout" : "",
@@ -184,29 +187,41 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
     const double image_kb =
         (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3;
     if (cfg->reproducible && sml_repro_exact_sums(cfg))
-      sml_log(world, "reproducible: micro-batches of %lld images; per step each rank allreduces %.0f kB (int64 "
+      sml_log(world,
+              "reproducible: micro-batches of %lld images; per step each rank allreduces %.0f kB (int64 "
               "fixed point; %.0f kB as floats in the default mode) and sends about %.0f kB of images",
               (long long)sml_micro_batch(cfg), grad_bytes / 1e3, grad_bytes / 2e3, image_kb);
     else if (cfg->reproducible) /* few micro-batches: their float gradients are gathered, then added in order */
-      sml_log(world, "reproducible: micro-batches of %lld images; per step each rank gathers the %lld micro-batch "
+      sml_log(world,
+              "reproducible: micro-batches of %lld images; per step each rank gathers the %lld micro-batch "
               "gradients as floats (%.0f kB each) and adds them in micro-batch order, and sends about %.0f kB of "
-              "images", (long long)sml_micro_batch(cfg), (long long)sml_micro_batches_owned(cfg, 1),
-              grad_bytes / 2e3, image_kb);
-    else
-      sml_log(world, "per step each rank allreduces %.0f kB", grad_bytes / 1e3);
+              "images",
+              (long long)sml_micro_batch(cfg), (long long)sml_micro_batches_owned(cfg, 1), grad_bytes / 2e3, image_kb);
+    else sml_log(world, "per step each rank allreduces %.0f kB", grad_bytes / 1e3);
     const int64_t nmicro = sml_micro_batches_owned(cfg, 1), workers = (int64_t)world->size * sml_threads();
     if (cfg->reproducible && nmicro < workers) /* a full step's worth; the short last one has fewer */
-      sml_log(world, "warning: %lld micro-batches per step for %lld workers (%d ranks x %d threads): some stay idle; "
+      sml_log(world,
+              "warning: %lld micro-batches per step for %lld workers (%d ranks x %d threads): some stay idle; "
               "--micro-batch %lld would use them all (every run to be compared needs the same value)",
               (long long)nmicro, (long long)workers, world->size, sml_threads(),
               (long long)((cfg->batch + workers - 1) / workers));
-    job_ctx cx = {.contents = {.model = &model, .cfg = cfg, .data = &identity, .ds = &ds, .mean = prep.mean,
-                               .dim = prep.dim, .nranks = world->size, .nthreads = sml_threads()},
-                  .job = job, .own = &own};
-    sml_checkpoint_policy policy = {.dir = job->checkpoint_dir, .every_steps = job->checkpoint_every_steps,
+    job_ctx cx = {.contents = {.model = &model,
+                               .cfg = cfg,
+                               .data = &identity,
+                               .ds = &ds,
+                               .mean = prep.mean,
+                               .dim = prep.dim,
+                               .nranks = world->size,
+                               .nthreads = sml_threads()},
+                  .job = job,
+                  .own = &own};
+    sml_checkpoint_policy policy = {.dir = job->checkpoint_dir,
+                                    .every_steps = job->checkpoint_every_steps,
                                     .every_epochs = job->checkpoint_every_epochs,
-                                    .every_seconds = job->checkpoint_seconds, .keep = (int)job->keep,
-                                    .write = write_checkpoint, .write_best = job->keep_best ? write_best : NULL,
+                                    .every_seconds = job->checkpoint_seconds,
+                                    .keep = (int)job->keep,
+                                    .write = write_checkpoint,
+                                    .write_best = job->keep_best ? write_best : NULL,
                                     .ctx = &cx};
     status = sml_train(&model, &state, &ds, &prep, cfg, &policy, world, err);
     if (status == SML_OK) status = sml_train_write_history(&state.hist, job->out, world, err);

@@ -9,8 +9,7 @@
 
 /* Each class's weight row drawn as an image (min to max of the row mapped
  * to black to white), its class name below it. */
-int sml_weights_png(const char *path, const sml_model *m, const float *params,
-                    const sml_dataset *ds, sml_err *err) {
+int sml_weights_png(const char *path, const sml_model *m, const float *params, const sml_dataset *ds, sml_err *err) {
   static const uint8_t ink[3] = {0, 0, 0};
   const sml_param_entry *w0 = &m->param[0];
   const int H = ds->height, W = ds->width, C = ds->channels, classes = (int)w0->shape[0];
@@ -21,7 +20,10 @@ int sml_weights_png(const char *path, const sml_model *m, const float *params,
   for (int k = 0; k < classes; k++) {
     const float *row = params + w0->offset + (int64_t)k * w0->shape[1];
     float lo = INFINITY, hi = -INFINITY;
-    for (int64_t i = 0; i < w0->shape[1]; i++) { lo = fminf(lo, row[i]); hi = fmaxf(hi, row[i]); }
+    for (int64_t i = 0; i < w0->shape[1]; i++) {
+      lo = fminf(lo, row[i]);
+      hi = fmaxf(hi, row[i]);
+    }
     const float span = hi > lo ? hi - lo : 1.0f;
     const int x0 = gap + k * (tile_w + gap);
     for (int y = 0; y < tile_h; y++)

@@ -102,9 +102,17 @@ static double rmsprop_update(float *w, float *const *state, const float *g_sum, 
 static const sml_optimizer optimizers[] = {
     {"sgd", "SGD with momentum (--momentum): v = mu v - lr g; w += v", 0, 1, {"velocity"}, sgd_update},
     {"nesterov", "Nesterov momentum (--momentum): w += -mu v_prev + (1 + mu) v", 0, 1, {"velocity"}, nesterov_update},
-    {"adam", "Adam with bias correction (--beta1, --beta2, --eps), as torch.optim.Adam", 1e-3, 2, {"m", "v"},
+    {"adam",
+     "Adam with bias correction (--beta1, --beta2, --eps), as torch.optim.Adam",
+     1e-3,
+     2,
+     {"m", "v"},
      adam_update},
-    {"adamw", "Adam with decoupled weight decay (--weight-decay), as torch.optim.AdamW", 1e-3, 2, {"m", "v"},
+    {"adamw",
+     "Adam with decoupled weight decay (--weight-decay), as torch.optim.AdamW",
+     1e-3,
+     2,
+     {"m", "v"},
      adamw_update},
     {"rmsprop", "RMSProp (--beta2 as its decay, --eps), as torch.optim.RMSprop", 1e-3, 1, {"v"}, rmsprop_update},
 };
@@ -132,8 +140,10 @@ double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *par
                           const sml_grad_sum *grad, double count, double lr, double reg, int64_t step,
                           const sml_opt_hyper *h) {
   const float inv = (float)(1.0 / count);
-  const sml_opt_step common = {.lr = (float)lr, .correction1 = 1.0 - pow(h->beta1, (double)step),
-                               .correction2 = 1.0 - pow(h->beta2, (double)step), .h = h};
+  const sml_opt_step common = {.lr = (float)lr,
+                               .correction1 = 1.0 - pow(h->beta1, (double)step),
+                               .correction2 = 1.0 - pow(h->beta2, (double)step),
+                               .h = h};
   /* Pieces of at most PIECE parameters, each within one tensor. */
   int64_t npieces = 0;
   for (int p = 0; p < m->nparams; p++) npieces += (m->param[p].size + PIECE - 1) / PIECE;

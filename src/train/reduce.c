@@ -9,17 +9,17 @@
 struct sml_reducer {
   const sml_comm *c;
   int64_t nw, nflags;
-  float *grad;           /* [nw + nflags] */
+  float *grad; /* [nw + nflags] */
   int overlap;
   sml_grad_dtype dtype;
   int nbuckets;
-  int64_t *bound;        /* [nbuckets + 1] descending: bucket k is [bound[k + 1], bound[k]) */
-  int64_t *cuts;         /* [nbuckets - 1] ascending bucket starts above 0: the hook's cuts */
-  sml_request *req;      /* [nbuckets + 1]: the buckets, then the flags (16-bit wire) */
+  int64_t *bound;           /* [nbuckets + 1] descending: bucket k is [bound[k + 1], bound[k]) */
+  int64_t *cuts;            /* [nbuckets - 1] ascending bucket starts above 0: the hook's cuts */
+  sml_request *req;         /* [nbuckets + 1]: the buckets, then the flags (16-bit wire) */
   double *t_start, *t_done; /* [nbuckets] when each started, when it was seen complete (0: not yet) */
-  int started;           /* buckets started this step */
-  uint16_t *wire;        /* [nw] 16-bit wire buffer, or NULL */
-  float *residual;       /* [nw] what rounding to 16 bits left out, for the next step */
+  int started;              /* buckets started this step */
+  uint16_t *wire;           /* [nw] 16-bit wire buffer, or NULL */
+  float *residual;          /* [nw] what rounding to 16 bits left out, for the next step */
   sml_grad_hook hook;
 };
 
@@ -113,7 +113,13 @@ sml_reducer *sml_reducer_init(const sml_model *m, float *grad, int64_t nflags, i
 
 void sml_reducer_free(sml_reducer *r) {
   if (!r) return;
-  free(r->bound); free(r->cuts); free(r->req); free(r->t_start); free(r->t_done); free(r->wire); free(r->residual);
+  free(r->bound);
+  free(r->cuts);
+  free(r->req);
+  free(r->t_start);
+  free(r->t_done);
+  free(r->wire);
+  free(r->residual);
   free(r);
 }
 

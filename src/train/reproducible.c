@@ -41,35 +41,35 @@ struct sml_repro {
   const sml_train_config *cfg;
   const sml_comm *c;
   int64_t micro, dim;
-  int64_t max_local;        /* micro-batches one rank may own in a step */
-  int64_t slots;            /* max_local * micro: image slots per step */
-  int64_t chunk_steps;      /* steps gathered at once, at most */
+  int64_t max_local;                           /* micro-batches one rank may own in a step */
+  int64_t slots;                               /* max_local * micro: image slots per step */
+  int64_t chunk_steps;                         /* steps gathered at once, at most */
   int64_t chunk_step0, chunk_lo, chunk_nsteps; /* the gathered chunk: first global step, its
                                first position, steps (0: none yet) */
-  int64_t *shard_first;     /* [P] first global index of each rank's shard */
-  int64_t *send_counts, *recv_counts; /* [P] bytes */
-  uint8_t *send, *recv;     /* records of dim image bytes + 1 label byte */
-  int *dest, *src;          /* [chunk_steps * batch] per position of the chunk: the rank computing its
+  int64_t *shard_first;                        /* [P] first global index of each rank's shard */
+  int64_t *send_counts, *recv_counts;          /* [P] bytes */
+  uint8_t *send, *recv;                        /* records of dim image bytes + 1 label byte */
+  int *dest, *src;            /* [chunk_steps * batch] per position of the chunk: the rank computing its
                                micro-batch, the rank holding its image */
-  int64_t *slot_of;         /* [chunk_steps * batch] its slot on the computing rank (all three: NULL on one rank) */
-  const uint8_t **rows;     /* [chunk_steps, slots] this rank's micro-batches' images, by step
+  int64_t *slot_of;           /* [chunk_steps * batch] its slot on the computing rank (all three: NULL on one rank) */
+  const uint8_t **rows;       /* [chunk_steps, slots] this rank's micro-batches' images, by step
                                and slot: in its shard or in recv */
-  uint8_t *labels;          /* [chunk_steps, slots] */
-  int64_t *ids;             /* their global indices (dropout) */
-  float *grads;             /* [kept, nweights] the micro-batch gradients: this rank's from row 0 (exact
+  uint8_t *labels;            /* [chunk_steps, slots] */
+  int64_t *ids;               /* their global indices (dropout) */
+  float *grads;               /* [kept, nweights] the micro-batch gradients: this rank's from row 0 (exact
                                sums), or every micro-batch's at its index (gathering steps) */
-  double *losses;           /* [kept] their losses, in the same rows */
-  double *gathered;         /* [SML_GATHERED_MICRO + 2]: every micro-batch's loss, then the flags */
+  double *losses;             /* [kept] their losses, in the same rows */
+  double *gathered;           /* [SML_GATHERED_MICRO + 2]: every micro-batch's loss, then the flags */
   int64_t *first_row, *nrows; /* [P] each rank's rows in a gathering step */
   int nthreads;
-  sml_workspace *ws;        /* [nthreads] */
-  float **x;                /* [nthreads] prepared micro-batch [micro, dim] */
-  float *micro_max;         /* [max_local, nparams] each micro-batch's largest magnitude per tensor */
-  double *maxima;           /* [nparams + 1]: per tensor, then the loss */
-  int *q;                   /* [nparams + 1] fixed-point exponents */
-  double *unscale;          /* [nparams] 2^-q: the sums' unscale for the optimizer */
+  sml_workspace *ws;              /* [nthreads] */
+  float **x;                      /* [nthreads] prepared micro-batch [micro, dim] */
+  float *micro_max;               /* [max_local, nparams] each micro-batch's largest magnitude per tensor */
+  double *maxima;                 /* [nparams + 1]: per tensor, then the loss */
+  int *q;                         /* [nparams + 1] fixed-point exponents */
+  double *unscale;                /* [nparams] 2^-q: the sums' unscale for the optimizer */
   int64_t sent_sums, sent_images; /* bytes handed to MPI to send (sml_repro_sent) */
-  int64_t *acc;             /* [nweights + 4]: gradient, loss, count, signal, timer (NULL: no step
+  int64_t *acc;                   /* [nweights + 4]: gradient, loss, count, signal, timer (NULL: no step
                                of the run takes exact sums) */
 };
 
@@ -90,11 +90,11 @@ static int owner_of(int64_t k, int64_t n, int size) {
   return (int)(k < big ? k / (base + 1) : extra + (base > 0 ? (k - big) / base : 0));
 }
 
-sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep,
-                          const sml_train_config *cfg, const sml_comm *c) {
+sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_prep *prep, const sml_train_config *cfg,
+                          const sml_comm *c) {
   sml_repro *r = SML_CALLOC(1, sizeof *r);
-  *r = (sml_repro){.m = m, .train = train, .prep = prep, .cfg = cfg, .c = c, .micro = sml_micro_batch(cfg),
-                   .dim = prep->dim};
+  *r = (sml_repro){
+      .m = m, .train = train, .prep = prep, .cfg = cfg, .c = c, .micro = sml_micro_batch(cfg), .dim = prep->dim};
   r->max_local = sml_micro_batches_owned(cfg, c->size);
   r->shard_first = SML_ALLOC((size_t)c->size * sizeof *r->shard_first);
   sml_allgather_i64(c, train->first, r->shard_first);
@@ -148,10 +148,28 @@ void sml_repro_free(sml_repro *r) {
     sml_workspace_free(&r->ws[t]);
     free(r->x[t]);
   }
-  free(r->ws); free(r->x); free(r->shard_first); free(r->send_counts); free(r->recv_counts); free(r->send);
-  free(r->recv); free(r->dest); free(r->src); free(r->slot_of); free(r->rows); free(r->labels); free(r->ids);
-  free(r->grads); free(r->losses); free(r->gathered); free(r->first_row);
-  free(r->micro_max); free(r->maxima); free(r->q); free(r->unscale); free(r->acc);
+  free(r->ws);
+  free(r->x);
+  free(r->shard_first);
+  free(r->send_counts);
+  free(r->recv_counts);
+  free(r->send);
+  free(r->recv);
+  free(r->dest);
+  free(r->src);
+  free(r->slot_of);
+  free(r->rows);
+  free(r->labels);
+  free(r->ids);
+  free(r->grads);
+  free(r->losses);
+  free(r->gathered);
+  free(r->first_row);
+  free(r->micro_max);
+  free(r->maxima);
+  free(r->q);
+  free(r->unscale);
+  free(r->acc);
   free(r);
 }
 
@@ -252,8 +270,8 @@ static void gather_chunk(sml_repro *r, const int64_t *perm, int64_t lo, int64_t 
  * gradients and losses sit in rows k0 .. k0 + kc - 1: every rank receives
  * the others' rows, and the losses and flags come in one small sum (each
  * loss has one rank's value and the others' zeros, and x + 0 is x). */
-static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *grad, double *loss_sum,
-                        int64_t *count, int64_t flags[2], double *comm_s) {
+static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *grad, double *loss_sum, int64_t *count,
+                        int64_t flags[2], double *comm_s) {
   const sml_comm *c = r->c;
   const int64_t nw = r->m->nweights;
   for (int q = 0; q < c->size; q++) sml_block_range(nmicro, q, c->size, &r->first_row[q], &r->nrows[q]);
@@ -280,9 +298,8 @@ static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *
   return 0;
 }
 
-int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi,
-                   int64_t global_step, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
-                   double *comm_s) {
+int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
+                   sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2], double *comm_s) {
   const sml_model *m = r->m;
   const sml_comm *c = r->c;
   const int64_t nw = m->nweights, nb = hi - lo, nmicro = (nb + r->micro - 1) / r->micro;
@@ -308,7 +325,8 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
 #pragma omp parallel for schedule(static)
   for (int64_t j = 0; j < kc; j++) {
     const int t = omp_get_thread_num();
-    const int64_t k = k0 + j, slot = base + j * r->micro, n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
+    const int64_t k = k0 + j, slot = base + j * r->micro,
+                  n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
     float *g = r->grads + (row0 + j) * nw;
     memset(g, 0, (size_t)nw * sizeof *g);
     sml_prep_rows(r->prep, r->rows + slot, n, r->x[t]);
@@ -353,7 +371,8 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   for (int64_t j = 0; j < kc; j++) loss_fixed += sml_to_fixed(r->losses[j], loss_scale);
   r->acc[nw] = loss_fixed;
   r->acc[nw + 1] = 0;
-  for (int64_t j = 0; j < kc; j++) r->acc[nw + 1] += nb - (k0 + j) * r->micro < r->micro ? nb - (k0 + j) * r->micro : r->micro;
+  for (int64_t j = 0; j < kc; j++)
+    r->acc[nw + 1] += nb - (k0 + j) * r->micro < r->micro ? nb - (k0 + j) * r->micro : r->micro;
   r->acc[nw + 2] = flags[0];
   r->acc[nw + 3] = flags[1];
   t0 = sml_now();

@@ -52,8 +52,8 @@ void sml_images_scores(const sml_model *m, const float *params, const sml_prep *
   free(x);
 }
 
-double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split,
-                    const sml_prep *prep, const sml_comm *c, double *loss) {
+double sml_evaluate(const sml_model *m, const float *params, const sml_shard *split, const sml_prep *prep,
+                    const sml_comm *c, double *loss) {
   int64_t counts[3] = {0, split->count, 0}; /* correct, seen, the loss in fixed point */
   double *sample_loss = NULL, maxabs = 0.0;
   if (split->count > 0) {
@@ -107,8 +107,7 @@ void sml_train_history_free(sml_train_history *h) {
 }
 
 /* Local indices (into this rank's shard) of global positions [lo, hi) of perm. */
-static int64_t local_part(const int64_t *perm, int64_t lo, int64_t hi, const sml_shard *sh,
-                          int64_t *idx) {
+static int64_t local_part(const int64_t *perm, int64_t lo, int64_t hi, const sml_shard *sh, int64_t *idx) {
   int64_t n = 0;
   for (int64_t k = lo; k < hi; k++) {
     int64_t g = perm[k] - sh->first;
@@ -163,10 +162,11 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
  * then the regularisation, not the data's gradient, is to blame. */
 static void divergence_hint(const sml_train_config *cfg, double lr, char *out, size_t len) {
   if (2 * lr * cfg->reg >= 1)
-    snprintf(out, len, "the L2 term alone makes each step overshoot (2 x learning rate x L2 strength = %g, must be "
-             "below 1): try a smaller L2 strength (now %g) or learning rate (now %g)", 2 * lr * cfg->reg, cfg->reg, lr);
-  else
-    snprintf(out, len, "try a smaller learning rate (now %g)", lr);
+    snprintf(out, len,
+             "the L2 term alone makes each step overshoot (2 x learning rate x L2 strength = %g, must be "
+             "below 1): try a smaller L2 strength (now %g) or learning rate (now %g)",
+             2 * lr * cfg->reg, cfg->reg, lr);
+  else snprintf(out, len, "try a smaller learning rate (now %g)", lr);
 }
 
 /* Non-finite parameters are never written: checked before every
@@ -194,8 +194,8 @@ static int params_finite(const sml_model *m, const sml_train_state *st, const sm
  * checkpoint: without them a resumed 16-bit run would round differently
  * from the uninterrupted one. Collective (on every rank alike: the wire
  * type and the rank count are the run's). */
-static void gather_residuals(sml_train_state *st, sml_step_buffers *b, const sml_model *m,
-                             const sml_train_config *cfg, const sml_comm *c) {
+static void gather_residuals(sml_train_state *st, sml_step_buffers *b, const sml_model *m, const sml_train_config *cfg,
+                             const sml_comm *c) {
   const float *mine = b->reducer ? sml_reducer_residual(b->reducer) : NULL;
   if (!mine || c->size > SML_RESIDUALS_MAX / m->nweights) return;
   if (c->rank == 0 && st->residual_ranks != c->size) {
@@ -219,8 +219,10 @@ static void scatter_residuals(const sml_train_state *st, sml_step_buffers *b, co
   if (saved[0] == c->size && saved[1] == cfg->grad_dtype)
     sml_scatter_bytes(c, st->residuals, m->nweights * (int64_t)sizeof *mine, mine, 0);
   else if (saved[0] > 0)
-    sml_log(c, "the checkpoint's error-feedback residuals are of %lld ranks (%s); this run has %d (%s): they "
-            "restart at zero", (long long)saved[0], sml_grad_dtype_name((sml_grad_dtype)saved[1]), c->size,
+    sml_log(c,
+            "the checkpoint's error-feedback residuals are of %lld ranks (%s); this run has %d (%s): they "
+            "restart at zero",
+            (long long)saved[0], sml_grad_dtype_name((sml_grad_dtype)saved[1]), c->size,
             sml_grad_dtype_name((sml_grad_dtype)cfg->grad_dtype));
 }
 
@@ -304,8 +306,8 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
     /* Exact sums of fixed micro-batches: the same bits for any layout. */
     int64_t n;
     double loss_sum, comm_s;
-    const int ok = sml_repro_step(b->repro, st->params, perm, lo, hi, st->global_step, &grad_sum, &loss_sum, &n,
-                                  flags, &comm_s);
+    const int ok =
+        sml_repro_step(b->repro, st->params, perm, lo, hi, st->global_step, &grad_sum, &loss_sum, &n, flags, &comm_s);
     grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
     grad[nw + FLAG_COUNT] = (float)n;
     *times = (sml_reduce_times){.compute_s = sml_now() - t0 - comm_s, .wait_s = comm_s};
@@ -342,8 +344,7 @@ static double epoch_imbalance(const double *step_compute, double *slowest, int64
 }
 
 int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds, const sml_prep *prep,
-              const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c,
-              sml_err *err) {
+              const sml_train_config *cfg, const sml_checkpoint_policy *policy, const sml_comm *c, sml_err *err) {
   const sml_shard *train = &ds->train;
   const int64_t N = train->total, B = cfg->batch;
   const int64_t steps_per_epoch = (N + B - 1) / B;
@@ -385,9 +386,9 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       if (!isfinite(loss)) {
         char hint[256];
         divergence_hint(cfg, lr, hint, sizeof hint);
-        status = sml_fail(err, SML_ERUNTIME, "training diverged at step %lld (epoch %lld): the loss is %s; %s",
-                          (long long)state->global_step + 1, (long long)epoch + 1, isnan(loss) ? "NaN" : "infinite",
-                          hint);
+        status =
+            sml_fail(err, SML_ERUNTIME, "training diverged at step %lld (epoch %lld): the loss is %s; %s",
+                     (long long)state->global_step + 1, (long long)epoch + 1, isnan(loss) ? "NaN" : "infinite", hint);
         break;
       }
       state->step_in_epoch++;
@@ -402,7 +403,8 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
         char left[32];
         last_progress = sml_now();
         format_duration(seconds_left(last_progress - run_start, state->global_step - run_first_step,
-                                     run_steps - state->global_step), left, sizeof left);
+                                     run_steps - state->global_step),
+                        left, sizeof left);
         sml_progress(c, "epoch %lld/%lld step %lld/%lld loss %.4f, ETA %s", (long long)epoch + 1,
                      (long long)cfg->epochs, (long long)state->step_in_epoch, (long long)steps_per_epoch, loss, left);
       }
@@ -411,20 +413,22 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
         hist->step_loss[hist->nsteps_logged++] = loss;
       }
       const int signalled = flags[0] > 0;
-      if (checkpointing && (signalled || flags[1] > 0 ||
-                            (policy->every_steps > 0 && state->global_step % policy->every_steps == 0))) {
+      if (checkpointing &&
+          (signalled || flags[1] > 0 || (policy->every_steps > 0 && state->global_step % policy->every_steps == 0))) {
         status = checkpoint_now(policy, m, state, &bufs, cfg, lr, c, err);
         last_checkpoint = sml_now();
         if (status != SML_OK) break;
       }
       if (signalled) {
-        status = checkpointing
-                     ? sml_fail(err, SML_EXIT_PREEMPTED,
-                                "stopped by a signal after step %lld; checkpoint written to %s; resume from it (--resume auto)",
-                                (long long)state->global_step, policy->dir)
-                     : sml_fail(err, SML_EXIT_PREEMPTED,
-                                "stopped by a signal after step %lld; no checkpoint directory, so nothing was saved",
-                                (long long)state->global_step);
+        status =
+            checkpointing
+                ? sml_fail(
+                      err, SML_EXIT_PREEMPTED,
+                      "stopped by a signal after step %lld; checkpoint written to %s; resume from it (--resume auto)",
+                      (long long)state->global_step, policy->dir)
+                : sml_fail(err, SML_EXIT_PREEMPTED,
+                           "stopped by a signal after step %lld; no checkpoint directory, so nothing was saved",
+                           (long long)state->global_step);
         break;
       }
     }
@@ -452,13 +456,14 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
       char elapsed[32], left[32];
       const double run_s = sml_now() - run_start;
       format_duration(run_s, elapsed, sizeof elapsed);
-      format_duration(seconds_left(run_s, state->global_step - run_first_step, run_steps - state->global_step),
-                      left, sizeof left);
-      sml_log(c, "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs comm %.2fs "
+      format_duration(seconds_left(run_s, state->global_step - run_first_step, run_steps - state->global_step), left,
+                      sizeof left);
+      sml_log(c,
+              "epoch %lld/%lld loss %.4f train_acc %.4f%s lr %.3g | %.0f img/s, compute %.2fs comm %.2fs "
               "(hidden %.2fs exposed %.2fs) imbalance %.2fs other %.2fs (eval %.2fs) | elapsed %s, ETA %s",
               (long long)epoch + 1, (long long)cfg->epochs, e->loss, e->train_acc, val, e->lr, e->images_per_sec,
-              e->compute_s, e->comm_hidden_s + e->comm_exposed_s, e->comm_hidden_s, e->comm_exposed_s,
-              e->imbalance_s, e->other_s, e->eval_s, elapsed, left);
+              e->compute_s, e->comm_hidden_s + e->comm_exposed_s, e->comm_hidden_s, e->comm_exposed_s, e->imbalance_s,
+              e->other_s, e->eval_s, elapsed, left);
     }
     state->epoch++;
     state->step_in_epoch = 0;
@@ -466,15 +471,18 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
     state->epoch_hidden_s = 0;
     if (policy && policy->write_best && e->val_acc >= 0 && best_epoch(hist) == epoch) {
       status = params_finite(m, state, cfg, lr, c, err);
-      if (status == SML_OK) status = sml_agree(c, c->rank == 0 ? policy->write_best(policy->ctx, state, err) : SML_OK, err);
+      if (status == SML_OK)
+        status = sml_agree(c, c->rank == 0 ? policy->write_best(policy->ctx, state, err) : SML_OK, err);
     }
     if (status == SML_OK && checkpointing && policy->every_epochs > 0 && state->epoch % policy->every_epochs == 0) {
       status = checkpoint_now(policy, m, state, &bufs, cfg, lr, c, err);
       last_checkpoint = sml_now();
     }
     if (status == SML_OK && patience_exhausted(hist, cfg) && !cfg->quiet)
-      sml_log(c, "early stop after epoch %lld: validation accuracy has not improved for %lld epochs (best %.4f, "
-              "epoch %lld)", (long long)epoch + 1, (long long)cfg->early_stop, hist->epochs[best_epoch(hist)].val_acc,
+      sml_log(c,
+              "early stop after epoch %lld: validation accuracy has not improved for %lld epochs (best %.4f, "
+              "epoch %lld)",
+              (long long)epoch + 1, (long long)cfg->early_stop, hist->epochs[best_epoch(hist)].val_acc,
               (long long)best_epoch(hist) + 1);
   }
   /* The model file and the test accuracy come from the last update. */
@@ -514,9 +522,9 @@ static int write_curves(const sml_train_history *h, const char *dir, sml_err *er
     cols[3][i] = e->val_acc;
     has_val |= e->val_acc >= 0;
   }
-  sml_svg_series loss[2] = {{.name = "training loss", .n = ns > 0 ? ns : ne, .x = ns > 0 ? sx : ex,
-                             .y = ns > 0 ? sy : cols[0]},
-                            {.name = "validation loss", .n = ne, .x = ex, .y = cols[1]}};
+  sml_svg_series loss[2] = {
+      {.name = "training loss", .n = ns > 0 ? ns : ne, .x = ns > 0 ? sx : ex, .y = ns > 0 ? sy : cols[0]},
+      {.name = "validation loss", .n = ne, .x = ex, .y = cols[1]}};
   sml_svg_series acc[2] = {{.name = "training accuracy", .n = ne, .x = ex, .y = cols[2]},
                            {.name = "validation accuracy", .n = ne, .x = ex, .y = cols[3]}};
   char path[4096];
@@ -529,13 +537,14 @@ static int write_curves(const sml_train_history *h, const char *dir, sml_err *er
     st = sml_svg_plot(path, "Accuracy", ns > 0 ? "step" : "epoch", "accuracy", 0, has_train_acc ? acc : acc + 1,
                       has_train_acc + has_val, err);
   }
-  free(sx); free(sy); free(ex);
+  free(sx);
+  free(sy);
+  free(ex);
   for (int k = 0; k < 4; k++) free(cols[k]);
   return st;
 }
 
-int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c,
-                            sml_err *err) {
+int sml_train_write_history(const sml_train_history *h, const char *dir, const sml_comm *c, sml_err *err) {
   int status = SML_OK;
   if (c->rank == 0) {
     char path[4096];
@@ -545,13 +554,14 @@ int sml_train_write_history(const sml_train_history *h, const char *dir, const s
     if (status == SML_OK) {
       /* allreduce_s (waiting for the sums) = comm_exposed_s + imbalance_s;
        * comm_hidden_s ran during compute_s. */
-      fprintf(a.f, "epoch,loss,train_acc,val_acc,lr,images_per_sec,compute_s,allreduce_s,other_s,eval_s,val_loss,"
-                   "comm_hidden_s,comm_exposed_s,imbalance_s\n");
+      fprintf(a.f,
+              "epoch,loss,train_acc,val_acc,lr,images_per_sec,compute_s,allreduce_s,other_s,eval_s,val_loss,"
+              "comm_hidden_s,comm_exposed_s,imbalance_s\n");
       for (int64_t i = 0; i < h->nepochs; i++) {
         const sml_epoch_stats *e = &h->epochs[i];
         fprintf(a.f, "%lld,%.8g,%.6f,%.6f,%.6g,%.1f,%.4f,%.4f,%.4f,%.4f,%.8g,%.4f,%.4f,%.4f\n", (long long)i + 1,
-                e->loss, e->train_acc, e->val_acc, e->lr, e->images_per_sec, e->compute_s, e->allreduce_s,
-                e->other_s, e->eval_s, e->val_loss, e->comm_hidden_s, e->comm_exposed_s, e->imbalance_s);
+                e->loss, e->train_acc, e->val_acc, e->lr, e->images_per_sec, e->compute_s, e->allreduce_s, e->other_s,
+                e->eval_s, e->val_loss, e->comm_hidden_s, e->comm_exposed_s, e->imbalance_s);
       }
       status = sml_atomic_commit(&a, err);
     }

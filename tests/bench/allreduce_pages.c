@@ -44,8 +44,7 @@ int main(int argc, char **argv) {
   }
   void *buf[NCASES] = {SML_ALLOC((size_t)n * sizeof(float)), SML_ALLOC_COMM((size_t)n * sizeof(float)),
                        SML_ALLOC((size_t)n * sizeof(int64_t)), SML_ALLOC_COMM((size_t)n * sizeof(int64_t))};
-  const char *name[NCASES] = {"float, 4 KiB pages", "float, 2 MiB pages", "int64, 4 KiB pages",
-                              "int64, 2 MiB pages"};
+  const char *name[NCASES] = {"float, 4 KiB pages", "float, 2 MiB pages", "int64, 4 KiB pages", "int64, 2 MiB pages"};
   double *t = SML_ALLOC((size_t)NCASES * (size_t)reps * sizeof *t);
   for (int r = 0; r < reps; r++)
     for (int k = 0; k < NCASES; k++) {

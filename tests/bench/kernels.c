@@ -20,17 +20,17 @@ static float *randf(int64_t n, unsigned seed) {
 }
 
 /* Seconds per call: repeats until 0.2 s have passed. */
-#define TIME_IT(secs, stmt)                            \
-  do {                                                 \
-    stmt;                                              \
-    int64_t reps_ = 0;                                 \
-    const double t0_ = sml_now();                      \
-    double t_;                                         \
-    do {                                               \
-      stmt;                                            \
-      reps_++;                                         \
-    } while ((t_ = sml_now() - t0_) < 0.2);            \
-    secs = t_ / (double)reps_;                         \
+#define TIME_IT(secs, stmt)                 \
+  do {                                      \
+    stmt;                                   \
+    int64_t reps_ = 0;                      \
+    const double t0_ = sml_now();           \
+    double t_;                              \
+    do {                                    \
+      stmt;                                 \
+      reps_++;                              \
+    } while ((t_ = sml_now() - t0_) < 0.2); \
+    secs = t_ / (double)reps_;              \
   } while (0)
 
 static void bench_shape(int64_t B, int64_t Din, int64_t Dout) {
@@ -40,14 +40,14 @@ static void bench_shape(int64_t B, int64_t Din, int64_t Dout) {
   const double gf = 2.0 * (double)B * (double)Din * (double)Dout * 1e-9;
   double s;
   printf("B=%lld Din=%lld Dout=%lld (GFLOP/s)\n", (long long)B, (long long)Din, (long long)Dout);
-  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)Dout, (int)Din, 1.0f, in, (int)Din,
-                         w, (int)Din, 1.0f, out, (int)Dout));
+  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)Dout, (int)Din, 1.0f, in, (int)Din, w,
+                         (int)Din, 1.0f, out, (int)Dout));
   printf("  %-8s forward %6.1f", "sgemm", gf / s);
-  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Dout, (int)Din, (int)B, 1.0f, dout,
-                         (int)Dout, in, (int)Din, 1.0f, dw, (int)Din));
+  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Dout, (int)Din, (int)B, 1.0f, dout, (int)Dout,
+                         in, (int)Din, 1.0f, dw, (int)Din));
   printf("  weight grad %6.1f", gf / s);
-  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)Din, (int)Dout, 1.0f, dout,
-                         (int)Dout, w, (int)Din, 0.0f, din, (int)Din));
+  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)Din, (int)Dout, 1.0f, dout, (int)Dout,
+                         w, (int)Din, 0.0f, din, (int)Din));
   printf("  input grad %6.1f\n", gf / s);
   for (int l = 0; l < SML_ISA_COUNT; l++) {
     const sml_kernels *k = sml_kernels_for((sml_isa)l);
@@ -62,7 +62,13 @@ static void bench_shape(int64_t B, int64_t Din, int64_t Dout) {
     TIME_IT(s, k->narrow_input_grad(din, dout, w, B, Din, Dout));
     printf("  input grad %6.1f\n", gf / s);
   }
-  free(in); free(w); free(bias); free(dout); free(out); free(dw); free(din);
+  free(in);
+  free(w);
+  free(bias);
+  free(dout);
+  free(out);
+  free(dw);
+  free(din);
 }
 
 static void bench_elementwise(void) {
@@ -87,7 +93,11 @@ static void bench_elementwise(void) {
     TIME_IT(s, k->l1_distances(dist, queries, 8, refs, nref, D));
     printf("  l1_distances %6.1f\n", 8.0 * (double)nref * 1e-6 / s);
   }
-  free(images); free(idx); free(mean); free(x); free(dist);
+  free(images);
+  free(idx);
+  free(mean);
+  free(x);
+  free(dist);
 }
 
 /* The order-free sums of --reproducible on the 784-256-10 MLP's gradient:
@@ -114,18 +124,20 @@ static void bench_exact_sums(void) {
     printf("  fixed_sum_rows x2 %6.1f", s * 1e6);
     TIME_IT(s, k->fixed_sum_rows(acc, grads, n, 4, n, scale));
     printf("  x4 %6.1f", s * 1e6);
-    TIME_IT(s, for (int64_t i = 0; i < n; i += piece) k->fixed_to_float(out + i, acc + i, n - i < piece ? n - i : piece,
-                                                                         1.0 / scale));
+    TIME_IT(s, for (int64_t i = 0; i < n; i += piece)
+                   k->fixed_to_float(out + i, acc + i, n - i < piece ? n - i : piece, 1.0 / scale));
     printf("  fixed_to_float %6.1f\n", s * 1e6);
   }
-  free(grads); free(out); free(acc);
+  free(grads);
+  free(out);
+  free(acc);
 }
 
 int main(int argc, char **argv) {
   sml_dist_init(&argc, &argv);
-  printf("cpu %s, best kernel level %s, BLAS %s, %d thread(s)\n", sml_cpu_model(),
-         sml_isa_name(sml_isa_best()), sml_blas_summary(), sml_threads());
-  const int64_t shapes[][3] = {{128, 784, 10}, {64, 784, 10}, {128, 256, 10}, {128, 784, 16},
+  printf("cpu %s, best kernel level %s, BLAS %s, %d thread(s)\n", sml_cpu_model(), sml_isa_name(sml_isa_best()),
+         sml_blas_summary(), sml_threads());
+  const int64_t shapes[][3] = {{128, 784, 10}, {64, 784, 10},   {128, 256, 10}, {128, 784, 16},
                                {128, 784, 2},  {128, 3072, 10}, {128, 784, 32}, {128, 784, 64}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(shapes[i][0], shapes[i][1], shapes[i][2]);
   bench_elementwise();

@@ -34,8 +34,8 @@ static double step(mode_run *r, const sml_model *m, const sml_dataset *ds, const
                    int64_t lo, int64_t hi, const sml_comm *c) {
   int64_t flags[2] = {0, 0};
   sml_reduce_times times;
-  const double loss = sml_train_step(&r->bufs, m, &r->st, &r->cfg, &ds->train, prep, perm, lo, hi, r->cfg.lr, flags,
-                                     &times, c);
+  const double loss =
+      sml_train_step(&r->bufs, m, &r->st, &r->cfg, &ds->train, prep, perm, lo, hi, r->cfg.lr, flags, &times, c);
   r->st.global_step++;
   return loss;
 }
@@ -112,12 +112,13 @@ int main(int argc, char **argv) {
   if (world.rank == 0) {
     double med[2];
     for (int k = 0; k < 2; k++) med[k] = sml_bench_median(t + k * steps, (size_t)steps);
-    printf("MLP 784-256-10, batch %lld, %d rank(s) x %d thread(s), %lld alternating steps of each mode (medians): "
-           "default %.0f us (%.0f images/s), --reproducible %.0f us (%.0f images/s, micro %lld): %+.1f %% images/s; "
-           "last step losses %.4f / %.4f\n",
-           (long long)batch, world.size, sml_threads(), (long long)steps, med[0] * 1e6, (double)batch / med[0],
-           med[1] * 1e6, (double)batch / med[1], (long long)sml_micro_batch(&cfg), 100 * (med[0] / med[1] - 1),
-           last_loss[0], last_loss[1]);
+    printf(
+        "MLP 784-256-10, batch %lld, %d rank(s) x %d thread(s), %lld alternating steps of each mode (medians): "
+        "default %.0f us (%.0f images/s), --reproducible %.0f us (%.0f images/s, micro %lld): %+.1f %% images/s; "
+        "last step losses %.4f / %.4f\n",
+        (long long)batch, world.size, sml_threads(), (long long)steps, med[0] * 1e6, (double)batch / med[0],
+        med[1] * 1e6, (double)batch / med[1], (long long)sml_micro_batch(&cfg), 100 * (med[0] / med[1] - 1),
+        last_loss[0], last_loss[1]);
     printf("  sent per rank and step: default %.0f kB (gradient), --reproducible %.0f kB (sums) + %.1f kB (images)\n",
            sent[0][0] / 1e3, sent[1][0] / 1e3, sent[1][1] / 1e3);
   }

@@ -28,7 +28,10 @@ static inline const char *fuzz_file(const char *tag, const char *suffix, const u
 static inline void fuzz_split(const uint8_t *data, size_t n, const uint8_t **a, size_t *na, const uint8_t **b,
                               size_t *nb) {
   if (n < 4) {
-    *a = data; *na = n; *b = data + n; *nb = 0;
+    *a = data;
+    *na = n;
+    *b = data + n;
+    *nb = 0;
     return;
   }
   const size_t rest = n - 4, want = (size_t)(data[0] | data[1] << 8 | data[2] << 16 | (uint32_t)data[3] << 24);

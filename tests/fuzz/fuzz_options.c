@@ -25,11 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sml_train_config cfg = sml_train_unset();
   cli_reduce_args reduce = {0};
   const char *optimizer = NULL, *schedule = NULL;
-  const cli_option opts[] = {
-      CLI_DATA_OPTIONS(&dargs),
-      CLI_MODEL_OPTIONS(&marg),
-      CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule, &reduce),
-      {NULL, 0, NULL, NULL, NULL}};
+  const cli_option opts[] = {CLI_DATA_OPTIONS(&dargs),
+                             CLI_MODEL_OPTIONS(&marg),
+                             CLI_TRAIN_OPTIONS(&cfg, &optimizer, &schedule, &reduce),
+                             {NULL, 0, NULL, NULL, NULL}};
   const sml_comm none = {.rank = 1, .size = 2}; /* not rank 0: --help prints nothing */
   sml_err err;
   sml_data_options dopt;

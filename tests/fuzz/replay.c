@@ -28,8 +28,14 @@ int main(int argc, char **argv) {
   int count = 0;
   for (int i = 1; i < argc; i++) {
     struct stat st;
-    if (stat(argv[i], &st) != 0) { fprintf(stderr, "replay: %s: missing\n", argv[i]); return 1; }
-    if (!S_ISDIR(st.st_mode)) { count += replay_file(argv[i]); continue; }
+    if (stat(argv[i], &st) != 0) {
+      fprintf(stderr, "replay: %s: missing\n", argv[i]);
+      return 1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      count += replay_file(argv[i]);
+      continue;
+    }
     DIR *d = opendir(argv[i]);
     struct dirent *e;
     while (d && (e = readdir(d)) != NULL) {

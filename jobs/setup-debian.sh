@@ -22,6 +22,7 @@ PACKAGES=(
   libblis-openmp-dev                    # ... and against BLIS (cmake --preset blis; OpenBLAS stays the default)
   librsvg2-bin                          # rsvg-convert: the tests render every SVG figure
   iproute2                              # ip and tc: the emulated-network test (tests/cli/network.sh)
+  clang-format                          # the formatter check of .ci/run (tests/format.sh)
 )
 
 missing=()

@@ -1,7 +1,7 @@
 # cmake --install: the shardml program, libshardml with its public headers, a
 # CMake package (find_package(shardml) -> shardml::shardml, its dependencies
 # found again by the config file the way this build found them), a
-# pkg-config file, and the job scripts and README under share/.
+# pkg-config file, and the job scripts, README and docs under share/.
 include(CMakePackageConfigHelpers)
 set(SML_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shardml)
 
@@ -47,3 +47,6 @@ install(PROGRAMS jobs/common.sh jobs/launcher.sh jobs/mpirun-local.sh jobs/setup
 install(FILES jobs/train.sbatch jobs/search.sbatch jobs/search-array.sbatch jobs/cv-knn.sbatch
         DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/jobs)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml)
+# The documentation beside it, so that the README's links resolve there too.
+file(GLOB SML_DOCS CONFIGURE_DEPENDS docs/*.md)
+install(FILES ${SML_DOCS} DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/docs)

@@ -1,4 +1,4 @@
-/* HDF5 checkpoints with exact resume (schema in README.md).
+/* HDF5 checkpoints with exact resume (schema in docs/reference.md).
  *
  * A checkpoint holds everything the training loop needs to continue as if
  * never stopped: parameters and the optimizer's state buffers in the flat

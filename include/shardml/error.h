@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-/* Exit statuses, shared by every subcommand (see README). */
+/* Exit statuses, shared by every subcommand (docs/reference.md). */
 enum {
   SML_OK = 0,
   SML_ERUNTIME = 1, /* a failure while running: divergence, I/O error, ... */

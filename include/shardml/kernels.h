@@ -33,7 +33,7 @@ typedef struct {
   sml_isa isa;
   const char *name; /* "generic", "avx2", "avx512" */
   /* Affine layers with at most this many outputs use the narrow kernels
-   * below; wider ones call cblas_sgemm (measured per level: see README). */
+   * below; wider ones call cblas_sgemm (measured per level: docs/performance.md). */
   int64_t narrow_max_out;
 
   /* out[B,Dout] = in[B,Din] . w[Dout,Din]^T + b[Dout]   (Dout <= narrow_max_out) */

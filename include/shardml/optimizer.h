@@ -33,7 +33,7 @@ typedef struct {
 
 typedef struct {
   const char *name;    /* as --optimizer names it */
-  const char *summary; /* one line for --help and the README */
+  const char *summary; /* one line for --help and the documentation */
   double default_lr;   /* 0: the SGD rates per model (train.h) */
   int nstate;          /* state buffers, zero at the start */
   const char *state_names[SML_OPT_MAX_STATE];

@@ -26,7 +26,7 @@ typedef enum { SML_SCHEDULE_STEP, SML_SCHEDULE_COSINE } sml_schedule;
  * emulated 10 Gb/s link (2 ranks, MLP 784-256-10, batch 512) 0.25 MB
  * buckets waited 0.042 s an epoch where 0.5 MB ones waited 0.14 s (their
  * first bucket became whole only halfway through the first layer's
- * gradient), README "Scaling out". */
+ * gradient), docs/performance.md, "Scaling out". */
 #define SML_BUCKET_MB 0.25
 /* The most residual floats (ranks x parameters) a checkpoint carries. */
 #define SML_RESIDUALS_MAX ((int64_t)1 << 28)
@@ -218,7 +218,7 @@ int64_t sml_micro_batches_owned(const sml_train_config *cfg, int ranks);
  * exact sum (shardml/exact.h). Either is the same for every layout, and the
  * choice depends on the step's micro-batch count alone. Up to 4, gathering
  * the float gradients moves no more bytes than the int64 sum and saves its
- * passes (README, "Reproducible training"). */
+ * passes (docs/reproducibility.md). */
 #define SML_GATHERED_MICRO 4
 /* 1 if full steps of cfg take the exact sum (more than SML_GATHERED_MICRO
  * micro-batches). */

@@ -54,7 +54,7 @@ static void print_usage(const char *cmd, const char *summary, const char *exampl
     if (!o->name) break;
   }
   printf("%-*s", HELP_MARGIN, "  --list-options");
-  print_wrapped("one line per option (name, kind, value), for scripts", HELP_MARGIN, HELP_MARGIN);
+  print_wrapped("one line per option (name, kind, value, help; tab-separated), for scripts", HELP_MARGIN, HELP_MARGIN);
   if (examples && *examples) printf("\nexamples:\n%s", examples);
 }
 
@@ -159,13 +159,14 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
   return SML_EINPUT;
 }
 
-/* One line per option, "--name<TAB>kind<TAB>META", for scripts: shell
- * completion, and the test that gives every option bad values. */
+/* One line per option, "--name<TAB>kind<TAB>META<TAB>help", for scripts:
+ * shell completion, the test that gives every option bad values, and the
+ * generator of docs/reference.md's option tables. */
 static void print_option_list(const cli_option *opts) {
   static const char *const kinds[] = {
       [OPT_STRING] = "string", [OPT_WORD] = "word", [OPT_INT] = "int", [OPT_REAL] = "real", [OPT_FLAG] = "flag"};
   for (const cli_option *o = opts; o->name; o++)
-    printf("--%s\t%s\t%s\n", o->name, kinds[o->kind], o->meta ? o->meta : "");
+    printf("--%s\t%s\t%s\t%s\n", o->name, kinds[o->kind], o->meta ? o->meta : "", o->help);
 }
 
 int cli_parse(const sml_comm *c, const char *cmd, const char *summary, const char *examples, int argc, char **argv,

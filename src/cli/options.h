@@ -25,7 +25,8 @@ typedef struct {
 } cli_option;
 
 /* Returned by cli_parse when --help (after printing usage) or
- * --list-options (after listing the options, one "--name kind META" a line)
+ * --list-options (after listing the options, one "--name\tkind\tMETA\thelp" a
+ * line: the bad-options test and docs/reference.md's generator read it)
  * was given. */
 #define CLI_HELP (-1)
 
@@ -80,7 +81,7 @@ void cli_name_option(sml_err *err);
 /* The optimizer and its hyperparameters, for train and search. */
 /* clang-format off */
 #define CLI_OPTIMIZER_OPTIONS(cfg, name, reduce)                                                                 \
-  {"optimizer", OPT_WORD, name, "NAME", "update rule: sgd (default), nesterov, adam, adamw... (README lists them)"}, \
+  {"optimizer", OPT_WORD, name, "NAME", "update rule: sgd (default), nesterov, adam, adamw, rmsprop (docs/guide.md)"}, \
   {"momentum", OPT_REAL, &(cfg)->opt.momentum, "MU", "momentum of sgd and nesterov (default 0.9)"},        \
   {"beta1", OPT_REAL, &(cfg)->opt.beta1, "B1", "decay of the gradient average, adam(w) (default 0.9)"},     \
   {"beta2", OPT_REAL, &(cfg)->opt.beta2, "B2", "decay of the squared-gradient average (default 0.999)"},     \

@@ -1,4 +1,4 @@
-/* shardml's HDF5 dataset layout (documented in README.md):
+/* shardml's HDF5 dataset layout (documented in docs/reference.md):
  *   /images        uint8 [N, H, W, C]   training split
  *   /labels        uint8 [N]
  *   /test/images   uint8 [M, H, W, C]   optional test split

@@ -3,7 +3,7 @@
  * libhdf5 (1.10.8 here) can crash or loop forever on a corrupt file:
  * variable-length attributes whose heap entries lie, object headers that
  * point outside the file, compact datasets larger than their message, and
- * more (tests/fuzz found them; README lists the cases). No check before the
+ * more (tests/fuzz found them; docs/testing.md lists the cases). No check before the
  * library's own parsing can rule all of them out, so the whole read is
  * rehearsed in a fork()ed child first: if the child crashes, hangs past the
  * limit, or fails, the file is refused with a clear error and the process

@@ -1,4 +1,4 @@
-/* Checkpoint files: see shardml/checkpoint.h and the schema in README.md. */
+/* Checkpoint files: see shardml/checkpoint.h and the schema in docs/reference.md. */
 #include "shardml/checkpoint.h"
 
 #include <dirent.h>

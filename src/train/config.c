@@ -41,7 +41,7 @@ void sml_train_defaults(sml_train_config *cfg) {
   const int mlp = strcmp(cfg->model, "mlp") == 0;
   if (mlp && cfg->nhidden == 0) cfg->hidden[cfg->nhidden++] = 256;
   if (!cfg->optimizer) cfg->optimizer = sml_optimizer_find("sgd");
-  /* SGD rates chosen by a sweep on Fashion-MNIST (README); adaptive
+  /* SGD rates chosen by a sweep on Fashion-MNIST (docs/guide.md); adaptive
    * optimizers bring their own. */
   const double sgd_lr = strcmp(cfg->model, "svm") == 0 ? 0.01 : strcmp(cfg->model, "softmax") == 0 ? 0.02 : 0.05;
   fill_real(&cfg->lr, cfg->optimizer->default_lr > 0 ? cfg->optimizer->default_lr : sgd_lr);
@@ -62,7 +62,7 @@ void sml_train_defaults(sml_train_config *cfg) {
   fill_int(&cfg->micro_batch, 0); /* from the batch size: sml_micro_batch */
   /* Off by default: where every core computes and moving the bytes is CPU
    * work (shared memory, TCP), the overlapped sum cost the backward pass
-   * more than it saved in waiting (README, "Scaling out"). */
+   * more than it saved in waiting (docs/performance.md, "Scaling out"). */
   if (cfg->overlap < 0) cfg->overlap = 0;
   fill_real(&cfg->bucket_mb, SML_BUCKET_MB);
   fill_int(&cfg->early_stop, 0);
@@ -182,7 +182,7 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
 int64_t sml_micro_batch_setting(const sml_train_config *cfg) {
   if (cfg->micro_batch > 0) return cfg->micro_batch;
   /* A quarter of the batch, within [64, 256] (tests/bench/reproducible.sh,
-   * README): a micro-batch costs a few passes over gradient-sized buffers
+   * docs/reproducibility.md): a micro-batch costs a few passes over gradient-sized buffers
    * whatever its size, so small ones are slow, and a step has only
    * batch / micro of them to spread over the workers. Never the layout:
    * the micro-batches are what makes runs on all layouts agree. */

@@ -182,7 +182,7 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
             model.kind, (long long)model.nweights, (long long)ds.train.total, world->size, sml_threads(),
             (long long)cfg->batch, cfg->optimizer->name, cfg->lr, cfg->reg, cfg->dropout > 0 ? ", dropout" : "",
             sml_kernels_active()->name, sml_blas_summary());
-    /* What one step moves, per rank (the README's figures come from here). */
+    /* What one step moves, per rank (docs/performance.md's figures come from here). */
     const double grad_bytes = (double)(model.nweights + 4) * (cfg->reproducible ? 8.0 : 4.0);
     const double image_kb =
         (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3;

@@ -15,7 +15,7 @@ for f in bin/shardml lib/libshardml.a include/shardml/model.h include/shardml/di
          lib/cmake/shardml/shardmlConfig.cmake lib/cmake/shardml/shardmlConfigVersion.cmake \
          lib/cmake/shardml/shardmlTargets.cmake lib/pkgconfig/shardml.pc \
          share/shardml/jobs/train.sbatch share/shardml/jobs/mpirun-local.sh share/shardml/jobs/launcher.sh \
-         share/shardml/README.md; do
+         share/shardml/README.md share/shardml/docs/reference.md; do
   check "installs $f" test -e "$P/$f"
 done
 check "the installed program runs" bash -c "'$P/bin/shardml' --version | grep -q '^shardml [0-9]'"

@@ -5,7 +5,7 @@
 include(CMakePackageConfigHelpers)
 set(SML_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/shardml)
 
-install(TARGETS shardml shardml_core EXPORT shardmlTargets
+install(TARGETS shardml ${_sml_libs} EXPORT shardmlTargets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
@@ -28,8 +28,9 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/shardmlConfigVersion.cmak
 install(FILES ${PROJECT_BINARY_DIR}/shardmlConfig.cmake ${PROJECT_BINARY_DIR}/shardmlConfigVersion.cmake
         DESTINATION ${SML_CMAKE_DIR})
 
-# pkg-config: relocatable (paths relative to the .pc file); libshardml is a
-# static library, so its dependencies are in Libs.private (pkg-config --static).
+# pkg-config: relocatable (paths relative to the .pc file). Plain
+# `pkg-config --libs shardml` links libshardml.so; with --static, the
+# archive and its dependencies (Libs.private).
 file(RELATIVE_PATH SML_PC_PREFIX /root/${CMAKE_INSTALL_LIBDIR}/pkgconfig /root)
 set(SML_PC_CFLAGS "")
 foreach(_dir ${MPI_C_INCLUDE_DIRS})

@@ -6,8 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "shardml/dist.h"
-#include "shardml/kernels.h"
+#include "shardml/comm.h"
+#include "kernels/kernels.h"
 
 static int failures = 0;
 #define EXPECT(cond, ...)                                             \

@@ -1,10 +1,10 @@
-/* Order-free sums (shardml/exact.h), as the reproducible trainer takes
+/* Order-free sums (base/exact.h), as the reproducible trainer takes
  * them: adversarial terms (magnitudes from 2^-60 to 2^40 of each other,
  * pairs that cancel to the last bit, a few huge ones) summed in many orders
  * and splits over the ranks and the threads must give one bit pattern.
  * Rank 0 then writes the terms and the result (hex floats) for
  * exact_sum.py, which compares the result with the exact real sum
- * (Python's fractions) within the documented bound (shardml/exact.h).
+ * (Python's fractions) within the documented bound (base/exact.h).
  * Usage: test_exact OUT_FILE */
 #include <math.h>
 #include <omp.h>
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/dist.h"
-#include "shardml/exact.h"
-#include "shardml/rng.h"
+#include "shardml/comm.h"
+#include "base/exact.h"
+#include "base/rng.h"
 
 #include "expect.h"
 
@@ -55,7 +55,7 @@ static double exact_sum(const double *terms, const int *order, const int *part, 
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   sml_comm world = sml_comm_world();
   if (argc != 2) {
     fprintf(stderr, "usage: test_exact OUT_FILE\n");
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
   }
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
-  sml_dist_finalize();
+  sml_finalize();
   free(terms);
   free(order);
   free(part);

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 #include "shardml/model.h"
 #include "shardml/optimizer.h"
 #include "shardml/train.h"
@@ -109,7 +109,7 @@ static void check_optimizer(const sml_model *m, const char *name, const float *x
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   tests_select_kernels("test_golden");
   if (argc != 2) {
@@ -192,6 +192,6 @@ int main(int argc, char **argv) {
   free(grad);
   free(x);
   free(y);
-  sml_dist_finalize();
+  sml_finalize();
   return failures ? 1 : 0;
 }

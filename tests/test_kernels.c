@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/exact.h"
-#include "shardml/half.h"
-#include "shardml/kernels.h"
+#include "base/exact.h"
+#include "base/half.h"
+#include "kernels/kernels.h"
 
 #include "expect.h"
 
@@ -275,7 +275,7 @@ static void test_elementwise(const sml_kernels *k) {
 }
 
 /* The order-free sums' kernels against the scalar definitions of
- * shardml/exact.h: equal bits, on every level, whatever the thread count. */
+ * base/exact.h: equal bits, on every level, whatever the thread count. */
 static void test_fixed(const sml_kernels *k) {
   const int64_t n = 70013, stride = n + 3, nrows = 5; /* tails of vectors and of elements, and enough for threads */
   float *x = malloc((size_t)(stride * nrows) * sizeof *x);
@@ -351,7 +351,7 @@ static void test_fixed(const sml_kernels *k) {
   free(out);
 }
 
-/* The 16-bit passes against the scalar conversions of shardml/half.h
+/* The 16-bit passes against the scalar conversions of base/half.h
  * (tested against a reference in test_unit), element by element, bit for
  * bit, on every length up to two vectors past a few widths and on specials
  * (zeros, subnormals, overflow, infinities, NaN). */
@@ -397,7 +397,7 @@ static void test_half(const sml_kernels *k) {
         bad += a[i] != want && !(isnan(x) && ((a[i] & 0x7fff) > (bf16 ? 0x7f80 : 0x7c00)));
       }
     }
-    EXPECT(bad == 0, "%s half_encode/decode/add (%s): %lld elements differ from shardml/half.h", k->name,
+    EXPECT(bad == 0, "%s half_encode/decode/add (%s): %lld elements differ from base/half.h", k->name,
            bf16 ? "bf16" : "fp16", (long long)bad);
   }
   free(g);

@@ -9,7 +9,7 @@
 
 #include "shardml/dataset.h"
 #include "shardml/knn.h"
-#include "shardml/rng.h"
+#include "base/rng.h"
 
 #include "expect.h"
 
@@ -110,7 +110,7 @@ static void run_case(const sml_comm *c, const char *name, int64_t ntrain, int64_
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   tests_select_kernels("test_knn");
   sml_comm world = sml_comm_world();
@@ -125,6 +125,6 @@ int main(int argc, char **argv) {
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0)
     printf("test_knn: %lld mismatches on %d ranks x %d threads\n", (long long)total, world.size, sml_threads());
-  sml_dist_finalize();
+  sml_finalize();
   return total ? 1 : 0;
 }

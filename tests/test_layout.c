@@ -24,9 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/kernels.h"
-#include "shardml/rng.h"
+#include "kernels/kernels.h"
+#include "base/rng.h"
 #include "shardml/train.h"
+#include "train/step.h"
 
 #include "expect.h"
 
@@ -47,7 +48,7 @@ static const struct {
   const char *name;
   int reproducible;
   int64_t micro;
-  int overlap; /* default mode: the sum's settings (shardml/reduce.h) */
+  int overlap; /* default mode: the sum's settings (train/reduce.h) */
   double bucket_bytes;
   sml_grad_dtype dtype;
   double tol; /* of each tensor's largest 1x1 entry */
@@ -157,13 +158,13 @@ static void compare(const sml_model *m, const char *what, const step_result *ref
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   tests_select_kernels("test_layout");
   sml_comm world = sml_comm_world();
   if (world.size != 4) {
     if (world.rank == 0) fprintf(stderr, "test_layout: run on 4 ranks\n");
-    sml_dist_finalize();
+    sml_finalize();
     return 2;
   }
   const char *kinds[] = {"softmax", "svm", "mlp"};
@@ -202,6 +203,6 @@ int main(int argc, char **argv) {
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0) printf("test_layout: %lld failures\n", (long long)total);
-  sml_dist_finalize();
+  sml_finalize();
   return total ? 1 : 0;
 }

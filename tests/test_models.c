@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/dist.h"
-#include "shardml/layers.h"
+#include "shardml/comm.h"
+#include "nn/layers.h"
 #include "shardml/model.h"
-#include "shardml/rng.h"
+#include "base/rng.h"
 
 #include "shardml/prep.h"
 #include "shardml/train.h"
@@ -233,7 +233,7 @@ static void check_eval_blocks(void) {
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   tests_select_kernels("test_models");
   check_dropout_masks();
@@ -246,6 +246,6 @@ int main(int argc, char **argv) {
   check_model("mlp", wide, 2, 21);
   check_eval_blocks();
   printf("test_models: %d failures\n", failures);
-  sml_dist_finalize();
+  sml_finalize();
   return failures ? 1 : 0;
 }

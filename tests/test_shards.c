@@ -250,7 +250,7 @@ static void check_dataset(const sml_comm *c, const char *path) {
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   sml_comm world = sml_comm_world();
   for (int i = 1; i < argc; i++) check_dataset(&world, argv[i]);
@@ -258,6 +258,6 @@ int main(int argc, char **argv) {
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0)
     printf("%s: %lld failures over %d datasets on %d ranks\n", argv[0], (long long)total, argc - 1, world.size);
-  sml_dist_finalize();
+  sml_finalize();
   return total ? 1 : 0;
 }

@@ -6,16 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/blas_core.h"
+#include "kernels/blas_core.h"
 #include "shardml/split.h"
 #include "shardml/dataset.h"
 #include "shardml/prep.h"
 #include "shardml/tasks.h"
 #include "shardml/train.h"
+#include "train/step.h"
 
-#include "shardml/half.h"
-#include "shardml/rng.h"
-#include "shardml/reduce.h"
+#include "base/half.h"
+#include "base/rng.h"
+#include "train/reduce.h"
 #include "expect.h"
 
 static void test_block_range(void) {
@@ -341,7 +342,7 @@ static void test_error_feedback(const sml_comm *c) {
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   sml_comm world = sml_comm_world();
   test_block_range();
@@ -357,6 +358,6 @@ int main(int argc, char **argv) {
   int64_t total = failures;
   sml_allreduce_sum_i64(&world, &total, 1);
   if (world.rank == 0) printf("test_unit: %lld failures on %d ranks\n", (long long)total, world.size);
-  sml_dist_finalize();
+  sml_finalize();
   return total ? 1 : 0;
 }

@@ -11,6 +11,8 @@
 #ifndef SHARDML_CHECKPOINT_H
 #define SHARDML_CHECKPOINT_H
 
+#include "shardml/api.h"
+
 #include <stdint.h>
 
 #include "shardml/dataset.h"
@@ -18,13 +20,13 @@
 #include "shardml/prep.h"
 #include "shardml/train.h"
 
+SHARDML_BEGIN_DECLS
+
 /* Format 2 (optimizer seam): /optimizer/<state>/<tensor> for the
  * optimizer's named buffers, its name and hyperparameters as attributes,
  * dropout, early stopping and the validation loss history. Format 1 files
  * (SGD only, /optimizer/velocity) still load. */
 #define SML_CHECKPOINT_VERSION 3
-/* Exit status of a run stopped by SIGTERM or SIGUSR1 after its checkpoint. */
-#define SML_EXIT_PREEMPTED 3
 
 typedef struct {
   char path[4096];
@@ -33,7 +35,7 @@ typedef struct {
 } sml_dataset_identity;
 
 /* Collective (the checksum is allreduced). */
-void sml_dataset_identity_of(sml_dataset_identity *id, const sml_dataset *ds, const sml_comm *c);
+SHARDML_API void sml_dataset_identity_of(sml_dataset_identity *id, const sml_dataset *ds, const sml_comm *c);
 
 /* What to save with the tensors. */
 typedef struct {
@@ -49,16 +51,16 @@ typedef struct {
 } sml_checkpoint_contents;
 
 /* Writes one file atomically (one rank). */
-int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sml_err *err);
+SHARDML_API int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sml_err *err);
 
 /* Reads and validates a checkpoint against the run that wants to resume
  * from it: model kind and architecture, dataset identity, and the
  * hyperparameters that define the trajectory (batch, seed, rates, reg,
  * momentum, schedule). On success fills state (params and velocity must be
  * allocated for the model) and *saved_ranks / *saved_threads. */
-int sml_checkpoint_read(const char *path, const sml_model *model, const sml_train_config *cfg,
-                        const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks, int *saved_threads,
-                        sml_err *err);
+SHARDML_API int sml_checkpoint_read(const char *path, const sml_model *model, const sml_train_config *cfg,
+                                    const sml_dataset_identity *data, sml_train_state *state, int *saved_ranks,
+                                    int *saved_threads, sml_err *err);
 
 /* A trained model for eval/predict: the model, its parameters and the
  * preprocessing mean, from a checkpoint or a final model file. */
@@ -70,18 +72,19 @@ typedef struct {
   int64_t image_shape[3];
   char dataset_path[4096];
 } sml_saved_model;
-int sml_saved_model_load(sml_saved_model *sm, const char *path, sml_err *err);
-void sml_saved_model_free(sml_saved_model *sm);
+SHARDML_API int sml_saved_model_load(sml_saved_model *sm, const char *path, sml_err *err);
+SHARDML_API void sml_saved_model_free(sml_saved_model *sm);
 
 /* Checkpoint files in a directory: ckpt-<global step>.h5 and `latest`. */
-int sml_checkpoint_path(char *out, size_t len, const char *dir, int64_t global_step);
+SHARDML_API int sml_checkpoint_path(char *out, size_t len, const char *dir, int64_t global_step);
 /* Which run a checkpoint belongs to: a hash of what a resume requires to
  * be equal (model, data set, optimizer and the hyperparameters that define
  * the trajectory). Recorded in every file as the attribute run_identity. */
-uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config *cfg, const sml_dataset_identity *data);
+SHARDML_API uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config *cfg,
+                                                 const sml_dataset_identity *data);
 /* The run identity a checkpoint file records; 0 for a file that records
  * none (older versions) or cannot be read. */
-uint64_t sml_checkpoint_identity_of(const char *path);
+SHARDML_API uint64_t sml_checkpoint_identity_of(const char *path);
 /* A run's own checkpoint files in its directory, newest first. */
 typedef struct {
   char **paths;
@@ -92,16 +95,19 @@ typedef struct {
  * of this identity, and refuses (SML_EINPUT) a readable file of another
  * run at a step this run will write (checkpoints are named by step, so it
  * would be replaced). Rank 0; not collective. */
-int sml_checkpoint_dir_scan(sml_checkpoint_dir *d, const char *dir, uint64_t identity, int64_t first_step,
-                            int64_t last_step, sml_err *err);
-void sml_checkpoint_dir_free(sml_checkpoint_dir *d);
+SHARDML_API int sml_checkpoint_dir_scan(sml_checkpoint_dir *d, const char *dir, uint64_t identity, int64_t first_step,
+                                        int64_t last_step, sml_err *err);
+SHARDML_API void sml_checkpoint_dir_free(sml_checkpoint_dir *d);
 /* Points `latest` (atomically) at newest, adds it to the run's files, and
  * removes the run's files beyond the newest `keep` (never newest itself);
  * other runs' files are never touched. */
-int sml_checkpoint_rotate(sml_checkpoint_dir *d, const char *dir, const char *newest, int keep, sml_err *err);
+SHARDML_API int sml_checkpoint_rotate(sml_checkpoint_dir *d, const char *dir, const char *newest, int keep,
+                                      sml_err *err);
 /* Every checkpoint file of dir, newest first: *paths allocated (free with
  * sml_checkpoint_list_free); returns the count. */
-int sml_checkpoint_list(const char *dir, char ***paths);
-void sml_checkpoint_list_free(char **paths, int n);
+SHARDML_API int sml_checkpoint_list(const char *dir, char ***paths);
+SHARDML_API void sml_checkpoint_list_free(char **paths, int n);
+
+SHARDML_END_DECLS
 
 #endif

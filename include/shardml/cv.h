@@ -4,12 +4,16 @@
 #ifndef SHARDML_CV_H
 #define SHARDML_CV_H
 
+#include "shardml/api.h"
+
 #include <stdint.h>
 
 #include "shardml/dataset.h"
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 #include "shardml/knn.h"
 #include "shardml/split.h"
+
+SHARDML_BEGIN_DECLS
 
 #define SML_CV_MAX_PARAMS 8
 #define SML_CV_VALUE_LEN 72
@@ -27,18 +31,18 @@ typedef struct {
   sml_split_rule split;                                /* how the folds were drawn (recorded in cv_results.json) */
 } sml_cv_table;
 
-void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, int nconfigs, int nfolds);
-void sml_cv_table_free(sml_cv_table *t);
-double sml_cv_mean(const sml_cv_table *t, int config);
-double sml_cv_std(const sml_cv_table *t, int config);
+SHARDML_API void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, int nconfigs, int nfolds);
+SHARDML_API void sml_cv_table_free(sml_cv_table *t);
+SHARDML_API double sml_cv_mean(const sml_cv_table *t, int config);
+SHARDML_API double sml_cv_std(const sml_cv_table *t, int config);
 /* Best configuration: highest mean score, the first one on ties. */
-int sml_cv_best(const sml_cv_table *t);
+SHARDML_API int sml_cv_best(const sml_cv_table *t);
 /* Sums the numeric arrays over world (each task's result is filled by one
  * rank, zeros elsewhere), so every rank ends with the whole table. */
-void sml_cv_table_allreduce(sml_cv_table *t, const sml_comm *world);
+SHARDML_API void sml_cv_table_allreduce(sml_cv_table *t, const sml_comm *world);
 
 /* cv_results.csv and cv_results.json (rank 0; atomic). */
-int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_err *err);
+SHARDML_API int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_err *err);
 
 /* kNN cross-validation: every (fold, metric) task searches once with the
  * largest k and votes for every k. The table has one configuration per
@@ -54,9 +58,11 @@ typedef struct {
   const sml_data_options *data;
   const char *journal; /* finished tasks are appended here; NULL: none */
 } sml_knn_cv_config;
-int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err);
+SHARDML_API int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err);
 
 /* Accuracy-vs-k plot: mean +/- std per metric, each fold as a dot. */
-int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const char *path, sml_err *err);
+SHARDML_API int sml_knn_cv_plot(const sml_cv_table *t, const sml_knn_cv_config *cfg, const char *path, sml_err *err);
+
+SHARDML_END_DECLS
 
 #endif

@@ -4,11 +4,15 @@
 #ifndef SHARDML_JOB_H
 #define SHARDML_JOB_H
 
+#include "shardml/api.h"
+
 #include <stdint.h>
 
 #include "shardml/dataset.h"
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 #include "shardml/train.h"
+
+SHARDML_BEGIN_DECLS
 
 typedef struct {
   sml_train_config cfg; /* the model and hyperparameters (defaults filled) */
@@ -28,6 +32,8 @@ typedef struct {
  * them), trains with checkpoints, and writes the outputs; prints the test
  * accuracy on stdout (rank 0) and stores it in *test_acc if not NULL.
  * Collective; agreed. Returns SML_EXIT_PREEMPTED after a signal. */
-int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *test_acc, sml_err *err);
+SHARDML_API int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *test_acc, sml_err *err);
+
+SHARDML_END_DECLS
 
 #endif

@@ -1,3 +1,4 @@
+/* src/knn/: k-nearest neighbours with exact distances, distributed. */
 /* k-nearest neighbours on uint8 images with exact integer distances.
  *
  * L2: a float GEMM pass (||q||^2 + ||t||^2 - 2 q.t, BLAS) in blocks, fused
@@ -11,14 +12,18 @@
 #ifndef SHARDML_KNN_H
 #define SHARDML_KNN_H
 
+#include "shardml/api.h"
+
 #include <stdint.h>
 
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 #include "shardml/error.h"
 
+SHARDML_BEGIN_DECLS
+
 typedef enum { SML_METRIC_L1, SML_METRIC_L2 } sml_metric;
-const char *sml_metric_name(sml_metric m);
-int sml_metric_parse(const char *s, sml_metric *m);
+SHARDML_API const char *sml_metric_name(sml_metric m);
+SHARDML_API int sml_metric_parse(const char *s, sml_metric *m);
 
 typedef struct {
   int64_t dist;  /* exact: sum |a-b| (L1) or sum (a-b)^2 (L2, squared) */
@@ -49,30 +54,33 @@ typedef struct {
 
 /* Local search: for nq queries [nq, dim], the K nearest of ref, sorted, in
  * out[nq * K] (padded with index INT64_MAX when ref has fewer than K). */
-void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim, int K,
-                          sml_metric metric, sml_neighbor *out);
+SHARDML_API void sml_knn_search_local(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq, int64_t dim, int K,
+                                      sml_metric metric, sml_neighbor *out);
 
 /* Distributed search over c: every rank holds part of the reference set and
  * part of the queries (its local queries [nq_local, dim]). Query blocks are
  * broadcast from their owner, every rank searches its part, and the owner
  * merges the K nearest over all ranks into out[nq_local * K]. Collective. */
-void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim, int K,
-                    sml_metric metric, const sml_comm *c, sml_neighbor *out);
+SHARDML_API void sml_knn_search(const sml_knn_ref *ref, const uint8_t *queries, int64_t nq_local, int64_t dim, int K,
+                                sml_metric metric, const sml_comm *c, sml_neighbor *out);
 
 /* Majority vote among the first k of each query's K sorted neighbours. A
  * tied vote goes to the tied class with the smallest summed distance, then
  * to the smallest label. */
-void sml_knn_vote(const sml_neighbor *nb, int64_t nq, int K, int k, int num_classes, uint8_t *pred);
+SHARDML_API void sml_knn_vote(const sml_neighbor *nb, int64_t nq, int K, int k, int num_classes, uint8_t *pred);
 
 /* Distributed search + vote: accuracy for every k in ks (K = max of ks) of
  * the local queries with their labels. If pred is not NULL it receives the
  * predictions for k = ks[pred_k] (local queries), and if nb_out is not NULL
  * the neighbours. Collective over c. */
-void sml_knn_accuracy(const sml_knn_ref *ref, const uint8_t *queries, const uint8_t *qlabels, int64_t nq_local,
-                      int64_t dim, const int64_t *ks, int nk, sml_metric metric, int num_classes, const sml_comm *c,
-                      double *acc, uint8_t *pred, int pred_k, sml_neighbor *nb_out);
+SHARDML_API void sml_knn_accuracy(const sml_knn_ref *ref, const uint8_t *queries, const uint8_t *qlabels,
+                                  int64_t nq_local, int64_t dim, const int64_t *ks, int nk, sml_metric metric,
+                                  int num_classes, const sml_comm *c, double *acc, uint8_t *pred, int pred_k,
+                                  sml_neighbor *nb_out);
 
 /* Orders neighbours by (dist, index). */
-int sml_neighbor_cmp(const void *a, const void *b);
+SHARDML_API int sml_neighbor_cmp(const void *a, const void *b);
+
+SHARDML_END_DECLS
 
 #endif

@@ -1,3 +1,4 @@
+/* src/nn/: models: layers as forward/backward pairs over one parameter buffer. */
 /* Parametric models: a stack of affine layers with ReLU between them and a
  * loss on top. A linear classifier (softmax or SVM) is the stack with no
  * hidden layer; an MLP has one or more. All parameters live in one
@@ -7,9 +8,13 @@
 #ifndef SHARDML_MODEL_H
 #define SHARDML_MODEL_H
 
+#include "shardml/api.h"
+
 #include <stdint.h>
 
 #include "shardml/error.h"
+
+SHARDML_BEGIN_DECLS
 
 #define SML_MAX_LAYERS 8
 
@@ -37,12 +42,12 @@ typedef struct {
 
 /* kind: "softmax", "svm" (no hidden layers allowed) or "mlp" (hidden widths
  * required). */
-int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes, const int64_t *hidden,
-                   int nhidden, sml_err *err);
+SHARDML_API int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes,
+                               const int64_t *hidden, int nhidden, sml_err *err);
 /* Seeded initialisation (call on rank 0, then broadcast): weights
  * N(0, std^2) with std = weight_scale, or He (sqrt(2/fan_in)) when
  * weight_scale <= 0; biases 0. */
-void sml_model_init_params(const sml_model *m, float *params, uint64_t seed, double weight_scale);
+SHARDML_API void sml_model_init_params(const sml_model *m, float *params, uint64_t seed, double weight_scale);
 
 /* Scratch buffers for a batch of up to max_batch samples. */
 typedef struct {
@@ -64,20 +69,21 @@ typedef struct {
   const int64_t *ids; /* [B] the samples' global indices */
 } sml_dropout;
 /* 1 if unit `unit` of hidden layer `layer` of sample `id` is kept. */
-int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit);
-void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch);
-void sml_workspace_free(sml_workspace *ws);
+SHARDML_API int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit);
+SHARDML_API void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch);
+SHARDML_API void sml_workspace_free(sml_workspace *ws);
 
 /* Forward pass for evaluation: returns scores [B, C] (inside ws). A row's
  * bits may depend on B, its place in the batch and the threads (BLAS);
  * sml_images_scores calls it on fixed blocks so that they do not. */
-const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B, sml_workspace *ws);
+SHARDML_API const float *sml_model_forward(const sml_model *m, const float *params, const float *x, int64_t B,
+                                           sml_workspace *ws);
 /* Forward + loss + backward: returns the SUM of per-sample data losses and
  * ACCUMULATES the summed data-loss gradient into grad (no regularisation, no
  * division by B: the trainer does both after the allreduce). With drop (not
  * NULL, p > 0) the hidden layers are dropped out as it says. */
-double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x, const uint8_t *labels,
-                           int64_t B, const sml_dropout *drop, sml_workspace *ws);
+SHARDML_API double sml_model_loss_grad(const sml_model *m, const float *params, float *grad, const float *x,
+                                       const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws);
 /* Told by the backward pass as gradients become final, which happens from
  * the end of the flat buffer down: after ready(ctx, from), grad[from,
  * nweights) will not change again in this pass. A weight matrix holding
@@ -93,16 +99,19 @@ typedef struct {
 /* sml_model_loss_grad, telling hook (NULL: nobody) as it goes. The same
  * sums, but a weight gradient cut into row blocks is several matrix
  * products, whose rounding may differ in the last bits. */
-double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float *grad, const float *x,
-                                  const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws,
-                                  const sml_grad_hook *hook);
+SHARDML_API double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float *grad, const float *x,
+                                              const uint8_t *labels, int64_t B, const sml_dropout *drop,
+                                              sml_workspace *ws, const sml_grad_hook *hook);
 /* The SUM of per-sample data losses of scores[B, C] (no gradient kept). */
-double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *labels, int64_t B, sml_workspace *ws);
+SHARDML_API double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *labels, int64_t B,
+                                  sml_workspace *ws);
 /* reg * sum of squared regularised weights; adds 2*reg*W to grad if not NULL. */
-double sml_model_regularize(const sml_model *m, const float *params, float *grad, double reg);
+SHARDML_API double sml_model_regularize(const sml_model *m, const float *params, float *grad, double reg);
 /* Index of the largest score (the first of equal ones). */
-int sml_argmax(const float *scores, int64_t C);
+SHARDML_API int sml_argmax(const float *scores, int64_t C);
 /* Number of correct argmax predictions in a batch. */
-int64_t sml_count_correct(const float *scores, const uint8_t *labels, int64_t B, int64_t C);
+SHARDML_API int64_t sml_count_correct(const float *scores, const uint8_t *labels, int64_t B, int64_t C);
+
+SHARDML_END_DECLS
 
 #endif

@@ -7,9 +7,13 @@
 #ifndef SHARDML_OPTIMIZER_H
 #define SHARDML_OPTIMIZER_H
 
+#include "shardml/api.h"
+
 #include <stdint.h>
 
 #include "shardml/model.h"
+
+SHARDML_BEGIN_DECLS
 
 #define SML_OPT_MAX_STATE 2
 
@@ -32,8 +36,8 @@ typedef struct {
 } sml_opt_step;
 
 typedef struct {
-  const char *name;    /* as --optimizer names it */
-  const char *summary; /* one line for --help and the documentation */
+  const char *name;    /* its name, as users choose it */
+  const char *summary; /* one line for help texts and the documentation */
   double default_lr;   /* 0: the SGD rates per model (train.h) */
   int nstate;          /* state buffers, zero at the start */
   const char *state_names[SML_OPT_MAX_STATE];
@@ -47,17 +51,17 @@ typedef struct {
 } sml_optimizer;
 
 /* The registered optimizers, by name (any case); NULL if unknown. */
-const sml_optimizer *sml_optimizer_find(const char *name);
+SHARDML_API const sml_optimizer *sml_optimizer_find(const char *name);
 /* ... and by position, 0 <= i < sml_optimizer_count(). */
-int sml_optimizer_count(void);
-const sml_optimizer *sml_optimizer_at(int i);
+SHARDML_API int sml_optimizer_count(void);
+SHARDML_API const sml_optimizer *sml_optimizer_at(int i);
 /* "sgd, nesterov, adam, adamw" for messages and help. */
-const char *sml_optimizer_names(void);
+SHARDML_API const char *sml_optimizer_names(void);
 
-/* The summed gradient a step reads: floats, or one of --reproducible's two
+/* The summed gradient a step reads: floats, or one of the reproducible mode's two
  * forms, turned into floats one piece at a time as the update reads them
  * (no float copy of the gradient is written and read back): exact
- * fixed-point sums (shardml/exact.h) with each tensor's power-of-two
+ * fixed-point sums (base/exact.h) with each tensor's power-of-two
  * unscale, or every micro-batch's gradient, to be added in their order. */
 typedef struct {
   const float *floats;   /* [nweights], or NULL: */
@@ -71,8 +75,10 @@ typedef struct {
  * buffers, [nweights] each; step is the 1-based update count (for bias
  * corrections). Returns reg * sum of the regularised weights' squares
  * before the step. Identical on every rank given identical inputs. */
-double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *params, float *const *state,
-                          const sml_grad_sum *grad, double count, double lr, double reg, int64_t step,
-                          const sml_opt_hyper *h);
+SHARDML_API double sml_optimizer_step(const sml_optimizer *o, const sml_model *m, float *params, float *const *state,
+                                      const sml_grad_sum *grad, double count, double lr, double reg, int64_t step,
+                                      const sml_opt_hyper *h);
+
+SHARDML_END_DECLS
 
 #endif

@@ -6,12 +6,16 @@
 #ifndef SHARDML_TASKS_H
 #define SHARDML_TASKS_H
 
+#include "shardml/api.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
 #include "shardml/cv.h"
 #include "shardml/groups.h"
+
+SHARDML_BEGIN_DECLS
 
 typedef struct {
   int config, fold;
@@ -42,16 +46,17 @@ typedef struct {
   int *tasks;     /* [ngroups] */
   int skipped;    /* tasks found done in the journal */
 } sml_task_load;
-void sml_task_load_free(sml_task_load *load);
+SHARDML_API void sml_task_load_free(sml_task_load *load);
 /* Fills load (ngroups set, arrays sized by it) from per-rank figures, where
  * only each group's leader (its lowest rank) counts. Any number of groups. */
-void sml_task_load_from_ranks(sml_task_load *load, int nranks, const double *rank_busy, const int64_t *rank_tasks);
+SHARDML_API void sml_task_load_from_ranks(sml_task_load *load, int nranks, const double *rank_busy,
+                                          const int64_t *rank_tasks);
 
 /* Collective over world; fills the table (already initialised) on every rank. */
-int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world, sml_cv_table *table,
-                  sml_task_load *load, sml_err *err);
+SHARDML_API int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm *world,
+                              sml_cv_table *table, sml_task_load *load, sml_err *err);
 
-uint64_t sml_signature(const char *text);
+SHARDML_API uint64_t sml_signature(const char *text);
 
 /* Reads an open journal (after checking its header against signature):
  * done[t] = 1 for each task with a "done" line after its results, whose
@@ -59,7 +64,9 @@ uint64_t sml_signature(const char *text);
  * unfinished tasks are ignored; damaged lines (any length, any bytes) are
  * skipped, counted in *nskipped, and the lines after them read. Lines may
  * end in "\r\n". Exposed for the fuzz harness. */
-int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks, char *done, sml_cv_table *t,
-                      int *ndone, int *nskipped, sml_err *err);
+SHARDML_API int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks, char *done,
+                                  sml_cv_table *t, int *ndone, int *nskipped, sml_err *err);
+
+SHARDML_END_DECLS
 
 #endif

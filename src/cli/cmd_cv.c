@@ -7,7 +7,7 @@
 #include "options.h"
 #include "shardml/groups.h"
 #include "shardml/cv.h"
-#include "shardml/io.h"
+#include "io/io.h"
 
 #define MAX_KS 64
 

@@ -9,7 +9,8 @@
 
 #include "options.h"
 #include "shardml/checkpoint.h"
-#include "shardml/io.h"
+#include "io/io.h"
+#include "plot/plot.h"
 #include "shardml/prep.h"
 
 typedef struct {

@@ -8,7 +8,7 @@
 
 #include "model_args.h"
 #include "options.h"
-#include "shardml/rng.h"
+#include "base/rng.h"
 
 /* Mean data loss + L2, and (if grad) its gradient, in the trainer's way. */
 static double full_loss(const sml_model *m, const float *params, float *grad, const float *x, const uint8_t *y,

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "options.h"
-#include "shardml/blas_core.h"
-#include "shardml/kernels.h"
+#include "kernels/blas_core.h"
+#include "kernels/kernels.h"
 #include "shardml/prep.h"
 
 static void print_shard_sizes(const sml_comm *c, const char *name, const sml_shard *sh) {
@@ -77,7 +77,7 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
     printf(")\n");
     printf("kernels      %s (%s%s%s; best for this CPU: %s)\n", sml_kernels_active()->name, SML_ISA_ENV,
            cap && cap[0] ? "=" : " unset", cap && cap[0] ? cap : "", sml_isa_name(sml_isa_best()));
-    /* OpenBLAS's kernel set is checked against the CPU (shardml/blas_core.h);
+    /* OpenBLAS's kernel set is checked against the CPU (kernels/blas_core.h);
      * another CPU-dispatching BLAS is named with the file it came from. */
     const char *core = sml_blas_core_name();
     if (core)

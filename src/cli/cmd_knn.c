@@ -5,7 +5,8 @@
 #include <string.h>
 
 #include "options.h"
-#include "shardml/io.h"
+#include "io/io.h"
+#include "plot/plot.h"
 #include "shardml/knn.h"
 
 #define MAX_KS 64

@@ -12,21 +12,11 @@
 #include "options.h"
 #include "shardml/groups.h"
 #include "shardml/search.h"
-#include "shardml/io.h"
+#include "io/io.h"
 #include "shardml/job.h"
-#include "shardml/rng.h"
-
-#define MAX_VALUES 64
-#define MAX_POINTS 4096
 
 /* "a,b,c" (a list) or "lo:hi" (a log-uniform range, --random only). */
-typedef struct {
-  double v[MAX_VALUES];
-  int n;
-  int range; /* v[0], v[1] are the bounds */
-} real_values;
-
-static int parse_reals(const char *opt, const char *text, real_values *out, int positive_range, sml_err *err) {
+static int parse_reals(const char *opt, const char *text, sml_search_axis *out, int positive_range, sml_err *err) {
   memset(out, 0, sizeof *out);
   const char *colon = strchr(text, ':');
   char *end;
@@ -48,16 +38,12 @@ static int parse_reals(const char *opt, const char *text, real_values *out, int 
     double v = strtod(p, &end);
     if (end == p || errno || (*end && *end != ',') || !isfinite(v))
       return sml_fail(err, SML_EINPUT, "--%s %s: expected numbers separated by commas, or LO:HI", opt, text);
-    if (out->n == MAX_VALUES) return sml_fail(err, SML_EINPUT, "--%s: at most %d values", opt, MAX_VALUES);
+    if (out->n == SML_SEARCH_MAX_VALUES)
+      return sml_fail(err, SML_EINPUT, "--%s: at most %d values", opt, SML_SEARCH_MAX_VALUES);
     out->v[out->n++] = v;
     p = *end ? end + 1 : end;
   }
   return out->n ? SML_OK : sml_fail(err, SML_EINPUT, "--%s: empty list", opt);
-}
-
-static double draw(const real_values *r, sml_rng *rng) {
-  if (r->range) return exp(log(r->v[0]) + sml_rng_uniform(rng) * (log(r->v[1]) - log(r->v[0])));
-  return r->v[sml_rng_next(rng) % (uint64_t)r->n];
 }
 
 /* One --hidden alternative, "512x256", into widths. */
@@ -119,8 +105,9 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", model);
   if (folds < 1 || folds > 1000)
     return sml_fail(err, SML_EINPUT, "--folds %lld: must be between 1 and 1000", (long long)folds);
-  if (random_n < 0 || random_n > MAX_POINTS)
-    return sml_fail(err, SML_EINPUT, "--random %lld: must be between 0 and %d", (long long)random_n, MAX_POINTS);
+  if (random_n < 0 || random_n > SML_SEARCH_MAX_POINTS)
+    return sml_fail(err, SML_EINPUT, "--random %lld: must be between 0 and %d", (long long)random_n,
+                    SML_SEARCH_MAX_POINTS);
   /* The base set-up every configuration modifies: one typed value, with
    * the train command's defaults. */
   snprintf(base.model, sizeof base.model, "%s", model);
@@ -132,66 +119,35 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   base.lr = 1; /* each point sets its own; checked here with the rest */
   base.batch = 1;
   SML_TRY(sml_train_config_check(&base, INT64_MAX, err));
-  real_values lrs, regs;
-  SML_TRY(parse_reals("lr", lr_text, &lrs, 1, err));
-  SML_TRY(parse_reals("reg", reg_text, &regs, 1, err));
-  if ((lrs.range || regs.range) && random_n == 0)
+  sml_search_space space = {0};
+  SML_TRY(parse_reals("lr", lr_text, &space.lr, 1, err));
+  SML_TRY(parse_reals("reg", reg_text, &space.reg, 1, err));
+  if ((space.lr.range || space.reg.range) && random_n == 0)
     return sml_fail(err, SML_EINPUT, "--lr/--reg LO:HI ranges need --random N");
-  for (int i = 0; !lrs.range && i < lrs.n; i++)
-    if (!(lrs.v[i] > 0)) return sml_fail(err, SML_EINPUT, "--lr %s: learning rates must be positive", lr_text);
-  for (int i = 0; !regs.range && i < regs.n; i++)
-    if (regs.v[i] < 0) return sml_fail(err, SML_EINPUT, "--reg %s: must not be negative", reg_text);
-  char hbuf[1024], *hidden[MAX_VALUES];
+  for (int i = 0; !space.lr.range && i < space.lr.n; i++)
+    if (!(space.lr.v[i] > 0)) return sml_fail(err, SML_EINPUT, "--lr %s: learning rates must be positive", lr_text);
+  for (int i = 0; !space.reg.range && i < space.reg.n; i++)
+    if (space.reg.v[i] < 0) return sml_fail(err, SML_EINPUT, "--reg %s: must not be negative", reg_text);
+  char hbuf[1024], *hidden[SML_SEARCH_MAX_VALUES];
   int nh = 0;
-  int64_t widths[MAX_VALUES][SML_MAX_LAYERS];
-  int nwidths[MAX_VALUES];
   if (strcmp(model, "mlp") == 0)
-    SML_TRY(
-        cli_word_list("hidden", hidden_text ? hidden_text : "256", hbuf, sizeof hbuf, hidden, MAX_VALUES, &nh, err));
-  for (int i = 0; i < nh; i++) SML_TRY(parse_widths(hidden[i], hidden_text, widths[i], &nwidths[i], err));
-  int64_t batches[MAX_VALUES];
-  int nb;
-  SML_TRY(cli_int_list("batch", batch_text, batches, MAX_VALUES, &nb, err));
+    SML_TRY(cli_word_list("hidden", hidden_text ? hidden_text : "256", hbuf, sizeof hbuf, hidden, SML_SEARCH_MAX_VALUES,
+                          &nh, err));
+  for (int i = 0; i < nh; i++) SML_TRY(parse_widths(hidden[i], hidden_text, space.hidden[i], &space.nhidden[i], err));
+  space.nalternatives = nh;
+  SML_TRY(cli_int_list("batch", batch_text, space.batch, SML_SEARCH_MAX_VALUES, &space.nbatch, err));
   int slice = 0, nslices = 0;
   if (slice_text &&
       (sscanf(slice_text, "%d/%d", &slice, &nslices) != 2 || nslices < 1 || slice < 0 || slice >= nslices))
     return sml_fail(err, SML_EINPUT, "--slice %s: expected I/N with 0 <= I < N", slice_text);
 
   /* The configurations: the grid, or N random draws (the same on every rank). */
-  sml_search_point *points = SML_CALLOC(MAX_POINTS, sizeof *points);
+  sml_search_point *points = SML_CALLOC(SML_SEARCH_MAX_POINTS, sizeof *points);
   int npoints = 0;
-  const int nhid = nh ? nh : 1;
-  if (random_n > 0) {
-    sml_rng rng = sml_rng_stream(cli_seed(&data), SML_STREAM_SEARCH, 0);
-    for (; npoints < random_n; npoints++) {
-      sml_search_point *p = &points[npoints];
-      p->lr = draw(&lrs, &rng);
-      p->reg = draw(&regs, &rng);
-      if (nh) {
-        const int h = (int)(sml_rng_next(&rng) % (uint64_t)nh);
-        p->nhidden = nwidths[h];
-        memcpy(p->hidden, widths[h], sizeof p->hidden);
-      }
-      p->batch = batches[sml_rng_next(&rng) % (uint64_t)nb];
-    }
-  } else {
-    if ((int64_t)lrs.n * regs.n * nhid * nb > MAX_POINTS) {
-      free(points);
-      return sml_fail(err, SML_EINPUT, "the grid has more than %d points", MAX_POINTS);
-    }
-    for (int a = 0; a < lrs.n; a++)
-      for (int b = 0; b < regs.n; b++)
-        for (int h = 0; h < nhid; h++)
-          for (int k = 0; k < nb; k++) {
-            sml_search_point *p = &points[npoints++];
-            p->lr = lrs.v[a];
-            p->reg = regs.v[b];
-            if (nh) {
-              p->nhidden = nwidths[h];
-              memcpy(p->hidden, widths[h], sizeof p->hidden);
-            }
-            p->batch = batches[k];
-          }
+  int st = sml_search_points(&space, random_n, cli_seed(&data), points, &npoints, err);
+  if (st != SML_OK) {
+    free(points);
+    return st;
   }
   const int ntasks = npoints * (int)folds;
   if (groups == 0) groups = world->size < ntasks ? world->size : ntasks;
@@ -200,7 +156,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     return sml_fail(err, SML_EINPUT, "--groups %lld: must be between 1 and the number of ranks (%d)", (long long)groups,
                     world->size);
   }
-  int st = world->rank == 0 ? sml_mkdirs(out, err) : SML_OK;
+  st = world->rank == 0 ? sml_mkdirs(out, err) : SML_OK;
   if ((st = sml_agree(world, st, err)) != SML_OK) {
     free(points);
     return st;
@@ -217,7 +173,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_search_spec spec = {.points = points,
                           .npoints = npoints,
                           .vary_hidden = nh > 1,
-                          .vary_batch = nb > 1,
+                          .vary_batch = space.nbatch > 1,
                           .folds = (int)folds,
                           .groups = (int)groups,
                           .subset = 0,
@@ -297,7 +253,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       char path[4096];
       wst = sml_cv_write(&table, out, test_acc, err);
       snprintf(path, sizeof path, "%s/search_plot.svg", out);
-      int numeric_pair = table.nparams == 2 && random_n == 0 && lrs.n > 1 && regs.n > 1;
+      int numeric_pair = table.nparams == 2 && random_n == 0 && space.lr.n > 1 && space.reg.n > 1;
       if (wst == SML_OK)
         wst = numeric_pair ? sml_search_heatmap(&table, 0, 1, path, err) : sml_search_config_plot(&table, path, err);
       if (wst == SML_OK) sml_log(world, "wrote %s/cv_results.csv, cv_results.json, search_plot.svg, best/", out);

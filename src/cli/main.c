@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "options.h"
-#include "shardml/blas_core.h"
-#include "shardml/dist.h"
-#include "shardml/kernels.h"
+#include "kernels/blas_core.h"
+#include "shardml/comm.h"
+#include "kernels/kernels.h"
+#include "shardml/signals.h"
+#include "shardml/version.h"
 
 static const struct {
   const char *name;
@@ -44,7 +46,7 @@ int main(int argc, char **argv) {
    * 3 after the first step's checkpoint), never death by the signal. */
   sml_signals_install();
   sml_blas_core_fix(argc, argv);
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   sml_comm world = sml_comm_world();
   const char *notice = sml_blas_core_notice();
   if (notice) sml_log(&world, "%s", notice);
@@ -68,7 +70,7 @@ int main(int argc, char **argv) {
     status = cmd ? SML_OK : SML_EINPUT;
     quiet_failure = 1;
   } else if (strcmp(cmd, "--version") == 0) {
-    if (world.rank == 0) printf("shardml %s\n", SML_VERSION);
+    if (world.rank == 0) printf("shardml %s\n", SHARDML_VERSION);
   } else {
     size_t i = 0;
     while (i < NCOMMANDS && strcmp(commands[i].name, cmd) != 0) i++;
@@ -87,6 +89,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "shardml%s%s: error: %s\n", cmd ? " " : "", cmd ? cmd : "", err.msg);
     fflush(stderr);
   }
-  sml_dist_finalize();
+  sml_finalize();
   return status;
 }

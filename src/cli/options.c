@@ -1,6 +1,6 @@
 #include "options.h"
 
-#include "shardml/io.h"
+#include "io/io.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -351,6 +351,7 @@ static const struct {
     {"folds", "--folds"},
     {"k", "--k"},
     {"groups", "--groups"},
+    {"random configurations", "--random"},
     {"optimizer", "--optimizer"},
     {"beta1", "--beta1"},
     {"beta2", "--beta2"},
@@ -366,7 +367,28 @@ static const struct {
     {"checkpoint interval", "--checkpoint-seconds"},
 };
 
+/* Phrases library code uses for a setting, anywhere in a message, and the
+ * option that chooses it on the command line. */
+static const struct {
+  const char *phrase, *option;
+} phrase_options[] = {
+    {"with automatic resume", "with --resume auto"},
+    {"the reproducible mode", "--reproducible"},
+};
+
+static void name_phrases(sml_err *err) {
+  for (size_t i = 0; i < sizeof phrase_options / sizeof phrase_options[0]; i++) {
+    char *at = strstr(err->msg, phrase_options[i].phrase);
+    if (!at) continue;
+    char msg[SML_ERR_LEN];
+    snprintf(msg, sizeof msg, "%.*s%s%s", (int)(at - err->msg), err->msg, phrase_options[i].option,
+             at + strlen(phrase_options[i].phrase));
+    snprintf(err->msg, sizeof err->msg, "%s", msg);
+  }
+}
+
 void cli_name_option(sml_err *err) {
+  name_phrases(err);
   if (!err->quantity[0]) return;
   const size_t qlen = strlen(err->quantity);
   for (size_t i = 0; i < sizeof quantity_options / sizeof quantity_options[0]; i++)

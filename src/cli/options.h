@@ -1,3 +1,4 @@
+/* src/cli/: the shardml program: options, help, and one file per command. */
 /* Table-driven command-line options: every subcommand declares its options
  * once, and gets parsing, validation messages that name the option, and
  * --help text from the same table. */
@@ -8,7 +9,7 @@
 #include <stdio.h>
 
 #include "shardml/dataset.h"
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 #include "shardml/error.h"
 #include "shardml/train.h"
 
@@ -75,7 +76,8 @@ uint64_t cli_seed(const cli_data_args *args);
 
 /* Library code names the quantity it found wrong ("learning rate 0: must be
  * positive"); this names the option that set it instead ("--lr 0: must be
- * positive"). Messages without a quantity are left alone. */
+ * positive"), and the option for a few phrases that name a setting ("with
+ * automatic resume" -> "with --resume auto"). */
 void cli_name_option(sml_err *err);
 
 /* The optimizer and its hyperparameters, for train and search. */

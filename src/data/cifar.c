@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "shardml/dataset.h"
+#include "data/formats.h"
 
 #define CIFAR_SIDE 32
 #define CIFAR_PLANE (CIFAR_SIDE * CIFAR_SIDE)

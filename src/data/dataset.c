@@ -1,8 +1,9 @@
-/* Finding a dataset from --data, validating it, and reading this rank's
+/* Finding a dataset from the path a user named, validating it, and reading this rank's
  * blocks. Every rank probes the headers itself (they are small), so no
  * struct needs broadcasting, and every failure goes through sml_agree. */
 #include "shardml/dataset.h"
-#include "shardml/hash.h"
+#include "data/formats.h"
+#include "base/hash.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -42,29 +43,6 @@ const char *sml_class_name(const sml_dataset *ds, int k, char *buf, size_t len) 
   if (k >= 0 && k < ds->num_classes && ds->class_names[k][0]) return ds->class_names[k];
   snprintf(buf, len, "class %d", k);
   return buf;
-}
-
-int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err) {
-  switch (s->format) {
-    case SML_FORMAT_IDX:
-      return sml_idx_read(s, nranges, ranges, err);
-    case SML_FORMAT_CIFAR:
-      return sml_cifar_read(s, nranges, ranges, err);
-    case SML_FORMAT_HDF5:
-      return sml_h5_read(s, nranges, ranges, err);
-  }
-  return sml_fail(err, SML_ERUNTIME, "unknown dataset format");
-}
-
-const char *sml_split_file_of(const sml_split_source *s, int64_t index) {
-  if (s->format == SML_FORMAT_IDX) return s->files[1]; /* labels live there */
-  if (s->format == SML_FORMAT_CIFAR) {
-    for (int i = 0; i < s->nfiles; i++) {
-      if (index < s->file_count[i]) return s->files[i];
-      index -= s->file_count[i];
-    }
-  }
-  return s->files[0];
 }
 
 /* ---------------------------------------------------------------- finding */
@@ -146,7 +124,7 @@ static int file_magic(const char *path, unsigned char *magic, size_t n) {
   return got == n ? 0 : -1;
 }
 
-/* Resolves one --data/--test-data file into its primary split. */
+/* Resolves one dataset file (training or test data) into its primary split. */
 static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path, sml_err *err) {
   /* Only regular files: a FIFO or a device would block the first read (and
    * every rank with it) or never end. */
@@ -354,7 +332,7 @@ static void split_validation(sml_dataset *ds, const sml_data_options *opt, int64
     if (lacking > 0) {
       int k = 0;
       while (!missing[k]) k++;
-      sml_log(c, "warning: the %s split (--val, %s) lacks %d class(es) of the training file, e.g. %d (%s)",
+      sml_log(c, "warning: the %s split (%s) lacks %d class(es) of the training file, e.g. %d (%s)",
               which ? "validation" : "training", split, lacking, k, ds->class_names[k]);
     }
   }
@@ -389,27 +367,6 @@ static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_co
     SML_TRY(sml_split_read(&ds->test_src, 1, &r, err));
     SML_TRY(check_labels(ds, &ds->test_src, &ds->test, 0, err));
   }
-  return SML_OK;
-}
-
-int sml_check_geometry(const char *path, const char *what, int64_t count, int64_t height, int64_t width,
-                       int64_t channels, int64_t file_size, sml_err *err) {
-  const int64_t capacity = file_size * SML_GZIP_MAX_RATIO;
-  if (count < 0) return sml_fail(err, SML_EINPUT, "%s: %s: image count %lld", path, what, (long long)count);
-  if (height < 1 || height > SML_MAX_SIDE)
-    return sml_fail(err, SML_EINPUT, "%s: %s: height %lld, expected 1 to %d", path, what, (long long)height,
-                    SML_MAX_SIDE);
-  if (width < 1 || width > SML_MAX_SIDE)
-    return sml_fail(err, SML_EINPUT, "%s: %s: width %lld, expected 1 to %d", path, what, (long long)width,
-                    SML_MAX_SIDE);
-  if (channels < 1 || channels > 4)
-    return sml_fail(err, SML_EINPUT, "%s: %s: %lld channels, expected 1 to 4", path, what, (long long)channels);
-  const int64_t dim = height * width * channels; /* < 2^34: no overflow */
-  int64_t bytes;
-  if (__builtin_mul_overflow(count, dim, &bytes) || bytes > capacity)
-    return sml_fail(err, SML_EINPUT,
-                    "%s: %s: %lld images of %lldx%lldx%lld bytes, more than a file of %lld bytes can hold", path, what,
-                    (long long)count, (long long)height, (long long)width, (long long)channels, (long long)file_size);
   return SML_OK;
 }
 

@@ -15,7 +15,8 @@
 #include <sys/stat.h>
 
 #include "shardml/dataset.h"
-#include "shardml/io.h"
+#include "data/formats.h"
+#include "io/io.h"
 
 #define SML_H5_LAYOUT_VERSION 1
 

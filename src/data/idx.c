@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "shardml/dataset.h"
+#include "data/formats.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u /* unsigned byte, 3 dimensions */
 #define IDX_LABELS_MAGIC 0x00000801u /* unsigned byte, 1 dimension */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/kernels.h"
+#include "kernels/kernels.h"
 
 void sml_prep_init(sml_prep *p, const sml_shard *train, int64_t dim, const sml_comm *c) {
   p->dim = dim;

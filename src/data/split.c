@@ -8,7 +8,7 @@
 
 #include "shardml/dataset.h"
 #include "shardml/error.h"
-#include "shardml/rng.h"
+#include "base/rng.h"
 
 const char *sml_split_mode_name(sml_split_mode mode) {
   return mode == SML_SPLIT_CONTIGUOUS ? "contiguous" : "stratified";

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shardml/io.h"
+#include "io/io.h"
 
 /* <path>.tmp.<host>.<pid>: the writer, so that a later run can tell the
  * leftovers of a dead one (sml_remove_stale_temps). */

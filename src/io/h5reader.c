@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "shardml/io.h"
+#include "io/io.h"
 
 int sml_h5r_open(sml_h5_reader *r, const char *path, sml_err *err) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);

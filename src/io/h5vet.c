@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shardml/io.h"
+#include "io/io.h"
 
 /* Sanitizer builds: a crash in the child must end the child quietly, not
  * run the fuzzer's or ASan's reporting of the parent (weak: absent otherwise). */

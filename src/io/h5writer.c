@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shardml/io.h"
+#include "io/io.h"
 
 int64_t sml_h5_fapl(void) {
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);

@@ -1,5 +1,5 @@
 /* Exclusive use of a file's slots by one process at a time (see
- * shardml/io.h): POSIX record locks, which the kernel drops when the holder
+ * io/io.h): POSIX record locks, which the kernel drops when the holder
  * dies, so a lock is never stale. */
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shardml/io.h"
+#include "io/io.h"
 
 /* Slot k's bytes: [(k + 1) * SLOT_BYTES, (k + 2) * SLOT_BYTES); the whole
  * file's lock (slot < 0) starts at 0 and covers every slot. Each holder

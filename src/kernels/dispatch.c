@@ -1,14 +1,12 @@
-/* Choosing the kernel set for the CPU (see shardml/kernels.h). */
-#include "shardml/kernels.h"
+/* Choosing the kernel set for the CPU (see kernels/kernels.h). */
+#include "kernels/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-#endif
+#include "base/cpu.h"
 
 /* One table per level this build compiled (CMake defines SML_HAVE_X86_LEVELS
  * when it built the AVX2 and AVX-512 copies of kernels_level.c). */
@@ -31,22 +29,17 @@ int sml_isa_parse(const char *s, sml_isa *isa) {
   return -1;
 }
 
-/* Does the CPU (and the OS, which must save the wide registers) run it?
- * __builtin_cpu_supports checks both. The AVX-512 set is compiled with
- * F, BW, VL and DQ; the AVX2 set with AVX2 and FMA. */
+/* Does the CPU run it? The AVX-512 set is compiled with F, BW, VL and DQ;
+ * the AVX2 set with AVX2 and FMA. */
 static int cpu_runs(sml_isa isa) {
+  unsigned f = sml_cpu_features();
   switch (isa) {
     case SML_ISA_GENERIC:
       return 1;
-#if defined(__x86_64__)
     case SML_ISA_AVX2:
-      __builtin_cpu_init();
-      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      return (f & SML_CPU_AVX2_FMA) != 0;
     case SML_ISA_AVX512:
-      __builtin_cpu_init();
-      return cpu_runs(SML_ISA_AVX2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-#endif
+      return (f & SML_CPU_AVX2_FMA) && (f & SML_CPU_AVX512);
     default:
       return 0;
   }
@@ -113,42 +106,3 @@ int sml_kernels_select(const char *cap, sml_err *err) {
 }
 
 int sml_kernels_init(sml_err *err) { return sml_kernels_select(getenv(SML_ISA_ENV), err); }
-
-/* ------------------------------------------------------------ CPU model */
-
-static void trim(char *s) {
-  size_t n = strlen(s);
-  while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\t')) s[--n] = '\0';
-  size_t lead = strspn(s, " \t");
-  memmove(s, s + lead, n - lead + 1);
-}
-
-const char *sml_cpu_model(void) {
-  static char model[128];
-  if (model[0]) return model;
-#if defined(__x86_64__)
-  /* The brand string, leaves 0x80000002..4, as lscpu shows it. */
-  unsigned regs[12];
-  if (__get_cpuid_max(0x80000000u, NULL) >= 0x80000004u) {
-    for (unsigned leaf = 0; leaf < 3; leaf++)
-      __get_cpuid(0x80000002u + leaf, &regs[4 * leaf], &regs[4 * leaf + 1], &regs[4 * leaf + 2], &regs[4 * leaf + 3]);
-    memcpy(model, regs, 48);
-    model[48] = '\0';
-    trim(model);
-  }
-#endif
-  if (!model[0]) { /* other architectures: the kernel's description */
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[256];
-    while (f && fgets(line, sizeof line, f))
-      if (strncmp(line, "model name", 10) == 0 || strncmp(line, "Model", 5) == 0) {
-        const char *colon = strchr(line, ':');
-        if (colon) snprintf(model, sizeof model, "%s", colon + 1);
-        break;
-      }
-    if (f) fclose(f);
-    trim(model);
-  }
-  if (!model[0]) snprintf(model, sizeof model, "unknown");
-  return model;
-}

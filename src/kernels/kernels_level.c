@@ -1,5 +1,5 @@
 /* The kernel bodies, compiled once per instruction-set level (see
- * shardml/kernels.h). CMake builds this file with -DSML_KLEVEL=<name>
+ * kernels/kernels.h). CMake builds this file with -DSML_KLEVEL=<name>
  * -DSML_KLEVEL_ISA=<number> and that level's -m flags; everything here is
  * static except the table sml_kernels_<name>, so the copies never clash.
  *
@@ -11,9 +11,9 @@
 #include <math.h>
 #include <string.h>
 
-#include "shardml/exact.h"
-#include "shardml/half.h"
-#include "shardml/kernels.h"
+#include "base/exact.h"
+#include "base/half.h"
+#include "kernels/kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -629,7 +629,7 @@ static void ordered_sum_rows(float *out, const float *x, int64_t stride, int64_t
 
 /* ------------------------------------------------- 16-bit wire types */
 
-/* Plain element-wise loops over the integer conversions of shardml/half.h:
+/* Plain element-wise loops over the integer conversions of base/half.h:
  * branch-free selects that the compiler vectorises at each level. */
 static void half_encode(uint16_t *wire, const float *g, float *residual, int64_t n, int bf16) {
   if (bf16) {

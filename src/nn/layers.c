@@ -1,13 +1,13 @@
 /* Affine and ReLU layers, softmax and SVM losses. Wide matrix products are
  * BLAS calls; narrow layers (a linear classifier's 10 classes, an MLP's
  * output layer) and the per-sample loops are the dispatched kernels of
- * shardml/kernels.h, compiled for the CPU's instruction-set level. */
-#include "shardml/layers.h"
+ * kernels/kernels.h, compiled for the CPU's instruction-set level. */
+#include "nn/layers.h"
 
 #include <cblas.h>
 #include <string.h>
 
-#include "shardml/kernels.h"
+#include "kernels/kernels.h"
 
 void sml_affine_forward(float *out, const float *in, const float *w, const float *b, int64_t B, int64_t Din,
                         int64_t Dout) {

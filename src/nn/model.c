@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/hash.h"
-#include "shardml/layers.h"
-#include "shardml/rng.h"
+#include "base/hash.h"
+#include "nn/layers.h"
+#include "base/rng.h"
 
 static void add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1, int regularized) {
   sml_param_entry *p = &m->param[m->nparams++];

@@ -9,8 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shardml/hash.h"
-#include "shardml/io.h"
+#include "base/hash.h"
+#include "io/io.h"
+#include "train/step.h"
 
 void sml_dataset_identity_of(sml_dataset_identity *id, const sml_dataset *ds, const sml_comm *c) {
   memset(id, 0, sizeof *id);
@@ -134,7 +135,7 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
     }
   }
   sml_h5w_tensor(&w, "/prep/mean", 1, &cc->dim, cc->mean);
-  if (!cc->final && st->residuals) { /* --grad-dtype bf16|fp16: every rank's rounding residual */
+  if (!cc->final && st->residuals) { /* 16-bit wire types: every rank's rounding residual */
     const int64_t shape[2] = {st->residual_ranks, m->nweights};
     sml_h5w_tensor(&w, "/reduce/residual", 2, shape, st->residuals);
     sml_h5w_attr_string(&w, "grad_dtype", sml_grad_dtype_name((sml_grad_dtype)st->residual_dtype));
@@ -284,7 +285,7 @@ static int read_tensor_set(const sml_h5_reader *r, const sml_model *m, const sml
   return SML_OK;
 }
 
-/* --grad-dtype bf16|fp16 checkpoints: the ranks' rounding residuals, one
+/* Checkpoints of 16-bit wire types (bf16|fp16): the ranks' rounding residuals, one
  * row per rank (the trainer uses them only on as many ranks), checked
  * against their own checksum and for finiteness. */
 static int read_residuals(const sml_h5_reader *r, const sml_model *m, int64_t ranks, sml_train_state *st,

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "shardml/train.h"
+#include "train/step.h"
 
 sml_train_config sml_train_unset(void) {
   return (sml_train_config){.epochs = SML_UNSET,
@@ -111,7 +112,7 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
     return sml_fail_quantity(err, SML_EINPUT, "bucket size", " %g MB: must be in (0, 1024]", cfg->bucket_mb);
   if (cfg->reproducible && cfg->grad_dtype != SML_GRAD_FP32)
     return sml_fail_quantity(err, SML_EINPUT, "gradient wire type",
-                             " %s: --reproducible sums exactly, and 16-bit sums round (use fp32)",
+                             " %s: the reproducible mode sums exactly, and 16-bit sums round (use fp32)",
                              sml_grad_dtype_name((sml_grad_dtype)cfg->grad_dtype));
   if (cfg->early_stop < 0)
     return sml_fail_quantity(err, SML_EINPUT, "early-stopping patience", " %lld: must not be negative",
@@ -138,7 +139,7 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   for (int l = 0; l <= m->nlayers; l++) width_sum = add_sat(width_sum, m->width[l]);
   const int64_t steps_per_epoch = (n_train + cfg->batch - 1) / cfg->batch;
   const int64_t logged = cfg->log_every > 0 ? mul_sat(cfg->epochs, steps_per_epoch) / cfg->log_every : 0;
-  /* --reproducible: the micro-batch gradients a rank keeps until the
+  /* Reproducible mode: the micro-batch gradients a rank keeps until the
    * step's sum, plus the int64 exact sums where there are more than
    * SML_GATHERED_MICRO micro-batches (src/train/reproducible.c). */
   const int64_t exact_sums = cfg->reproducible
@@ -153,7 +154,7 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
       {"batch size", "a batch's activations", mul_sat(mul_sat(cfg->batch, width_sum), 4 * 4)},
       {"epochs", "the per-epoch history", mul_sat(add_sat(cfg->epochs, 1), (int64_t)sizeof(sml_epoch_stats))},
       {"logging interval", "the logged steps", mul_sat(logged, 16)},
-      {"micro-batch", "--reproducible's micro-batch gradients and exact sums", exact_sums},
+      {"micro-batch", "the reproducible mode's micro-batch gradients and exact sums", exact_sums},
   };
   int64_t total = 0;
   int biggest = 0;

@@ -5,11 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/blas_core.h"
+#include "kernels/blas_core.h"
 #include "shardml/checkpoint.h"
-#include "shardml/io.h"
-#include "shardml/kernels.h"
-#include "shardml/model_file.h"
+#include "io/io.h"
+#include "train/step.h"
+#include "kernels/kernels.h"
+#include "train/weights_png.h"
 #include "shardml/prep.h"
 
 /* Everything a checkpoint or model write needs, for the trainer's callbacks. */
@@ -61,11 +62,11 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
       sml_err why;
       if (sml_checkpoint_read(paths[i], m, &job->cfg, id, st, &ranks, &threads, &why) == SML_OK)
         snprintf(used, sizeof used, "%s", paths[i]);
-      else fprintf(stderr, "shardml: --resume auto: skipping %s\n", why.msg);
+      else fprintf(stderr, "shardml: automatic resume: skipping %s\n", why.msg);
     }
     sml_checkpoint_list_free(paths, n);
     if (!used[0]) {
-      fprintf(stderr, "shardml: --resume auto: no valid checkpoint in %s; starting from scratch\n",
+      fprintf(stderr, "shardml: automatic resume: no valid checkpoint in %s; starting from scratch\n",
               job->checkpoint_dir);
       return SML_OK;
     }
@@ -76,7 +77,7 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
   if (ranks != c->size || threads != sml_threads())
     fprintf(stderr, "shardml: saved on %d ranks x %d threads, resuming on %d x %d: %s\n", ranks, threads, c->size,
             sml_threads(),
-            job->cfg.reproducible ? "--reproducible, so bitwise the continuation the saved layout would have run"
+            job->cfg.reproducible ? "reproducible mode, so bitwise the continuation the saved layout would have run"
                                   : "a statistically equivalent continuation (same batches, float sums in another "
                                     "order), not a bitwise one");
   return SML_OK;
@@ -202,7 +203,7 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
     if (cfg->reproducible && nmicro < workers) /* a full step's worth; the short last one has fewer */
       sml_log(world,
               "warning: %lld micro-batches per step for %lld workers (%d ranks x %d threads): some stay idle; "
-              "--micro-batch %lld would use them all (every run to be compared needs the same value)",
+              "a micro-batch of %lld would use them all (every run to be compared needs the same value)",
               (long long)nmicro, (long long)workers, world->size, sml_threads(),
               (long long)((cfg->batch + workers - 1) / workers));
     job_ctx cx = {.contents = {.model = &model,

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "shardml/kernels.h"
+#include "kernels/kernels.h"
 
 /* Below this many parameters the calling thread updates them alone (a
  * parallel region costs more than the work). */
@@ -98,23 +98,18 @@ static double rmsprop_update(float *w, float *const *state, const float *g_sum, 
   return sumsq;
 }
 
-/* The registry: --optimizer names these. */
+/* The registry: users choose an optimizer by these names. */
 static const sml_optimizer optimizers[] = {
-    {"sgd", "SGD with momentum (--momentum): v = mu v - lr g; w += v", 0, 1, {"velocity"}, sgd_update},
-    {"nesterov", "Nesterov momentum (--momentum): w += -mu v_prev + (1 + mu) v", 0, 1, {"velocity"}, nesterov_update},
+    {"sgd", "SGD with momentum mu: v = mu v - lr g; w += v", 0, 1, {"velocity"}, sgd_update},
+    {"nesterov", "Nesterov momentum mu: w += -mu v_prev + (1 + mu) v", 0, 1, {"velocity"}, nesterov_update},
     {"adam",
-     "Adam with bias correction (--beta1, --beta2, --eps), as torch.optim.Adam",
+     "Adam with bias correction (beta1, beta2, epsilon), as torch.optim.Adam",
      1e-3,
      2,
      {"m", "v"},
      adam_update},
-    {"adamw",
-     "Adam with decoupled weight decay (--weight-decay), as torch.optim.AdamW",
-     1e-3,
-     2,
-     {"m", "v"},
-     adamw_update},
-    {"rmsprop", "RMSProp (--beta2 as its decay, --eps), as torch.optim.RMSprop", 1e-3, 1, {"v"}, rmsprop_update},
+    {"adamw", "Adam with decoupled weight decay, as torch.optim.AdamW", 1e-3, 2, {"m", "v"}, adamw_update},
+    {"rmsprop", "RMSProp (beta2 as its decay, epsilon), as torch.optim.RMSprop", 1e-3, 1, {"v"}, rmsprop_update},
 };
 #define NOPTIMIZERS (sizeof optimizers / sizeof optimizers[0])
 

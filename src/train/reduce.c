@@ -1,10 +1,10 @@
-/* Bucketed, overlapped gradient reduction (see shardml/reduce.h). */
-#include "shardml/reduce.h"
+/* Bucketed, overlapped gradient reduction (see train/reduce.h). */
+#include "train/reduce.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/kernels.h"
+#include "kernels/kernels.h"
 
 struct sml_reducer {
   const sml_comm *c;

@@ -1,4 +1,4 @@
-/* Reproducible steps (--reproducible): one step's gradient with the same
+/* Reproducible steps (the reproducible mode): one step's gradient with the same
  * bits for any number of ranks and threads. See shardml/train.h.
  *
  * The global batch (positions [lo, hi) of the epoch's permutation) is cut
@@ -14,7 +14,7 @@
  *   micro-batch order as it reads them (kernels' ordered_sum_rows). No
  *   fixed point, no scale to agree on, and no more bytes than the int64 sum.
  * - more: each micro-batch's gradient and loss become fixed-point integers
- *   (shardml/exact.h), scaled from the largest magnitude over all ranks (one
+ *   (base/exact.h), scaled from the largest magnitude over all ranks (one
  *   small MPI_MAX), and integers add exactly, in any order: locally over
  *   threads and micro-batches, globally in one int64 MPI_SUM. Its bytes and
  *   passes do not grow with the micro-batches, as gathering them would. */
@@ -23,9 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/exact.h"
-#include "shardml/kernels.h"
+#include "base/exact.h"
+#include "kernels/kernels.h"
 #include "shardml/train.h"
+#include "train/step.h"
 
 /* Steps whose images travel in one alltoallv: the ranks meet for the
  * exchange once per chunk instead of once per step (on 2 ranks at batch 128

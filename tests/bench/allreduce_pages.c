@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 
 #include "median.h"
 

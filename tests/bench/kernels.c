@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/blas_core.h"
-#include "shardml/dist.h"
-#include "shardml/kernels.h"
+#include "kernels/blas_core.h"
+#include "shardml/comm.h"
+#include "kernels/kernels.h"
 
 static float *randf(int64_t n, unsigned seed) {
   float *p = malloc((size_t)n * sizeof *p);
@@ -134,7 +134,7 @@ static void bench_exact_sums(void) {
 }
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   printf("cpu %s, best kernel level %s, BLAS %s, %d thread(s)\n", sml_cpu_model(), sml_isa_name(sml_isa_best()),
          sml_blas_summary(), sml_threads());
   const int64_t shapes[][3] = {{128, 784, 10}, {64, 784, 10},   {128, 256, 10}, {128, 784, 16},
@@ -142,6 +142,6 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) bench_shape(shapes[i][0], shapes[i][1], shapes[i][2]);
   bench_elementwise();
   bench_exact_sums();
-  sml_dist_finalize();
+  sml_finalize();
   return 0;
 }

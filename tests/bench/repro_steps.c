@@ -13,11 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/blas_core.h"
+#include "kernels/blas_core.h"
 #include "shardml/dataset.h"
-#include "shardml/dist.h"
-#include "shardml/rng.h"
+#include "shardml/comm.h"
+#include "base/rng.h"
 #include "shardml/train.h"
+#include "train/step.h"
 
 #include "median.h"
 
@@ -42,7 +43,7 @@ static double step(mode_run *r, const sml_model *m, const sml_dataset *ds, const
 
 int main(int argc, char **argv) {
   sml_blas_core_fix(argc, argv);
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   const sml_comm world = sml_comm_world();
   const int64_t batch = argc > 1 ? atoll(argv[1]) : 128, steps = argc > 2 ? atoll(argv[2]) : 2000;
   sml_train_config cfg = sml_train_unset();
@@ -63,7 +64,7 @@ int main(int argc, char **argv) {
   if (status == SML_OK) status = sml_train_model(&cfg, sml_dataset_dim(&ds), ds.num_classes, &m, &err);
   if (status != SML_OK) {
     if (world.rank == 0) fprintf(stderr, "sml_bench_repro_steps: %s\n", err.msg);
-    sml_dist_finalize();
+    sml_finalize();
     return 2;
   }
   sml_prep prep;
@@ -129,6 +130,6 @@ int main(int argc, char **argv) {
   free(perm);
   free(t);
   sml_dataset_free(&ds);
-  sml_dist_finalize();
+  sml_finalize();
   return 0;
 }

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "shardml/blas_core.h"
-#include "shardml/dist.h"
+#include "kernels/blas_core.h"
+#include "shardml/comm.h"
 
 int main(int argc, char **argv) {
   sml_blas_core_fix(argc, argv);

@@ -52,7 +52,7 @@ if killed=$(kill_after_checkpoint 2 "$tmp/kill/ck" 60 "${M[@]}" --out "$tmp/kill
   check "resumed on 3 ranks at step ${resumed:-?} (killed after $killed)" test -n "$resumed" -a "${resumed:-0}" -ge "$killed"
   a=$(tensors_checksum "$tmp/one/model.h5"); b=$(tensors_checksum "$tmp/kill/model.h5")
   check "2 ranks, SIGKILL, resumed on 3: bitwise the 1-rank run ($a = $b)" test -n "$a" -a "$a" = "$b"
-  check "the log says the resume on another layout is bitwise" grep -q "resuming on 3 x 1: --reproducible, so bitwise" \
+  check "the log says the resume on another layout is bitwise" grep -q "resuming on 3 x 1: reproducible mode, so bitwise" \
     <<<"$out"
 else
   check "saw a checkpoint at step >= 60 before the end" false

@@ -73,6 +73,6 @@ va=$(sed -n 's/.*epoch 2\/2 .* val_acc \([0-9.]*\).*/\1/p' <<<"$out")
 check "train --val 0.2 (stratified): validation accuracy $va >= 0.9" awk -v a="$va" 'BEGIN { exit !(a >= 0.9) }'
 out=$(run_np 2 train "${S[@]}" --model softmax --epochs 2 --batch 32 --val 0.2 --folds-mode contiguous --out "$tmp/t2" 2>&1)
 check "train --val 0.2 --folds-mode contiguous: warns the validation split lacks classes" \
-  grep -q 'warning: the validation split (--val, contiguous, in file order) lacks 2 class' <<<"$out"
+  grep -q 'warning: the validation split (contiguous, in file order) lacks 2 class' <<<"$out"
 check "bad --folds-mode" expect_fail 2 2 "--folds-mode blocks: expected stratified or contiguous" cv "${S[@]}" --folds-mode blocks --out "$tmp/x"
 finish

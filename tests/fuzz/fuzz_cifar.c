@@ -2,6 +2,7 @@
  * per record) on a batch file made from the input. */
 #include "fuzz_common.h"
 #include "shardml/dataset.h"
+#include "data/formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char files[1][SML_PATH_LEN];

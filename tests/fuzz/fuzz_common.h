@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "shardml/dataset.h"
+#include "data/formats.h"
 
 /* Writes data to /tmp/shardml-fuzz-<pid>-<tag><suffix>; returns the path. */
 static inline const char *fuzz_file(const char *tag, const char *suffix, const uint8_t *data, size_t n) {

@@ -2,6 +2,7 @@
  * class_names) on a file made from the input: checked before HDF5 reads it. */
 #include "fuzz_common.h"
 #include "shardml/dataset.h"
+#include "data/formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *path = fuzz_file("data", ".h5", data, size);

@@ -5,6 +5,7 @@
 
 #include "fuzz_common.h"
 #include "shardml/dataset.h"
+#include "data/formats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *img, *lab;

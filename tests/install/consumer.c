@@ -4,11 +4,11 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 #include "shardml/model.h"
 
 int main(int argc, char **argv) {
-  sml_dist_init(&argc, &argv);
+  sml_init(&argc, &argv);
   sml_comm world = sml_comm_world();
   int failures = 0;
 
@@ -37,6 +37,6 @@ int main(int argc, char **argv) {
   if (world.rank == 0)
     printf("consumer: %d ranks, loss %.6f, bias gradient sum %.1e, %s\n", world.size, loss, bias_sum,
            failures ? "FAILED" : "ok");
-  sml_dist_finalize();
+  sml_finalize();
   return failures != 0;
 }

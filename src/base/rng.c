@@ -1,9 +1,9 @@
 /* splitmix64: tiny state, good statistical quality, trivially seekable. */
-#include "shardml/rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 
-#include "shardml/hash.h"
+#include "base/hash.h"
 
 sml_rng sml_rng_stream(uint64_t seed, uint64_t purpose, uint64_t index) {
   sml_rng r = {sml_mix64(sml_mix64(seed) ^ sml_mix64(purpose * 0x9e3779b97f4a7c15ull + 1) ^

@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "font6x10.h"
-#include "shardml/io.h"
+#include "plot/plot.h"
+
+#include "io/io.h"
 
 _Static_assert(SML_FONT_W == SML_TEXT_W && SML_FONT_H == SML_TEXT_H, "io.h's text size is the font's");
 

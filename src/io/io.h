@@ -1,3 +1,4 @@
+/* src/io/: files: atomic writes, locks, and shardml's own HDF5 writer and reader. */
 /* Output files: every file is written under a temporary name in the same
  * directory and renamed only when complete, so an interrupted run never
  * leaves a half file under the final name. */
@@ -57,44 +58,6 @@ int sml_lock_take(sml_lock *l, const char *path, int slot, char *holder, size_t 
 int sml_lock_exclusive(sml_lock *l, const char *path, int slot, const char *subject, const char *busy,
                        const char *instead, sml_err *err);
 void sml_lock_release(sml_lock *l);
-
-/* 8-bit PNG, channels 1 (gray) or 3 (RGB), rows top to bottom. */
-int sml_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels, sml_err *err);
-
-/* An RGB raster for PNG figures (white to start), with text in a 6x10
- * bitmap font: images that carry their labels. Coordinates in pixels, top
- * left origin; drawing is clipped to the canvas. */
-typedef struct {
-  uint8_t *rgb; /* [height, width, 3] */
-  int width, height;
-} sml_canvas;
-#define SML_TEXT_W 6  /* pixels per character */
-#define SML_TEXT_H 10 /* pixels per line */
-void sml_canvas_init(sml_canvas *c, int width, int height);
-void sml_canvas_free(sml_canvas *c);
-void sml_canvas_fill(sml_canvas *c, int x, int y, int w, int h, const uint8_t rgb[3]);
-/* A frame t pixels wide just outside the box (x, y, w, h). */
-void sml_canvas_frame(sml_canvas *c, int x, int y, int w, int h, int t, const uint8_t rgb[3]);
-/* Text with its top left at (x, y), at most max_chars characters (<= 0: all);
- * returns its width. */
-int sml_canvas_text(sml_canvas *c, int x, int y, const char *text, int max_chars, const uint8_t rgb[3]);
-/* Text centred on center_x, cut to fit max_width pixels; returns its width. */
-int sml_canvas_text_centered(sml_canvas *c, int center_x, int y, const char *text, int max_width, const uint8_t rgb[3]);
-int sml_canvas_write_png(const sml_canvas *c, const char *path, sml_err *err);
-
-/* An SVG line/scatter plot: ticks at 1-2-5 values (whole numbers on an
- * axis of whole numbers), log_x for a logarithmic x axis. */
-typedef struct {
-  const char *name;
-  int64_t n;
-  const double *x, *y;
-  const double *yerr; /* optional: +/- error bars */
-  int points_only;    /* dots without a line */
-  int color;          /* palette index + 1 (also picks the marker shape); 0: by position */
-  double dx;          /* horizontal offset in pixels, to set overlapping error bars apart */
-} sml_svg_series;
-int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel, int log_x,
-                 const sml_svg_series *series, int nseries, sml_err *err);
 
 /* File-access properties for shardml's HDF5 files (hid_t; close with
  * H5Pclose): no HDF5 file locking. shardml never has two writers of one

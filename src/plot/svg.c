@@ -3,7 +3,9 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "shardml/io.h"
+#include "plot/plot.h"
+
+#include "io/io.h"
 
 #define W 720
 #define H 440

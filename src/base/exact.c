@@ -1,5 +1,5 @@
-/* Fixed-point conversion for order-free sums: see shardml/exact.h. */
-#include "shardml/exact.h"
+/* Fixed-point conversion for order-free sums: see base/exact.h. */
+#include "base/exact.h"
 
 #include <math.h>
 

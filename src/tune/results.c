@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "shardml/cv.h"
-#include "shardml/io.h"
+#include "io/io.h"
 
 void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, int nconfigs, int nfolds) {
   memset(t, 0, sizeof *t);

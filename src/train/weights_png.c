@@ -1,11 +1,12 @@
-#include "shardml/model_file.h"
+#include "train/weights_png.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/io.h"
+#include "io/io.h"
+#include "plot/plot.h"
 
 /* Each class's weight row drawn as an image (min to max of the row mapped
  * to black to white), its class name below it. */

@@ -6,10 +6,11 @@
 #include <string.h>
 
 #include "shardml/search.h"
-#include "shardml/io.h"
+#include "io/io.h"
+#include "plot/plot.h"
 #include "shardml/prep.h"
-#include "shardml/hash.h"
-#include "shardml/rng.h"
+#include "base/hash.h"
+#include "base/rng.h"
 
 typedef struct {
   const sml_search_spec *spec;
@@ -17,7 +18,7 @@ typedef struct {
   const sml_dataset *ds; /* the whole training set, sharded over the group */
   int64_t n;             /* training images used (subset) */
   int nfolds;            /* table columns */
-  const int *part;       /* [n]: the fold of each image (with --folds 1: 1 validates, 0 trains) */
+  const int *part;       /* [n]: the fold of each image (with one fold: 1 validates, 0 trains) */
 } search_ctx;
 
 /* Copies this rank's images of [0, n) into a task dataset: those of the

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "shardml/io.h"
+#include "plot/plot.h"
+
+#include "io/io.h"
 
 /* libpng reports through these instead of printing to stderr itself, so
  * that a failure is shardml's one error line, with the reason (errno of the

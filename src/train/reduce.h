@@ -20,13 +20,9 @@
 
 #include <stdint.h>
 
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 #include "shardml/model.h"
-
-typedef enum { SML_GRAD_FP32, SML_GRAD_BF16, SML_GRAD_FP16 } sml_grad_dtype;
-/* "fp32", "bf16", "fp16" -> dtype; -1 when unknown. */
-int sml_grad_dtype_parse(const char *name, sml_grad_dtype *out);
-const char *sml_grad_dtype_name(sml_grad_dtype d);
+#include "shardml/train.h" /* sml_grad_dtype */
 
 /* Where one step's time went, on this rank. compute_s: the local forward
  * and backward pass (with the reducer's own work in it: starting buckets,

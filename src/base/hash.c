@@ -1,4 +1,4 @@
-#include "shardml/hash.h"
+#include "base/hash.h"
 
 uint64_t sml_mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

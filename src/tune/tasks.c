@@ -10,8 +10,9 @@
 
 #include "shardml/tasks.h"
 #include "shardml/checkpoint.h"
-#include "shardml/hash.h"
-#include "shardml/io.h"
+#include "base/hash.h"
+#include "io/io.h"
+#include "shardml/signals.h"
 
 uint64_t sml_signature(const char *text) { return sml_fnv1a(SML_FNV1A_INIT, text, strlen(text)); }
 

@@ -1,7 +1,7 @@
 /* Drawing a linear model's weights (the model itself is saved as a final
  * checkpoint: shardml/checkpoint.h). */
-#ifndef SHARDML_MODEL_FILE_H
-#define SHARDML_MODEL_FILE_H
+#ifndef SHARDML_WEIGHTS_PNG_H
+#define SHARDML_WEIGHTS_PNG_H
 
 #include "shardml/dataset.h"
 #include "shardml/model.h"

@@ -1,3 +1,4 @@
+/* src/kernels/: the arithmetic BLAS does not do, per CPU level, and the BLAS set-up. */
 /* CPU kernels chosen at run time, per instruction-set level.
  *
  * The hot loops that are not BLAS calls (narrow affine layers, the L1
@@ -22,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "base/cpu.h" /* sml_cpu_model, for the callers that name the CPU */
 #include "shardml/error.h"
 
 /* The environment variable that caps the level. */
@@ -56,11 +58,11 @@ typedef struct {
   void (*relu_forward)(float *out, const float *in, int64_t n);
   /* din[n] = dout[n] where out[n] > 0, else 0; may alias */
   void (*relu_backward)(float *din, const float *dout, const float *out, int64_t n);
-  /* Per-sample losses: see shardml/layers.h (sum of losses, dscores overwritten). */
+  /* Per-sample losses: see nn/layers.h (sum of losses, dscores overwritten). */
   double (*softmax_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C);
   double (*svm_loss)(float *dscores, const float *scores, const uint8_t *labels, int64_t B, int64_t C, float margin);
 
-  /* Order-free sums (shardml/exact.h); rows j < nrows of n floats at
+  /* Order-free sums (base/exact.h); rows j < nrows of n floats at
    * x + j * stride. Every level gives the same bits: the arithmetic is exact
    * up to one rounding that all levels do alike. */
   /* max |x| over the rows, or INFINITY if any term is NaN or infinite.
@@ -76,7 +78,7 @@ typedef struct {
    * rather than an order-free one; the same bits at every level: additions
    * only, nothing to contract) */
   void (*ordered_sum_rows)(float *out, const float *x, int64_t stride, int64_t nrows, int64_t n);
-  /* 16-bit wire types (shardml/half.h; bf16 1, fp16 0): wire[i] =
+  /* 16-bit wire types (base/half.h; bf16 1, fp16 0): wire[i] =
    * round(g[i] + residual[i]) and residual[i] = what rounding left out;
    * out[i] = float(wire[i]); inout[i] = round(float(inout[i]) + float(in[i])). */
   void (*half_encode)(uint16_t *wire, const float *g, float *residual, int64_t n, int bf16);
@@ -104,9 +106,5 @@ int sml_kernels_init(sml_err *err);
 void sml_kernels_use(sml_isa isa);
 /* The active set. Until one is chosen, the best for this CPU. */
 const sml_kernels *sml_kernels_active(void);
-
-/* The CPU's model name ("AMD EPYC 7B13", "Intel(R) Xeon(R) ..."), for logs
- * and benchmarks; "unknown" if the CPU does not say. */
-const char *sml_cpu_model(void);
 
 #endif

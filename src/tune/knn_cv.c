@@ -9,7 +9,8 @@
 #include <string.h>
 
 #include "shardml/tasks.h"
-#include "shardml/io.h"
+#include "io/io.h"
+#include "plot/plot.h"
 
 /* One (fold, metric) task: the group's images outside the fold are the
  * references, those inside the queries; one search votes for every k. */

@@ -1,14 +1,13 @@
 /* MPI context and typed collectives. Large buffers are sent in chunks so
  * that counts above INT_MAX (MPI's int counts) stay correct. */
 #define _GNU_SOURCE /* sched_getaffinity */
-#include "shardml/dist.h"
+#include "shardml/comm.h"
 
-#include "shardml/kernels.h"
+#include "kernels/kernels.h"
 
 #include <limits.h>
 #include <sched.h>
 #include <unistd.h>
-#include <signal.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,7 +68,7 @@ static void f16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
   sml_kernels_active()->half_add(inout, in, *len, 0);
 }
 
-void sml_dist_init(int *argc, char ***argv) {
+void sml_init(int *argc, char ***argv) {
   int provided = 0;
   /* Only the main thread calls MPI; OpenMP regions never do. */
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
@@ -78,7 +77,7 @@ void sml_dist_init(int *argc, char ***argv) {
   default_threads();
 }
 
-void sml_dist_finalize(void) {
+void sml_finalize(void) {
   for (int k = 0; k < 2; k++)
     if (half_sum_op[k] != MPI_OP_NULL) MPI_Op_free(&half_sum_op[k]);
   MPI_Finalize();
@@ -340,43 +339,6 @@ void sml_progress(const sml_comm *c, const char *fmt, ...) {
 }
 
 int sml_threads(void) { return omp_get_max_threads(); }
-
-/* Process-wide, like the MPI context: set from a signal handler only. */
-static volatile sig_atomic_t pending_signal = 0;
-
-static void on_signal(int sig) { pending_signal = sig; }
-
-static void stop_signals(sigset_t *set) {
-  sigemptyset(set);
-  sigaddset(set, SIGTERM);
-  sigaddset(set, SIGUSR1);
-}
-
-void sml_signals_install(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGUSR1, &sa, NULL);
-  /* Held across a re-exec (sml_signals_hold): what arrived meanwhile is
-   * delivered now, to the handler. */
-  sigset_t set;
-  stop_signals(&set);
-  sigprocmask(SIG_UNBLOCK, &set, NULL);
-  /* Fault injection for the tests: a signal at the first instruction. */
-  const char *fault = getenv("SHARDML_FAULT");
-  if (fault && strcmp(fault, "signal-at-start") == 0) raise(SIGUSR1);
-}
-
-void sml_signals_hold(void) {
-  sigset_t set;
-  stop_signals(&set);
-  sigprocmask(SIG_BLOCK, &set, NULL);
-}
-
-int sml_signal_pending(void) { return pending_signal; }
 
 void sml_task_counter_create(sml_task_counter *tc, const sml_comm *c) {
   MPI_Aint size = c->rank == 0 ? (MPI_Aint)sizeof(int64_t) : 0;

@@ -1,7 +1,6 @@
-/* See shardml/blas_core.h for why this exists. */
+/* See kernels/blas_core.h for why this exists. */
 #define _GNU_SOURCE /* dladdr */
-#include "shardml/blas_core.h"
-#include "shardml/dist.h"
+#include "kernels/blas_core.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -10,6 +9,9 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include "base/cpu.h"
+#include "shardml/signals.h"
 
 /* OpenBLAS's x86-64 DYNAMIC_ARCH core names, by instruction-set level. */
 static const struct {
@@ -77,15 +79,10 @@ const char *sml_blas_vendor(void) {
 }
 
 const char *sml_cpu_best_core(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  /* __builtin_cpu_supports also checks that the OS saves the wide registers. */
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd"))
-    return "SkylakeX";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-  if (__builtin_cpu_supports("avx")) return "Sandybridge";
-#endif
+  unsigned f = sml_cpu_features();
+  if ((f & SML_CPU_AVX512CD) && (f & SML_CPU_AVX2_FMA)) return "SkylakeX";
+  if (f & SML_CPU_AVX2_FMA) return "Haswell";
+  if (f & SML_CPU_AVX) return "Sandybridge";
   return NULL;
 }
 

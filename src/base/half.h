@@ -1,4 +1,4 @@
-/* 16-bit floats for the gradient reduction (--grad-dtype): bfloat16 (a
+/* 16-bit floats for the gradient reduction (a 16-bit wire type): bfloat16 (a
  * float's sign, exponent and top 7 mantissa bits: the float range, 3
  * significant digits) and IEEE binary16 (5 exponent bits: magnitudes up to
  * 65504, subnormal below 2^-14; 11 significant bits). Conversions round to

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "shardml/kernels.h"
+#include "kernels/kernels.h"
 #include "shardml/knn.h"
 
 #define QUERY_BLOCK 2048   /* queries per GEMM block */

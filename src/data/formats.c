@@ -1,0 +1,49 @@
+/* What the format readers share (see data/formats.h): the geometry check
+ * every header goes through, and reading a split whichever format holds it. */
+#include <stdint.h>
+
+#include "data/formats.h"
+
+int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err) {
+  switch (s->format) {
+    case SML_FORMAT_IDX:
+      return sml_idx_read(s, nranges, ranges, err);
+    case SML_FORMAT_CIFAR:
+      return sml_cifar_read(s, nranges, ranges, err);
+    case SML_FORMAT_HDF5:
+      return sml_h5_read(s, nranges, ranges, err);
+  }
+  return sml_fail(err, SML_ERUNTIME, "unknown dataset format");
+}
+
+const char *sml_split_file_of(const sml_split_source *s, int64_t index) {
+  if (s->format == SML_FORMAT_IDX) return s->files[1]; /* labels live there */
+  if (s->format == SML_FORMAT_CIFAR) {
+    for (int i = 0; i < s->nfiles; i++) {
+      if (index < s->file_count[i]) return s->files[i];
+      index -= s->file_count[i];
+    }
+  }
+  return s->files[0];
+}
+
+int sml_check_geometry(const char *path, const char *what, int64_t count, int64_t height, int64_t width,
+                       int64_t channels, int64_t file_size, sml_err *err) {
+  const int64_t capacity = file_size * SML_GZIP_MAX_RATIO;
+  if (count < 0) return sml_fail(err, SML_EINPUT, "%s: %s: image count %lld", path, what, (long long)count);
+  if (height < 1 || height > SML_MAX_SIDE)
+    return sml_fail(err, SML_EINPUT, "%s: %s: height %lld, expected 1 to %d", path, what, (long long)height,
+                    SML_MAX_SIDE);
+  if (width < 1 || width > SML_MAX_SIDE)
+    return sml_fail(err, SML_EINPUT, "%s: %s: width %lld, expected 1 to %d", path, what, (long long)width,
+                    SML_MAX_SIDE);
+  if (channels < 1 || channels > 4)
+    return sml_fail(err, SML_EINPUT, "%s: %s: %lld channels, expected 1 to 4", path, what, (long long)channels);
+  const int64_t dim = height * width * channels; /* < 2^34: no overflow */
+  int64_t bytes;
+  if (__builtin_mul_overflow(count, dim, &bytes) || bytes > capacity)
+    return sml_fail(err, SML_EINPUT,
+                    "%s: %s: %lld images of %lldx%lldx%lld bytes, more than a file of %lld bytes can hold", path, what,
+                    (long long)count, (long long)height, (long long)width, (long long)channels, (long long)file_size);
+  return SML_OK;
+}

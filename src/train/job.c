@@ -62,11 +62,11 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
       sml_err why;
       if (sml_checkpoint_read(paths[i], m, &job->cfg, id, st, &ranks, &threads, &why) == SML_OK)
         snprintf(used, sizeof used, "%s", paths[i]);
-      else fprintf(stderr, "shardml: automatic resume: skipping %s\n", why.msg);
+      else fprintf(stderr, "shardml: resume auto: skipping %s\n", why.msg);
     }
     sml_checkpoint_list_free(paths, n);
     if (!used[0]) {
-      fprintf(stderr, "shardml: automatic resume: no valid checkpoint in %s; starting from scratch\n",
+      fprintf(stderr, "shardml: resume auto: no valid checkpoint in %s; starting from scratch\n",
               job->checkpoint_dir);
       return SML_OK;
     }

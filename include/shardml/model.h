@@ -29,8 +29,22 @@ typedef struct {
   int regularized; /* weights get L2 regularisation, biases do not */
 } sml_param_entry;
 
+/* The layers of a network given as a spec (model kind "cnn", see
+ * sml_model_init_net): each takes c x h x w values per sample (NCHW) and
+ * gives oc x oh x ow, followed by a ReLU when relu is set. */
+typedef enum { SML_OP_FC, SML_OP_CONV, SML_OP_MAXPOOL, SML_OP_AVGPOOL } sml_op_kind;
 typedef struct {
-  char kind[16]; /* "softmax", "svm" or "mlp" */
+  sml_op_kind kind;
+  int relu;
+  int c, h, w;        /* input */
+  int oc, oh, ow;     /* output */
+  int k, stride, pad; /* conv: kernel k x k; pooling: window and stride k */
+  int param;          /* its weights' entry in param[] (its bias the next), -1: none */
+} sml_op;
+#define SML_NET_LEN 192
+
+typedef struct {
+  char kind[16]; /* "softmax", "svm", "mlp" or "cnn" */
   sml_loss_kind loss;
   float svm_margin;
   int nlayers;                       /* affine layers */
@@ -38,12 +52,29 @@ typedef struct {
   int nparams;
   sml_param_entry param[2 * SML_MAX_LAYERS];
   int64_t nweights; /* floats in the flat buffer */
+  /* kind "cnn": the spec it was built from and its layers (nlayers of
+   * them; width[l + 1] is layer l's output size per sample) */
+  char net[SML_NET_LEN];
+  int nops;
+  sml_op op[SML_MAX_LAYERS];
 } sml_model;
 
 /* kind: "softmax", "svm" (no hidden layers allowed) or "mlp" (hidden widths
  * required). */
 SHARDML_API int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes,
                                const int64_t *hidden, int nhidden, sml_err *err);
+/* A network from a spec, for images of height x width x channels and
+ * num_classes classes: layers joined by commas, each one of
+ *   conv<F>x<K>[s<S>][p<P>]  F filters of K x K, stride S (1), zero padding P ((K-1)/2)
+ *   pool<K>, avgpool<K>       max or average pooling over K x K windows, stride K
+ *   fc<N>                     fully connected, N outputs (the input flattened)
+ *   relu                      a ReLU after the layer before it
+ * ending with fc<num_classes>, at most SML_MAX_LAYERS layers (a ReLU is
+ * part of its layer): "conv32x3,relu,pool2,conv64x3,relu,pool2,fc128,relu,fc10".
+ * Softmax cross-entropy on top. Errors name the element and what is wrong
+ * (quantity "network"). */
+SHARDML_API int sml_model_init_net(sml_model *m, const char *net, int height, int width, int channels, int num_classes,
+                                   sml_err *err);
 /* Seeded initialisation (call on rank 0, then broadcast): weights
  * N(0, std^2) with std = weight_scale, or He (sqrt(2/fan_in)) when
  * weight_scale <= 0; biases 0. */
@@ -55,6 +86,13 @@ typedef struct {
   float *act[SML_MAX_LAYERS + 1];  /* act[l]: [B, width[l]]; act[0] unused (input is external) */
   float *mask[SML_MAX_LAYERS + 1]; /* mask[l]: [B, width[l]] dropout scales of hidden layer l */
   float *grad_a, *grad_b;          /* [B, max width], ping-pong for backward */
+  /* networks (kind "cnn"): per convolution its unfolded input col[l]
+   * (kept from forward for backward), per max pooling its argmax[l];
+   * shared scratch dcol and tmp; xin: the input in NCHW when it has
+   * several channels (images arrive HWC) */
+  float *col[SML_MAX_LAYERS];
+  int32_t *argmax[SML_MAX_LAYERS];
+  float *dcol, *tmp, *xin;
 } sml_workspace;
 
 /* Inverted dropout on the hidden layers for one training step: each hidden

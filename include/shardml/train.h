@@ -53,6 +53,7 @@ typedef struct {
   char model[16];                 /* softmax | svm | mlp */
   int64_t hidden[SML_MAX_LAYERS]; /* the mlp's hidden widths (default 256) */
   int nhidden;
+  char net[SML_NET_LEN]; /* model "cnn": its layers (sml_model_init_net's spec) */
   /* the trajectory */
   int64_t epochs;
   int64_t batch; /* global minibatch size */
@@ -92,7 +93,11 @@ SHARDML_API sml_train_config sml_train_unset(void);
  * decay 0.95 every epoch, base batch 128, no warm-up, seed 1, init std 1e-3
  * for linear models and He for the mlp, no early stopping, no step log. */
 SHARDML_API void sml_train_defaults(sml_train_config *cfg);
-/* Builds cfg's model for the data. */
+/* Builds cfg's model for images of height x width x channels. */
+SHARDML_API int sml_train_model_image(const sml_train_config *cfg, int height, int width, int channels, int num_classes,
+                                      sml_model *m, sml_err *err);
+/* The same for inputs of input_dim values (a network's spec takes them as
+ * one row of pixels). */
 SHARDML_API int sml_train_model(const sml_train_config *cfg, int64_t input_dim, int num_classes, sml_model *m,
                                 sml_err *err);
 

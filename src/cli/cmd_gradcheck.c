@@ -24,13 +24,17 @@ static double full_loss(const sml_model *m, const float *params, float *grad, co
 }
 
 /* Which side of every kink the last evaluation was on: the ReLUs' on/off
- * pattern and, for the SVM, which margins were violated. A centred
+ * pattern, which input won each max-pooling window and, for the SVM, which
+ * margins were violated. A centred
  * difference whose two evaluations straddle a kink measures no derivative
  * (CS231n's "kinks"); such entries are skipped and counted, not compared. */
 static uint64_t kink_side(const sml_model *m, const sml_workspace *ws, const uint8_t *y, int64_t B) {
   uint64_t h = 1469598103934665603ull;
   for (int l = 1; l < m->nlayers; l++)
     for (int64_t i = 0; i < B * m->width[l]; i++) h = (h ^ (uint64_t)(ws->act[l][i] > 0)) * 1099511628211ull;
+  for (int l = 0; l < m->nops; l++)
+    if (m->op[l].kind == SML_OP_MAXPOOL)
+      for (int64_t i = 0; i < B * m->width[l + 1]; i++) h = (h ^ (uint64_t)ws->argmax[l][i]) * 1099511628211ull;
   if (m->loss == SML_LOSS_SVM) {
     const int64_t C = m->width[m->nlayers];
     const float *s = ws->act[m->nlayers];
@@ -44,10 +48,12 @@ static uint64_t kink_side(const sml_model *m, const sml_workspace *ws, const uin
 int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_model_args marg = {0};
   int64_t inputs = 20, classes = 5, batch = 8, checks = 20, seed = 7;
+  const char *image = NULL; /* a cnn's default: 6x6x2 */
   double reg = 1e-2, step = 1e-2, bound = 1e-2, dropout = 0;
   const cli_option opts[] = {
       CLI_MODEL_OPTIONS(&marg),
       {"inputs", OPT_INT, &inputs, "D", "input dimension of the random problem (default 20)"},
+      {"image", OPT_STRING, &image, "HxWxC", "image shape of a cnn's random problem (default 6x6x2)"},
       {"classes", OPT_INT, &classes, "C", "classes (default 5)"},
       {"batch", OPT_INT, &batch, "B", "samples (default 8)"},
       {"reg", OPT_REAL, &reg, "LAMBDA", "L2 strength (default 1e-2)"},
@@ -79,7 +85,19 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
   sml_train_defaults(&cfg);
   cfg.dropout = dropout;
   sml_model m;
-  SML_TRY(sml_train_model(&cfg, inputs, (int)classes, &m, err));
+  int h = 6, w = 6, c = 2;
+  char tail;
+  if (image &&
+      (sscanf(image, "%dx%dx%d%c", &h, &w, &c, &tail) != 3 || h < 1 || w < 1 || c < 1 || h > 4096 || w > 4096 || c > 4))
+    return sml_fail(err, SML_EINPUT, "--image %s: expected HxWxC, sides 1 to 4096, 1 to 4 channels", image);
+  if (image && strcmp(cfg.model, "cnn") != 0)
+    return sml_fail(err, SML_EINPUT, "--image %s: only for a cnn (--net); a %s takes --inputs", image, cfg.model);
+  if (strcmp(cfg.model, "cnn") == 0) { /* a network's input is an image */
+    SML_TRY(sml_train_model_image(&cfg, h, w, c, (int)classes, &m, err));
+    inputs = m.width[0];
+  } else {
+    SML_TRY(sml_train_model(&cfg, inputs, (int)classes, &m, err));
+  }
   cfg.batch = batch;
   cfg.epochs = 1;
   SML_TRY(sml_train_memory_check(&m, &cfg, batch, 1, err)); /* --hidden 1e6: refused, not "out of memory" */

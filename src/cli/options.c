@@ -335,6 +335,7 @@ static const struct {
 } quantity_options[] = {
     {"model", "--model"},
     {"hidden layers", "--hidden"},
+    {"network", "--net"},
     {"learning rate", "--lr"},
     {"L2 strength", "--reg"},
     {"epochs", "--epochs"},

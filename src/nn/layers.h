@@ -29,6 +29,33 @@ void sml_relu_forward(float *out, const float *in, int64_t n);
 /* din[n] = dout[n] where out[n] > 0, else 0; din may alias dout. */
 void sml_relu_backward(float *din, const float *dout, const float *out, int64_t n);
 
+/* Convolution: f filters of k x k over c channels, stride and zero
+ * padding; an h x w input gives oh = (h + 2 pad - k) / stride + 1 rows
+ * (likewise ow). Batches are NCHW: [B, c, h, w] in, [B, f, oh, ow] out. */
+typedef struct {
+  int c, h, w, f, k, stride, pad, oh, ow;
+} sml_conv_shape;
+/* out[B, f, oh, ow] = conv(in[B, c, h, w], w[f, c*k*k]) + bias[f]. Scratch:
+ * col[c*k*k, B*oh*ow] (kept: backward reads it) and tmp[f, B*oh*ow]. */
+void sml_conv_forward(float *out, float *col, float *tmp, const float *in, const float *w, const float *bias, int64_t B,
+                      const sml_conv_shape *s);
+/* dw[f, c*k*k] += ..., db[f] += ..., from dout[B, f, oh, ow] and the col
+ * forward left; din[B, c, h, w] overwritten (skipped when NULL). Scratch:
+ * dcol[c*k*k, B*oh*ow], tmp[f, B*oh*ow]. */
+void sml_conv_backward(float *din, float *dw, float *db, const float *dout, const float *col, float *dcol, float *tmp,
+                       const float *w, int64_t B, const sml_conv_shape *s);
+
+/* Pooling over k x k windows with stride k (rows and columns that do not
+ * fill a window are dropped): max (argmax[B, c, oh, ow] records the
+ * winner, the first of equal ones, as an index into its input plane) or
+ * average (argmax unused). */
+typedef struct {
+  int c, h, w, k, oh, ow, max;
+} sml_pool_shape;
+void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, const sml_pool_shape *s);
+/* din[B, c, h, w] overwritten from dout[B, c, oh, ow]. */
+void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, int64_t B, const sml_pool_shape *s);
+
 /* Losses over a batch: return the SUM of per-sample losses (the trainer
  * divides by the global sample count after the allreduce) and write
  * dscores[B,C] = d(per-sample loss)/d(scores), not averaged.

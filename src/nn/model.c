@@ -9,6 +9,7 @@
 
 #include "base/hash.h"
 #include "nn/layers.h"
+#include "nn/net.h"
 #include "base/rng.h"
 
 static void add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1, int regularized) {
@@ -31,7 +32,7 @@ int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_cl
   } else if (strcmp(kind, "svm") == 0) {
     m->loss = SML_LOSS_SVM;
   } else {
-    return sml_fail_quantity(err, SML_EINPUT, "model", " %s: unknown (softmax, svm, mlp)", kind);
+    return sml_fail_quantity(err, SML_EINPUT, "model", " %s: unknown (softmax, svm, mlp, cnn)", kind);
   }
   if (strcmp(kind, "mlp") == 0 && nhidden == 0)
     return sml_fail_quantity(err, SML_EINPUT, "hidden layers", ": an mlp needs at least one");
@@ -71,6 +72,10 @@ void sml_model_init_params(const sml_model *m, float *params, uint64_t seed, dou
 void sml_workspace_init(sml_workspace *ws, const sml_model *m, int64_t max_batch) {
   memset(ws, 0, sizeof *ws);
   ws->max_batch = max_batch;
+  if (m->nops > 0) {
+    sml_net_workspace(ws, m, max_batch);
+    return;
+  }
   int64_t widest = 0;
   for (int l = 0; l <= m->nlayers; l++) {
     if (l > 0) ws->act[l] = SML_ALLOC((size_t)(max_batch * m->width[l]) * sizeof(float));
@@ -86,8 +91,15 @@ void sml_workspace_free(sml_workspace *ws) {
     free(ws->act[l]);
     free(ws->mask[l]);
   }
+  for (int l = 0; l < SML_MAX_LAYERS; l++) {
+    free(ws->col[l]);
+    free(ws->argmax[l]);
+  }
   free(ws->grad_a);
   free(ws->grad_b);
+  free(ws->dcol);
+  free(ws->tmp);
+  free(ws->xin);
   memset(ws, 0, sizeof *ws);
 }
 
@@ -114,6 +126,7 @@ static void dropout_forward(const sml_dropout *d, int l, float *act, float *mask
 static const float *forward(const sml_model *m, const float *params, const float *x, int64_t B, const sml_dropout *drop,
                             sml_workspace *ws) {
   SML_ASSERT(B <= ws->max_batch);
+  if (m->nops > 0) return sml_net_forward(m, params, x, B, ws);
   const float *in = x;
   for (int l = 0; l < m->nlayers; l++) {
     const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
@@ -168,6 +181,10 @@ double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float
   if (B == 0) return 0.0;
   const float *scores = forward(m, params, x, B, drop, ws);
   const double loss = scores_loss(m, scores, labels, B, ws);
+  if (m->nops > 0) {
+    sml_net_backward(m, params, grad, x, B, ws, hook);
+    return loss;
+  }
   float *dout = ws->grad_a, *dnext = ws->grad_b;
   for (int l = m->nlayers - 1; l >= 0; l--) {
     const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/hash.h"
+#include "data/formats.h"
 #include "io/io.h"
 #include "train/step.h"
 
@@ -58,6 +59,7 @@ typedef struct {
   char model[32], optimizer[32], schedule[16];
   int64_t widths[SML_MAX_LAYERS + 1];
   int nwidths;
+  char net[SML_NET_LEN]; /* model "cnn": its layers; "" otherwise */
 } ckpt_meta;
 
 static void meta_of(ckpt_meta *mt, const sml_model *m, const sml_train_config *cfg, const sml_train_state *st) {
@@ -73,6 +75,7 @@ static void meta_of(ckpt_meta *mt, const sml_model *m, const sml_train_config *c
   snprintf(mt->optimizer, sizeof mt->optimizer, "%s", cfg->optimizer->name);
   snprintf(mt->schedule, sizeof mt->schedule, "%s", schedule_name(cfg->schedule));
   memcpy(mt->widths, m->width, (size_t)mt->nwidths * sizeof *mt->widths);
+  snprintf(mt->net, sizeof mt->net, "%s", m->net);
 }
 
 /* One checksum over everything a resume restores or trusts (format 3):
@@ -87,6 +90,7 @@ static uint64_t contents_checksum(uint64_t tensors, const ckpt_meta *mt, const s
   x = sml_fnv1a(x, mt->optimizer, strlen(mt->optimizer) + 1);
   x = sml_fnv1a(x, mt->schedule, strlen(mt->schedule) + 1);
   x = sml_fnv1a(x, mt->widths, (size_t)mt->nwidths * sizeof *mt->widths);
+  if (mt->net[0]) x = sml_fnv1a(x, mt->net, strlen(mt->net) + 1); /* networks only: older files keep their sums */
   for (int k = 0; k < NHISTORY; k++)
     for (int64_t i = 0; i < h->nepochs; i++) x = sml_fnv1a(x, history_field(&h->epochs[i], k), sizeof(double));
   x = sml_fnv1a(x, h->step_index, (size_t)h->nsteps_logged * sizeof *h->step_index);
@@ -110,6 +114,7 @@ uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config 
                           (int64_t)data->label_checksum};
   uint64_t h = sml_fnv1a(SML_FNV1A_INIT, m->kind, strlen(m->kind) + 1);
   h = sml_fnv1a(h, m->width, (size_t)(m->nlayers + 1) * sizeof *m->width);
+  if (m->net[0]) h = sml_fnv1a(h, m->net, strlen(m->net) + 1);
   h = sml_fnv1a(h, cfg->optimizer->name, strlen(cfg->optimizer->name) + 1);
   const char *sched = schedule_name(cfg->schedule);
   h = sml_fnv1a(h, sched, strlen(sched) + 1);
@@ -167,6 +172,7 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   meta_of(&mt, m, cfg, st);
   sml_h5w_attr_string(&w, "model", mt.model);
   sml_h5w_attr_i64s(&w, "widths", mt.widths, mt.nwidths);
+  if (mt.net[0]) sml_h5w_attr_string(&w, "net", mt.net);
   sml_h5w_attr_double(&w, "svm_margin", m->svm_margin);
   int64_t shape[3] = {cc->ds->height, cc->ds->width, cc->ds->channels};
   sml_h5w_attr_i64s(&w, "image_shape", shape, 3);
@@ -336,6 +342,11 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
     describe(wanted, sizeof wanted, model->kind, model->width, model->nlayers + 1);
     return sml_fail(err, SML_EINPUT, "%s: a checkpoint of model %s, but this run trains %s", r->path, saved, wanted);
   }
+  char net[SML_NET_LEN] = "";
+  if (sml_h5r_has_attr(r, "net")) SML_TRY(sml_h5r_attr_string(r, "net", net, sizeof net, err));
+  if (strcmp(net, model->net) != 0)
+    return sml_fail(err, SML_EINPUT, "%s: a checkpoint of the network '%s', but this run trains '%s'", r->path, net,
+                    model->net);
   int64_t counts[3];
   char hex[32], want_hex[32];
   SML_TRY(sml_h5r_attr_i64s(r, "dataset_counts", counts, 3, NULL, err));
@@ -552,12 +563,23 @@ static int load_model(sml_saved_model *sm, const char *path, sml_err *err) {
   int nw, n3;
   int st = read_model_shape(&r, cfg.model, sizeof cfg.model, widths, &nw, err);
   if (st == SML_OK && nw < 2) st = sml_fail(err, SML_EINPUT, "%s: widths needs at least 2 entries", path);
-  if (st == SML_OK) {
+  if (st == SML_OK) st = sml_h5r_attr_i64s(&r, "image_shape", sm->image_shape, 3, &n3, err);
+  if (st == SML_OK && strcmp(cfg.model, "cnn") == 0) st = sml_h5r_attr_string(&r, "net", cfg.net, sizeof cfg.net, err);
+  if (st == SML_OK && strcmp(cfg.model, "cnn") == 0) {
+    int ok = n3 == 3;
+    for (int i = 0; ok && i < 3; i++) ok = sm->image_shape[i] >= 1 && sm->image_shape[i] <= SML_MAX_SIDE;
+    st = ok ? sml_train_model_image(&cfg, (int)sm->image_shape[0], (int)sm->image_shape[1], (int)sm->image_shape[2],
+                                    (int)widths[nw - 1], &sm->model, err)
+            : sml_fail(err, SML_EINPUT, "%s: corrupt: image_shape", path);
+    int same = st == SML_OK && sm->model.nlayers + 1 == nw;
+    for (int i = 0; same && i < nw; i++) same = sm->model.width[i] == widths[i];
+    if (st == SML_OK && !same)
+      st = sml_fail(err, SML_EINPUT, "%s: corrupt: the network does not give the saved widths", path);
+  } else if (st == SML_OK) {
     cfg.nhidden = nw - 2;
     memcpy(cfg.hidden, widths + 1, (size_t)cfg.nhidden * sizeof *cfg.hidden);
     st = sml_train_model(&cfg, widths[0], (int)widths[nw - 1], &sm->model, err);
   }
-  if (st == SML_OK) st = sml_h5r_attr_i64s(&r, "image_shape", sm->image_shape, 3, &n3, err);
   const sml_optimizer *o = NULL;
   if (st == SML_OK) st = read_optimizer(&r, &o, err);
   if (st == SML_OK) {

@@ -59,7 +59,7 @@ void sml_train_defaults(sml_train_config *cfg) {
   fill_int(&cfg->lr_step, 1);
   fill_int(&cfg->base_batch, 128);
   fill_real(&cfg->warmup_epochs, 0.0);
-  fill_real(&cfg->init_scale, mlp ? 0.0 : 1e-3);
+  fill_real(&cfg->init_scale, mlp || strcmp(cfg->model, "cnn") == 0 ? 0.0 : 1e-3); /* 0: He */
   fill_int(&cfg->micro_batch, 0); /* from the batch size: sml_micro_batch */
   /* Off by default: where every core computes and moving the bytes is CPU
    * work (shared memory, TCP), the overlapped sum cost the backward pass
@@ -71,6 +71,9 @@ void sml_train_defaults(sml_train_config *cfg) {
 }
 
 int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err *err) {
+  if (strcmp(cfg->model, "cnn") == 0 && !cfg->net[0])
+    return sml_fail_quantity(err, SML_EINPUT, "network",
+                             ": a cnn is given by its layers (e.g. conv32x3,relu,pool2,fc10)");
   if (!(cfg->lr > 0)) return sml_fail_quantity(err, SML_EINPUT, "learning rate", " %g: must be positive", cfg->lr);
   if (cfg->reg < 0) return sml_fail_quantity(err, SML_EINPUT, "L2 strength", " %g: must not be negative", cfg->reg);
   if (cfg->epochs < 1)
@@ -137,6 +140,10 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   const int nstate = cfg->optimizer ? cfg->optimizer->nstate : 2;
   int64_t width_sum = 0;
   for (int l = 0; l <= m->nlayers; l++) width_sum = add_sat(width_sum, m->width[l]);
+  for (int l = 0; l < m->nops; l++) /* a convolution's unfolded input, kept for backward, and its scratch */
+    if (m->op[l].kind == SML_OP_CONV)
+      width_sum = add_sat(width_sum, mul_sat((int64_t)m->op[l].c * m->op[l].k * m->op[l].k + m->op[l].oc,
+                                             (int64_t)m->op[l].oh * m->op[l].ow));
   const int64_t steps_per_epoch = (n_train + cfg->batch - 1) / cfg->batch;
   const int64_t logged = cfg->log_every > 0 ? mul_sat(cfg->epochs, steps_per_epoch) / cfg->log_every : 0;
   /* Reproducible mode: the micro-batch gradients a rank keeps until the
@@ -219,7 +226,15 @@ int64_t sml_micro_gradients_kept(const sml_train_config *cfg, int ranks) {
   return owned > gathered ? owned : gathered;
 }
 
+int sml_train_model_image(const sml_train_config *cfg, int height, int width, int channels, int num_classes,
+                          sml_model *m, sml_err *err) {
+  if (strcmp(cfg->model, "cnn") == 0) return sml_model_init_net(m, cfg->net, height, width, channels, num_classes, err);
+  return sml_model_init(m, cfg->model, (int64_t)height * width * channels, num_classes, cfg->hidden, cfg->nhidden, err);
+}
+
 int sml_train_model(const sml_train_config *cfg, int64_t input_dim, int num_classes, sml_model *m, sml_err *err) {
+  if (strcmp(cfg->model, "cnn") == 0 && input_dim <= INT32_MAX)
+    return sml_model_init_net(m, cfg->net, 1, (int)input_dim, 1, num_classes, err);
   return sml_model_init(m, cfg->model, input_dim, num_classes, cfg->hidden, cfg->nhidden, err);
 }
 

@@ -8,6 +8,7 @@
 #include "kernels/blas_core.h"
 #include "shardml/checkpoint.h"
 #include "io/io.h"
+#include "nn/net.h"
 #include "train/step.h"
 #include "kernels/kernels.h"
 #include "train/weights_png.h"
@@ -66,8 +67,7 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
     }
     sml_checkpoint_list_free(paths, n);
     if (!used[0]) {
-      fprintf(stderr, "shardml: resume auto: no valid checkpoint in %s; starting from scratch\n",
-              job->checkpoint_dir);
+      fprintf(stderr, "shardml: resume auto: no valid checkpoint in %s; starting from scratch\n", job->checkpoint_dir);
       return SML_OK;
     }
   }
@@ -128,12 +128,12 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
     return sml_fail(err, SML_EINPUT, "early stopping needs a validation split to watch");
   /* What needs no data is checked before the (slow) load. */
   sml_model model;
-  SML_TRY(sml_train_model(cfg, 1, 2, &model, err));
+  if (strcmp(cfg->model, "cnn") != 0) SML_TRY(sml_train_model(cfg, 1, 2, &model, err)); /* a network needs the images */
   SML_TRY(sml_train_config_check(cfg, INT64_MAX, err));
 
   sml_dataset ds;
   SML_TRY(sml_dataset_load(&ds, &job->data, world, err));
-  int status = sml_train_model(cfg, sml_dataset_dim(&ds), ds.num_classes, &model, err);
+  int status = sml_train_model_image(cfg, ds.height, ds.width, ds.channels, ds.num_classes, &model, err);
   if (status == SML_OK) status = sml_train_config_check(cfg, ds.train.total, err);
   if (status == SML_OK) status = sml_train_memory_check(&model, cfg, ds.train.total, world->size, err);
   if (status == SML_OK && world->rank == 0) status = sml_mkdirs(job->out, err);
@@ -183,6 +183,11 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
             model.kind, (long long)model.nweights, (long long)ds.train.total, world->size, sml_threads(),
             (long long)cfg->batch, cfg->optimizer->name, cfg->lr, cfg->reg, cfg->dropout > 0 ? ", dropout" : "",
             sml_kernels_active()->name, sml_blas_summary());
+    if (model.nops > 0) { /* every layer's output shape and parameters */
+      char layers[1024];
+      sml_net_describe(&model, layers, sizeof layers);
+      sml_log(world, "network %s: %s", model.net, layers);
+    }
     /* What one step moves, per rank (docs/performance.md's figures come from here). */
     const double grad_bytes = (double)(model.nweights + 4) * (cfg->reproducible ? 8.0 : 4.0);
     const double image_kb =

@@ -90,7 +90,7 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
   cfg.quiet = 1;
   cfg.log_every = 0;
   sml_model model;
-  int st = sml_train_model(&cfg, sml_dataset_dim(&td), td.num_classes, &model, err);
+  int st = sml_train_model_image(&cfg, td.height, td.width, td.channels, td.num_classes, &model, err);
   double score = NAN, score_s = 0;
   if (st == SML_OK) {
     sml_prep prep;
@@ -180,7 +180,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
       memcpy(cfg.hidden, spec->points[i].hidden, (size_t)cfg.nhidden * sizeof *cfg.hidden);
     }
     sml_model model;
-    st = sml_train_model(&cfg, sml_dataset_dim(&ds), ds.num_classes, &model, err);
+    st = sml_train_model_image(&cfg, ds.height, ds.width, ds.channels, ds.num_classes, &model, err);
     if (st == SML_OK) st = sml_train_memory_check(&model, &cfg, s.n, g.comm.size, err);
   }
   if (st != SML_OK) {

@@ -61,7 +61,8 @@ int main(int argc, char **argv) {
                    ? SML_OK
                    : sml_fail(&err, SML_EINPUT, "usage: sml_bench_repro_steps [BATCH >= 1] [STEPS >= 4] [MICRO >= 0]");
   if (status == SML_OK) status = sml_dataset_load(&ds, &data, &world, &err);
-  if (status == SML_OK) status = sml_train_model(&cfg, sml_dataset_dim(&ds), ds.num_classes, &m, &err);
+  if (status == SML_OK)
+    status = sml_train_model_image(&cfg, ds.height, ds.width, ds.channels, ds.num_classes, &m, &err);
   if (status != SML_OK) {
     if (world.rank == 0) fprintf(stderr, "sml_bench_repro_steps: %s\n", err.msg);
     sml_finalize();

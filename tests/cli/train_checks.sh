@@ -17,7 +17,7 @@ check "lr negative"    expect_fail "$NP" 2 "--lr -0.1: must be positive" "${T[@]
 check "batch 0"        expect_fail "$NP" 2 "--batch 0: must be at least 1" "${T[@]}" --model softmax --batch 0
 check "batch too big"  expect_fail "$NP" 2 "--batch 38: larger than the training set (37 images)" "${T[@]}" --model svm --batch 38
 check "reg negative"   expect_fail "$NP" 2 "--reg -1: must not be negative" "${T[@]}" --model svm --reg -1
-check "unknown model"  expect_fail "$NP" 2 "--model cnn: unknown (softmax, svm, mlp)" "${T[@]}" --model cnn
+check "unknown model"  expect_fail "$NP" 2 "--model rnn: unknown (softmax, svm, mlp, cnn)" "${T[@]}" --model rnn
 check "bad hidden"     expect_fail "$NP" 2 "--hidden 12x: expected positive widths" "${T[@]}" --model mlp --hidden 12x
 check "divergence"     expect_fail "$NP" 1 "training diverged at step" "${T[@]}" --model softmax --lr 1e30 --batch 8 --momentum 0.99
 # The last update blows up (one step: the loss, computed before it, is
@@ -38,6 +38,7 @@ check "divergence by --reg names the L2 strength" expect_fail "$NP" 1 "the L2 te
 # Messages that say what is wrong (each once misled).
 check "--val 2.5: whole images" expect_fail "$NP" 2 "--val 2.5: a number of images must be whole" \
   info --data "$F/idx_raw" --val 2.5
+check "gradcheck --image without a cnn" expect_fail "$NP" 2 "--image 4x4x1: only for a cnn (--net)" gradcheck --image 4x4x1
 check "--micro-batch 1e30: out of range, not 'not an integer'" expect_fail "$NP" 2 "--micro-batch 1e30: out of range" \
   "${T[@]}" --reproducible --micro-batch 1e30
 check "--micro-batch without --reproducible" expect_fail "$NP" 2 "--micro-batch 64: only with --reproducible" \

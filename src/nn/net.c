@@ -1,0 +1,271 @@
+/* Networks given as a spec (model kind "cnn"): parsing the spec into
+ * layers with their shapes, the workspace they need, and the forward and
+ * backward passes over a batch (see shardml/model.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/layers.h"
+#include "nn/net.h"
+
+#define NET_MAX_FILTERS 4096
+#define NET_MAX_KERNEL 64
+#define NET_MAX_FC (1 << 20)
+
+/* Reads the decimal at *p (advancing it) into *v; 0 when there is none. */
+static int number(const char **p, int64_t *v) {
+  if (**p < '0' || **p > '9') return 0;
+  *v = 0;
+  while (**p >= '0' && **p <= '9') {
+    if (*v < (1 << 30)) *v = *v * 10 + (**p - '0');
+    (*p)++;
+  }
+  return 1;
+}
+
+/* "network SPEC: element I 'ELEM' <why>" (the CLI names the option). */
+static int bad(sml_err *err, const char *net, int index, const char *elem, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int bad(sml_err *err, const char *net, int index, const char *elem, const char *fmt, ...) {
+  char why[160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  return sml_fail_quantity(err, SML_EINPUT, "network", " %s: element %d '%s' %s", net, index, elem, why);
+}
+
+static void add_param(sml_model *m, int layer, int64_t rows, int64_t cols) {
+  for (int k = 0; k < 2; k++) {
+    sml_param_entry *p = &m->param[m->nparams++];
+    snprintf(p->name, sizeof p->name, "%s%d", k ? "b" : "W", layer);
+    p->ndim = k ? 1 : 2;
+    p->shape[0] = rows;
+    p->shape[1] = k ? 1 : cols;
+    p->size = k ? rows : rows * cols;
+    p->offset = m->nweights;
+    p->regularized = !k;
+    m->nweights += p->size;
+  }
+}
+
+int sml_model_init_net(sml_model *m, const char *net, int height, int width, int channels, int num_classes,
+                       sml_err *err) {
+  memset(m, 0, sizeof *m);
+  if (!net || !*net) return sml_fail_quantity(err, SML_EINPUT, "network", ": empty (e.g. conv32x3,relu,pool2,fc10)");
+  if (strlen(net) >= SML_NET_LEN)
+    return sml_fail_quantity(err, SML_EINPUT, "network", ": longer than %d characters", SML_NET_LEN - 1);
+  snprintf(m->kind, sizeof m->kind, "cnn");
+  snprintf(m->net, sizeof m->net, "%s", net);
+  m->loss = SML_LOSS_SOFTMAX;
+  m->svm_margin = 1.0f;
+  int c = channels, h = height, w = width, index = 0;
+  m->width[0] = (int64_t)c * h * w;
+  char copy[SML_NET_LEN];
+  snprintf(copy, sizeof copy, "%s", net);
+  for (char *save = NULL, *elem = strtok_r(copy, ",", &save); elem; elem = strtok_r(NULL, ",", &save)) {
+    index++;
+    if (strcmp(elem, "relu") == 0) {
+      if (m->nops == 0) return bad(err, net, index, elem, "follows no layer");
+      if (m->op[m->nops - 1].relu) return bad(err, net, index, elem, "repeats a ReLU");
+      m->op[m->nops - 1].relu = 1;
+      continue;
+    }
+    if (m->nops == SML_MAX_LAYERS)
+      return bad(err, net, index, elem, "is one layer too many (at most %d; a ReLU is part of its layer)",
+                 SML_MAX_LAYERS);
+    sml_op *op = &m->op[m->nops];
+    *op = (sml_op){.c = c, .h = h, .w = w, .param = -1, .stride = 1};
+    const char *p = elem;
+    int64_t a = 0, k = 0, s = 1, pad = -1;
+    if (strncmp(p, "conv", 4) == 0) {
+      p += 4;
+      if (!number(&p, &a) || *p++ != 'x' || !number(&p, &k))
+        return bad(err, net, index, elem, "is not conv<F>x<K>[s<S>][p<P>]");
+      if (*p == 's' && (p++, !number(&p, &s))) return bad(err, net, index, elem, "has no stride after s");
+      if (*p == 'p' && (p++, !number(&p, &pad))) return bad(err, net, index, elem, "has no padding after p");
+      if (*p) return bad(err, net, index, elem, "is not conv<F>x<K>[s<S>][p<P>]");
+      if (a < 1 || a > NET_MAX_FILTERS)
+        return bad(err, net, index, elem, "needs 1 to %lld filters", (long long)NET_MAX_FILTERS);
+      if (k < 1 || k > NET_MAX_KERNEL)
+        return bad(err, net, index, elem, "needs a kernel of 1 to %lld", (long long)NET_MAX_KERNEL);
+      if (s < 1 || s > k)
+        return bad(err, net, index, elem, "needs a stride of 1 to its kernel size %lld", (long long)k);
+      if (pad < 0) pad = (k - 1) / 2;
+      if (pad >= k) return bad(err, net, index, elem, "needs padding below its kernel size %lld", (long long)k);
+      if (h + 2 * pad < k || w + 2 * pad < k)
+        return bad(err, net, index, elem, "has a kernel larger than its %lldx%lld input (padding included)",
+                   (long long)(h + 2 * pad), (long long)(w + 2 * pad));
+      op->kind = SML_OP_CONV;
+      op->k = (int)k;
+      op->stride = (int)s;
+      op->pad = (int)pad;
+      op->oc = (int)a;
+      op->oh = (int)((h + 2 * pad - k) / s + 1);
+      op->ow = (int)((w + 2 * pad - k) / s + 1);
+      op->param = m->nparams;
+      add_param(m, m->nops, a, (int64_t)c * k * k);
+    } else if (strncmp(p, "pool", 4) == 0 || strncmp(p, "maxpool", 7) == 0 || strncmp(p, "avgpool", 7) == 0) {
+      const int avg = p[0] == 'a';
+      p += p[0] == 'p' ? 4 : 7;
+      if (!number(&p, &k) || *p) return bad(err, net, index, elem, "is not pool<K> or avgpool<K>");
+      if (k < 1 || k > NET_MAX_KERNEL)
+        return bad(err, net, index, elem, "needs a window of 1 to %lld", (long long)NET_MAX_KERNEL);
+      if (h < k || w < k) return bad(err, net, index, elem, "has a window larger than its %dx%d input", h, w);
+      op->kind = avg ? SML_OP_AVGPOOL : SML_OP_MAXPOOL;
+      op->k = op->stride = (int)k;
+      op->oc = c;
+      op->oh = (int)(h / k);
+      op->ow = (int)(w / k);
+    } else if (strncmp(p, "fc", 2) == 0) {
+      p += 2;
+      if (!number(&p, &a) || *p) return bad(err, net, index, elem, "is not fc<N>");
+      if (a < 1 || a > NET_MAX_FC) return bad(err, net, index, elem, "needs 1 to %lld outputs", (long long)NET_MAX_FC);
+      op->kind = SML_OP_FC;
+      op->oc = (int)a;
+      op->oh = op->ow = 1;
+      op->param = m->nparams;
+      add_param(m, m->nops, a, (int64_t)c * h * w);
+    } else {
+      return bad(err, net, index, elem, "is not a layer (conv<F>x<K>[s<S>][p<P>], pool<K>, avgpool<K>, fc<N>, relu)");
+    }
+    c = op->oc;
+    h = op->oh;
+    w = op->ow;
+    m->width[++m->nops] = (int64_t)c * h * w;
+  }
+  if (m->nops == 0) return sml_fail_quantity(err, SML_EINPUT, "network", " %s: no layer", net);
+  const sml_op *last = &m->op[m->nops - 1];
+  if (last->kind != SML_OP_FC || last->relu)
+    return sml_fail_quantity(err, SML_EINPUT, "network",
+                             " %s: must end with fc%d, the scores of the %d classes (no ReLU after it)", net,
+                             num_classes, num_classes);
+  if (last->oc != num_classes)
+    return sml_fail_quantity(err, SML_EINPUT, "network",
+                             " %s: the last layer fc%d gives %d scores; the data has %d classes", net, last->oc,
+                             last->oc, num_classes);
+  m->nlayers = m->nops;
+  return SML_OK;
+}
+
+void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
+  int64_t widest = 0, dcol = 0, tmp = 0;
+  for (int l = 0; l <= m->nops; l++) {
+    if (l > 0) ws->act[l] = SML_ALLOC((size_t)(B * m->width[l]) * sizeof(float));
+    if (m->width[l] > widest) widest = m->width[l];
+  }
+  for (int l = 0; l < m->nops; l++) {
+    const sml_op *op = &m->op[l];
+    const int64_t outs = B * op->oh * op->ow;
+    if (op->kind == SML_OP_CONV) {
+      const int64_t rows = (int64_t)op->c * op->k * op->k;
+      ws->col[l] = SML_ALLOC((size_t)(rows * outs) * sizeof(float));
+      if (rows * outs > dcol) dcol = rows * outs;
+      if (op->oc * outs > tmp) tmp = op->oc * outs;
+    } else if (op->kind == SML_OP_MAXPOOL) {
+      ws->argmax[l] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(int32_t));
+    }
+  }
+  ws->grad_a = SML_ALLOC((size_t)(B * widest) * sizeof(float));
+  ws->grad_b = SML_ALLOC((size_t)(B * widest) * sizeof(float));
+  if (dcol) ws->dcol = SML_ALLOC((size_t)dcol * sizeof(float));
+  if (tmp) ws->tmp = SML_ALLOC((size_t)tmp * sizeof(float));
+  if (m->op[0].c > 1) ws->xin = SML_ALLOC((size_t)(B * m->width[0]) * sizeof(float));
+}
+
+static sml_conv_shape conv_shape(const sml_op *op) {
+  return (sml_conv_shape){.c = op->c,
+                          .h = op->h,
+                          .w = op->w,
+                          .f = op->oc,
+                          .k = op->k,
+                          .stride = op->stride,
+                          .pad = op->pad,
+                          .oh = op->oh,
+                          .ow = op->ow};
+}
+static sml_pool_shape pool_shape(const sml_op *op) {
+  return (sml_pool_shape){
+      .c = op->c, .h = op->h, .w = op->w, .k = op->k, .oh = op->oh, .ow = op->ow, .max = op->kind == SML_OP_MAXPOOL};
+}
+
+/* The batch as the first layer reads it: images arrive HWC (channels
+ * last), layers work on NCHW. */
+static const float *net_input(const sml_model *m, const float *x, int64_t B, sml_workspace *ws) {
+  const sml_op *op = &m->op[0];
+  if (op->c == 1) return x;
+  const int64_t hw = (int64_t)op->h * op->w;
+#pragma omp parallel for schedule(static) if (B * m->width[0] >= (1 << 16))
+  for (int64_t b = 0; b < B; b++)
+    for (int c = 0; c < op->c; c++)
+      for (int64_t q = 0; q < hw; q++) ws->xin[(b * op->c + c) * hw + q] = x[(b * hw + q) * op->c + c];
+  return ws->xin;
+}
+
+const float *sml_net_forward(const sml_model *m, const float *params, const float *x, int64_t B, sml_workspace *ws) {
+  const float *in = net_input(m, x, B, ws);
+  for (int l = 0; l < m->nops; l++) {
+    const sml_op *op = &m->op[l];
+    float *out = ws->act[l + 1];
+    const float *w = op->param >= 0 ? params + m->param[op->param].offset : NULL;
+    const float *b = op->param >= 0 ? params + m->param[op->param + 1].offset : NULL;
+    if (op->kind == SML_OP_CONV) {
+      const sml_conv_shape s = conv_shape(op);
+      sml_conv_forward(out, ws->col[l], ws->tmp, in, w, b, B, &s);
+    } else if (op->kind == SML_OP_FC) {
+      sml_affine_forward(out, in, w, b, B, m->width[l], m->width[l + 1]);
+    } else {
+      const sml_pool_shape s = pool_shape(op);
+      sml_pool_forward(out, ws->argmax[l], in, B, &s);
+    }
+    if (op->relu) sml_relu_forward(out, out, B * m->width[l + 1]);
+    in = out;
+  }
+  return ws->act[m->nops];
+}
+
+void sml_net_backward(const sml_model *m, const float *params, float *grad, const float *x, int64_t B,
+                      sml_workspace *ws, const sml_grad_hook *hook) {
+  const float *x0 = m->op[0].c == 1 ? x : ws->xin; /* forward left the NCHW copy there */
+  float *dout = ws->grad_a, *dnext = ws->grad_b;
+  for (int l = m->nops - 1; l >= 0; l--) {
+    const sml_op *op = &m->op[l];
+    const float *in = l == 0 ? x0 : ws->act[l];
+    if (op->relu) sml_relu_backward(dout, dout, ws->act[l + 1], B * m->width[l + 1]);
+    float *din = l > 0 ? dnext : NULL;
+    if (op->param >= 0) {
+      const sml_param_entry *pw = &m->param[op->param], *pb = &m->param[op->param + 1];
+      if (op->kind == SML_OP_CONV) {
+        const sml_conv_shape s = conv_shape(op);
+        sml_conv_backward(din, grad + pw->offset, grad + pb->offset, dout, ws->col[l], ws->dcol, ws->tmp,
+                          params + pw->offset, B, &s);
+      } else {
+        const int64_t Din = m->width[l], Dout = m->width[l + 1];
+        sml_affine_bias_grad(grad + pb->offset, dout, B, Dout);
+        sml_affine_weight_grad_rows(grad + pw->offset, dout, in, B, Din, Dout, 0, Dout);
+        if (din) sml_affine_input_grad(din, dout, params + pw->offset, B, Din, Dout);
+      }
+      /* Layers own ascending slices of the buffer: from this one's weights
+       * to the end, every gradient is final. */
+      if (hook) hook->ready(hook->ctx, pw->offset);
+    } else if (din) {
+      const sml_pool_shape s = pool_shape(op);
+      sml_pool_backward(din, dout, ws->argmax[l], B, &s);
+    }
+    float *t = dout;
+    dout = dnext;
+    dnext = t;
+  }
+}
+
+void sml_net_describe(const sml_model *m, char *out, size_t len) {
+  size_t used = 0;
+  for (int l = 0; l < m->nops && used < len; l++) {
+    const sml_op *op = &m->op[l];
+    static const char *const names[] = {"fc", "conv", "maxpool", "avgpool"};
+    const int64_t params = op->param >= 0 ? m->param[op->param].size + m->param[op->param + 1].size : 0;
+    used += (size_t)snprintf(out + used, len - used, "%s%s%s %dx%dx%d (%lld parameters)", l ? "; " : "",
+                             names[op->kind], op->relu ? "+relu" : "", op->oc, op->oh, op->ow, (long long)params);
+  }
+}

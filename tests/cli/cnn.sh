@@ -1,0 +1,73 @@
+#!/bin/bash
+# Convolutional networks (--net) end to end: they learn, a SIGKILLed run
+# resumes bitwise, --reproducible gives the same bits on 1 and 2 ranks, the
+# saved model evaluates and predicts, the 3-channel (CIFAR-10) path runs,
+# and every kind of bad spec is one error line naming --net, exit 2, on
+# every rank. (Layer gradients against a double-precision reference:
+# tests/test_net.c.)
+. "$(dirname "$0")/lib.sh"
+F=$FIXTURES
+tmp=$(mktemp -d); trap 'pkill -9 -f "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+NET=conv8x3,relu,pool2,conv8x3,relu,pool2,fc10
+
+# 1. It learns: 2 epochs on 3000 Fashion-MNIST images.
+out=$(run_np 2 train --net "$NET" --subset 3000 --epochs 2 --batch 50 --seed 3 --out "$tmp/a" 2>&1)
+acc=$(sed -n 's/^test accuracy //p' <<<"$out")
+check "2 epochs on 3000 images: test accuracy $acc above 0.65" awk -v a="$acc" 'BEGIN { exit !(a > 0.65) }'
+check "the log shows every layer's shape and parameters" \
+  grep -q "network $NET: conv+relu 8x28x28 (80 parameters); maxpool 8x14x14 (0 parameters); conv+relu 8x14x14 (584 parameters); maxpool 8x7x7 (0 parameters); fc 10x1x1 (3930 parameters)" <<<"$out"
+check "the model file records the network" bash -c "h5dump -a net '$tmp/a/model.h5' | grep -q '$NET'"
+got=$(run_np 2 eval --checkpoint "$tmp/a/model.h5" 2>/dev/null | sed -n 's/^accuracy //p')
+check "eval of the saved network: the same test accuracy ($got vs $acc)" \
+  awk -v a="$got" -v b="$acc" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d < 6e-5) }'
+check "predict writes a row per test image" \
+  bash -c "'$MPI_LAUNCH' 2 '$SHARDML' predict --checkpoint '$tmp/a/model.h5' --out '$tmp/p.csv' >/dev/null 2>&1 &&
+           test \$(wc -l <'$tmp/p.csv') -eq 10001"
+
+# 2. SIGKILL after a checkpoint, --resume auto: bitwise the uninterrupted run.
+A=(train --net "$NET" --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam)
+run_np 2 "${A[@]}" --out "$tmp/ref" >/dev/null 2>&1
+if killed=$(kill_after_checkpoint 2 "$tmp/k/ck" 40 "${A[@]}" --out "$tmp/k" --checkpoint-every 20); then
+  run_np 2 "${A[@]}" --out "$tmp/k" --checkpoint-dir "$tmp/k/ck" --checkpoint-every 20 --resume auto >/dev/null 2>&1
+  a=$(tensors_checksum "$tmp/ref/model.h5"); b=$(tensors_checksum "$tmp/k/model.h5")
+  check "killed after step $killed, resumed: parameters and optimizer state bitwise ($a = $b)" test -n "$a" -a "$a" = "$b"
+else
+  check "saw a checkpoint at step >= 40 before the end" false
+fi
+# Another network with the same layer sizes (5x5 instead of 3x3 filters).
+OTHER=conv8x5,relu,pool2,conv8x3,relu,pool2,fc10
+check "a checkpoint of another network is refused" \
+  expect_fail 2 2 "a checkpoint of the network '$NET', but this run trains '$OTHER'" \
+  train --net "$OTHER" --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam --out "$tmp/x" \
+  --resume "$(ls "$tmp"/k/ck/ckpt-*.h5 | tail -1)"
+
+# 3. --reproducible: the same bits on 1 and 2 ranks (and 2 threads).
+R=(train --net conv4x3,relu,pool2,fc10 --subset 1000 --epochs 1 --batch 64 --seed 5 --reproducible)
+run_np 1 "${R[@]}" --out "$tmp/r1" >/dev/null 2>&1
+run_np 2 "${R[@]}" --out "$tmp/r2" >/dev/null 2>&1
+OMP_NUM_THREADS=2 run_np 1 "${R[@]}" --out "$tmp/r12" >/dev/null 2>&1
+a=$(tensors_checksum "$tmp/r1/model.h5"); b=$(tensors_checksum "$tmp/r2/model.h5"); c=$(tensors_checksum "$tmp/r12/model.h5")
+check "--reproducible: 1x1, 2x1 and 1x2 bitwise ($a, $b, $c)" test -n "$a" -a "$a" = "$b" -a "$a" = "$c"
+
+# 4. Three channels (CIFAR-10 binary batches, the test fixture's 32x32 RGB images).
+check "a network on CIFAR-10's format trains and evaluates" \
+  run_np 2 train --data "$F/cifar" --net conv4x3,relu,pool2,fc10 --epochs 1 --batch 8 --out "$tmp/c"
+check "gradcheck of a 3-channel network with stride and padding" \
+  run_np 1 gradcheck --net conv3x3s2,relu,conv4x3p0,relu,avgpool2,fc5 --image 11x9x3 --bound 2e-3
+
+# 5. Bad specs: one line naming --net, exit 2, on every rank.
+expect_net() { check "$1" expect_fail 2 2 "$2" train --subset 500 --epochs 1 --net "$3" --out "$tmp/bad" "${@:4}"; }
+expect_net "unknown layer" "--net conv8x3,bogus,fc10: element 2 'bogus' is not a layer" conv8x3,bogus,fc10
+expect_net "a kernel larger than its input" "element 3 'conv4x9p0' has a kernel larger than its 7x7 input" \
+  conv8x3,pool4,conv4x9p0,fc10
+expect_net "a window larger than its input" "element 2 'pool32' has a window larger than its 28x28 input" conv4x3,pool32,fc10
+expect_net "scores that do not fit the classes" "the last layer fc7 gives 7 scores; the data has 10 classes" conv4x3,fc7
+expect_net "no scores at the end" "must end with fc10" conv4x3,relu
+expect_net "a stride larger than the kernel" "element 1 'conv4x3s5' needs a stride of 1 to its kernel size 3" conv4x3s5,fc10
+expect_net "a ReLU before any layer" "element 1 'relu' follows no layer" relu,fc10
+expect_net "--net with --model mlp" "--net: gives the layers of a cnn, not of a mlp model" fc10 --model mlp
+expect_net "--net with --hidden" "--hidden: an mlp's widths" fc10 --hidden 64
+check "--model cnn without --net" expect_fail 2 2 "--net: a cnn is given by its layers" train --model cnn --out "$tmp/bad"
+check "dropout is refused for a network (not built yet)" expect_fail 2 2 "--dropout 0.2: applies to hidden layers" \
+  train --net fc10 --dropout 0.2 --out "$tmp/bad"
+finish

@@ -131,6 +131,12 @@ SHARDML_API void sml_progress(const sml_comm *c, const char *fmt, ...) __attribu
 /* Number of OpenMP threads each rank uses. */
 SHARDML_API int sml_threads(void);
 
+/* The MPI library's own name and version (MPI_Get_library_version's first
+ * line: "Open MPI v4.1.4, ...", "MPICH Version: 4.0.2"), and the standard
+ * version it implements, e.g. "3.1". */
+SHARDML_API const char *sml_mpi_library(void);
+SHARDML_API const char *sml_mpi_standard(void);
+
 SHARDML_END_DECLS
 
 #endif

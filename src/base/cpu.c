@@ -1,6 +1,8 @@
 /* What this CPU runs (see base/cpu.h). */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "base/cpu.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,4 +60,25 @@ const char *sml_cpu_model(void) {
   }
   if (!model[0]) snprintf(model, sizeof model, "unknown");
   return model;
+}
+
+int sml_cpu_binding(char *buf, size_t len) {
+  cpu_set_t set;
+  if (len) buf[0] = '\0';
+  if (sched_getaffinity(0, sizeof set, &set) != 0) {
+    snprintf(buf, len, "unknown");
+    return 0;
+  }
+  size_t at = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE && at < len; cpu++) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    int last = cpu;
+    while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &set)) last++;
+    int n = last > cpu ? snprintf(buf + at, len - at, "%s%d-%d", at ? "," : "", cpu, last)
+                       : snprintf(buf + at, len - at, "%s%d", at ? "," : "", cpu);
+    if (n > 0) at += (size_t)n;
+    cpu = last;
+  }
+  if (at >= len && len > 4) snprintf(buf + len - 4, 4, "..."); /* cut, and said so */
+  return CPU_COUNT(&set);
 }

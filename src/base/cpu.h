@@ -4,6 +4,8 @@
 #ifndef SHARDML_CPU_H
 #define SHARDML_CPU_H
 
+#include <stddef.h>
+
 /* Instruction-set features, as bits of sml_cpu_features(). */
 enum {
   SML_CPU_AVX = 1 << 0,
@@ -16,5 +18,8 @@ unsigned sml_cpu_features(void);
 /* The CPU's model name as lscpu shows it ("AMD EPYC 9V45 96-Core
  * Processor"), or the kernel's description on other architectures. */
 const char *sml_cpu_model(void);
+/* The CPUs this process may run on, as ranges ("0-3,8"), written into
+ * buf[len]; returns how many (0 where the OS does not say). */
+int sml_cpu_binding(char *buf, size_t len);
 
 #endif

@@ -126,25 +126,113 @@ static int confusion_png(const char *path, const int64_t *confusion, int64_t C, 
   return st;
 }
 
+/* Precision, recall, F1 and support of each class as scikit-learn's
+ * classification_report computes them: over the classes that occur as a
+ * true or a predicted label, 0 where a ratio has nothing below it, then
+ * their plain (macro) and support-weighted means. Printed as that report
+ * does (4 decimals) and, with a path, written as CSV. Rank 0 only. */
+typedef struct {
+  double precision, recall, f1;
+  int64_t support;
+} class_scores;
+
+static int report(const int64_t *confusion, int64_t C, const sml_dataset *ds, const char *csv_path, sml_err *err) {
+  class_scores *sc = SML_CALLOC((size_t)C, sizeof *sc);
+  int *present = SML_CALLOC((size_t)C, sizeof *present);
+  class_scores macro = {0, 0, 0, 0}, weighted = {0, 0, 0, 0};
+  int64_t total = 0, correct = 0, nclasses = 0;
+  for (int64_t k = 0; k < C; k++) {
+    int64_t row = 0, column = 0;
+    for (int64_t j = 0; j < C; j++) {
+      row += confusion[k * C + j];
+      column += confusion[j * C + k];
+    }
+    const double hit = (double)confusion[k * C + k];
+    sc[k].support = row;
+    sc[k].precision = column ? hit / (double)column : 0;
+    sc[k].recall = row ? hit / (double)row : 0;
+    const double pr = sc[k].precision + sc[k].recall;
+    sc[k].f1 = pr > 0 ? 2 * sc[k].precision * sc[k].recall / pr : 0;
+    present[k] = row > 0 || column > 0;
+    if (!present[k]) continue;
+    nclasses++;
+    total += row;
+    correct += confusion[k * C + k];
+    macro.precision += sc[k].precision;
+    macro.recall += sc[k].recall;
+    macro.f1 += sc[k].f1;
+    weighted.precision += sc[k].precision * (double)row;
+    weighted.recall += sc[k].recall * (double)row;
+    weighted.f1 += sc[k].f1 * (double)row;
+  }
+  macro.precision /= (double)nclasses;
+  macro.recall /= (double)nclasses;
+  macro.f1 /= (double)nclasses;
+  weighted.precision /= (double)total;
+  weighted.recall /= (double)total;
+  weighted.f1 /= (double)total;
+  macro.support = weighted.support = total;
+
+  printf("\n%24s %9s %9s %9s %9s\n\n", "", "precision", "recall", "f1-score", "support");
+  for (int64_t k = 0; k < C; k++) {
+    if (!present[k]) continue;
+    char unnamed[32];
+    printf("%24.24s %9.4f %9.4f %9.4f %9lld\n", sml_class_name(ds, (int)k, unnamed, sizeof unnamed), sc[k].precision,
+           sc[k].recall, sc[k].f1, (long long)sc[k].support);
+  }
+  printf("\n%24s %9s %9s %9.4f %9lld\n", "accuracy", "", "", (double)correct / (double)total, (long long)total);
+  printf("%24s %9.4f %9.4f %9.4f %9lld\n", "macro avg", macro.precision, macro.recall, macro.f1, (long long)total);
+  printf("%24s %9.4f %9.4f %9.4f %9lld\n", "weighted avg", weighted.precision, weighted.recall, weighted.f1,
+         (long long)total);
+
+  int st = SML_OK;
+  if (csv_path) {
+    sml_atomic_file a;
+    st = sml_atomic_open(&a, csv_path, err);
+    if (st == SML_OK) {
+      fprintf(a.f, "class,name,precision,recall,f1,support\n");
+      for (int64_t k = 0; k < C; k++) {
+        char unnamed[32];
+        if (!present[k]) continue;
+        fprintf(a.f, "%lld,", (long long)k);
+        sml_csv_field(a.f, sml_class_name(ds, (int)k, unnamed, sizeof unnamed));
+        fprintf(a.f, ",%.17g,%.17g,%.17g,%lld\n", sc[k].precision, sc[k].recall, sc[k].f1, (long long)sc[k].support);
+      }
+      fprintf(a.f, ",macro avg,%.17g,%.17g,%.17g,%lld\n", macro.precision, macro.recall, macro.f1, (long long)total);
+      fprintf(a.f, ",weighted avg,%.17g,%.17g,%.17g,%lld\n", weighted.precision, weighted.recall, weighted.f1,
+              (long long)total);
+      fprintf(a.f, ",accuracy,,,%.17g,%lld\n", (double)correct / (double)total, (long long)total);
+      st = sml_atomic_commit(&a, err);
+      if (st == SML_OK) fprintf(stderr, "shardml: wrote %s\n", csv_path);
+    }
+  }
+  free(sc);
+  free(present);
+  return st;
+}
+
 int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
-  const char *checkpoint = NULL, *model = NULL, *confusion_path = NULL;
+  const char *checkpoint = NULL, *model = NULL, *confusion_path = NULL, *report_path = NULL;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
       {"confusion-png", OPT_STRING, &confusion_path, "FILE.png",
        "also draw the confusion matrix, class names on its rows"},
+      {"report", OPT_STRING, &report_path, "FILE.csv",
+       "also write precision, recall, F1 and support per class, with macro and weighted averages"},
       {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "eval",
-                    "Accuracy, per-class accuracy and confusion matrix of a saved model on the test split\n"
-                    "(default data: the dataset the model was trained on). kNN keeps no trained state:\n"
-                    "evaluate it with 'shardml knn'.",
+                    "Accuracy, per-class accuracy, confusion matrix and per-class precision, recall and F1\n"
+                    "(as scikit-learn's classification_report) of a saved model on the test split (default\n"
+                    "data: the dataset the model was trained on). kNN keeps no trained state: evaluate it\n"
+                    "with 'shardml knn'.",
                     "  mpirun -n 2 shardml eval --checkpoint shardml-out/model.h5\n"
-                    "  shardml eval --checkpoint out/model.h5 --confusion-png confusion.png\n"
+                    "  shardml eval --checkpoint out/model.h5 --report r.csv --confusion-png c.png\n"
                     "  shardml eval --checkpoint ck/ckpt-000001000.h5 --data fashion.h5\n",
                     argc, argv, opts, err));
-  SML_TRY(cli_check_outputs(world, (const char *const[]){confusion_path}, 1, err));
+  SML_TRY(cli_check_outputs(world, (const char *const[]){confusion_path, report_path}, 2, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));
   const int64_t C = e.sm.model.width[e.sm.model.nlayers];
@@ -175,10 +263,13 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
       for (int64_t p = 0; p < C; p++) printf("%6lld", (long long)confusion[t * C + p]);
       printf("\n");
     }
-    fflush(stdout);
   }
   int st = SML_OK;
-  if (confusion_path && world->rank == 0) {
+  if (world->rank == 0) {
+    st = report(confusion, C, &e.ds, report_path, err);
+    fflush(stdout);
+  }
+  if (st == SML_OK && confusion_path && world->rank == 0) {
     st = confusion_png(confusion_path, confusion, C, &e.ds, err);
     if (st == SML_OK) fprintf(stderr, "shardml: wrote %s\n", confusion_path);
   }
@@ -196,7 +287,7 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
       {"out", OPT_STRING, &out, "FILE",
-       "CSV: index, predicted label, true label, per-class probabilities (scores for svm)"},
+       "CSV: index, predicted and true label, their class names, per-class probabilities (scores for svm)"},
       {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
       {NULL, 0, NULL, NULL, NULL}};
   SML_TRY(cli_parse(world, "predict",
@@ -227,12 +318,17 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
     sml_atomic_file a;
     st = sml_atomic_open(&a, out, err);
     if (st == SML_OK) {
-      fprintf(a.f, "index,predicted,true_label");
+      fprintf(a.f, "index,predicted,true_label,predicted_name,true_name");
       for (int64_t j = 0; j < C; j++)
         fprintf(a.f, e.sm.model.loss == SML_LOSS_SOFTMAX ? ",prob_%lld" : ",score_%lld", (long long)j);
       fprintf(a.f, "\n");
       for (int64_t i = 0; i < total; i++) {
-        fprintf(a.f, "%lld,%d,%d", (long long)i, sml_argmax(all + i * C, C), labels[i]);
+        const int predicted = sml_argmax(all + i * C, C);
+        char unnamed[32];
+        fprintf(a.f, "%lld,%d,%d,", (long long)i, predicted, labels[i]);
+        sml_csv_field(a.f, sml_class_name(&e.ds, predicted, unnamed, sizeof unnamed));
+        fputc(',', a.f);
+        sml_csv_field(a.f, sml_class_name(&e.ds, labels[i], unnamed, sizeof unnamed));
         for (int64_t j = 0; j < C; j++) fprintf(a.f, ",%.6g", all[i * C + j]);
         fprintf(a.f, "\n");
       }

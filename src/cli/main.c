@@ -75,7 +75,11 @@ int main(int argc, char **argv) {
     size_t i = 0;
     while (i < NCOMMANDS && strcmp(commands[i].name, cmd) != 0) i++;
     if (i == NCOMMANDS) {
-      status = sml_fail(&err, SML_EINPUT, "unknown command '%s' (see shardml --help)", cmd);
+      const char *names[NCOMMANDS];
+      for (size_t k = 0; k < NCOMMANDS; k++) names[k] = commands[k].name;
+      const char *guess = cli_closest(cmd, strlen(cmd), names, NCOMMANDS);
+      if (guess) status = sml_fail(&err, SML_EINPUT, "unknown command '%s'; did you mean '%s'?", cmd, guess);
+      else status = sml_fail(&err, SML_EINPUT, "unknown command '%s' (see shardml --help)", cmd);
       cmd = NULL;
     } else {
       status = commands[i].run(&world, argc - 1, argv + 1, &err);

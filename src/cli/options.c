@@ -77,28 +77,32 @@ static size_t edit_distance(const char *a, size_t na, const char *b) {
   return row[nb];
 }
 
-/* The option a mistyped name most likely meant: the only one that is a
- * prefix of it or that it is a prefix of, else the
- * closest within 2 edits (1 for names of up to 4 letters); NULL if none. */
-static const char *closest_option(const char *name, size_t len, const cli_option *opts) {
+const char *cli_closest(const char *name, size_t len, const char *const *names, size_t n) {
   const char *prefixed = NULL, *best = NULL;
   int prefixes = 0;
   size_t best_d = (size_t)-1;
-  for (const cli_option *o = opts; o->name; o++) {
-    const size_t olen = strlen(o->name);
+  for (size_t i = 0; i < n; i++) {
+    const size_t nlen = strlen(names[i]);
     /* --epoch for --epochs, --checkpoint-directory for --checkpoint-dir */
-    if (len > 0 && strncmp(o->name, name, len < olen ? len : olen) == 0) {
-      prefixed = o->name;
+    if (len > 0 && strncmp(names[i], name, len < nlen ? len : nlen) == 0) {
+      prefixed = names[i];
       prefixes++;
     }
-    size_t d = edit_distance(name, len, o->name);
+    size_t d = edit_distance(name, len, names[i]);
     if (d < best_d) {
       best_d = d;
-      best = o->name;
+      best = names[i];
     }
   }
   if (prefixes == 1) return prefixed;
   return best_d <= (len <= 4 ? 1u : 2u) ? best : NULL;
+}
+
+static const char *closest_option(const char *name, size_t len, const cli_option *opts) {
+  const char *names[128];
+  size_t n = 0;
+  for (const cli_option *o = opts; o->name && n < sizeof names / sizeof names[0]; o++) names[n++] = o->name;
+  return cli_closest(name, len, names, n);
 }
 
 /* Integers may be written in any form strtod reads (1e4, 60000.0) as long
@@ -155,6 +159,22 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
     case OPT_FLAG:
       *(int *)o->value = 1;
       return SML_OK;
+    case OPT_COUNT_OR_FRACTION: {
+      double v = strtod(text, &end);
+      if (errno || end == text || *end || !isfinite(v))
+        return sml_fail(err, SML_EINPUT, "--%s %s: not a number", o->name, text);
+      if (v < 0 || v >= 0x1p62)
+        return sml_fail(err, SML_EINPUT, "--%s %s: expected a number of images or a fraction in [0, 1)", o->name, text);
+      /* 2.0 and 2.5 could mean 2 images or a mistyped fraction: say both
+       * (1e4 and 1.5e3 are whole counts, as --subset reads them). */
+      if (v >= 1.0 && (v != floor(v) || (strchr(text, '.') && !strpbrk(text, "eE"))))
+        return sml_fail(err, SML_EINPUT,
+                        "--%s %s: a number of images is written whole (--%s %.0f) and a fraction is below 1 "
+                        "(e.g. --%s 0.2)",
+                        o->name, text, o->name, floor(v), o->name);
+      *(double *)o->value = v;
+      return SML_OK;
+    }
   }
   return SML_EINPUT;
 }
@@ -163,8 +183,8 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
  * shell completion, the test that gives every option bad values, and the
  * generator of docs/reference.md's option tables. */
 static void print_option_list(const cli_option *opts) {
-  static const char *const kinds[] = {
-      [OPT_STRING] = "string", [OPT_WORD] = "word", [OPT_INT] = "int", [OPT_REAL] = "real", [OPT_FLAG] = "flag"};
+  static const char *const kinds[] = {[OPT_STRING] = "string", [OPT_WORD] = "word", [OPT_INT] = "int",
+                                      [OPT_REAL] = "real",     [OPT_FLAG] = "flag", [OPT_COUNT_OR_FRACTION] = "real"};
   for (const cli_option *o = opts; o->name; o++)
     printf("--%s\t%s\t%s\t%s\n", o->name, kinds[o->kind], o->meta ? o->meta : "", o->help);
 }
@@ -220,13 +240,10 @@ int cli_check_outputs(const sml_comm *c, const char *const *paths, int n, sml_er
 int cli_data_options(const cli_data_args *args, int load_test, sml_data_options *out, sml_err *err) {
   sml_data_options o = {
       .path = args->data, .test_path = args->test_data, .load_test = load_test, .limit = args->subset};
-  /* --val N (a count) or --val F (a fraction below 1); converted only in
-   * range (a double beyond int64 has no conversion). */
-  if (args->val < 0 || args->val >= 0x1p62)
-    return sml_fail(err, SML_EINPUT, "--val %g: expected a number of images or a fraction in [0, 1)", args->val);
-  if (args->val >= 1.0 && args->val != floor(args->val))
-    return sml_fail(err, SML_EINPUT, "--val %g: a number of images must be whole (a fraction must be below 1)",
-                    args->val);
+  /* --val N (a count) or --val F (a fraction below 1). The option's kind checked the range and wholeness; a value set by code
+   * (search, tests) is checked again here. */
+  if (args->val < 0 || args->val >= 0x1p62 || (args->val >= 1.0 && args->val != floor(args->val)))
+    return sml_fail(err, SML_EINPUT, "--val %g: expected a whole number of images or a fraction in [0, 1)", args->val);
   if (args->val >= 1.0) o.val_count = (int64_t)args->val;
   else o.val_fraction = args->val;
   if (args->seed < 0) return sml_fail(err, SML_EINPUT, "--seed %lld: must not be negative", (long long)args->seed);

@@ -15,7 +15,9 @@
 
 /* OPT_WORD: an enumerated value or list of them (softmax, L2, Adam...),
  * case-insensitive: stored lower-case. OPT_INT also reads integral reals (1e4). */
-typedef enum { OPT_STRING, OPT_WORD, OPT_INT, OPT_REAL, OPT_FLAG } opt_kind;
+/* OPT_COUNT_OR_FRACTION: a whole count N >= 1 or a fraction in [0, 1), into
+ * a double; "2.0" is refused, since it reads as either. */
+typedef enum { OPT_STRING, OPT_WORD, OPT_INT, OPT_REAL, OPT_FLAG, OPT_COUNT_OR_FRACTION } opt_kind;
 
 typedef struct {
   const char *name; /* without the leading "--"; NULL ends a table */
@@ -55,7 +57,7 @@ typedef struct {
   {"data", OPT_STRING, &(args)->data, "PATH",                                                    \
    "dataset directory or file (IDX[.gz], CIFAR-10 .bin, shardml .h5); default " SML_DEFAULT_DATA_DIR}, \
   {"test-data", OPT_STRING, &(args)->test_data, "FILE", "test split from a separate file"},       \
-  {"val", OPT_REAL, &(args)->val, "N|F",                                                         \
+  {"val", OPT_COUNT_OR_FRACTION, &(args)->val, "N|F",                                                       \
    "hold out N training images (or a fraction F < 1) for validation, by --folds-mode; default 0"}, \
   {"subset", OPT_INT, &(args)->subset, "N", "use only the first N images of the training file (default all)"}, \
   {"folds-mode", OPT_WORD, &(args)->folds_mode, "MODE",                                        \
@@ -63,6 +65,11 @@ typedef struct {
   {"shuffle", OPT_FLAG, &(args)->shuffle, NULL, "deal images to folds and --val in a random order seeded by --seed"}, \
   {"seed", OPT_INT, &(args)->seed, "S", "seed of every random choice: initialisation, minibatch order, --shuffle (default 1)"}
 /* clang-format on */
+
+/* The name a mistyped one most likely meant (an option, a command): the
+ * only one that is a prefix of it or that it is a prefix of, else the
+ * closest within 2 edits (1 for names of up to 4 letters); NULL if none. */
+const char *cli_closest(const char *name, size_t len, const char *const *names, size_t n);
 
 /* Output files the command will write (NULL entries skipped), checked on
  * rank 0 before any work: a path that cannot be written is refused at

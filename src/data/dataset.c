@@ -348,7 +348,12 @@ static int load_local(sml_dataset *ds, const sml_data_options *opt, const sml_co
   SML_TRY(probe_sources(ds, opt, err));
   if (opt->limit < 0)
     return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: must not be negative", (long long)opt->limit);
-  const int64_t n_file = opt->limit > 0 && opt->limit < ds->train_src.count ? opt->limit : ds->train_src.count;
+  /* More than the file holds is a mistake (a typo, the wrong file), not a
+   * request for all of it: silently training on less than asked would hide it. */
+  if (opt->limit > ds->train_src.count)
+    return sml_fail_quantity(err, SML_EINPUT, "subset", " %lld: the training split of %s holds only %lld images",
+                             (long long)opt->limit, ds->path, (long long)ds->train_src.count);
+  const int64_t n_file = opt->limit > 0 ? opt->limit : ds->train_src.count;
   SML_TRY(validation_count(opt, n_file, n_val, err));
   const int64_t dim = sml_dataset_dim(ds);
 

@@ -126,3 +126,16 @@ int sml_mkdirs(const char *dir, sml_err *err) {
     return sml_fail(err, SML_EINPUT, "%s: cannot write there: %s", buf, strerror(errno));
   return SML_OK;
 }
+
+void sml_csv_field(FILE *f, const char *text) {
+  if (!strpbrk(text, ",\"\r\n")) {
+    fputs(text, f);
+    return;
+  }
+  fputc('"', f);
+  for (const char *p = text; *p; p++) {
+    if (*p == '"') fputc('"', f);
+    fputc(*p, f);
+  }
+  fputc('"', f);
+}

@@ -23,6 +23,22 @@ int64_t sml_h5_fapl(void) {
   return fapl;
 }
 
+const char *sml_h5_version(void) {
+  static char version[32];
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  snprintf(version, sizeof version, "%u.%u.%u", major, minor, release);
+  return version;
+}
+
+int sml_h5_is_parallel(void) {
+#ifdef H5_HAVE_PARALLEL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 /* The core driver's buffer, through HDF5's file-image callbacks, so that
  * the image left when the file closes (superblock final, checksums right)
  * is kept and written by shardml; H5Fget_file_image on an open file gives

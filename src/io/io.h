@@ -29,6 +29,9 @@ int sml_output_check(const char *path, sml_err *err);
 /* Flushes, fsyncs, closes and renames onto the final name. On any earlier
  * write error the temporary is removed and the final name is untouched. */
 int sml_atomic_commit(sml_atomic_file *a, sml_err *err);
+/* One CSV field (RFC 4180): quoted, its quotes doubled, when it holds a
+ * comma, a quote or a line break ("T-shirt/top" as is, "a, b" quoted). */
+void sml_csv_field(FILE *f, const char *text);
 /* The temporary name for a file written by a library (HDF5, libpng). */
 void sml_temp_name(char *out, size_t len, const char *path);
 /* Removes the temporary files in dir left by dead writers on this host
@@ -65,6 +68,10 @@ void sml_lock_release(sml_lock *l);
  * filesystems without flock (some Lustre and NFS mounts) make HDF5's
  * locking fail every open ("unable to lock file"). */
 int64_t sml_h5_fapl(void);
+/* The HDF5 library's version ("1.10.8"), and whether it is the parallel
+ * (MPI-IO) build. */
+const char *sml_h5_version(void);
+int sml_h5_is_parallel(void);
 
 /* A small HDF5 writer for shardml's own files (models, checkpoints): float
  * tensors as named datasets plus attributes on /, written to a temporary

@@ -38,19 +38,19 @@ const char *sml_blas_level_name(int level) {
   return level >= 1 && level <= 4 ? names[level] : names[0];
 }
 
-/* OpenBLAS's own calls are looked up at run time, so that shardml links
+/* OpenBLAS's (and BLIS's) own calls are looked up at run time, so that shardml links
  * against any CBLAS (BLIS, MKL, the reference one) and the OpenBLAS kernel
  * check quietly does nothing where OpenBLAS is absent. */
-typedef char *(*openblas_string_fn)(void);
+typedef char *(*blas_string_fn)(void);
 
-static const char *openblas_string(const char *symbol) {
-  openblas_string_fn fn;
+static const char *blas_string(const char *symbol) {
+  blas_string_fn fn;
   void *address = dlsym(RTLD_DEFAULT, symbol);
   memcpy(&fn, &address, sizeof fn); /* ISO C has no object-to-function cast */
   return fn ? fn() : NULL;
 }
 
-const char *sml_blas_core_name(void) { return openblas_string("openblas_get_corename"); }
+const char *sml_blas_core_name(void) { return blas_string("openblas_get_corename"); }
 
 const char *sml_blas_library(void) {
   static char path[PATH_MAX];
@@ -63,14 +63,18 @@ const char *sml_blas_library(void) {
 
 const char *sml_blas_vendor(void) {
   static char vendor[160];
-  const char *config = openblas_string("openblas_get_config"); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
+  const char *config = blas_string("openblas_get_config"); /* "OpenBLAS 0.3.21 DYNAMIC_ARCH ..." */
   if (config) {
     snprintf(vendor, sizeof vendor, "%s", config);
     char *end = strchr(vendor, ' ');
     if (end && (end = strchr(end + 1, ' '))) *end = '\0'; /* name and version only */
     return vendor;
   }
-  if (dlsym(RTLD_DEFAULT, "bli_info_get_version_str")) return "BLIS";
+  const char *blis = blas_string("bli_info_get_version_str"); /* the same shape of call: char *(void) */
+  if (blis) {
+    snprintf(vendor, sizeof vendor, "BLIS %s", blis);
+    return vendor;
+  }
   if (dlsym(RTLD_DEFAULT, "mkl_get_version_string")) return "MKL";
   const char *lib = sml_blas_library();
   if (strstr(lib, "blis")) return "BLIS";

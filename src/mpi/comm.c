@@ -364,3 +364,21 @@ int64_t sml_task_counter_peek(sml_task_counter *tc) { return counter_op(tc, 0, M
 void sml_task_counter_close(sml_task_counter *tc, int64_t end) { (void)counter_op(tc, end, MPI_SUM); }
 
 void sml_task_counter_free(sml_task_counter *tc) { MPI_Win_free(&tc->win); }
+
+const char *sml_mpi_library(void) {
+  static char version[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len = 0;
+  MPI_Get_library_version(version, &len);
+  version[strcspn(version, "\n")] = '\0'; /* MPICH's string goes on for many lines */
+  size_t n = strlen(version);
+  while (n > 0 && (version[n - 1] == ' ' || version[n - 1] == '\t' || version[n - 1] == ',')) version[--n] = '\0';
+  return version;
+}
+
+const char *sml_mpi_standard(void) {
+  static char version[16];
+  int major = 0, minor = 0;
+  MPI_Get_version(&major, &minor);
+  snprintf(version, sizeof version, "%d.%d", major, minor);
+  return version;
+}

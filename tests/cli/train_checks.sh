@@ -36,8 +36,15 @@ check "divergence by --reg names the L2 strength" expect_fail "$NP" 1 "the L2 te
   "${T[@]}" --model softmax --lr 0.5 --reg 100 --batch 8
 
 # Messages that say what is wrong (each once misled).
-check "--val 2.5: whole images" expect_fail "$NP" 2 "--val 2.5: a number of images must be whole" \
+check "--val 2.5: whole images" expect_fail "$NP" 2 "--val 2.5: a number of images is written whole (--val 2)" \
   info --data "$F/idx_raw" --val 2.5
+check "--val 2.0: names both meanings" expect_fail "$NP" 2 "--val 2.0: a number of images is written whole (--val 2) and a fraction is below 1" \
+  info --data "$F/idx_raw" --val 2.0
+check "--val 1e1: a whole count" run_np "$NP" info --data "$F/idx_raw" --val 1e1
+check "--subset beyond the file: an error, not all of it" expect_fail "$NP" 2 "--subset 38: the training split of $F/idx_raw holds only 37 images" \
+  info --data "$F/idx_raw" --subset 38
+check "--subset 37: all of it" run_np "$NP" info --data "$F/idx_raw" --subset 37
+check "a mistyped command: did you mean" expect_fail "$NP" 2 "unknown command 'trian'; did you mean 'train'?" trian
 check "gradcheck --image without a cnn" expect_fail "$NP" 2 "--image 4x4x1: only for a cnn (--net)" gradcheck --image 4x4x1
 check "--micro-batch 1e30: out of range, not 'not an integer'" expect_fail "$NP" 2 "--micro-batch 1e30: out of range" \
   "${T[@]}" --reproducible --micro-batch 1e30

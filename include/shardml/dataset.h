@@ -20,7 +20,7 @@ SHARDML_BEGIN_DECLS
 #define SML_CLASS_NAME_LEN 48
 #define SML_PATH_LEN 4096
 
-typedef enum { SML_FORMAT_IDX, SML_FORMAT_CIFAR, SML_FORMAT_HDF5 } sml_format;
+typedef enum { SML_FORMAT_IDX, SML_FORMAT_CIFAR, SML_FORMAT_HDF5, SML_FORMAT_NPY } sml_format;
 SHARDML_API const char *sml_format_name(sml_format f);
 
 /* One split as it lies on disk: enough to read any range of its records. */
@@ -29,10 +29,16 @@ typedef struct {
   sml_format format;
   int64_t count; /* records in the split */
   int height, width, channels;
-  int nfiles; /* IDX: 2 (images, labels); CIFAR: batches; HDF5: 1 */
+  int nfiles; /* IDX, NPY: 2 (images, labels); CIFAR: batches; HDF5: 1 */
   char files[SML_MAX_SPLIT_FILES][SML_PATH_LEN];
   int64_t file_count[SML_MAX_SPLIT_FILES]; /* CIFAR: records per batch file */
   char h5_group[16];                       /* HDF5: "" for the training split, "/test" */
+  /* NPY (a .npy pair, or members of a .npz): per file (images, labels),
+   * where the array's bytes start in it, where its elements start among
+   * those bytes (after the .npy header), its compressed size if it is a
+   * deflated .npz member (0: stored as is), and its dtype ("<f4"). */
+  int64_t npy_start[2], npy_data[2], npy_deflated[2];
+  char npy_dtype[2][8];
 } sml_split_source;
 
 /* This rank's block of one split. */

@@ -162,9 +162,9 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
     case OPT_COUNT_OR_FRACTION: {
       double v = strtod(text, &end);
       if (errno || end == text || *end || !isfinite(v))
-        return sml_fail(err, SML_EINPUT, "--%s %s: not a number", o->name, text);
+        return sml_fail(err, SML_EINPUT, "--%s %s: not a finite number", o->name, text);
       if (v < 0 || v >= 0x1p62)
-        return sml_fail(err, SML_EINPUT, "--%s %s: expected a number of images or a fraction in [0, 1)", o->name, text);
+        return sml_fail(err, SML_EINPUT, "--%s %g: expected a number of images or a fraction in [0, 1)", o->name, v);
       /* 2.0 and 2.5 could mean 2 images or a mistyped fraction: say both
        * (1e4 and 1.5e3 are whole counts, as --subset reads them). */
       if (v >= 1.0 && (v != floor(v) || (strchr(text, '.') && !strpbrk(text, "eE"))))

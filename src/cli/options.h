@@ -55,7 +55,7 @@ typedef struct {
 
 #define CLI_DATA_OPTIONS(args)                                                                   \
   {"data", OPT_STRING, &(args)->data, "PATH",                                                    \
-   "dataset directory or file (IDX[.gz], CIFAR-10 .bin, shardml .h5); default " SML_DEFAULT_DATA_DIR}, \
+   "dataset directory or file (IDX[.gz], CIFAR-10 .bin, HDF5 .h5, NumPy .npy/.npz); default " SML_DEFAULT_DATA_DIR}, \
   {"test-data", OPT_STRING, &(args)->test_data, "FILE", "test split from a separate file"},       \
   {"val", OPT_COUNT_OR_FRACTION, &(args)->val, "N|F",                                                       \
    "hold out N training images (or a fraction F < 1) for validation, by --folds-mode; default 0"}, \

@@ -27,6 +27,8 @@ const char *sml_format_name(sml_format f) {
       return "CIFAR-10 binary";
     case SML_FORMAT_HDF5:
       return "HDF5";
+    case SML_FORMAT_NPY:
+      return "NumPy";
   }
   return "unknown";
 }
@@ -124,6 +126,28 @@ static int file_magic(const char *path, unsigned char *magic, size_t n) {
   return got == n ? 0 : -1;
 }
 
+/* The names a .npz's arrays go by: Keras' (train, then test), and the
+ * alternative. */
+static const char *const npz_names[2][4] = {
+    {"x_train.npy", "y_train.npy", "x_test.npy", "y_test.npy"},
+    {"train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy"}};
+
+/* The labels .npy that goes with an images .npy: x_NAME.npy -> y_NAME.npy,
+ * or "images" -> "labels" in the file name. */
+static int npy_labels_for(const char *images, char *labels) {
+  const char *base = strrchr(images, '/');
+  base = base ? base + 1 : images;
+  const size_t dir = (size_t)(base - images);
+  if (base[0] == 'x' && base[1] == '_') {
+    snprintf(labels, SML_PATH_LEN, "%.*sy_%s", (int)dir, images, base + 2);
+    return is_file(labels);
+  }
+  const char *hit = strstr(base, "images");
+  if (!hit) return 0;
+  snprintf(labels, SML_PATH_LEN, "%.*slabels%s", (int)(hit - images), images, hit + strlen("images"));
+  return is_file(labels);
+}
+
 /* Resolves one dataset file (training or test data) into its primary split. */
 static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path, sml_err *err) {
   /* Only regular files: a FIFO or a device would block the first read (and
@@ -143,6 +167,26 @@ static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path
     snprintf(ds->source, sizeof ds->source, "shardml HDF5");
     return sml_h5_read_class_names(ds, path, err);
   }
+  if (memcmp(magic, "\x93NUMPY", 6) == 0) {
+    char labels[SML_PATH_LEN];
+    if (!npy_labels_for(path, labels))
+      return sml_fail(err, SML_EINPUT,
+                      "%s: cannot find the matching labels file (expected x_NAME.npy beside y_NAME.npy, or "
+                      "images in the name where labels.npy has labels)",
+                      path);
+    ds->format = SML_FORMAT_NPY;
+    snprintf(ds->source, sizeof ds->source, "NumPy .npy");
+    return sml_npy_probe(split, path, NULL, labels, NULL, err);
+  }
+  if (memcmp(magic, "PK\x03\x04", 4) == 0 || memcmp(magic, "PK\x05\x06", 4) == 0) {
+    ds->format = SML_FORMAT_NPY;
+    snprintf(ds->source, sizeof ds->source, "NumPy .npz");
+    for (int names = 0; names < 2; names++)
+      if (sml_npz_has(path, npz_names[names][0]))
+        return sml_npy_probe(split, path, npz_names[names][0], path, npz_names[names][1], err);
+    return sml_fail(err, SML_EINPUT,
+                    "%s: a .npz without x_train/y_train (Keras' names) or train_images/train_labels arrays", path);
+  }
   if (has_suffix(path, ".bin")) {
     char files[1][SML_PATH_LEN];
     snprintf(files[0], SML_PATH_LEN, "%s", path);
@@ -161,7 +205,7 @@ static int probe_file(sml_dataset *ds, sml_split_source *split, const char *path
     set_idx_identity(ds, path);
     return sml_idx_probe(split, path, labels, err);
   }
-  return sml_fail(err, SML_EINPUT, "%s: unknown format (expected IDX [.gz], CIFAR-10 .bin or shardml HDF5)", path);
+  return sml_fail(err, SML_EINPUT, "%s: unknown format (expected IDX [.gz], CIFAR-10 .bin, HDF5, .npy or .npz)", path);
 }
 
 /* Finds a single .h5/.hdf5 file in dir, if there is exactly one. */
@@ -209,11 +253,21 @@ static int probe_dir(sml_dataset *ds, const char *dir, sml_err *err) {
     if (is_file(batches[0])) SML_TRY(sml_cifar_probe(&ds->test_src, batches, 1, err));
     return SML_OK;
   }
+  snprintf(img, sizeof img, "%s/x_train.npy", dir);
+  if (is_file(img)) {
+    SML_TRY(probe_file(ds, &ds->train_src, img, err));
+    snprintf(img, sizeof img, "%s/x_test.npy", dir);
+    if (is_file(img)) {
+      if (!npy_labels_for(img, lab)) return sml_fail(err, SML_EINPUT, "%s: has x_test.npy but no y_test.npy", dir);
+      SML_TRY(sml_npy_probe(&ds->test_src, img, NULL, lab, NULL, err));
+    }
+    return SML_OK;
+  }
   char h5[SML_PATH_LEN];
   if (find_single_h5(dir, h5)) return probe_file(ds, &ds->train_src, h5, err);
   return sml_fail(err, SML_EINPUT,
                   "%s: no dataset found (looked for IDX train-images-idx3-ubyte[.gz], CIFAR-10 "
-                  "data_batch_1.bin, or a single .h5 file)",
+                  "data_batch_1.bin, x_train.npy, or a single .h5 file)",
                   dir);
 }
 
@@ -239,6 +293,11 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
       sml_err ignore;
       if (sml_h5_probe(&ds->test_src, path, "/test", &ignore) != SML_OK) memset(&ds->test_src, 0, sizeof ds->test_src);
     }
+    for (int names = 0; names < 2 && ds->format == SML_FORMAT_NPY && has_suffix(path, ".npz"); names++)
+      if (sml_npz_has(path, npz_names[names][0]) && sml_npz_has(path, npz_names[names][2])) { /* its test split */
+        SML_TRY(sml_npy_probe(&ds->test_src, path, npz_names[names][2], path, npz_names[names][3], err));
+        break;
+      }
   }
   if (opt->test_path) {
     sml_dataset other;
@@ -246,6 +305,14 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
     if (is_dir(opt->test_path))
       return sml_fail_quantity(err, SML_EINPUT, "test split", " %s: expected a file, not a directory", opt->test_path);
     SML_TRY(probe_file(&other, &ds->test_src, opt->test_path, err));
+  }
+  if (ds->format == SML_FORMAT_NPY) { /* numpy arrays carry no class names: 0 to the largest label */
+    int train_max = -1, test_max = -1;
+    SML_TRY(sml_npy_largest_label(&ds->train_src, &train_max, err));
+    if (ds->test_src.count > 0 && ds->test_src.format == SML_FORMAT_NPY)
+      SML_TRY(sml_npy_largest_label(&ds->test_src, &test_max, err));
+    ds->num_classes = (train_max > test_max ? train_max : test_max) + 1;
+    for (int k = 0; k < ds->num_classes; k++) snprintf(ds->class_names[k], SML_CLASS_NAME_LEN, "%d", k);
   }
   ds->height = ds->train_src.height;
   ds->width = ds->train_src.width;

@@ -22,6 +22,25 @@ int sml_cifar_probe(sml_split_source *s, char files[][SML_PATH_LEN], int nfiles,
 int sml_h5_probe(sml_split_source *s, const char *path, const char *group, sml_err *err);
 int sml_h5_read_class_names(sml_dataset *ds, const char *path, sml_err *err);
 
+/* Pixels and labels stored as other than uint8 (HDF5 and NumPy arrays of
+ * any integer type, or float images) become bytes by one rule: integers
+ * 0-255 as they are; float pixels in [0, 1] (as ToTensor and Keras' /255
+ * leave them) scaled by 255 and rounded; labels integers 0-255. Returns
+ * -1, or the index of the first value outside that rule. */
+int64_t sml_values_to_bytes(const double *values, int64_t n, int is_float, int is_labels, uint8_t *out);
+/* What the rule expects, for the error message naming such a value. */
+const char *sml_values_expected(int is_float, int is_labels);
+
+/* NumPy: a .npy pair, or members of a .npz archive (stored or deflated).
+ * member NULL: the path is a .npy file. Elements of any integer type, or
+ * float images, as sml_values_to_bytes says; C order only. */
+int sml_npy_probe(sml_split_source *s, const char *images_path, const char *images_member, const char *labels_path,
+                  const char *labels_member, sml_err *err);
+/* Whether the .npz archive at path holds member (e.g. "x_test.npy"). */
+int sml_npz_has(const char *path, const char *member);
+/* The largest label of the split (every label read and checked), or -1. */
+int sml_npy_largest_label(const sml_split_source *s, int *largest, sml_err *err);
+
 /* A range of records to read and where to put them (HWC images, labels). */
 typedef struct {
   int64_t first, count;
@@ -35,6 +54,7 @@ int sml_split_read(const sml_split_source *s, int nranges, const sml_read_range 
 int sml_idx_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);
 int sml_cifar_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);
 int sml_h5_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);
+int sml_npy_read(const sml_split_source *s, int nranges, const sml_read_range *ranges, sml_err *err);
 /* The file that holds record `index` of the split (for error messages). */
 const char *sml_split_file_of(const sml_split_source *s, int64_t index);
 

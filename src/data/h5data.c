@@ -5,6 +5,11 @@
  *   /test/labels   uint8 [M]
  *   attributes on /: class_names (variable-length strings), source (string),
  *                    shardml_layout (int, 1)
+ * and what h5py users write: images [N, H, W] (one channel) of any integer
+ * type with values 0-255, or floats in [0, 1] (scaled by 255 and rounded,
+ * as ToTensor and Keras' /255 had scaled them); labels of any integer type;
+ * no class_names (the classes are then 0 to the largest label, named by
+ * number). Such arrays are converted block by block as they are read.
  * Each rank reads its block as a hyperslab with the default (sec2) driver:
  * independent reads keep a bad file on one rank from hanging a collective
  * open, and read-only opens from many processes are safe. */
@@ -23,21 +28,41 @@
 static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 static const char *layout_hint =
-    "(shardml's layout: /images uint8 [N,H,W,C], /labels uint8 [N], attribute class_names)";
+    "(shardml reads /images [N,H,W] or [N,H,W,C] of integers 0-255 or floats in [0,1], /labels [N] of integers)";
 
-static int check_uint8(hid_t dset, const char *path, const char *name, sml_err *err) {
+/* How a dataset's elements become bytes: read as they are (uint8), or
+ * through doubles and checked (any other integer; floats, images only). */
+typedef enum { ELEMENTS_U8, ELEMENTS_INTEGER, ELEMENTS_FLOAT } element_kind;
+
+static element_kind element_kind_of(hid_t dset) {
   hid_t type = H5Dget_type(dset);
-  /* The sign too: int8 -1 read as uint8 would be class 255, or 0 after a
-   * clamping conversion, never an error. */
-  int ok = H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) == 1 && H5Tget_sign(type) == H5T_SGN_NONE;
+  const H5T_class_t cls = H5Tget_class(type);
+  element_kind k = cls == H5T_FLOAT ? ELEMENTS_FLOAT : ELEMENTS_INTEGER;
+  /* The sign too: int8 -1 read as uint8 would be class 255, never an error. */
+  if (cls == H5T_INTEGER && H5Tget_size(type) == 1 && H5Tget_sign(type) == H5T_SGN_NONE) k = ELEMENTS_U8;
   H5Tclose(type);
-  if (!ok) return sml_fail(err, SML_EINPUT, "%s: %s is not uint8 %s", path, name, layout_hint);
-  return SML_OK;
+  return k;
 }
 
-/* Opens dataset `name`, checks its rank and element type, returns dims. */
-static int open_checked(hid_t file, const char *path, const char *name, int want_rank, hsize_t *dims, hid_t *out,
-                        sml_err *err) {
+static int check_type(hid_t dset, const char *path, const char *name, int is_labels, sml_err *err) {
+  hid_t type = H5Dget_type(dset);
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  H5Tclose(type);
+  if (cls == H5T_INTEGER && size <= 8) return SML_OK;
+  if (cls == H5T_FLOAT && !is_labels && size <= 8) return SML_OK;
+  return sml_fail(err, SML_EINPUT, "%s: %s holds %s, expected %s %s", path, name,
+                  cls == H5T_FLOAT     ? "floats"
+                  : cls == H5T_STRING  ? "strings"
+                  : cls == H5T_INTEGER ? "integers wider than 64 bits"
+                                       : "neither integers nor floats",
+                  is_labels ? "integers" : "integers 0-255 or floats in [0, 1]", layout_hint);
+}
+
+/* Opens dataset `name`, checks its rank (min_rank to max_rank) and element
+ * type, returns its rank and dims. */
+static int open_checked(hid_t file, const char *path, const char *name, int min_rank, int max_rank, hsize_t *dims,
+                        int *rank_out, hid_t *out, sml_err *err) {
   *out = H5I_INVALID_HID;
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0)
     return sml_fail(err, SML_EINPUT, "%s: no dataset %s %s", path, name, layout_hint);
@@ -45,12 +70,16 @@ static int open_checked(hid_t file, const char *path, const char *name, int want
   if (d < 0) return sml_fail(err, SML_EINPUT, "%s: cannot open dataset %s", path, name);
   hid_t space = H5Dget_space(d);
   int rank = H5Sget_simple_extent_ndims(space);
-  if (rank == want_rank) H5Sget_simple_extent_dims(space, dims, NULL);
+  if (rank >= min_rank && rank <= max_rank) H5Sget_simple_extent_dims(space, dims, NULL);
   H5Sclose(space);
   int st = SML_OK;
-  if (rank != want_rank)
-    st = sml_fail(err, SML_EINPUT, "%s: %s has rank %d, expected %d %s", path, name, rank, want_rank, layout_hint);
-  if (st == SML_OK) st = check_uint8(d, path, name, err);
+  if (rank < min_rank || rank > max_rank)
+    st = min_rank == max_rank
+             ? sml_fail(err, SML_EINPUT, "%s: %s has rank %d, expected %d %s", path, name, rank, min_rank, layout_hint)
+             : sml_fail(err, SML_EINPUT, "%s: %s has rank %d, expected %d to %d %s", path, name, rank, min_rank,
+                        max_rank, layout_hint);
+  *rank_out = rank;
+  if (st == SML_OK) st = check_type(d, path, name, max_rank == 1, err);
   if (st != SML_OK) {
     H5Dclose(d);
     return st;
@@ -147,6 +176,13 @@ static int check_chunks(hid_t d, hid_t dcpl, const char *path, const char *name,
   }
 }
 
+static hsize_t element_size(hid_t dset) {
+  hid_t type = H5Dget_type(dset);
+  const hsize_t size = H5Tget_size(type);
+  H5Tclose(type);
+  return size;
+}
+
 static int probe_impl(sml_split_source *s, const char *path, const char *group, sml_err *err) {
   memset(s, 0, sizeof *s);
   s->format = SML_FORMAT_HDF5;
@@ -155,10 +191,11 @@ static int probe_impl(sml_split_source *s, const char *path, const char *group, 
   char iname[64], lname[64];
   snprintf(iname, sizeof iname, "%s/images", group);
   snprintf(lname, sizeof lname, "%s/labels", group);
-  hsize_t idims[4] = {0}, ldims[1] = {0};
+  hsize_t idims[4] = {0, 0, 0, 1}, ldims[1] = {0};
   hid_t di = H5I_INVALID_HID, dl = H5I_INVALID_HID;
-  int st = open_checked(f, path, iname, 4, idims, &di, err);
-  if (st == SML_OK) st = open_checked(f, path, lname, 1, ldims, &dl, err);
+  int irank = 0, lrank = 0;
+  int st = open_checked(f, path, iname, 3, 4, idims, &irank, &di, err);
+  if (st == SML_OK) st = open_checked(f, path, lname, 1, 1, ldims, &lrank, &dl, err);
   if (st == SML_OK && ldims[0] != idims[0])
     st = sml_fail(err, SML_EINPUT, "%s: %s holds %llu labels but %s holds %llu images", path, lname,
                   (unsigned long long)ldims[0], iname, (unsigned long long)idims[0]);
@@ -168,8 +205,9 @@ static int probe_impl(sml_split_source *s, const char *path, const char *group, 
     st = sml_check_geometry(path, iname, (int64_t)idims[0], (int64_t)idims[1], (int64_t)idims[2], (int64_t)idims[3],
                             size, err);
   }
-  if (st == SML_OK) st = check_storage(di, path, iname, idims[0] * idims[1] * idims[2] * idims[3], err);
-  if (st == SML_OK) st = check_storage(dl, path, lname, ldims[0], err);
+  if (st == SML_OK)
+    st = check_storage(di, path, iname, idims[0] * idims[1] * idims[2] * idims[3] * element_size(di), err);
+  if (st == SML_OK) st = check_storage(dl, path, lname, ldims[0] * element_size(dl), err);
   if (di >= 0) H5Dclose(di);
   if (dl >= 0) H5Dclose(dl);
   H5Fclose(f);
@@ -283,12 +321,78 @@ int sml_h5_probe(sml_split_source *s, const char *path, const char *group, sml_e
   return probe_impl(s, path, group, err);
 }
 
+/* Records [first, first + count) of dataset d (rank 1, 3 or 4, elements
+ * of `record` values each) into dst as bytes: uint8 straight in; other
+ * types through doubles, a block at a time, checked (integers 0-255; floats
+ * in [0, 1], scaled by 255 and rounded). */
+static int read_records(hid_t d, const char *path, const char *name, int is_labels, int64_t first, int64_t count,
+                        int64_t record, uint8_t *dst, sml_err *err) {
+  hid_t fspace = H5Dget_space(d);
+  const int rank = H5Sget_simple_extent_ndims(fspace);
+  hsize_t dims[4] = {0};
+  H5Sget_simple_extent_dims(fspace, dims, NULL);
+  const element_kind kind = element_kind_of(d);
+  const int64_t block = kind == ELEMENTS_U8 ? count : (int64_t)(1 << 20) / record + 1; /* about 8 MB of doubles */
+  double *values =
+      kind == ELEMENTS_U8 ? NULL : SML_ALLOC((size_t)((block < count ? block : count) * record + 1) * sizeof(double));
+  int st = SML_OK;
+  for (int64_t at = first; at < first + count && st == SML_OK; at += block) {
+    const int64_t n = first + count - at < block ? first + count - at : block;
+    hsize_t start[4] = {(hsize_t)at, 0, 0, 0}, shape[4] = {(hsize_t)n, dims[1], dims[2], dims[3]};
+    H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, shape, NULL);
+    hid_t mspace = H5Screate_simple(rank, shape, NULL);
+    uint8_t *out = dst + (at - first) * record;
+    if (H5Dread(d, kind == ELEMENTS_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_DOUBLE, mspace, fspace, H5P_DEFAULT,
+                kind == ELEMENTS_U8 ? (void *)out : (void *)values) < 0)
+      st = sml_fail(err, SML_EINPUT, "%s: cannot read %s records [%lld, %lld): file corrupt?", path, name,
+                    (long long)at, (long long)(at + n));
+    H5Sclose(mspace);
+    const int64_t bad = st == SML_OK && kind != ELEMENTS_U8
+                            ? sml_values_to_bytes(values, n * record, kind == ELEMENTS_FLOAT, is_labels, out)
+                            : -1;
+    if (bad >= 0)
+      st =
+          sml_fail(err, SML_EINPUT, "%s: %s record %lld holds %.9g, expected %s", path, name,
+                   (long long)(at + bad / record), values[bad], sml_values_expected(kind == ELEMENTS_FLOAT, is_labels));
+  }
+  free(values);
+  H5Sclose(fspace);
+  return st;
+}
+
+/* Without class_names: the classes are 0 to the largest label of either
+ * split, each named by its number. */
+static int classes_from_labels(hid_t f, const char *path, sml_dataset *ds, sml_err *err) {
+  int largest = -1, st = SML_OK;
+  for (int split = 0; split < 2 && st == SML_OK; split++) {
+    const char *name = split ? "/test/labels" : "/labels";
+    if (split && H5Lexists(f, "/test", H5P_DEFAULT) <= 0) break;
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0) break; /* the probe says what is missing */
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0) break;
+    hid_t space = H5Dget_space(d);
+    hsize_t n = 0;
+    if (H5Sget_simple_extent_ndims(space) == 1) H5Sget_simple_extent_dims(space, &n, NULL);
+    H5Sclose(space);
+    uint8_t *labels = SML_ALLOC((size_t)n + 1);
+    st = read_records(d, path, name, 1, 0, (int64_t)n, 1, labels, err);
+    for (hsize_t i = 0; st == SML_OK && i < n; i++) largest = labels[i] > largest ? labels[i] : largest;
+    free(labels);
+    H5Dclose(d);
+  }
+  if (st != SML_OK) return st;
+  if (largest < 0) return sml_fail(err, SML_EINPUT, "%s: no labels to count the classes by %s", path, layout_hint);
+  ds->num_classes = largest + 1;
+  for (int k = 0; k < ds->num_classes; k++) snprintf(ds->class_names[k], SML_CLASS_NAME_LEN, "%d", k);
+  return SML_OK;
+}
+
 int sml_h5_read_class_names(sml_dataset *ds, const char *path, sml_err *err) {
   hid_t f = open_file(path, err);
   if (f < 0) return SML_EINPUT;
   int st = SML_OK;
   if (H5Aexists(f, "class_names") <= 0) {
-    st = sml_fail(err, SML_EINPUT, "%s: missing attribute class_names on / %s", path, layout_hint);
+    st = classes_from_labels(f, path, ds, err);
   } else {
     int n = read_string_array(f, "class_names", ds->class_names, SML_MAX_CLASSES);
     if (n < 1) st = sml_fail(err, SML_EINPUT, "%s: class_names must be 1 to %d strings", path, SML_MAX_CLASSES);
@@ -307,24 +411,16 @@ int sml_h5_read(const sml_split_source *s, int nranges, const sml_read_range *ra
   char names[2][64];
   snprintf(names[0], sizeof names[0], "%s/images", s->h5_group);
   snprintf(names[1], sizeof names[1], "%s/labels", s->h5_group);
+  const int64_t image_bytes = (int64_t)s->height * s->width * s->channels;
   int st = SML_OK;
   for (int which = 0; which < 2 && st == SML_OK; which++) {
     hid_t d = H5Dopen2(f, names[which], H5P_DEFAULT);
-    hid_t fspace = H5Dget_space(d);
     for (int i = 0; i < nranges && st == SML_OK; i++) {
       uint8_t *dst = which == 0 ? ranges[i].images : ranges[i].labels;
       if (!dst || ranges[i].count == 0) continue;
-      hsize_t start[4] = {(hsize_t)ranges[i].first, 0, 0, 0};
-      hsize_t count[4] = {(hsize_t)ranges[i].count, (hsize_t)s->height, (hsize_t)s->width, (hsize_t)s->channels};
-      int rank = which == 0 ? 4 : 1;
-      H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
-      hid_t mspace = H5Screate_simple(rank, count, NULL);
-      if (H5Dread(d, H5T_NATIVE_UINT8, mspace, fspace, H5P_DEFAULT, dst) < 0)
-        st = sml_fail(err, SML_EINPUT, "%s: cannot read %s records [%lld, %lld): file corrupt?", s->files[0],
-                      names[which], (long long)ranges[i].first, (long long)(ranges[i].first + ranges[i].count));
-      H5Sclose(mspace);
+      st = read_records(d, s->files[0], names[which], which == 1, ranges[i].first, ranges[i].count,
+                        which == 0 ? image_bytes : 1, dst, err);
     }
-    H5Sclose(fspace);
     H5Dclose(d);
   }
   H5Fclose(f);

@@ -16,7 +16,7 @@ check "HDF5: 2^40 images declared" expect_fail "$NP" 2 "bad_huge_count.h5: /imag
 check "HDF5: /images declared, never written" expect_fail "$NP" 2 "bad_unwritten.h5: /images stores 0 bytes, its shape needs 552" info --data "$F/bad_unwritten.h5"
 check "HDF5: a compact /images shorter than its shape" expect_fail "$NP" 2 "bad_compact_lie.h5: /images stores 48 bytes, its shape needs 4800" info --data "$F/bad_compact_lie.h5"
 check "HDF5: a height of 2^31+1" expect_fail "$NP" 2 "bad_tall.h5: /images: height 2147483649, expected 1 to 65535" info --data "$F/bad_tall.h5"
-check "HDF5: signed int8 labels" expect_fail "$NP" 2 "bad_signed_labels.h5: /labels is not uint8" info --data "$F/bad_signed_labels.h5"
+check "HDF5: signed int8 labels, one -1" expect_fail "$NP" 2 "bad_signed_labels.h5: /labels record 1 holds -1, expected a class number 0-255" info --data "$F/bad_signed_labels.h5"
 check "HDF5: a chunk index recording fewer bytes than the chunk's shape" \
   expect_fail "$NP" 2 "bad_short_chunk.h5: /images: the chunk at record 3 stores 1 bytes, its shape needs 108" \
   train --model softmax --epochs 1 --batch 2 --data "$F/bad_short_chunk.h5" --out "$tmp/x"
@@ -25,7 +25,7 @@ check "mismatched counts"     expect_fail "$NP" 2 "36 labels, but" info --data "
 check "label out of range"    expect_fail "$NP" 2 "label 12 of image 35 is out of range (10 classes)" info --data "$F/bad_label"
 check "CIFAR size"            expect_fail "$NP" 2 "is not a positive multiple of 3073" info --data "$F/bad_cifar_size"
 check "HDF5 without /images"  expect_fail "$NP" 2 "bad_no_images.h5: no dataset /images" info --data "$F/bad_no_images.h5"
-check "HDF5 wrong rank"       expect_fail "$NP" 2 "bad_rank.h5: /images has rank 3, expected 4" info --data "$F/bad_rank.h5"
+check "HDF5 wrong rank"       expect_fail "$NP" 2 "bad_rank.h5: /images has rank 2, expected 3 to 4" info --data "$F/bad_rank.h5"
 check "unknown option"        expect_fail "$NP" 2 "unknown option '--bogus'" info --bogus 3
 check "empty directory"       expect_fail "$NP" 2 "empty: no dataset found" info --data "$F/empty"
 check "validation too large"  expect_fail "$NP" 2 "--val 37: leaves no training images" info --data "$F/idx_raw" --val 37

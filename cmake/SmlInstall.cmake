@@ -47,6 +47,22 @@ install(PROGRAMS jobs/common.sh jobs/launcher.sh jobs/mpirun-local.sh jobs/setup
         DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/jobs)
 install(FILES jobs/train.sbatch jobs/search.sbatch jobs/search-array.sbatch jobs/cv-knn.sbatch
         DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml/jobs)
+# An installed batch script finds its helpers without the user's help, from
+# any folder it is copied to: the install writes their folder into it (the
+# prefix of this install, which `cmake --install --prefix` may change).
+install(CODE "set(_sml_jobs_dir \"${CMAKE_INSTALL_DATADIR}/shardml/jobs\")")
+install(CODE [[
+  set(_jobs "${_sml_jobs_dir}")
+  if(NOT IS_ABSOLUTE "${_jobs}")
+    set(_jobs "${CMAKE_INSTALL_PREFIX}/${_jobs}")
+  endif()
+  foreach(_script train search search-array cv-knn)
+    set(_file "$ENV{DESTDIR}${_jobs}/${_script}.sbatch")
+    file(READ "${_file}" _text)
+    string(REPLACE "SHARDML_INSTALLED_JOBS=\"\"" "SHARDML_INSTALLED_JOBS=\"${_jobs}\"" _text "${_text}")
+    file(WRITE "${_file}" "${_text}")
+  endforeach()
+]])
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml)
 # The documentation beside it, so that the README's links resolve there too.
 file(GLOB SML_DOCS CONFIGURE_DEPENDS docs/*.md)

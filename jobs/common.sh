@@ -1,6 +1,6 @@
 # Sourced by the sbatch scripts: where shardml is, threads and binding, a
 # per-job output directory, and signal forwarding for preemption.
-#   SHARDML   the binary (default: build/shardml in the submit directory, else shardml on PATH)
+#   SHARDML   the binary (default: build/shardml of the source tree, else the install's, else PATH)
 #   RUNS      parent of the per-job output directories (default: runs/)
 #   SRUN_MPI  srun's --mpi plugin (default: the cluster's MpiDefault)
 set -euo pipefail
@@ -9,8 +9,18 @@ set -euo pipefail
 stop_requested=0
 trap 'stop_requested=1' TERM USR1
 SUBMIT_DIR=${SLURM_SUBMIT_DIR:-$PWD}
-SHARDML=${SHARDML:-$SUBMIT_DIR/build/shardml}
-[ -x "$SHARDML" ] || SHARDML=$(command -v shardml || echo "$SHARDML") # an installed shardml (module)
+HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# The binary: $SHARDML, else build/shardml of a source tree (the submit
+# directory's, or the one these helpers came from), else the install these
+# helpers belong to (PREFIX/share/shardml/jobs -> PREFIX/bin), else PATH.
+if [ -z "${SHARDML:-}" ]; then
+  for SHARDML in "$SUBMIT_DIR/build/shardml" "$HELPERS/../build/shardml" "$HELPERS/../../../bin/shardml" \
+    "$(command -v shardml || echo /-)"; do
+    [ -x "$SHARDML" ] && break
+  done
+fi
+[ -x "$SHARDML" ] && SHARDML=$(cd "$(dirname "$SHARDML")" && pwd)/$(basename "$SHARDML")
+[ -x "$SHARDML" ] || { echo "shardml job: no shardml binary ($SHARDML); set SHARDML, or build in $SUBMIT_DIR/build, or put an installed shardml on PATH (module load)" >&2; exit 1; }
 RUNS=${RUNS:-$SUBMIT_DIR/runs}
 # One OpenMP thread per CPU SLURM gave each task; BLAS shares the same pool.
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-1}
@@ -19,6 +29,7 @@ export OMP_PROC_BIND=close OMP_PLACES=cores
 SRUN=(srun --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" --cpu-bind=cores)
 [ -n "${SRUN_MPI:-}" ] && SRUN+=(--mpi="$SRUN_MPI")
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+echo "shardml job: binary $SHARDML, helpers $HELPERS"
 
 . "$(dirname "${BASH_SOURCE[0]}")/launcher.sh"
 

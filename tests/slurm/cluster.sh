@@ -39,6 +39,11 @@ SlurmctldHost=$HOST(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# A requeued batch job waits cred_expire + 1 s (default 120) before it may
+# start again, so that its old step credentials have expired; forcing an
+# earlier start races them ("Job credential revoked"). The tests wait for
+# the natural start, so they keep it short.
+AuthInfo=cred_expire=10
 StateSaveLocation=$D/state
 SlurmdSpoolDir=$D/spool/%n
 SlurmctldPidFile=$D/slurmctld.pid
@@ -48,7 +53,7 @@ SlurmdLogFile=$D/log/slurmd.log
 SlurmctldPort=${SLURM_TEST_PORT:-16817}
 SlurmdPort=$(( ${SLURM_TEST_PORT:-16817} + 1 ))
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 MpiDefault=pmix

@@ -31,22 +31,43 @@ wait_jobs() { # wait_jobs SECONDS JOBID...: until none is pending, running or re
   done
   return 1
 }
-release_requeued() { # Slurm holds a requeued batch job for a while (BeginTime); release it now
-  local _
-  for _ in $(seq 300); do
-    [ "$(state "$1")" = PENDING ] && { scontrol update JobId="$1" StartTime=now 2>/dev/null; return; }
-    sleep 0.1
-  done
-}
 completed() { test "$(state "$1")" = COMPLETED || { echo "  job $1: $(state "$1")"; cat "$tmp"/*"$1"*.out 2>/dev/null | tail -15; return 1; }; }
 
-train=$(EPOCHS=2 MODEL=softmax BATCH=128 CKPT_EVERY=10 EXTRA="--subset 3000" submit --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/train-%j.out" jobs/train.sbatch)
-search=$(MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 NGROUPS=2 EXTRA="--subset 2000" submit --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/search-%j.out" jobs/search.sbatch)
-cv=$(K=1,3 METRIC=l2 FOLDS=2 EXTRA="--subset 1000" submit --ntasks=2 --cpus-per-task=1 --output="$tmp/cv-%j.out" jobs/cv-knn.sbatch)
+# The scripts as users take them: train from the installed copy (it finds
+# its helpers and the installed binary by itself), copied to a fresh project
+# folder and submitted from there; search as a copy of the source script
+# that SHARDML_JOBS points at the helpers; cv straight from the install.
+PREFIX=$tmp/prefix
+cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null || { echo "cmake --install failed"; exit 1; }
+mkdir -p "$tmp/proj-train" "$tmp/proj-search" "$tmp/proj-cv" "$tmp/proj-none"
+cp "$PREFIX/share/shardml/jobs/train.sbatch" "$tmp/proj-train/"
+cp jobs/search.sbatch "$tmp/proj-search/"
+train=$(cd "$tmp/proj-train" && SHARDML= EPOCHS=2 MODEL=softmax BATCH=128 CKPT_EVERY=10 EXTRA="--subset 3000" submit --chdir="$tmp/proj-train" --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/train-%j.out" train.sbatch)
+search=$(cd "$tmp/proj-search" && SHARDML_JOBS=$SRC/jobs MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 NGROUPS=2 EXTRA="--subset 2000" submit --chdir="$tmp/proj-search" --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/search-%j.out" search.sbatch)
+cv=$(cd "$tmp/proj-cv" && SHARDML= K=1,3 METRIC=l2 FOLDS=2 EXTRA="--subset 1000" submit --chdir="$tmp/proj-cv" --ntasks=2 --cpus-per-task=1 --output="$tmp/cv-%j.out" "$PREFIX/share/shardml/jobs/cv-knn.sbatch")
+# Without its helpers a script stops at once with one line and creates nothing.
+cp jobs/train.sbatch "$tmp/proj-none/"
+none=$(cd "$tmp/proj-none" && SHARDML_JOBS= submit --chdir="$tmp/proj-none" --ntasks=1 --cpus-per-task=1 --output="$tmp/none-%j.out" train.sbatch)
 arr=$(NAME=arr MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 EXTRA="--subset 2000" submit --array=0-1 --ntasks=1 --cpus-per-task=1 --output="$tmp/arr-%A_%a.out" jobs/search-array.sbatch)
 merge=$(NAME=arr MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 EXTRA="--subset 2000" submit --dependency=afterok:$arr --ntasks=1 --cpus-per-task=1 --output="$tmp/merge-%j.out" jobs/search-array.sbatch merge)
-echo "submitted train $train, search $search, cv-knn $cv, array $arr, merge $merge"
-check "all jobs finished within 240 s" wait_jobs 240 "$train" "$search" "$cv" "$arr" "$merge"
+# CPU binding as common.sh asks for it (srun --cpu-bind=cores under
+# TaskPlugin=task/affinity): shardml info reports each rank on its own core.
+bind=$(submit --ntasks=2 --cpus-per-task=1 --output="$tmp/bind-%j.out" \
+  --wrap "srun --cpu-bind=cores $SHARDML info --json --subset 1000")
+echo "submitted train $train, search $search, cv-knn $cv, array $arr, merge $merge, no-helpers $none"
+check "all jobs finished within 240 s" wait_jobs 240 "$train" "$search" "$cv" "$arr" "$merge" "$none" "$bind"
+check "a script without common.sh failed" test "$(state "$none")" = FAILED
+check "... saying so in one line" test "$(cat "$tmp/none-$none.out")" = "shardml job: common.sh not found in \$SHARDML_JOBS, $tmp/proj-none/jobs or an installed shardml; set SHARDML_JOBS to shardml's jobs folder (share/shardml/jobs of an install)"
+check "... and created nothing" test "$(ls -A "$tmp/proj-none")" = train.sbatch
+check "... nor outside its folder" test ! -e /train-"$none" -a ! -e "$RUNS/train-$none"
+check "the installed train.sbatch ran the installed shardml" grep -q "binary $PREFIX/bin/shardml" "$tmp/train-$train.out"
+check "the installed cv-knn.sbatch too" grep -q "binary $PREFIX/bin/shardml" "$tmp/cv-$cv.out"
+check "srun --cpu-bind=cores: each rank bound to one core of its own" python3 -c '
+import json, sys
+t = open(sys.argv[1]).read()  # rank 0's JSON, among any notices in the job output
+d = json.loads(t[t.index("{"):t.rindex("}") + 1])
+cpus = [r["cpus"] for r in d["ranks"]]
+sys.exit(0 if len(cpus) == 2 and all(r["ncpus"] == 1 for r in d["ranks"]) and cpus[0] != cpus[1] else 1)' "$tmp/bind-$bind.out"
 check "train.sbatch completed" completed "$train"
 check "train wrote its model" test -s "$RUNS/train-$train/model.h5"
 check "train checkpointed" test -s "$RUNS/train-$train/checkpoints/latest"
@@ -66,7 +87,6 @@ rq=$(EPOCHS=3 MODEL=mlp HIDDEN=64 BATCH=64 CKPT_EVERY=40 EXTRA="--subset 12000" 
 for _ in $(seq 600); do [ -s "$RUNS/train-$rq/checkpoints/latest" ] && break; sleep 0.1; done
 check "requeue job checkpointed before the interruption" test -s "$RUNS/train-$rq/checkpoints/latest"
 check "scontrol requeue" scontrol requeue "$rq"
-release_requeued "$rq"
 check "requeued job finished within 240 s" wait_jobs 240 "$rq"
 check "requeued job completed" completed "$rq"
 check "it was restarted" grep -q "restart 1" "$tmp/rq-$rq.out"
@@ -81,7 +101,6 @@ sq=$(MODEL=mlp HIDDEN=32 LR=0.005,0.01,0.02,0.05,0.1 REG=0,1e-4,1e-3 FOLDS=3 EPO
 for _ in $(seq 600); do n=$(grep -c '^done' "$RUNS/search-$sq/journal.txt" 2>/dev/null); [ "${n:-0}" -ge 2 ] && break; sleep 0.1; done
 check "search job preempted part-way (${n:-0} of 45 tasks journaled)" test "${n:-0}" -ge 2 -a "${n:-0}" -lt 45
 check "USR1 to the search job's batch shell" scancel --batch --signal=USR1 "$sq"
-release_requeued "$sq"
 check "requeued search finished within 240 s" wait_jobs 240 "$sq"
 check "requeued search completed" completed "$sq"
 check "it stopped with status 3 and requeued itself" grep -q "requeueing job $sq" "$tmp/sq-$sq.out"

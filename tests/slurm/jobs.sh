@@ -64,7 +64,7 @@ check "the installed train.sbatch ran the installed shardml" grep -q "binary $PR
 check "the installed cv-knn.sbatch too" grep -q "binary $PREFIX/bin/shardml" "$tmp/cv-$cv.out"
 check "srun --cpu-bind=cores: each rank bound to one core of its own" python3 -c '
 import json, sys
-t = open(sys.argv[1]).read()  # rank 0's JSON, among any notices in the job output
+t = open(sys.argv[1]).read()  # the JSON of rank 0, among any notices in the job output
 d = json.loads(t[t.index("{"):t.rindex("}") + 1])
 cpus = [r["cpus"] for r in d["ranks"]]
 sys.exit(0 if len(cpus) == 2 and all(r["ncpus"] == 1 for r in d["ranks"]) and cpus[0] != cpus[1] else 1)' "$tmp/bind-$bind.out"

@@ -320,6 +320,11 @@ int sml_npy_probe(sml_split_source *s, const char *images_path, const char *imag
     if (a == 1 && !(h[1].ndim == 1 || (h[1].ndim == 2 && h[1].shape[1] == 1)))
       return sml_fail(err, SML_EINPUT, "%s: shape of %d dimensions, expected labels (N,) or (N, 1)", what[a],
                       h[1].ndim);
+    /* The labels' count before anything is sized by it (the images' count
+     * passed the geometry check against the file). */
+    if (a == 1 && h[1].shape[0] != h[0].shape[0])
+      return sml_fail(err, SML_EINPUT, "%s: %lld labels, but %s holds %lld images", what[1], (long long)h[1].shape[0],
+                      what[0], (long long)h[0].shape[0]);
     const int64_t channels = a == 0 && h[0].ndim == 4 ? h[0].shape[3] : 1;
     if (a == 0)
       SML_TRY(sml_check_geometry(what[a], "shape", h[0].shape[0], h[0].shape[1], h[0].shape[2], channels,
@@ -335,9 +340,6 @@ int sml_npy_probe(sml_split_source *s, const char *images_path, const char *imag
     memcpy(s->npy_dtype[a], h[a].dtype, sizeof s->npy_dtype[a]); /* both 8 bytes, NUL-terminated */
     snprintf(s->files[a], SML_PATH_LEN, "%s", paths[a]);
   }
-  if (h[1].shape[0] != h[0].shape[0])
-    return sml_fail(err, SML_EINPUT, "%s: %lld labels, but %s holds %lld images", what[1], (long long)h[1].shape[0],
-                    what[0], (long long)h[0].shape[0]);
   s->count = h[0].shape[0];
   s->height = (int)h[0].shape[1];
   s->width = (int)h[0].shape[2];

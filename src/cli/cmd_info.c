@@ -32,20 +32,30 @@ static rank_place my_place(void) {
   return p;
 }
 
-/* Ranks per host, in order of first appearance: hosts[i] names places[first[i]]. */
-static int count_hosts(const rank_place *places, int n, int *first, int *ranks) {
-  int hosts = 0;
-  for (int r = 0; r < n; r++) {
+/* Every rank's place (rank 0 only), with the hosts in order of first
+ * appearance: host h is places[host_first[h]].host, holding host_ranks[h]. */
+typedef struct {
+  rank_place *places;
+  int nranks, nhosts;
+  int *host_first, *host_ranks;
+} placement;
+
+static void count_hosts(placement *p) {
+  p->host_first = SML_ALLOC(sizeof(int) * (size_t)p->nranks);
+  p->host_ranks = SML_ALLOC(sizeof(int) * (size_t)p->nranks);
+  p->nhosts = 0;
+  for (int r = 0; r < p->nranks; r++) {
     int h = 0;
-    while (h < hosts && strcmp(places[first[h]].host, places[r].host) != 0) h++;
-    if (h == hosts) {
-      first[hosts] = r;
-      ranks[hosts++] = 0;
+    while (h < p->nhosts && strcmp(p->places[p->host_first[h]].host, p->places[r].host) != 0) h++;
+    if (h == p->nhosts) {
+      p->host_first[p->nhosts] = r;
+      p->host_ranks[p->nhosts++] = 0;
     }
-    ranks[h]++;
+    p->host_ranks[h]++;
   }
-  return hosts;
 }
+
+static const char *const split_names[3] = {"train", "validation", "test"};
 
 /* A JSON string: quotes, backslashes and control characters escaped. */
 static void json_string(const char *s) {
@@ -89,7 +99,8 @@ static void print_text(const sml_comm *world, const sml_dataset *ds, const int64
 }
 
 /* The library and CPU lines and the placement, rank 0 only. */
-static void print_runtime_text(const rank_place *places, int nranks) {
+static void print_runtime_text(const placement *p) {
+  const rank_place *places = p->places;
   const char *best = sml_cpu_best_core(), *cap = getenv(SML_ISA_ENV);
   printf("cpu          %s (kernel levels it runs:", sml_cpu_model());
   for (int l = 0; l < SML_ISA_COUNT; l++)
@@ -109,22 +120,19 @@ static void print_runtime_text(const rank_place *places, int nranks) {
   printf("shardml      %s\n", SHARDML_VERSION);
   printf("mpi          %s (MPI %s)\n", sml_mpi_library(), sml_mpi_standard());
   printf("hdf5         %s (%s)\n", sml_h5_version(), sml_h5_is_parallel() ? "parallel" : "serial");
-  int *first = SML_ALLOC(sizeof(int) * (size_t)nranks), *ranks = SML_ALLOC(sizeof(int) * (size_t)nranks);
-  const int hosts = count_hosts(places, nranks, first, ranks);
-  printf("hosts        %d:", hosts);
-  for (int h = 0; h < hosts; h++)
-    printf("%s %s (%d rank%s)", h ? "," : "", places[first[h]].host, ranks[h], ranks[h] == 1 ? "" : "s");
+  printf("hosts        %d:", p->nhosts);
+  for (int h = 0; h < p->nhosts; h++)
+    printf("%s %s (%d rank%s)", h ? "," : "", places[p->host_first[h]].host, p->host_ranks[h],
+           p->host_ranks[h] == 1 ? "" : "s");
   printf("\n");
-  for (int r = 0; r < nranks; r++)
+  for (int r = 0; r < p->nranks; r++)
     printf("rank %-7d %s, cpus %s (%d), %d OpenMP thread%s\n", r, places[r].host, places[r].cpus, places[r].ncpus,
            places[r].threads, places[r].threads == 1 ? "" : "s");
-  free(first);
-  free(ranks);
 }
 
 static void print_json(const sml_comm *world, const sml_dataset *ds, const int64_t counts[3][SML_MAX_CLASSES],
-                       const int64_t *shards, double mean_pixel, const rank_place *places) {
-  const char *const split_names[3] = {"train", "validation", "test"};
+                       const int64_t *shards, double mean_pixel, const placement *p) {
+  const rank_place *places = p->places;
   const int64_t totals[3] = {ds->train.total, ds->val.total, ds->test.total};
   printf("{\n");
   json_key("shardml", SHARDML_VERSION, 1);
@@ -155,13 +163,11 @@ static void print_json(const sml_comm *world, const sml_dataset *ds, const int64
   json_key("mpi_standard", sml_mpi_standard(), 1);
   json_key("hdf5", sml_h5_version(), 1);
   printf("  \"hdf5_parallel\": %s,\n", sml_h5_is_parallel() ? "true" : "false");
-  int *first = SML_ALLOC(sizeof(int) * (size_t)world->size), *ranks = SML_ALLOC(sizeof(int) * (size_t)world->size);
-  const int hosts = count_hosts(places, world->size, first, ranks);
   printf("  \"hosts\": [");
-  for (int h = 0; h < hosts; h++) {
+  for (int h = 0; h < p->nhosts; h++) {
     printf("%s{\"host\": ", h ? ", " : "");
-    json_string(places[first[h]].host);
-    printf(", \"ranks\": %d}", ranks[h]);
+    json_string(places[p->host_first[h]].host);
+    printf(", \"ranks\": %d}", p->host_ranks[h]);
   }
   printf("],\n  \"ranks\": [\n");
   for (int r = 0; r < world->size; r++) {
@@ -172,8 +178,6 @@ static void print_json(const sml_comm *world, const sml_dataset *ds, const int64
     printf(", \"ncpus\": %d, \"threads\": %d}%s\n", places[r].ncpus, places[r].threads, r + 1 < world->size ? "," : "");
   }
   printf("  ]\n}\n");
-  free(first);
-  free(ranks);
 }
 
 int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
@@ -211,14 +215,15 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
     sml_gather_i64(world, splits[s]->count, shards ? shards + (int64_t)s * world->size : NULL, 0);
   }
   rank_place mine = my_place();
-  rank_place *places = world->rank == 0 ? SML_ALLOC(sizeof(rank_place) * (size_t)world->size) : NULL;
-  sml_gather_bytes(world, &mine, (int64_t)sizeof mine, places, 0);
+  placement where = {.places = world->rank == 0 ? SML_ALLOC(sizeof(rank_place) * (size_t)world->size) : NULL,
+                     .nranks = world->size};
+  sml_gather_bytes(world, &mine, (int64_t)sizeof mine, where.places, 0);
+  if (world->rank == 0) count_hosts(&where);
 
   if (world->rank == 0 && json) {
-    print_json(world, &ds, (const int64_t(*)[SML_MAX_CLASSES])counts, shards, sml_prep_mean_pixel(&prep), places);
+    print_json(world, &ds, (const int64_t(*)[SML_MAX_CLASSES])counts, shards, sml_prep_mean_pixel(&prep), &where);
   } else if (world->rank == 0) {
     print_text(world, &ds, (const int64_t(*)[SML_MAX_CLASSES])counts);
-    const char *const split_names[3] = {"train", "validation", "test"};
     for (int s = 0; s < 3; s++) {
       printf("  %-12s", split_names[s]);
       for (int r = 0; r < world->size; r++) printf(" %lld", (long long)shards[(int64_t)s * world->size + r]);
@@ -226,10 +231,12 @@ int cmd_info(const sml_comm *world, int argc, char **argv, sml_err *err) {
     }
     printf("mean pixel   %.6f (mean training image, pixels scaled to [0,1])\n", sml_prep_mean_pixel(&prep));
     printf("load time    %.3f s (read and shard), preprocessing %.3f s\n", t1 - t0, t2 - t1);
-    print_runtime_text(places, world->size);
+    print_runtime_text(&where);
   }
   if (world->rank == 0) fflush(stdout);
-  free(places);
+  free(where.places);
+  free(where.host_first);
+  free(where.host_ranks);
   free(shards);
   sml_prep_free(&prep);
   sml_dataset_free(&ds);

@@ -125,9 +125,17 @@ static int parse_integer(const char *text, int64_t *out) {
   return 0;
 }
 
-static int set_value(const cli_option *o, char *text, sml_err *err) {
+/* A real option's value: the whole text a finite number. */
+static int parse_finite(const cli_option *o, const char *text, double *out, sml_err *err) {
   char *end = NULL;
   errno = 0;
+  *out = strtod(text, &end);
+  if (errno || end == text || *end || !isfinite(*out))
+    return sml_fail(err, SML_EINPUT, "--%s %s: not a finite number", o->name, text);
+  return SML_OK;
+}
+
+static int set_value(const cli_option *o, char *text, sml_err *err) {
   /* No option means anything by an empty value (a path, a list, a number):
    * "--data $DIR" with DIR unset is a script's mistake, said as such. */
   if (o->kind != OPT_FLAG && !*text)
@@ -150,9 +158,8 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
           return sml_fail(err, SML_EINPUT, "--%s %s: not an integer", o->name, text);
       }
     case OPT_REAL: {
-      double v = strtod(text, &end);
-      if (errno || end == text || *end || !isfinite(v))
-        return sml_fail(err, SML_EINPUT, "--%s %s: not a finite number", o->name, text);
+      double v;
+      SML_TRY(parse_finite(o, text, &v, err));
       *(double *)o->value = v;
       return SML_OK;
     }
@@ -160,9 +167,8 @@ static int set_value(const cli_option *o, char *text, sml_err *err) {
       *(int *)o->value = 1;
       return SML_OK;
     case OPT_COUNT_OR_FRACTION: {
-      double v = strtod(text, &end);
-      if (errno || end == text || *end || !isfinite(v))
-        return sml_fail(err, SML_EINPUT, "--%s %s: not a finite number", o->name, text);
+      double v;
+      SML_TRY(parse_finite(o, text, &v, err));
       if (v < 0 || v >= 0x1p62)
         return sml_fail(err, SML_EINPUT, "--%s %g: expected a number of images or a fraction in [0, 1)", o->name, v);
       /* 2.0 and 2.5 could mean 2 images or a mistyped fraction: say both

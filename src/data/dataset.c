@@ -311,8 +311,7 @@ static int probe_sources(sml_dataset *ds, const sml_data_options *opt, sml_err *
     SML_TRY(sml_npy_largest_label(&ds->train_src, &train_max, err));
     if (ds->test_src.count > 0 && ds->test_src.format == SML_FORMAT_NPY)
       SML_TRY(sml_npy_largest_label(&ds->test_src, &test_max, err));
-    ds->num_classes = (train_max > test_max ? train_max : test_max) + 1;
-    for (int k = 0; k < ds->num_classes; k++) snprintf(ds->class_names[k], SML_CLASS_NAME_LEN, "%d", k);
+    sml_classes_by_number(ds, train_max > test_max ? train_max : test_max);
   }
   ds->height = ds->train_src.height;
   ds->width = ds->train_src.width;

@@ -2,6 +2,7 @@
  * every header goes through, and reading a split whichever format holds it. */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "data/formats.h"
 
@@ -63,4 +64,9 @@ int64_t sml_values_to_bytes(const double *values, int64_t n, int is_float, int i
 
 const char *sml_values_expected(int is_float, int is_labels) {
   return is_labels ? "a class number 0-255" : is_float ? "floats in [0, 1]" : "integers 0-255";
+}
+
+void sml_classes_by_number(sml_dataset *ds, int largest_label) {
+  ds->num_classes = largest_label + 1;
+  for (int k = 0; k < ds->num_classes; k++) snprintf(ds->class_names[k], SML_CLASS_NAME_LEN, "%d", k);
 }

@@ -30,6 +30,9 @@ int sml_h5_read_class_names(sml_dataset *ds, const char *path, sml_err *err);
 int64_t sml_values_to_bytes(const double *values, int64_t n, int is_float, int is_labels, uint8_t *out);
 /* What the rule expects, for the error message naming such a value. */
 const char *sml_values_expected(int is_float, int is_labels);
+/* Classes of a file without names (NumPy arrays, HDF5 without class_names):
+ * 0 to the largest label, each named by its number. */
+void sml_classes_by_number(sml_dataset *ds, int largest_label);
 
 /* NumPy: a .npy pair, or members of a .npz archive (stored or deflated).
  * member NULL: the path is a .npy file. Elements of any integer type, or

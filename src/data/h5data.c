@@ -382,8 +382,7 @@ static int classes_from_labels(hid_t f, const char *path, sml_dataset *ds, sml_e
   }
   if (st != SML_OK) return st;
   if (largest < 0) return sml_fail(err, SML_EINPUT, "%s: no labels to count the classes by %s", path, layout_hint);
-  ds->num_classes = largest + 1;
-  for (int k = 0; k < ds->num_classes; k++) snprintf(ds->class_names[k], SML_CLASS_NAME_LEN, "%d", k);
+  sml_classes_by_number(ds, largest);
   return SML_OK;
 }
 

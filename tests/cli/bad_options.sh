@@ -58,7 +58,7 @@ JOBS=${SML_BAD_OPTION_JOBS:-8}
 cases=0
 run_case() { # run_case ID ARGS...: shardml ARGS on NP ranks; exit status and stderr into files
   local id=$1; shift
-  run_np "$NP" "$@" </dev/null >/dev/null 2>"$tmp/case$id.err"
+  run_np_failing "$NP" "$@" </dev/null >/dev/null 2>"$tmp/case$id.err"
   echo $? >"$tmp/case$id.rc"
 }
 names=() needles=() turn=0

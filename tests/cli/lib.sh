@@ -14,10 +14,16 @@ run_np() { # run_np N ARGS...: shardml on N ranks, unbound, at most SML_RUN_TIME
   local np=$1; shift
   timeout "${SML_RUN_TIMEOUT:-60}" "$MPI_LAUNCH" "$np" "$SHARDML" "$@"
 }
+run_np_failing() { # run_np_failing N ARGS...: run_np for a run whose ranks all exit
+  # non-zero by themselves. Open MPI's launcher otherwise waits 1 s to SIGKILL
+  # ranks that have already gone (odls_base_sigkill_timeout), three times a
+  # failing 2-rank run's cost; a rank still running is killed as before.
+  OMPI_MCA_odls_base_sigkill_timeout=0 run_np "$@"
+}
 expect_fail() { # expect_fail NP CODE NEEDLE ARGS...: shardml on NP ranks exits with CODE
   # and prints exactly one error line (from rank 0), which contains NEEDLE.
   local np=$1 code=$2 needle=$3 out rc; shift 3
-  out=$(run_np "$np" "$@" 2>&1 >/dev/null); rc=$?
+  out=$(run_np_failing "$np" "$@" 2>&1 >/dev/null); rc=$?
   judge_failure "$rc" "$code" "$needle" "$out"
 }
 judge_failure() { # judge_failure RC CODE NEEDLE STDERR: expect_fail's verdict on a finished run

@@ -63,6 +63,11 @@ install(CODE [[
     file(WRITE "${_file}" "${_text}")
   endforeach()
 ]])
+# The Python package (pure Python: models into numpy, PyTorch, ONNX), beside
+# the jobs; users put its folder on PYTHONPATH, or a packager moves it.
+set(SML_PYTHON_DIR ${CMAKE_INSTALL_DATADIR}/shardml/python CACHE STRING
+    "where cmake --install puts the Python package shardml (relative to the prefix, or absolute)")
+install(DIRECTORY src/python/shardml DESTINATION ${SML_PYTHON_DIR} PATTERN __pycache__ EXCLUDE)
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/shardml)
 # The documentation beside it, so that the README's links resolve there too.
 file(GLOB SML_DOCS CONFIGURE_DEPENDS docs/*.md)

@@ -17,6 +17,7 @@ PACKAGES=(
   slurm-wlm munge                       # the test suite's single-node SLURM cluster (tests/slurm)
   procps python3                        # pgrep/pkill, and python3 for checks in the tests
   python3-sklearn python3-h5py          # tests: the eval report against classification_report; files h5py writes
+  python3-torch python3-onnx           # the Python package's PyTorch and ONNX forms (src/python; tests/python)
   qemu-user                             # the tests run shardml on an emulated CPU without AVX
   clang libclang-rt-14-dev libomp-14-dev # libFuzzer harnesses (tests/fuzz; .ci/run fuzzes each for 60 s)
   libmpich-dev mpich libhdf5-mpich-dev  # the suite against MPICH too (cmake --preset mpich; Open MPI stays the default)

@@ -329,7 +329,7 @@ int cmd_predict(const sml_comm *world, int argc, char **argv, sml_err *err) {
         sml_csv_field(a.f, sml_class_name(&e.ds, predicted, unnamed, sizeof unnamed));
         fputc(',', a.f);
         sml_csv_field(a.f, sml_class_name(&e.ds, labels[i], unnamed, sizeof unnamed));
-        for (int64_t j = 0; j < C; j++) fprintf(a.f, ",%.6g", all[i * C + j]);
+        for (int64_t j = 0; j < C; j++) fprintf(a.f, ",%.9g", all[i * C + j]); /* round-trips a float */
         fprintf(a.f, "\n");
       }
       st = sml_atomic_commit(&a, err);

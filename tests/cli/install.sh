@@ -26,6 +26,8 @@ check "no internal header installed${internal:+: $internal}" test -z "$internal"
 # The installed headers are exactly the source tree's include/shardml/.
 check "installed headers = include/shardml/" diff <(ls "$SRC/include/shardml") <(ls "$P/include/shardml")
 check "the installed program runs" bash -c "'$P/bin/shardml' --version | grep -q '^shardml [0-9]'"
+check "the installed Python package imports and knows the installed version" bash -c \
+  "[ \"\$(env -u PYTHONPATH PYTHONPATH='$P/share/shardml/python' /usr/bin/python3 -m shardml --version)\" = \"\$('$P/bin/shardml' --version | head -1)\" ]"
 check "the installed jobs/mpirun-local.sh runs the installed program" \
   bash -c "env -u SHARDML bash '$P/share/shardml/jobs/mpirun-local.sh' 1 --version | grep -q '^shardml [0-9]'"
 leaks=$(grep -lE -e '-march|-Werror|-Wall|fsanitize' -e "$SRC" "$P"/lib/cmake/shardml/*.cmake "$P/lib/pkgconfig/shardml.pc")

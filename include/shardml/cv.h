@@ -28,7 +28,9 @@ typedef struct {
   double *score;                                       /* [nconfigs * nfolds] validation accuracy */
   double *fit_time;                                    /* [nconfigs * nfolds] seconds */
   double *score_time;                                  /* [nconfigs * nfolds] seconds */
-  sml_split_rule split;                                /* how the folds were drawn (recorded in cv_results.json) */
+  int has_train_score;                                 /* train_score was computed (and is written) */
+  double *train_score;  /* [nconfigs * nfolds] accuracy on the task's own training images (return_train_score) */
+  sml_split_rule split; /* how the folds were drawn (recorded in cv_results.json) */
 } sml_cv_table;
 
 SHARDML_API void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, int nconfigs, int nfolds);
@@ -57,6 +59,7 @@ typedef struct {
   int64_t subset; /* use the first N training images (0: all) */
   const sml_data_options *data;
   const char *journal; /* finished tasks are appended here; NULL: none */
+  int train_scores;    /* also score each task's references against themselves (each its own neighbour) */
 } sml_knn_cv_config;
 SHARDML_API int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table *table, sml_err *err);
 

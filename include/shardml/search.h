@@ -61,6 +61,7 @@ typedef struct {
   const char *journal;
   int slice, nslices;   /* job-array slice of the tasks; 0/0: all */
   int best_epoch_score; /* a task scores its best epoch (as a job's best model is kept), not its last */
+  int train_scores;     /* also score each task's model on its own training images (of that same epoch) */
 } sml_search_spec;
 
 /* Collective over world: k-fold CV of every point, data-parallel training

@@ -20,6 +20,7 @@ SHARDML_BEGIN_DECLS
 typedef struct {
   int config, fold;
   double score, fit_time, score_time;
+  double train_score; /* with sml_task_plan.train_scores */
 } sml_task_result;
 
 #define SML_TASK_MAX_RESULTS 256
@@ -36,6 +37,7 @@ typedef struct {
   const char *journal; /* path; NULL: no journal */
   uint64_t signature;  /* identity of the search; a journal of another is refused */
   int slice, nslices;  /* run only tasks t with t % nslices == slice (job arrays); 0/0: all */
+  int train_scores;    /* results carry train_score (so do journal lines): put it in the signature */
 } sml_task_plan;
 
 /* Per-group load: how long each group was busy, and the wall time. */

@@ -15,12 +15,16 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
   const char *model = "knn", *klist = "1,3,5,8,10,12,15,20,50,100", *mlist = "l1,l2", *out = "shardml-cv";
   int64_t folds = 5, groups = 0;
+  int train_scores = 0;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"model", OPT_WORD, &model, "knn", "model to cross-validate (knn)"},
       {"k", OPT_STRING, &klist, "K[,K...]", "values of k (default 1,3,5,8,10,12,15,20,50,100)"},
       {"metric", OPT_WORD, &mlist, "l1,l2", "distances to try (default l1,l2)"},
       {"folds", OPT_INT, &folds, "F", "number of folds (default 5)"},
+      {"train-scores", OPT_FLAG, &train_scores, NULL,
+       "also score each fold's training images, each its own neighbour (scikit-learn's return_train_score; "
+       "(F-1)x the scoring work)"},
       {"groups", OPT_INT, &groups, "G",
        "groups of ranks working on tasks in parallel (default: one per rank, at most one per task)"},
       {"out", OPT_STRING, &out, "DIR",
@@ -67,7 +71,8 @@ int cmd_cv(const sml_comm *world, int argc, char **argv, sml_err *err) {
                            .groups = (int)groups,
                            .subset = 0,
                            .data = &dopt,
-                           .journal = journal};
+                           .journal = journal,
+                           .train_scores = train_scores};
   sml_cv_table table;
   const double t0 = sml_now();
   SML_TRY(sml_knn_cv(&cfg, world, &table, err));

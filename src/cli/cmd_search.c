@@ -62,7 +62,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   const char *model = "mlp", *lr_text = "1e-3,1e-2,1e-1", *reg_text = "0,1e-4,1e-3", *hidden_text = NULL;
   const char *batch_text = "128", *out = "shardml-search", *schedule = NULL, *slice_text = NULL, *optimizer = NULL;
   int64_t folds = 5, groups = 0, random_n = 0;
-  int keep_best = 0;
+  int keep_best = 0, train_scores = 0;
   sml_train_config base = sml_train_unset();
   cli_reduce_args reduce = {0};
   base.epochs = 5;
@@ -86,6 +86,8 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
        "each task stops after N epochs without a better validation accuracy"},
       {"keep-best", OPT_FLAG, &keep_best, NULL,
        "each task scores its best epoch, not its last (and best/ keeps best.h5)"},
+      {"train-scores", OPT_FLAG, &train_scores, NULL,
+       "also score each task's model on its training images (scikit-learn's return_train_score)"},
       {"slice", OPT_STRING, &slice_text, "I/N",
        "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
       {"out", OPT_STRING, &out, "DIR", "cv_results.{csv,json}, search_plot.svg, journal.txt (default shardml-search)"},
@@ -181,7 +183,8 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
                           .journal = journal,
                           .slice = slice,
                           .nslices = nslices,
-                          .best_epoch_score = keep_best};
+                          .best_epoch_score = keep_best,
+                          .train_scores = train_scores};
   char layout[64];
   sml_groups_text(world->size, (int)groups, layout, sizeof layout);
   sml_log(world, "search: %s, %d configurations x %lld folds = %d tasks on %s", model, npoints, (long long)folds,

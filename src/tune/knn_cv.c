@@ -21,7 +21,8 @@ typedef struct {
   const int *fold_of; /* [n] */
   int64_t *rows;
   uint8_t *qimg, *qlab;
-  double *acc;
+  uint8_t *timg, *tlab; /* training scores wanted: the references as queries (NULL otherwise) */
+  double *acc, *train_acc;
 } knn_task_ctx;
 
 static int knn_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result *res, sml_err *err) {
@@ -40,6 +41,10 @@ static int knn_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result
       memcpy(k->qimg + nq * dim, sh->images + i * dim, (size_t)dim);
       k->qlab[nq++] = sh->labels[i];
     } else {
+      if (k->timg) {
+        memcpy(k->timg + nref * dim, sh->images + i * dim, (size_t)dim);
+        k->tlab[nref] = sh->labels[i];
+      }
       k->rows[nref++] = i;
     }
   }
@@ -48,9 +53,18 @@ static int knn_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result
   sml_knn_accuracy(&ref, k->qimg, k->qlab, nq, dim, cfg->ks, cfg->nk, cfg->metrics[m], k->ds->num_classes, gc, k->acc,
                    NULL, 0, NULL);
   const double t2 = sml_now();
+  /* The training score, as scikit-learn's: the fitted classifier scores
+   * its own training images, each of which is its own nearest neighbour. */
+  if (k->timg)
+    sml_knn_accuracy(&ref, k->timg, k->tlab, nref, dim, cfg->ks, cfg->nk, cfg->metrics[m], k->ds->num_classes, gc,
+                     k->train_acc, NULL, 0, NULL);
   for (int i = 0; i < cfg->nk; i++)
-    res[i] = (sml_task_result){
-        .config = m * cfg->nk + i, .fold = fold, .score = k->acc[i], .fit_time = t1 - t0, .score_time = t2 - t1};
+    res[i] = (sml_task_result){.config = m * cfg->nk + i,
+                               .fold = fold,
+                               .score = k->acc[i],
+                               .fit_time = t1 - t0,
+                               .score_time = t2 - t1,
+                               .train_score = k->timg ? k->train_acc[i] : NAN};
   return cfg->nk;
 }
 
@@ -112,7 +126,11 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
                     .rows = SML_ALLOC((size_t)sh->count * sizeof(int64_t) + 8),
                     .qimg = SML_ALLOC((size_t)(sh->count * dim) + 1),
                     .qlab = SML_ALLOC((size_t)sh->count + 1),
-                    .acc = SML_ALLOC((size_t)cfg->nk * sizeof(double))};
+                    .timg = cfg->train_scores ? SML_ALLOC((size_t)(sh->count * dim) + 1) : NULL,
+                    .tlab = cfg->train_scores ? SML_ALLOC((size_t)sh->count + 1) : NULL,
+                    .acc = SML_ALLOC((size_t)cfg->nk * sizeof(double)),
+                    .train_acc = SML_ALLOC((size_t)cfg->nk * sizeof(double))};
+  table->has_train_score = cfg->train_scores;
   /* The search's identity for its journal: data, folds, ks, metrics. */
   char definition[4096], rule[96];
   sml_split_describe(&ds.split, rule, sizeof rule);
@@ -122,20 +140,25 @@ int sml_knn_cv(const sml_knn_cv_config *cfg, const sml_comm *world, sml_cv_table
     used += snprintf(definition + used, sizeof definition - (size_t)used, "%lld,", (long long)cfg->ks[i]);
   for (int m = 0; m < cfg->nmetrics && used < (int)sizeof definition - 32; m++)
     used += snprintf(definition + used, sizeof definition - (size_t)used, " %s", sml_metric_name(cfg->metrics[m]));
+  if (cfg->train_scores) snprintf(definition + used, sizeof definition - (size_t)used, " train_scores");
   sml_task_plan plan = {.ntasks = cfg->folds * cfg->nmetrics,
                         .name = "cv",
                         .run = knn_task_run,
                         .ctx = &k,
                         .describe = knn_task_describe,
                         .journal = cfg->journal,
-                        .signature = sml_signature(definition)};
+                        .signature = sml_signature(definition),
+                        .train_scores = cfg->train_scores};
   sml_task_load load;
   st = sml_run_tasks(&plan, &g, world, table, &load, err);
   sml_task_load_free(&load);
   free(k.rows);
   free(k.qimg);
   free(k.qlab);
+  free(k.timg);
+  free(k.tlab);
   free(k.acc);
+  free(k.train_acc);
   free(fold_of);
   sml_dataset_free(&ds);
   sml_groups_free(&g);

@@ -20,6 +20,7 @@ void sml_cv_table_init(sml_cv_table *t, int nparams, const char *const *names, i
   t->score = SML_CALLOC(cells, sizeof *t->score);
   t->fit_time = SML_CALLOC(cells, sizeof *t->fit_time);
   t->score_time = SML_CALLOC(cells, sizeof *t->score_time);
+  t->train_score = SML_CALLOC(cells, sizeof *t->train_score);
 }
 
 void sml_cv_table_free(sml_cv_table *t) {
@@ -28,6 +29,7 @@ void sml_cv_table_free(sml_cv_table *t) {
   free(t->score);
   free(t->fit_time);
   free(t->score_time);
+  free(t->train_score);
   memset(t, 0, sizeof *t);
 }
 
@@ -62,6 +64,7 @@ void sml_cv_table_allreduce(sml_cv_table *t, const sml_comm *world) {
   sml_allreduce_sum_f64(world, t->score, cells);
   sml_allreduce_sum_f64(world, t->fit_time, cells);
   sml_allreduce_sum_f64(world, t->score_time, cells);
+  sml_allreduce_sum_f64(world, t->train_score, cells);
 }
 
 /* Rank 1 for the best mean; equal means share the smaller rank. */
@@ -105,7 +108,10 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
   double *mean = SML_ALLOC((size_t)C * sizeof *mean), *stdv = SML_ALLOC((size_t)C * sizeof *stdv);
   double *mfit = SML_ALLOC((size_t)C * sizeof *mfit), *sfit = SML_ALLOC((size_t)C * sizeof *sfit);
   double *mscore = SML_ALLOC((size_t)C * sizeof *mscore), *sscore = SML_ALLOC((size_t)C * sizeof *sscore);
+  double *mtrain = SML_ALLOC((size_t)C * sizeof *mtrain), *strain = SML_ALLOC((size_t)C * sizeof *strain);
   for (int c = 0; c < C; c++) {
+    mtrain[c] = row_mean(t->train_score + (size_t)c * F, F);
+    strain[c] = row_std(t->train_score + (size_t)c * F, F);
     mean[c] = sml_cv_mean(t, c);
     stdv[c] = sml_cv_std(t, c);
     mfit[c] = row_mean(t->fit_time + (size_t)c * F, F);
@@ -121,14 +127,17 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     for (int p = 0; p < t->nparams; p++) fprintf(a.f, "param_%s,", t->param_names[p]);
     for (int f = 0; f < F; f++) fprintf(a.f, "split%d_test_score,", f);
     /* params last: the columns before it keep their places for tools that cut them. */
-    fprintf(a.f,
-            "mean_test_score,std_test_score,rank_test_score,mean_fit_time,std_fit_time,mean_score_time,"
-            "std_score_time,params\n");
+    fprintf(a.f, "mean_test_score,std_test_score,rank_test_score,");
+    for (int f = 0; t->has_train_score && f < F; f++) fprintf(a.f, "split%d_train_score,", f);
+    if (t->has_train_score) fprintf(a.f, "mean_train_score,std_train_score,");
+    fprintf(a.f, "mean_fit_time,std_fit_time,mean_score_time,std_score_time,params\n");
     for (int c = 0; c < C; c++) {
       for (int p = 0; p < t->nparams; p++) fprintf(a.f, "%s,", t->values[c][p]);
       for (int f = 0; f < F; f++) fprintf(a.f, "%.6f,", t->score[(size_t)c * F + f]);
-      fprintf(a.f, "%.6f,%.6f,%d,%.4f,%.4f,%.4f,%.4f,", mean[c], stdv[c], rank_of(t, c), mfit[c], sfit[c], mscore[c],
-              sscore[c]);
+      fprintf(a.f, "%.6f,%.6f,%d,", mean[c], stdv[c], rank_of(t, c));
+      for (int f = 0; t->has_train_score && f < F; f++) fprintf(a.f, "%.6f,", t->train_score[(size_t)c * F + f]);
+      if (t->has_train_score) fprintf(a.f, "%.6f,%.6f,", mtrain[c], strain[c]);
+      fprintf(a.f, "%.4f,%.4f,%.4f,%.4f,", mfit[c], sfit[c], mscore[c], sscore[c]);
       params_object(a.f, t, c, 1);
       fprintf(a.f, "\n");
     }
@@ -169,6 +178,18 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     fprintf(f, "  \"rank_test_score\": [");
     for (int c = 0; c < C; c++) fprintf(f, "%s%d", c ? ", " : "", rank_of(t, c));
     fprintf(f, "],\n");
+    for (int fo = 0; t->has_train_score && fo < F; fo++) {
+      char key[48];
+      snprintf(key, sizeof key, "split%d_train_score", fo);
+      json_array(f, key, t->train_score + fo, C, F);
+      fprintf(f, ",\n");
+    }
+    if (t->has_train_score) {
+      json_array(f, "mean_train_score", mtrain, C, 1);
+      fprintf(f, ",\n");
+      json_array(f, "std_train_score", strain, C, 1);
+      fprintf(f, ",\n");
+    }
     json_array(f, "mean_fit_time", mfit, C, 1);
     fprintf(f, ",\n");
     json_array(f, "std_fit_time", sfit, C, 1);
@@ -194,5 +215,7 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
   free(sfit);
   free(mscore);
   free(sscore);
+  free(mtrain);
+  free(strain);
   return st;
 }

@@ -70,6 +70,22 @@ static uint64_t task_seed(uint64_t base, int config, int fold) {
   return sml_rng_next(&r) >> 1;
 }
 
+/* With best_epoch_score, the parameters of the best epoch so far (rank 0
+ * of the group), for the training score of the same model. */
+typedef struct {
+  float *params;
+  int64_t n;
+  int saved;
+} best_params;
+
+static int keep_best_params(void *ctx, const sml_train_state *st, sml_err *err) {
+  (void)err;
+  best_params *b = ctx;
+  memcpy(b->params, st->params, (size_t)b->n * sizeof *b->params);
+  b->saved = 1;
+  return SML_OK;
+}
+
 /* Trains one (configuration, fold) inside the group and scores it. */
 static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result *res, sml_err *err) {
   search_ctx *s = ctx;
@@ -91,7 +107,7 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
   cfg.log_every = 0;
   sml_model model;
   int st = sml_train_model_image(&cfg, td.height, td.width, td.channels, td.num_classes, &model, err);
-  double score = NAN, score_s = 0;
+  double score = NAN, score_s = 0, train_score = NAN, train_s = 0;
   if (st == SML_OK) {
     sml_prep prep;
     sml_prep_init(&prep, &td.train, sml_dataset_dim(&td), gc);
@@ -100,13 +116,25 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
     if (gc->rank == 0) sml_model_init_params(&model, state.params, cfg.seed, cfg.init_scale);
     sml_train_state_bcast(&state, &model, &cfg, gc);
     sml_err why;
-    st = sml_train(&model, &state, &td, &prep, &cfg, NULL, gc, &why);
+    const int want_best = s->spec->train_scores && s->spec->best_epoch_score;
+    best_params best = {.params = want_best ? SML_ALLOC((size_t)model.nweights * sizeof(float)) : NULL,
+                        .n = model.nweights};
+    const sml_checkpoint_policy keep = {.write_best = keep_best_params, .ctx = &best};
+    st = sml_train(&model, &state, &td, &prep, &cfg, want_best ? &keep : NULL, gc, &why);
     if (st == SML_OK) {
       const sml_train_history *h = &state.hist;
       score = h->epochs[h->nepochs - 1].val_acc;
       score_s = h->epochs[h->nepochs - 1].eval_s; /* scoring the fold once, as scikit-learn's score_time */
       for (int64_t e = 0; s->spec->best_epoch_score && e < h->nepochs; e++)
         if (h->epochs[e].val_acc > score) score = h->epochs[e].val_acc;
+      if (s->spec->train_scores) {
+        const double t1 = sml_now();
+        if (want_best && gc->rank == 0 && !best.saved) /* no epoch had a validation score: the last one */
+          memcpy(best.params, state.params, (size_t)model.nweights * sizeof(float));
+        if (want_best) sml_bcast_bytes(gc, best.params, model.nweights * (int64_t)sizeof(float), 0);
+        train_score = sml_evaluate(&model, want_best ? best.params : state.params, &td.train, &prep, gc, NULL);
+        train_s = sml_now() - t1; /* neither fitting nor scoring the fold: out of both times */
+      }
     } else if (st == SML_ERUNTIME) {
       /* A diverging configuration is a result (NaN, as scikit-learn's
        * error_score), not a reason to stop the search; rank 0 lists them
@@ -115,13 +143,18 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
     } else {
       *err = why;
     }
+    free(best.params);
     sml_train_state_free(&state);
     sml_prep_free(&prep);
   }
   free_task_data(&td);
   if (st != SML_OK) return -st;
-  res[0] = (sml_task_result){
-      .config = config, .fold = fold, .score = score, .fit_time = sml_now() - t0 - score_s, .score_time = score_s};
+  res[0] = (sml_task_result){.config = config,
+                             .fold = fold,
+                             .score = score,
+                             .fit_time = sml_now() - t0 - score_s - train_s,
+                             .score_time = score_s,
+                             .train_score = train_score};
   return 1;
 }
 
@@ -199,6 +232,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   if (spec->vary_batch) used[np++] = names[3];
   sml_cv_table_init(table, np, used, spec->npoints, spec->folds);
   table->split = ds.split;
+  table->has_train_score = spec->train_scores;
   table->numeric[0] = table->numeric[1] = 1;
   if (spec->vary_batch) table->numeric[np - 1] = 1;
   for (int c = 0; c < spec->npoints; c++) {
@@ -217,12 +251,12 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
   snprintf(definition, sizeof definition,
            "search %s data=%s n=%lld folds=%d split=%s epochs=%lld seed=%llu opt=%s mom=%.17g b1=%.17g b2=%.17g "
            "eps=%.17g wd=%.17g drop=%.17g es=%lld best=%d sched=%d decay=%.17g step=%lld warm=%.17g init=%.17g "
-           "repro=%d micro=%lld",
+           "repro=%d micro=%lld%s",
            base->model, ds.path, (long long)s.n, spec->folds, rule, (long long)base->epochs,
            (unsigned long long)base->seed, base->optimizer->name, base->opt.momentum, base->opt.beta1, base->opt.beta2,
            base->opt.eps, base->opt.weight_decay, base->dropout, (long long)base->early_stop, spec->best_epoch_score,
            (int)base->schedule, base->lr_decay, (long long)base->lr_step, base->warmup_epochs, base->init_scale,
-           base->reproducible, (long long)base->micro_batch);
+           base->reproducible, (long long)base->micro_batch, spec->train_scores ? " train_scores" : "");
   uint64_t signature = sml_signature(definition);
   for (int c = 0; c < spec->npoints; c++) {
     char hidden[96], point[256];
@@ -237,6 +271,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
                         .describe = search_task_describe,
                         .journal = spec->journal,
                         .signature = signature,
+                        .train_scores = spec->train_scores,
                         .slice = spec->slice,
                         .nslices = spec->nslices};
   st = sml_run_tasks(&plan, &g, world, table, load, err);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,29 @@
 
 uint64_t sml_signature(const char *text) { return sml_fnv1a(SML_FNV1A_INIT, text, strlen(text)); }
 
+/* One finished (configuration, fold) into its cell of the table. */
+static void table_store(sml_cv_table *t, const sml_task_result *r) {
+  const size_t cell = (size_t)r->config * t->nfolds + r->fold;
+  t->score[cell] = r->score;
+  t->fit_time[cell] = r->fit_time;
+  t->score_time[cell] = r->score_time;
+  t->train_score[cell] = r->train_score;
+}
+
 /* The journal: a header line, then per finished task its result lines and
  * a "done" line, all in one write(2) on a file opened O_APPEND, so that
  * concurrent group leaders never interleave and a task killed half-way
  * leaves no "done" line (it is then redone). */
-static int journal_append(const char *path, int task, const sml_task_result *r, int n, sml_err *err) {
-  size_t cap = (size_t)(n + 2) * 160, len = 0;
+static int journal_append(const char *path, int task, const sml_task_result *r, int n, int train_scores, sml_err *err) {
+  size_t cap = (size_t)(n + 2) * 192, len = 0;
   char *buf = SML_ALLOC(cap);
-  for (int i = 0; i < n; i++)
-    len += (size_t)snprintf(buf + len, cap - len,
-                            "result task=%d config=%d fold=%d score=%.17g fit=%.6f score_time=%.6f\n", task,
-                            r[i].config, r[i].fold, r[i].score, r[i].fit_time, r[i].score_time);
+  for (int i = 0; i < n; i++) {
+    len +=
+        (size_t)snprintf(buf + len, cap - len, "result task=%d config=%d fold=%d score=%.17g fit=%.6f score_time=%.6f",
+                         task, r[i].config, r[i].fold, r[i].score, r[i].fit_time, r[i].score_time);
+    if (train_scores) len += (size_t)snprintf(buf + len, cap - len, " train=%.17g", r[i].train_score);
+    len += (size_t)snprintf(buf + len, cap - len, "\n");
+  }
   len += (size_t)snprintf(buf + len, cap - len, "done task=%d\n", task);
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
   int st = SML_OK;
@@ -149,25 +162,23 @@ int sml_journal_parse(FILE *f, const char *path, uint64_t signature, int ntasks,
   int npending = 0, pending_task = -1, more;
   while ((more = next_line(f, &line, &cap, &len)) == 1) {
     sml_task_result r;
-    int task, used = -1;
+    int task, used = -1, tail = -1;
     if ((ssize_t)strlen(line) != len) { /* a NUL byte */
       (*nskipped)++;
     } else if (sscanf(line, "result task=%d config=%d fold=%d score=%lf fit=%lf score_time=%lf%n", &task, &r.config,
                       &r.fold, &r.score, &r.fit_time, &r.score_time, &used) == 6 &&
-               used == len) {
+               (used == len ||
+                (sscanf(line + used, " train=%lf%n", &r.train_score, &tail) == 1 && used + tail == len))) {
+      if (used == len) r.train_score = NAN; /* a journal without train scores */
       if (task != pending_task) npending = 0;
       pending_task = task;
       if (npending < SML_TASK_MAX_RESULTS) pending[npending++] = r;
     } else if (sscanf(line, "done task=%d%n", &task, &used) == 1 && used == len) {
       if (task == pending_task && task >= 0 && task < ntasks && !done[task]) {
-        for (int i = 0; i < npending; i++) {
-          const sml_task_result *p = &pending[i];
-          if (p->config < 0 || p->config >= t->nconfigs || p->fold < 0 || p->fold >= t->nfolds) continue;
-          size_t cell = (size_t)p->config * t->nfolds + p->fold;
-          t->score[cell] = p->score;
-          t->fit_time[cell] = p->fit_time;
-          t->score_time[cell] = p->score_time;
-        }
+        for (int i = 0; i < npending; i++)
+          if (pending[i].config >= 0 && pending[i].config < t->nconfigs && pending[i].fold >= 0 &&
+              pending[i].fold < t->nfolds)
+            table_store(t, &pending[i]);
         done[task] = 1;
         (*ndone)++;
       }
@@ -277,13 +288,8 @@ int sml_run_tasks(const sml_task_plan *plan, const sml_groups *g, const sml_comm
     busy += sml_now() - t0;
     mine++;
     if (gc->rank == 0) {
-      for (int i = 0; i < nres; i++) {
-        size_t cell = (size_t)results[i].config * table->nfolds + results[i].fold;
-        table->score[cell] = results[i].score;
-        table->fit_time[cell] = results[i].fit_time;
-        table->score_time[cell] = results[i].score_time;
-      }
-      if (plan->journal) st = journal_append(plan->journal, task, results, nres, err);
+      for (int i = 0; i < nres; i++) table_store(table, &results[i]);
+      if (plan->journal) st = journal_append(plan->journal, task, results, nres, plan->train_scores, err);
       sml_task_counter_next(&done_counter);
     }
     st = sml_agree(gc, st, err);

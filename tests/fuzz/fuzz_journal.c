@@ -24,10 +24,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!f) abort();
   enum { NCONFIGS = 5, NFOLDS = 3, NTASKS = NCONFIGS * NFOLDS };
   sml_cv_table t = {.nconfigs = NCONFIGS, .nfolds = NFOLDS};
-  double score[NTASKS], fit[NTASKS], score_time[NTASKS];
+  double score[NTASKS], fit[NTASKS], score_time[NTASKS], train[NTASKS];
   t.score = score;
   t.fit_time = fit;
   t.score_time = score_time;
+  t.train_score = train;
   char done[NTASKS + 1] = {0};
   int ndone = 0, nskipped = 0;
   sml_err err;

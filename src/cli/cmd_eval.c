@@ -213,12 +213,15 @@ static int report(const int64_t *confusion, int64_t C, const sml_dataset *ds, co
 
 int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
-  const char *checkpoint = NULL, *model = NULL, *confusion_path = NULL, *report_path = NULL;
+  const char *checkpoint = NULL, *model = NULL, *confusion_path = NULL, *confusion_svg = NULL, *report_path = NULL;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
       {"checkpoint", OPT_STRING, &checkpoint, "FILE", "a model.h5 or checkpoint ckpt-*.h5 written by shardml train"},
+      {"confusion", OPT_STRING, &confusion_svg, "FILE.svg",
+       "also draw the confusion matrix: class names on both axes, cells coloured by their share of the row, a "
+       "colour bar"},
       {"confusion-png", OPT_STRING, &confusion_path, "FILE.png",
-       "also draw the confusion matrix, class names on its rows"},
+       "the same as a PNG raster (bitmap font: class names on its rows)"},
       {"report", OPT_STRING, &report_path, "FILE.csv",
        "also write precision, recall, F1 and support per class, with macro and weighted averages"},
       {"model", OPT_WORD, &model, "NAME", "only to be told that knn has no checkpoint"},
@@ -229,10 +232,10 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
                     "data: the dataset the model was trained on). kNN keeps no trained state: evaluate it\n"
                     "with 'shardml knn'.",
                     "  mpirun -n 2 shardml eval --checkpoint shardml-out/model.h5\n"
-                    "  shardml eval --checkpoint out/model.h5 --report r.csv --confusion-png c.png\n"
+                    "  shardml eval --checkpoint out/model.h5 --report r.csv --confusion c.svg\n"
                     "  shardml eval --checkpoint ck/ckpt-000001000.h5 --data fashion.h5\n",
                     argc, argv, opts, err));
-  SML_TRY(cli_check_outputs(world, (const char *const[]){confusion_path, report_path}, 2, err));
+  SML_TRY(cli_check_outputs(world, (const char *const[]){confusion_path, confusion_svg, report_path}, 3, err));
   eval_setup e;
   SML_TRY(setup(&e, checkpoint, &data, model, world, err));
   const int64_t C = e.sm.model.width[e.sm.model.nlayers];
@@ -272,6 +275,19 @@ int cmd_eval(const sml_comm *world, int argc, char **argv, sml_err *err) {
   if (st == SML_OK && confusion_path && world->rank == 0) {
     st = confusion_png(confusion_path, confusion, C, &e.ds, err);
     if (st == SML_OK) fprintf(stderr, "shardml: wrote %s\n", confusion_path);
+  }
+  if (st == SML_OK && confusion_svg && world->rank == 0) {
+    char(*named)[80] = SML_CALLOC((size_t)C, sizeof *named);
+    const char **names = SML_CALLOC((size_t)C, sizeof *names);
+    for (int64_t k = 0; k < C; k++) {
+      char unnamed[32];
+      snprintf(named[k], sizeof named[k], "%s", sml_class_name(&e.ds, (int)k, unnamed, sizeof unnamed));
+      names[k] = named[k];
+    }
+    st = sml_svg_confusion(confusion_svg, confusion, (int)C, names, err);
+    if (st == SML_OK) fprintf(stderr, "shardml: wrote %s\n", confusion_svg);
+    free(names);
+    free(named);
   }
   st = sml_agree(world, st, err);
   free(confusion);

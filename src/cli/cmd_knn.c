@@ -44,7 +44,15 @@ static int neighbors_image(const char *path, const sml_dataset *ds, const sml_sh
     static const uint8_t ink[3] = {0, 0, 0}, blue[3] = {31, 119, 180}, red[3] = {214, 39, 40};
     const int H = ds->height, W = ds->width, C = ds->channels, s = 2, gap = 6, border = 2;
     const int tw = W * s, th = H * s, cols = k + 1, label_h = SML_TEXT_H + 3, head_h = SML_TEXT_H + 6;
-    const int cell_w = tw + gap > 11 * SML_TEXT_W ? tw + gap : 11 * SML_TEXT_W, cell_h = th + label_h + gap;
+    int longest = 7; /* "nearest" */
+    for (int cl = 0; cl < ds->num_classes; cl++) {
+      char unnamed[32];
+      const int len = (int)strlen(sml_class_name(ds, cl, unnamed, sizeof unnamed));
+      if (len > longest) longest = len;
+    }
+    /* Every class name whole under its image ("T-shirt/top" was cut to "T-shirt/to"). */
+    const int name_w = (longest + 1) * SML_TEXT_W + 2;
+    const int cell_w = tw + gap > name_w ? tw + gap : name_w, cell_h = th + label_h + gap;
     const int query_gap = 3 * gap; /* sets the query column apart */
     sml_canvas cv;
     sml_canvas_init(&cv, gap + cols * cell_w + query_gap, head_h + (int)nrows * cell_h + 2 * SML_TEXT_H);

@@ -5,6 +5,7 @@
 #define SHARDML_PLOT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "shardml/error.h"
 
@@ -45,5 +46,20 @@ typedef struct {
 } sml_svg_series;
 int sml_svg_plot(const char *path, const char *title, const char *xlabel, const char *ylabel, int log_x,
                  const sml_svg_series *series, int nseries, sml_err *err);
+/* Heat maps (the search grid, the confusion matrix) share one scale:
+ * viridis for u in [0, 1] (worst/none to best/all) into out[24] (returned),
+ * the text colour readable on it, and a vertical colour bar at (x, y),
+ * h pixels tall, labelled lo..hi at nticks + 1 places with `decimals`
+ * (no labels when lo is not finite). */
+const char *sml_heat_colour(double u, char *out);
+const char *sml_heat_text(double u);
+void sml_svg_colour_bar(FILE *f, int x, int y, int h, double lo, double hi, int nticks, int decimals);
+/* Text with &, <, > and quotes escaped for SVG/XML. */
+void sml_svg_escaped(FILE *f, const char *text);
+/* A confusion matrix [C, C] (rows the true class, columns the predicted
+ * one) as an SVG heat map: class names on both axes, each cell's count on
+ * the colour of its share of the row (recall on the diagonal, which is
+ * framed), a colour bar for the shares. */
+int sml_svg_confusion(const char *path, const int64_t *counts, int C, const char *const *names, sml_err *err);
 
 #endif

@@ -2,6 +2,7 @@
  * optional error bars and a legend. Readable in any browser. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "plot/plot.h"
 
@@ -195,6 +196,110 @@ int sml_svg_plot(const char *path, const char *title, const char *xlabel, const 
     }
     fprintf(f, "<text x='%d' y='%d'>%s</text>\n", lx + 32, ly, se->name);
   }
+  fprintf(f, "</svg>\n");
+  return sml_atomic_commit(&a, err);
+}
+
+const char *sml_heat_colour(double u, char *out) {
+  /* viridis (dark blue, teal, green, yellow): readable in grey and by colour-blind readers */
+  static const int anchors[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
+  if (!(u >= 0)) u = 0;
+  if (u > 1) u = 1;
+  const int seg = u >= 1 ? 3 : (int)(u * 4);
+  const double w = u * 4 - seg;
+  snprintf(out, 24, "rgb(%d,%d,%d)", (int)lrint(anchors[seg][0] + w * (anchors[seg + 1][0] - anchors[seg][0])),
+           (int)lrint(anchors[seg][1] + w * (anchors[seg + 1][1] - anchors[seg][1])),
+           (int)lrint(anchors[seg][2] + w * (anchors[seg + 1][2] - anchors[seg][2])));
+  return out;
+}
+
+const char *sml_heat_text(double u) { return u > 0.6 ? "black" : "white"; }
+
+void sml_svg_colour_bar(FILE *f, int x, int y, int h, double lo, double hi, int nticks, int decimals) {
+  const int steps = 20;
+  char colour[24];
+  for (int k = 0; k < steps; k++)
+    fprintf(f, "<rect x='%d' y='%.1f' width='16' height='%.1f' fill='%s'/>", x, y + h - (k + 1) * (double)h / steps,
+            (double)h / steps + 0.5, sml_heat_colour((k + 0.5) / steps, colour));
+  fprintf(f, "<rect x='%d' y='%d' width='16' height='%d' fill='none' stroke='#444'/>\n", x, y, h);
+  for (int k = 0; k <= nticks && isfinite(lo); k++)
+    fprintf(f, "<text x='%d' y='%d'>%.*f</text>\n", x + 22, y + h - k * h / nticks + 4, decimals,
+            lo + (hi - lo) * k / nticks);
+}
+
+void sml_svg_escaped(FILE *f, const char *text) {
+  for (const char *p = text; *p; p++) {
+    switch (*p) {
+      case '&':
+        fputs("&amp;", f);
+        break;
+      case '<':
+        fputs("&lt;", f);
+        break;
+      case '>':
+        fputs("&gt;", f);
+        break;
+      case '\'':
+        fputs("&apos;", f);
+        break;
+      case '"':
+        fputs("&quot;", f);
+        break;
+      default:
+        fputc(*p, f);
+    }
+  }
+}
+
+int sml_svg_confusion(const char *path, const int64_t *counts, int C, const char *const *names, sml_err *err) {
+  size_t longest = 1;
+  for (int k = 0; k < C; k++)
+    if (strlen(names[k]) > longest) longest = strlen(names[k]);
+  /* About 7 pixels a character at 12 px; column names run at -45 degrees. */
+  const int cell = 52, name_px = (int)longest * 7 + 10, ml = name_px + 30, mt = 56;
+  const int grid = C * cell, bar_x = ml + grid + 24, mb = (int)(name_px * 0.72) + 44;
+  sml_atomic_file a;
+  int st = sml_atomic_open(&a, path, err);
+  if (st != SML_OK) return st;
+  FILE *f = a.f;
+  char colour[24];
+  fprintf(f,
+          "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n",
+          bar_x + 110, mt + grid + mb);
+  fprintf(f, "<rect width='100%%' height='100%%' fill='white'/>\n");
+  fprintf(f, "<text x='%d' y='22' font-size='15'>confusion matrix</text>\n", ml);
+  fprintf(f, "<text x='%d' y='40' fill='#444'>rows: true class; columns: predicted; colour: share of the row</text>\n",
+          ml);
+  for (int t = 0; t < C; t++) {
+    int64_t row = 0;
+    for (int p = 0; p < C; p++) row += counts[(int64_t)t * C + p];
+    for (int p = 0; p < C; p++) {
+      const int64_t n = counts[(int64_t)t * C + p];
+      const double share = row ? (double)n / (double)row : 0;
+      const int x = ml + p * cell, y = mt + t * cell;
+      fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='%s' stroke='white'/>", x, y, cell, cell,
+              sml_heat_colour(share, colour));
+      if (p == t) /* the diagonal: correct */
+        fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='black' stroke-width='2'/>", x + 2,
+                y + 2, cell - 4, cell - 4);
+      fprintf(f, "<text x='%d' y='%d' text-anchor='middle' fill='%s'>%lld</text>\n", x + cell / 2, y + cell / 2 + 4,
+              sml_heat_text(share), (long long)n);
+    }
+    fprintf(f, "<text x='%d' y='%d' text-anchor='end'>", ml - 6, mt + t * cell + cell / 2 + 4);
+    sml_svg_escaped(f, names[t]);
+    fprintf(f, "</text>\n");
+  }
+  for (int p = 0; p < C; p++) {
+    const int x = ml + p * cell + cell / 2, y = mt + grid + 12;
+    fprintf(f, "<text x='%d' y='%d' text-anchor='end' transform='rotate(-45 %d %d)'>", x, y, x, y);
+    sml_svg_escaped(f, names[p]);
+    fprintf(f, "</text>\n");
+  }
+  fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>predicted class</text>\n", ml + grid / 2, mt + grid + mb - 10);
+  fprintf(f, "<text transform='translate(14,%d) rotate(-90)' text-anchor='middle'>true class</text>\n", mt + grid / 2);
+  sml_svg_colour_bar(f, bar_x, mt, grid, 0.0, 1.0, 4, 2);
+  fprintf(f, "<text transform='translate(%d,%d) rotate(-90)' text-anchor='middle'>share of the true class</text>\n",
+          bar_x + 68, mt + grid / 2);
   fprintf(f, "</svg>\n");
   return sml_atomic_commit(&a, err);
 }

@@ -294,26 +294,6 @@ static int cmp_numeric(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* Colour of u in [0, 1] (worst to best) on the heat map: viridis (dark
- * blue, teal, green, yellow), readable in grey and by colour-blind readers. */
-static const char *heat_colour(double u) {
-  static const int anchors[5][3] = {{68, 1, 84}, {59, 82, 139}, {33, 145, 140}, {94, 201, 98}, {253, 231, 37}};
-  static char buf[8][24];
-  static int next = 0;
-  if (!(u >= 0)) u = 0;
-  if (u > 1) u = 1;
-  const int seg = u >= 1 ? 3 : (int)(u * 4);
-  const double w = u * 4 - seg;
-  char *out = buf[next++ % 8];
-  snprintf(out, sizeof buf[0], "rgb(%d,%d,%d)",
-           (int)lrint(anchors[seg][0] + w * (anchors[seg + 1][0] - anchors[seg][0])),
-           (int)lrint(anchors[seg][1] + w * (anchors[seg + 1][1] - anchors[seg][1])),
-           (int)lrint(anchors[seg][2] + w * (anchors[seg + 1][2] - anchors[seg][2])));
-  return out;
-}
-/* Text on a heat-map cell: white on the dark end, black on the light end. */
-static const char *heat_text(double u) { return u > 0.6 ? "black" : "white"; }
-
 int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, sml_err *err) {
   char(*xs)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *xs);
   char(*ys)[SML_CV_VALUE_LEN] = SML_CALLOC((size_t)t->nconfigs, sizeof *ys);
@@ -347,6 +327,7 @@ int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, 
   int st = sml_atomic_open(&a, path, err);
   if (st == SML_OK) {
     FILE *f = a.f;
+    char colour[24];
     fprintf(f,
             "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif' font-size='12'>\n",
             bar_x + 90, mt + (ny * ch > bar_h ? ny * ch : bar_h) + 70);
@@ -360,31 +341,22 @@ int sml_search_heatmap(const sml_cv_table *t, int px, int py, const char *path, 
           fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='#ccc' stroke='white'/>", x, y, cw, ch);
         else
           fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='%s' stroke='white'/>", x, y, cw, ch,
-                  heat_colour(hi > lo ? (v - lo) / (hi - lo) : 1));
+                  sml_heat_colour(hi > lo ? (v - lo) / (hi - lo) : 1, colour));
         if (isnan(v))
           fprintf(f, "<text x='%d' y='%d' text-anchor='middle'>diverged</text>\n", x + cw / 2, y + ch / 2 + 4);
         else
           fprintf(f, "<text x='%d' y='%d' text-anchor='middle' fill='%s'>%.4f</text>\n", x + cw / 2, y + ch / 2 + 4,
-                  heat_text(hi > lo ? (v - lo) / (hi - lo) : 1), v);
+                  sml_heat_text(hi > lo ? (v - lo) / (hi - lo) : 1), v);
       }
     if (best_i >= 0 && best_j >= 0) { /* the best configuration: framed and named */
       const int x = ml + best_i * cw, y = mt + (ny - 1 - best_j) * ch;
       fprintf(f, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='black' stroke-width='3'/>", x + 2,
               y + 2, cw - 4, ch - 4);
       fprintf(f, "<text x='%d' y='%d' text-anchor='middle' fill='%s' font-size='10'>best</text>\n", x + cw / 2,
-              y + ch - 7, heat_text(hi > lo ? (cell[best_j * nx + best_i] - lo) / (hi - lo) : 1));
+              y + ch - 7, sml_heat_text(hi > lo ? (cell[best_j * nx + best_i] - lo) / (hi - lo) : 1));
     }
     /* Colour bar: what the colours mean, from the worst to the best mean. */
-    const int steps = 20;
-    for (int k = 0; k < steps; k++)
-      fprintf(f, "<rect x='%d' y='%.1f' width='16' height='%.1f' fill='%s'/>", bar_x,
-              mt + bar_h - (k + 1) * (double)bar_h / steps, (double)bar_h / steps + 0.5,
-              heat_colour((k + 0.5) / steps));
-    fprintf(f, "<rect x='%d' y='%d' width='16' height='%d' fill='none' stroke='#444'/>\n", bar_x, mt, bar_h);
-    for (int k = 0; k <= 2; k++)
-      if (isfinite(lo))
-        fprintf(f, "<text x='%d' y='%d'>%.4f</text>\n", bar_x + 22, mt + bar_h - k * bar_h / 2 + 4,
-                lo + (hi - lo) * k / 2.0);
+    sml_svg_colour_bar(f, bar_x, mt, bar_h, lo, hi, 2, 4);
     fprintf(f, "<rect x='%d' y='%d' width='16' height='12' fill='#ccc'/><text x='%d' y='%d'>diverged</text>\n", bar_x,
             mt + bar_h + 12, bar_x + 22, mt + bar_h + 22);
     for (int i = 0; i < nx; i++)

@@ -12,9 +12,10 @@ run_np 2 cv --k 1,2,3,5,8,10,20,50 --folds 3 --subset 1500 --out "$tmp/cv" >/dev
 run_np 2 search --model softmax --lr 1e-3,1e-2,1e-1 --reg 0,1e-3 --folds 2 --epochs 1 --subset 1500 --out "$tmp/s" \
   >/dev/null 2>&1
 run_np 2 knn --subset 2000 --k 3 --rows 3 --neighbors-image "$tmp/nn.png" >/dev/null 2>&1
-run_np 1 eval --checkpoint "$tmp/t/model.h5" --confusion-png "$tmp/confusion.png" >/dev/null 2>&1
+run_np 1 eval --checkpoint "$tmp/t/model.h5" --confusion-png "$tmp/confusion.png" --confusion "$tmp/confusion.svg" \
+  >/dev/null 2>&1
 
-for svg in t/loss.svg t/accuracy.svg m/loss.svg cv/cv_plot.svg s/search_plot.svg; do
+for svg in t/loss.svg t/accuracy.svg m/loss.svg cv/cv_plot.svg s/search_plot.svg confusion.svg; do
   check "$svg renders (rsvg-convert)" rsvg-convert -o "$tmp/render.png" "$tmp/$svg"
 done
 # Axis tick labels: the text under the x axis and left of the y axis.
@@ -52,6 +53,17 @@ check "cv_plot.svg: the two metrics have different marker shapes" \
   bash -c "grep -q '<circle' '$tmp/cv/cv_plot.svg' && grep -q '<rect x=.[0-9.]*. y=.[0-9.]*. width=.7.0' '$tmp/cv/cv_plot.svg'"
 check "search_plot.svg: colour bar" grep -q '>diverged</text>' "$tmp/s/search_plot.svg"
 check "search_plot.svg: the best cell is marked" grep -q ">best</text>" "$tmp/s/search_plot.svg"
+check "confusion.svg: every class named whole on both axes, 10000 counted, a colour bar 0-1" python3 - "$tmp/confusion.svg" <<'PY'
+import re, sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()  # well-formed XML, names escaped
+texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]
+names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+missing = [n for n in names if texts.count(n) != 2]
+counts = sum(int(t) for t in texts if re.fullmatch(r"[0-9]+", t))
+bar = "0.00" in texts and "1.00" in texts and "share of the true class" in texts
+print(f"  names not on both axes: {missing}; counts sum {counts}; colour bar {bar}")
+sys.exit(0 if not missing and counts == 10000 and bar else 1)
+PY
 
 # PNGs with class names: the labelled figure is taller than the images alone,
 # and the label rows hold dark text pixels.
@@ -60,6 +72,7 @@ read -r w h <<<"$(png_size "$tmp/t/weights.png")"
 check "weights.png: 10 tiles of 112 px with a label row below ($w x $h)" test "$w" -ge 1120 -a "$h" -ge 130
 read -r w h <<<"$(png_size "$tmp/nn.png")"
 check "neighbours PNG: header and label rows ($w x $h)" test "$h" -ge $((3 * (56 + 13)))
+check "neighbours PNG: 4 columns wide enough for 'T-shirt/top' whole ($w px)" test "$w" -ge $((4 * (12 * 6 + 2)))
 check "confusion PNG written" test -s "$tmp/confusion.png"
 # The label text itself: the class names drawn with the font differ from an
 # unlabelled canvas only where the names are (compared through a decoded row).

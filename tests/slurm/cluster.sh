@@ -1,15 +1,21 @@
 #!/bin/bash
-# A single-node SLURM cluster for the tests, from Debian's slurm-wlm and
-# munge, without systemd: cluster.sh up DIR | down DIR.
-# Everything lives in DIR (config, state, logs, pid files); clients need
-# SLURM_CONF=DIR/slurm.conf. Daemons are stopped by PID from their pid files.
+# A two-node SLURM cluster on this one machine for the tests, from Debian's
+# slurm-wlm and munge, without systemd: cluster.sh up DIR | down DIR.
+# Nodes $HOST and $HOST-2 are two slurmd daemons (slurmd -N) on their own
+# ports, with their own spool and TmpFS (PMIx's per-step folders would
+# collide in one /tmp); a job with --nodes=2 is launched over both, as on
+# a cluster, though both share this host's CPUs and memory. Everything
+# lives in DIR (config, state, logs, pid files); clients need
+# SLURM_CONF=DIR/slurm.conf. Daemons are stopped by PID from their pid
+# files (one per slurmd: a slurmd stops whichever daemon its pid file names).
 set -euo pipefail
 cmd=${1:?usage: cluster.sh up|down DIR}; D=${2:?usage: cluster.sh up|down DIR}
 HOST=$(hostname -s)
+NODES=("$HOST" "$HOST-2")
 
 down() {
   local pidfile
-  for pidfile in "$D/slurmd.pid" "$D/slurmctld.pid" "$D/munged.pid"; do
+  for pidfile in "$D"/slurmd-*.pid "$D/slurmctld.pid" "$D/munged.pid"; do
     [ -s "$pidfile" ] || continue
     local pid; pid=$(cat "$pidfile")
     kill "$pid" 2>/dev/null || true
@@ -46,10 +52,11 @@ AuthType=auth/munge
 AuthInfo=cred_expire=10
 StateSaveLocation=$D/state
 SlurmdSpoolDir=$D/spool/%n
+TmpFS=$D/tmpfs/%n
 SlurmctldPidFile=$D/slurmctld.pid
-SlurmdPidFile=$D/slurmd.pid
+SlurmdPidFile=$D/slurmd-%n.pid
 SlurmctldLogFile=$D/log/slurmctld.log
-SlurmdLogFile=$D/log/slurmd.log
+SlurmdLogFile=$D/log/slurmd-%n.log
 SlurmctldPort=${SLURM_TEST_PORT:-16817}
 SlurmdPort=$(( ${SLURM_TEST_PORT:-16817} + 1 ))
 ProctrackType=proctrack/linuxproc
@@ -70,19 +77,19 @@ KillWait=20
 InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30
-NodeName=$HOST NodeAddr=127.0.0.1 CPUs=4 Sockets=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=4000 State=UNKNOWN
-PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
+NodeName=${NODES[0]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$(( ${SLURM_TEST_PORT:-16817} + 1 )) CPUs=4 Sockets=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=4000 State=UNKNOWN
+NodeName=${NODES[1]} NodeHostname=$HOST NodeAddr=127.0.0.1 Port=$(( ${SLURM_TEST_PORT:-16817} + 2 )) CPUs=4 Sockets=1 CoresPerSocket=4 ThreadsPerCore=1 RealMemory=4000 State=UNKNOWN
+PartitionName=debug Nodes=${NODES[0]},${NODES[1]} Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
 export SLURM_CONF=$D/slurm.conf
 /usr/sbin/slurmctld -f "$D/slurm.conf" -i
 for _ in $(seq 100); do [ -s "$D/slurmctld.pid" ] && scontrol ping >/dev/null 2>&1 && break; sleep 0.1; done
-mkdir -p "$D/spool/$HOST"
-/usr/sbin/slurmd -f "$D/slurm.conf"
-for _ in $(seq 200); do
-  state=$(sinfo -h -o %T 2>/dev/null | head -1)
-  [ "$state" = idle ] && break
-  sleep 0.1
+for node in "${NODES[@]}"; do
+  mkdir -p "$D/spool/$node" "$D/tmpfs/$node"
+  /usr/sbin/slurmd -f "$D/slurm.conf" -N "$node"
 done
-sinfo
-[ "$(sinfo -h -o %T | head -1)" = idle ] || { echo "cluster.sh: node not idle"; tail -20 "$D/log/slurmd.log" "$D/log/slurmctld.log"; down; exit 1; }
+idle() { test "$(sinfo -h -N -o %T 2>/dev/null | grep -c '^idle$')" -eq 2; }
+for _ in $(seq 200); do idle && break; sleep 0.1; done
+sinfo -N
+idle || { echo "cluster.sh: the nodes are not both idle"; tail -20 "$D"/log/slurmd-*.log "$D/log/slurmctld.log"; down; exit 1; }
 echo "cluster.sh: up (SLURM_CONF=$D/slurm.conf)"

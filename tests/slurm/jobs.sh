@@ -1,6 +1,7 @@
 #!/bin/bash
-# Submits every job script in jobs/ with tiny settings to a single-node SLURM
-# cluster brought up here (cluster.sh), waits, and checks the outputs; then
+# Submits every job script in jobs/ with tiny settings to a two-node SLURM
+# cluster brought up here on this machine (cluster.sh), waits, and checks
+# the outputs (one training job spans both nodes); then
 # requeues a running training job and checks that it resumes from its
 # checkpoint and completes. Args: SOURCE_DIR BUILD_DIR
 . "$(dirname "$0")/../cli/lib.sh"
@@ -54,8 +55,16 @@ merge=$(NAME=arr MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 EXTRA="--subse
 # TaskPlugin=task/affinity): shardml info reports each rank on its own core.
 bind=$(submit --ntasks=2 --cpus-per-task=1 --output="$tmp/bind-%j.out" \
   --wrap "srun --cpu-bind=cores $SHARDML info --json --subset 1000")
-echo "submitted train $train, search $search, cv-knn $cv, array $arr, merge $merge, no-helpers $none"
-check "all jobs finished within 240 s" wait_jobs 240 "$train" "$search" "$cv" "$arr" "$merge" "$none" "$bind"
+# Two nodes (two slurmd on this machine, tests/slurm/cluster.sh): a training
+# job with one rank on each, launched by srun over both as on a cluster.
+two=$(sbatch --parsable --chdir="$SRC" --time=10 --export=ALL --nodes=2 --ntasks-per-node=1 --cpus-per-task=1 \
+  --output="$tmp/two-%j.out" --export=ALL,EPOCHS=1,MODEL=softmax,BATCH=128,EXTRA="--subset 2000" jobs/train.sbatch)
+echo "submitted train $train, search $search, cv-knn $cv, array $arr, merge $merge, no-helpers $none, two nodes $two"
+check "all jobs finished within 240 s" wait_jobs 240 "$train" "$search" "$cv" "$arr" "$merge" "$none" "$bind" "$two"
+check "the two-node training job completed" completed "$two"
+nodes=$(scontrol show job "$two" | sed -n 's/^ *NodeList=\([^ ]*\).*/\1/p')
+check "... on both nodes ($nodes)" test "$(scontrol show hostnames "$nodes" | sort | tr '\n' ' ')" = "$(hostname -s) $(hostname -s)-2 "
+check "... with its 2 ranks, and wrote its model" bash -c "grep -q '2 ranks x 1 threads' '$tmp/two-$two.out' && test -s '$RUNS/train-$two/model.h5'"
 check "a script without common.sh failed" test "$(state "$none")" = FAILED
 check "... saying so in one line" test "$(cat "$tmp/none-$none.out")" = "shardml job: common.sh not found in \$SHARDML_JOBS, $tmp/proj-none/jobs or an installed shardml; set SHARDML_JOBS to shardml's jobs folder (share/shardml/jobs of an install)"
 check "... and created nothing" test "$(ls -A "$tmp/proj-none")" = train.sbatch

@@ -83,7 +83,8 @@ static int resume_on_rank0(const sml_train_job *job, const sml_model *m, const s
   return SML_OK;
 }
 
-/* history, plots, model.h5, weights.png and the test accuracy line (rank 0). */
+/* history, plots, model.h5, weights.png (linear) or filters.png (a network
+ * starting with a convolution) and the test accuracy line (rank 0). */
 static int write_outputs(const sml_train_job *job, job_ctx *cx, const sml_model *m, const sml_train_state *state,
                          const sml_dataset *ds, sml_err *err) {
   char path[4096];
@@ -91,16 +92,22 @@ static int write_outputs(const sml_train_job *job, job_ctx *cx, const sml_model 
   cx->contents.final = 1;
   cx->contents.state = state;
   SML_TRY(sml_checkpoint_write(path, &cx->contents, err));
+  const int filters = m->nops > 0 && m->op[0].kind == SML_OP_CONV;
   if (m->nlayers == 1) {
     snprintf(path, sizeof path, "%s/weights.png", job->out);
     SML_TRY(sml_weights_png(path, m, state->params, ds, err));
+  } else if (filters) {
+    snprintf(path, sizeof path, "%s/filters.png", job->out);
+    SML_TRY(sml_filters_png(path, m, state->params, err));
   }
   if (state->hist.test_acc >= 0) printf("test accuracy %.4f\n", state->hist.test_acc);
   else printf("test accuracy n/a (no test split)\n");
   fflush(stdout);
   fprintf(stderr, "shardml: wrote %s/{history.csv,%sloss.svg,accuracy.svg,model.h5%s%s}\n", job->out,
           state->hist.nsteps_logged > 0 ? "steps.csv," : "", job->keep_best ? ",best.h5" : "",
-          m->nlayers == 1 ? ",weights.png" : "");
+          m->nlayers == 1 ? ",weights.png"
+          : filters       ? ",filters.png"
+                          : "");
   return SML_OK;
 }
 

@@ -12,4 +12,10 @@
  * Call on one rank. */
 int sml_weights_png(const char *path, const sml_model *m, const float *params, const sml_dataset *ds, sml_err *err);
 
+/* A network's first-layer convolution filters (CS231n's "learned filters"),
+ * each rescaled to 0-255 over its own range and drawn C == 3 in colour, else
+ * grey, 16 to a row. The model's first layer must be a convolution. Call on
+ * one rank. */
+int sml_filters_png(const char *path, const sml_model *m, const float *params, sml_err *err);
+
 #endif

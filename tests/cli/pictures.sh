@@ -76,24 +76,36 @@ check "neighbours PNG: 4 columns wide enough for 'T-shirt/top' whole ($w px)" te
 check "confusion PNG written" test -s "$tmp/confusion.png"
 # The label text itself: the class names drawn with the font differ from an
 # unlabelled canvas only where the names are (compared through a decoded row).
-check "weights.png label row has text pixels" python3 - "$tmp/t/weights.png" <<'PY'
-import sys, zlib, struct
-data = open(sys.argv[1], 'rb').read()
-w, h = struct.unpack('>II', data[16:24]); ch = 3 if data[25] == 2 else 1
-idat, pos = b'', 8
-while pos < len(data):
-    n = struct.unpack('>I', data[pos:pos + 4])[0]; kind = data[pos + 4:pos + 8]
-    if kind == b'IDAT': idat += data[pos + 8:pos + 8 + n]
-    pos += 12 + n
-raw, stride, rows, prev = zlib.decompress(idat), w * ch, [], bytearray(w * ch)
-for y in range(h):  # undo the PNG filters
-    f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-    for i in range(stride):
-        a = line[i - ch] if i >= ch else 0; b = prev[i]; c = prev[i - ch] if i >= ch else 0
-        p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-        line[i] = (line[i] + [0, a, b, (a + b) // 2, a if pa <= pb and pa <= pc else b if pb <= pc else c][f]) & 255
-    rows.append(line); prev = line
+check "weights.png label row has text pixels" python3 - "$tmp/t/weights.png" "$(dirname "$0")" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+from png_pixels import read_png
+w, h, ch, rows = read_png(sys.argv[1])
 dark = sum(1 for y in range(h - 14, h) for v in rows[y][::ch] if v < 64)
 sys.exit(0 if dark > 100 else 1)
+PY
+# A CNN's first-layer filters (CS231n's figure): each tile is its filter,
+# rescaled over its own range, in colour for 3-channel images.
+run_np 2 train --data "$FIXTURES/cifar" --net conv8x3,relu,pool2,fc10 --batch 8 --epochs 2 --out "$tmp/c" >/dev/null 2>&1
+check "filters.png: every tile's pixels are its filter's weights rescaled to 0-255" \
+  /usr/bin/python3 - "$tmp/c/filters.png" "$tmp/c/model.h5" "$(dirname "$0")" <<'PY'
+import sys
+import h5py, numpy as np
+sys.path.insert(0, sys.argv[3])
+from png_pixels import read_png
+w, h, ch, rows = read_png(sys.argv[1])
+W = np.array(h5py.File(sys.argv[2])["params/W0"]).reshape(8, 3, 3, 3)  # [F, C, k, k]
+scale, gap, top, worst = 48 // 3, 4, 10 + 8, 0
+for f in range(8):
+    lo, hi = W[f].min(), W[f].max()
+    want = np.rint(255 * (W[f] - lo) / (hi - lo))
+    x0, y0 = gap + f * (3 * scale + gap), top
+    for i in range(3):
+        for j in range(3):
+            y, x = y0 + i * scale + scale // 2, x0 + j * scale + scale // 2
+            got = np.array(rows[y][x * ch:(x + 1) * ch], float)
+            worst = max(worst, np.abs(got - want[:, i, j]).max())
+print(f"  {w}x{h}, {ch} channels, largest difference {worst}")
+sys.exit(0 if ch == 3 and worst <= 1 else 1)
 PY
 finish

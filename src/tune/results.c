@@ -103,6 +103,16 @@ static void json_array(FILE *f, const char *key, const double *v, int n, int str
   fprintf(f, "]");
 }
 
+/* "split<i>_<what>_score": [...] for each fold i of scores [C, F], each line ending ",\n". */
+static void json_splits(FILE *f, const char *what, const double *scores, int C, int F) {
+  for (int fo = 0; fo < F; fo++) {
+    char key[48];
+    snprintf(key, sizeof key, "split%d_%s_score", fo, what);
+    json_array(f, key, scores + fo, C, F);
+    fprintf(f, ",\n");
+  }
+}
+
 int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_err *err) {
   const int F = t->nfolds, C = t->nconfigs;
   double *mean = SML_ALLOC((size_t)C * sizeof *mean), *stdv = SML_ALLOC((size_t)C * sizeof *stdv);
@@ -159,12 +169,7 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
       }
       fprintf(f, "],\n");
     }
-    for (int fo = 0; fo < F; fo++) {
-      char key[48];
-      snprintf(key, sizeof key, "split%d_test_score", fo);
-      json_array(f, key, t->score + fo, C, F);
-      fprintf(f, ",\n");
-    }
+    json_splits(f, "test", t->score, C, F);
     fprintf(f, "  \"params\": [");
     for (int c = 0; c < C; c++) {
       fprintf(f, "%s", c ? ", " : "");
@@ -178,12 +183,7 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     fprintf(f, "  \"rank_test_score\": [");
     for (int c = 0; c < C; c++) fprintf(f, "%s%d", c ? ", " : "", rank_of(t, c));
     fprintf(f, "],\n");
-    for (int fo = 0; t->has_train_score && fo < F; fo++) {
-      char key[48];
-      snprintf(key, sizeof key, "split%d_train_score", fo);
-      json_array(f, key, t->train_score + fo, C, F);
-      fprintf(f, ",\n");
-    }
+    if (t->has_train_score) json_splits(f, "train", t->train_score, C, F);
     if (t->has_train_score) {
       json_array(f, "mean_train_score", mtrain, C, 1);
       fprintf(f, ",\n");

@@ -106,7 +106,7 @@ static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int thr
     sml_grad_sum g;
     int64_t flags[2] = {0, 0};
     double comm_s;
-    const int ok = sml_repro_step(r, params, perm, lo, hi, step, &g, &out->loss, &out->count, flags, &comm_s);
+    const int ok = sml_repro_step(r, params, perm, lo, hi, step, NULL, &g, &out->loss, &out->count, flags, &comm_s);
     EXPECT(ok == 0, "%s step %lld: not finite", modes[mode].name, (long long)step);
     repro_gradient(m, &g, out->grad);
     sml_repro_free(r);
@@ -118,7 +118,7 @@ static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int thr
     EXPECT((hook != NULL) == (modes[mode].overlap && c->size > 1), "%s: hook only when overlapping ranks",
            modes[mode].name);
     buf[m->nweights] =
-        (float)sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, NULL, &scratch, buf, &count, hook);
+        (float)sml_step_local(m, params, &ds.train, &prep, perm, lo, hi, NULL, NULL, &scratch, buf, &count, hook);
     buf[m->nweights + 1] = (float)count;
     sml_reduce_times t;
     sml_reducer_finish(r, &t);

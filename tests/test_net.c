@@ -14,7 +14,19 @@
 #include "shardml/comm.h"
 #include "shardml/model.h"
 
-/* The reference works on one image at a time, NCHW, in double. */
+/* The reference works on one image at a time, NCHW, in double. A dropout
+ * layer multiplies by the mask shardml's own hash gives (sml_dropout_keep
+ * for sample b, the layer's index and the value's index), scaled by
+ * 1 / (1 - p); ref_drop NULL: evaluation, the values pass unchanged. */
+static const sml_dropout *ref_drop;
+static int ref_sample;
+static double drop_scale(const sml_op *op, int layer, int64_t i) {
+  if (!ref_drop) return 1.0;
+  sml_dropout d = *ref_drop;
+  d.p = op->drop;
+  return sml_dropout_keep(&d, ref_drop->ids[ref_sample], layer, i) ? 1.0 / (1.0 - op->drop) : 0.0;
+}
+
 typedef struct {
   double *a[SML_MAX_LAYERS + 1]; /* a[l]: layer l's input (after the previous ReLU); a[nops]: scores */
 } ref_acts;
@@ -48,6 +60,9 @@ static void ref_forward(const sml_model *m, const double *p, const double *x, re
           double v;
           if (op->kind == SML_OP_CONV) {
             v = conv_at(op, w, in, f, y, x0) + b[f];
+          } else if (op->kind == SML_OP_DROPOUT) {
+            const int64_t i = ((int64_t)f * op->oh + y) * op->ow + x0;
+            v = in[i] * drop_scale(op, l, i);
           } else if (op->kind == SML_OP_FC) {
             v = b[f];
             for (int64_t i = 0; i < m->width[l]; i++) v += w[(int64_t)f * m->width[l] + i] * in[i];
@@ -74,6 +89,7 @@ static double ref_loss_grad(const sml_model *m, const double *p, double *g, cons
   double loss = 0;
   const int64_t C = m->width[m->nops];
   for (int b = 0; b < B; b++) {
+    ref_sample = b;
     ref_forward(m, p, x + b * m->width[0], &r);
     const double *s = r.a[m->nops];
     double mx = s[0], z = 0;
@@ -96,7 +112,10 @@ static double ref_loss_grad(const sml_model *m, const double *p, double *g, cons
         for (int yy = 0; yy < op->oh; yy++)
           for (int xx = 0; xx < op->ow; xx++) {
             const double go = dout[((int64_t)f * op->oh + yy) * op->ow + xx];
-            if (op->kind == SML_OP_FC) {
+            if (op->kind == SML_OP_DROPOUT) {
+              const int64_t i = ((int64_t)f * op->oh + yy) * op->ow + xx;
+              din[i] += go * drop_scale(op, l, i);
+            } else if (op->kind == SML_OP_FC) {
               gb[f] += go;
               for (int64_t i = 0; i < m->width[l]; i++) {
                 gw[(int64_t)f * m->width[l] + i] += go * in[i];
@@ -136,7 +155,7 @@ static double ref_loss_grad(const sml_model *m, const double *p, double *g, cons
 
 /* One network at one shape: shardml's scores and gradient against the
  * reference, and the reference gradient against centred differences. */
-static void check_net(const char *net, int h, int w, int c, int classes, int B) {
+static void check_net_mode(const char *net, int h, int w, int c, int classes, int B, const sml_dropout *drop) {
   sml_model m;
   sml_err err;
   if (sml_model_init_net(&m, net, h, w, c, classes, &err) != SML_OK) {
@@ -160,7 +179,8 @@ static void check_net(const char *net, int h, int w, int c, int classes, int B) 
 
   sml_workspace ws;
   sml_workspace_init(&ws, &m, B);
-  const double loss = sml_model_loss_grad(&m, params, grad, x, y, B, NULL, &ws);
+  const double loss = sml_model_loss_grad(&m, params, grad, x, y, B, drop, &ws);
+  ref_drop = drop;
   const double ref = ref_loss_grad(&m, pd, gd, xd, y, B);
   EXPECT(fabs(loss - ref) <= 1e-4 * fmax(1.0, fabs(ref)), "%s %dx%dx%d B=%d: loss %.8g, reference %.8g", net, h, w, c,
          B, loss, ref);
@@ -198,6 +218,16 @@ static void check_net(const char *net, int h, int w, int c, int classes, int B) 
   free(y);
 }
 
+/* Evaluation, then training (dropout layers drop values: a fixed mask). */
+static void check_net(const char *net, int h, int w, int c, int classes, int B) {
+  int64_t ids[64];
+  for (int b = 0; b < B && b < 64; b++) ids[b] = 1000 + 7 * b;
+  const sml_dropout drop = {.p = 0, .seed = 3, .step = 5, .ids = ids};
+  check_net_mode(net, h, w, c, classes, B, NULL);
+  if (strstr(net, "dropout")) check_net_mode(net, h, w, c, classes, B, &drop);
+  ref_drop = NULL;
+}
+
 /* A bad spec: SML_EINPUT, one line that names the network quantity and
  * says what is wrong. */
 static void check_refused(const char *net, int h, int w, const char *needle) {
@@ -218,6 +248,8 @@ int main(int argc, char **argv) {
   check_net("conv2x3s3p2,pool3,fc3", 11, 10, 1, 3, 4);                    /* rows and columns a window drops */
   check_net("conv17x3,relu,pool2,conv19x3,relu,fc23", 8, 8, 2, 23, 5);    /* wider than the narrow kernels */
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                               /* no convolution at all */
+  check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */
+  check_net("dropout0.2,conv3x3s2,relu,fc4", 7, 7, 1, 4, 1);                         /* on the input, batch 1 */
   check_refused("conv32x3,bogus,fc10", 28, 28, "element 2 'bogus' is not a layer");
   check_refused("relu,fc10", 28, 28, "element 1 'relu' follows no layer");
   check_refused("conv8x9p0,fc10", 5, 5, "element 1 'conv8x9p0' has a kernel larger than its 5x5 input");
@@ -228,7 +260,13 @@ int main(int argc, char **argv) {
   check_refused("conv8x3s4,fc10", 28, 28, "needs a stride of 1 to its kernel size 3");
   check_refused("conv0x3,fc10", 28, 28, "needs 1 to 4096 filters");
   check_refused("conv8x3,relu,relu,fc10", 28, 28, "element 3 'relu' repeats a ReLU");
-  check_refused("fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc10", 2, 2, "element 9 'fc10' is one layer too many");
+  check_refused("fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc5,fc10", 2, 2,
+                "element 13 'fc10' is one layer too many");
+  check_refused("conv8x3,dropout1,fc10", 28, 28, "element 2 'dropout1' needs a probability above 0 and below 1");
+  check_refused("conv8x3,dropout0,fc10", 28, 28, "element 2 'dropout0' needs a probability above 0 and below 1");
+  check_refused("conv8x3,dropout,fc10", 28, 28, "element 2 'dropout' is not dropout<P>");
+  check_refused("conv8x3,dropout0.5x,fc10", 28, 28, "element 2 'dropout0.5x' is not dropout<P>");
+  check_refused("conv8x3,dropout-0.5,fc10", 28, 28, "element 2 'dropout-0.5' is not dropout<P>");
   printf("test_net: %d failures\n", failures);
   sml_finalize();
   return failures ? 1 : 0;

@@ -16,7 +16,7 @@
 
 SHARDML_BEGIN_DECLS
 
-#define SML_MAX_LAYERS 8
+#define SML_MAX_LAYERS 12
 
 typedef enum { SML_LOSS_SOFTMAX, SML_LOSS_SVM } sml_loss_kind;
 
@@ -31,8 +31,10 @@ typedef struct {
 
 /* The layers of a network given as a spec (model kind "cnn", see
  * sml_model_init_net): each takes c x h x w values per sample (NCHW) and
- * gives oc x oh x ow, followed by a ReLU when relu is set. */
-typedef enum { SML_OP_FC, SML_OP_CONV, SML_OP_MAXPOOL, SML_OP_AVGPOOL } sml_op_kind;
+ * gives oc x oh x ow, followed by a ReLU when relu is set. Dropout keeps
+ * the shape: it drops values while training and passes them on unchanged
+ * otherwise. */
+typedef enum { SML_OP_FC, SML_OP_CONV, SML_OP_MAXPOOL, SML_OP_AVGPOOL, SML_OP_DROPOUT } sml_op_kind;
 typedef struct {
   sml_op_kind kind;
   int relu;
@@ -40,6 +42,7 @@ typedef struct {
   int oc, oh, ow;     /* output */
   int k, stride, pad; /* conv: kernel k x k; pooling: window and stride k */
   int param;          /* its weights' entry in param[] (its bias the next), -1: none */
+  double drop;        /* dropout: the probability of dropping a value */
 } sml_op;
 #define SML_NET_LEN 192
 
@@ -69,6 +72,7 @@ SHARDML_API int sml_model_init(sml_model *m, const char *kind, int64_t input_dim
  *   pool<K>, avgpool<K>       max or average pooling over K x K windows, stride K
  *   fc<N>                     fully connected, N outputs (the input flattened)
  *   relu                      a ReLU after the layer before it
+ *   dropout<P>                inverted dropout with probability P (0 < P < 1), while training
  * ending with fc<num_classes>, at most SML_MAX_LAYERS layers (a ReLU is
  * part of its layer): "conv32x3,relu,pool2,conv64x3,relu,pool2,fc128,relu,fc10".
  * Softmax cross-entropy on top. Errors name the element and what is wrong
@@ -84,7 +88,8 @@ SHARDML_API void sml_model_init_params(const sml_model *m, float *params, uint64
 typedef struct {
   int64_t max_batch;
   float *act[SML_MAX_LAYERS + 1];  /* act[l]: [B, width[l]]; act[0] unused (input is external) */
-  float *mask[SML_MAX_LAYERS + 1]; /* mask[l]: [B, width[l]] dropout scales of hidden layer l */
+  float *mask[SML_MAX_LAYERS + 1]; /* mask[l]: [B, width[l]] dropout scales of hidden layer l (of
+                                      a network: of the dropout layer whose output is act[l]) */
   float *grad_a, *grad_b;          /* [B, max width], ping-pong for backward */
   /* networks (kind "cnn"): per convolution its unfolded input col[l]
    * (kept from forward for backward), per max pooling its argmax[l];
@@ -96,7 +101,9 @@ typedef struct {
 } sml_workspace;
 
 /* Inverted dropout on the hidden layers for one training step: each hidden
- * unit is zeroed with probability p and the others scaled by 1 / (1 - p).
+ * unit is zeroed with probability p and the others scaled by 1 / (1 - p)
+ * (a network's dropout layers use their own probability instead of p; for
+ * them, drop not NULL is what says the pass is training).
  * Whether unit j of layer l is kept for sample `id` at step `step` is a
  * hash of (seed, step, id, l, j) (sml_dropout_keep), so the masks do not
  * depend on ranks, threads or the order samples are processed in. */

@@ -60,9 +60,10 @@ typedef struct {
   double lr;     /* base learning rate */
   double reg;    /* L2 strength: loss += reg * sum W^2 (biases excluded) */
   const sml_optimizer *optimizer;
-  sml_opt_hyper opt; /* momentum, betas, epsilon, weight decay */
-  double dropout;    /* probability of dropping a hidden unit (inverted dropout), 0: none */
-  double lr_decay;   /* step schedule: lr *= lr_decay every lr_step epochs */
+  sml_opt_hyper opt;   /* momentum, betas, epsilon, weight decay */
+  double dropout;      /* probability of dropping a hidden unit (inverted dropout), 0: none */
+  sml_augment augment; /* random crops and flips of the training images (zero: none) */
+  double lr_decay;     /* step schedule: lr *= lr_decay every lr_step epochs */
   int64_t lr_step;
   sml_schedule schedule;
   int lr_scaling; /* linear scaling: lr * batch / base_batch */

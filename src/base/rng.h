@@ -26,7 +26,8 @@ enum {
   SML_STREAM_TASK_SEED = 4, /* a search task's seed */
   SML_STREAM_SEARCH = 5,    /* random search's configurations */
   SML_STREAM_SPLIT = 6,     /* shuffled folds and hold-outs */
-  SML_STREAM_DROPOUT = 7    /* dropout masks */
+  SML_STREAM_DROPOUT = 7,   /* dropout masks */
+  SML_STREAM_AUGMENT = 8    /* data augmentation: an epoch's crops and flips */
 };
 
 #endif

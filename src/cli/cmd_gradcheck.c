@@ -122,7 +122,7 @@ int cmd_gradcheck(const sml_comm *world, int argc, char **argv, sml_err *err) {
   int64_t *ids = SML_ALLOC((size_t)batch * sizeof *ids);
   for (int64_t i = 0; i < batch; i++) ids[i] = i;
   const sml_dropout drop = {.p = dropout, .seed = (uint64_t)seed, .step = 0, .ids = ids};
-  const sml_dropout *dp = dropout > 0 ? &drop : NULL;
+  const sml_dropout *dp = dropout > 0 || m.nops > 0 ? &drop : NULL; /* a network's dropout layers: on */
   full_loss(&m, params, grad, x, y, batch, reg, dp, &ws);
 
   double worst = 0;

@@ -288,6 +288,7 @@ int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *e
   if (a->grad_dtype && sml_grad_dtype_parse(a->grad_dtype, &dtype) != 0)
     return sml_fail(err, SML_EINPUT, "--grad-dtype %s: expected fp32, bf16 or fp16", a->grad_dtype);
   cfg->grad_dtype = dtype;
+  if (a->augment) SML_TRY(sml_augment_parse(a->augment, &cfg->augment, err));
   /* --reproducible's exchanges are its own (micro-batch gradients, exact
    * sums): the default mode's reduction options would be ignored there. */
   if (cfg->reproducible && (a->overlap || !isnan(cfg->bucket_mb)))
@@ -382,6 +383,7 @@ static const struct {
     {"epsilon", "--eps"},
     {"weight decay", "--weight-decay"},
     {"dropout", "--dropout"},
+    {"augmentation", "--augment"},
     {"micro-batch", "--micro-batch"},
     {"bucket size", "--bucket-mb"},
     {"gradient wire type", "--grad-dtype"},

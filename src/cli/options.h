@@ -97,6 +97,8 @@ void cli_name_option(sml_err *err);
   {"eps", OPT_REAL, &(cfg)->opt.eps, "EPS", "added to the root of the squared-gradient average (default 1e-8)"}, \
   {"weight-decay", OPT_REAL, &(cfg)->opt.weight_decay, "WD", "decoupled weight decay, w -= lr WD w (adamw; default 0.01)"}, \
   {"dropout", OPT_REAL, &(cfg)->dropout, "P", "drop hidden units with probability P while training (mlp; default 0)"}, \
+  {"augment", OPT_STRING, &(reduce)->augment, "LIST", \
+   "training images shifted by a random crop of the image padded by P pixels and/or mirrored: crop<P>,flip (default none)"}, \
   {"reproducible", OPT_FLAG, &(cfg)->reproducible, NULL,                                          \
    "the same bits for any number of ranks and threads (exact sums of fixed micro-batches)"},      \
   {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default batch/4 in [64, 256])"}, \
@@ -132,8 +134,9 @@ int cli_schedule(const char *name, sml_train_config *cfg, sml_err *err);
 typedef struct {
   const char *overlap;    /* on | off */
   const char *grad_dtype; /* fp32 | bf16 | fp16 */
+  const char *augment;    /* crop<P>,flip | none */
 } cli_reduce_args;
-/* Sets them into cfg; options that only one arithmetic mode reads
+/* Sets them (and the augmentation, read by both modes) into cfg; options that only one arithmetic mode reads
  * (--micro-batch without --reproducible, --overlap or --bucket-mb with it)
  * are refused rather than silently ignored. */
 int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *err);

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "shardml/model.h"
+
 /* out[B,Dout] = in[B,Din] . w[Dout,Din]^T + b[Dout] */
 void sml_affine_forward(float *out, const float *in, const float *w, const float *b, int64_t B, int64_t Din,
                         int64_t Dout);
@@ -28,6 +30,12 @@ void sml_affine_input_grad(float *din, const float *dout, const float *w, int64_
 void sml_relu_forward(float *out, const float *in, int64_t n);
 /* din[n] = dout[n] where out[n] > 0, else 0; din may alias dout. */
 void sml_relu_backward(float *din, const float *dout, const float *out, int64_t n);
+
+/* Inverted dropout in place: act[B, W] *= mask[B, W], the mask 1 / (1 - p)
+ * for a kept value and 0 for a dropped one, kept as sml_dropout_keep says
+ * for (d->ids[b], layer, j) with probability p instead of d->p. Backward is
+ * din = dout * mask. */
+void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, float *mask, int64_t B, int64_t W);
 
 /* Convolution: f filters of k x k over c channels, stride and zero
  * padding; an h x w input gives oh = (h + 2 pad - k) / stride + 1 rows

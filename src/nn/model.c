@@ -103,30 +103,37 @@ void sml_workspace_free(sml_workspace *ws) {
   memset(ws, 0, sizeof *ws);
 }
 
-int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit) {
+/* A sample's row key at one layer and step, then one hash per unit. */
+static uint64_t dropout_row(const sml_dropout *d, int64_t id, int layer) {
   const uint64_t step_key = sml_mix64(sml_mix64(d->seed) ^ sml_mix64((uint64_t)d->step + 0x9e3779b97f4a7c15ull));
-  const uint64_t row = sml_mix64(step_key ^ sml_mix64((uint64_t)id * 0x100000001b3ull + (uint64_t)layer));
+  return sml_mix64(step_key ^ sml_mix64((uint64_t)id * 0x100000001b3ull + (uint64_t)layer));
+}
+static int dropout_unit_kept(uint64_t row, int64_t unit, double p) {
   const double u = (double)(sml_mix64(row + (uint64_t)(unit + 1) * 0x9e3779b97f4a7c15ull) >> 11) * 0x1.0p-53;
-  return u >= d->p;
+  return u >= p;
 }
 
-/* Drops out hidden layer l's activations in place (act[B, W]) and keeps the
- * scales for backward. */
-static void dropout_forward(const sml_dropout *d, int l, float *act, float *mask, int64_t B, int64_t W) {
-  const float scale = (float)(1.0 / (1.0 - d->p));
+int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit) {
+  return dropout_unit_kept(dropout_row(d, id, layer), unit, d->p);
+}
+
+void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, float *mask, int64_t B, int64_t W) {
+  const float scale = (float)(1.0 / (1.0 - p));
 #pragma omp parallel for schedule(static) if (B * W >= (1 << 14))
-  for (int64_t b = 0; b < B; b++)
+  for (int64_t b = 0; b < B; b++) {
+    const uint64_t row = dropout_row(d, d->ids[b], layer);
     for (int64_t j = 0; j < W; j++) {
-      mask[b * W + j] = sml_dropout_keep(d, d->ids[b], l, j) ? scale : 0.0f;
+      mask[b * W + j] = dropout_unit_kept(row, j, p) ? scale : 0.0f;
       act[b * W + j] *= mask[b * W + j];
     }
+  }
 }
 
 /* Wide layers are BLAS calls, narrow ones the dispatched kernels. */
 static const float *forward(const sml_model *m, const float *params, const float *x, int64_t B, const sml_dropout *drop,
                             sml_workspace *ws) {
   SML_ASSERT(B <= ws->max_batch);
-  if (m->nops > 0) return sml_net_forward(m, params, x, B, ws);
+  if (m->nops > 0) return sml_net_forward(m, params, x, B, drop, ws);
   const float *in = x;
   for (int l = 0; l < m->nlayers; l++) {
     const sml_param_entry *w = &m->param[2 * l], *b = &m->param[2 * l + 1];
@@ -134,7 +141,7 @@ static const float *forward(const sml_model *m, const float *params, const float
     sml_affine_forward(out, in, params + w->offset, params + b->offset, B, m->width[l], m->width[l + 1]);
     if (l + 1 < m->nlayers) {
       sml_relu_forward(out, out, B * m->width[l + 1]);
-      if (drop && drop->p > 0) dropout_forward(drop, l + 1, out, ws->mask[l + 1], B, m->width[l + 1]);
+      if (drop && drop->p > 0) sml_dropout_forward(drop, drop->p, l + 1, out, ws->mask[l + 1], B, m->width[l + 1]);
     }
     in = out;
   }
@@ -182,7 +189,7 @@ double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float
   const float *scores = forward(m, params, x, B, drop, ws);
   const double loss = scores_loss(m, scores, labels, B, ws);
   if (m->nops > 0) {
-    sml_net_backward(m, params, grad, x, B, ws, hook);
+    sml_net_backward(m, params, grad, x, B, drop, ws, hook);
     return loss;
   }
   float *dout = ws->grad_a, *dnext = ws->grad_b;

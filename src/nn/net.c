@@ -127,8 +127,20 @@ int sml_model_init_net(sml_model *m, const char *net, int height, int width, int
       op->oh = op->ow = 1;
       op->param = m->nparams;
       add_param(m, m->nops, a, (int64_t)c * h * w);
+    } else if (strncmp(p, "dropout", 7) == 0) {
+      char *end;
+      const double prob = strtod(p + 7, &end);
+      if (end == p + 7 || *end || p[7] < '0' || p[7] > '9')
+        return bad(err, net, index, elem, "is not dropout<P> (e.g. dropout0.5)");
+      if (!(prob > 0 && prob < 1)) return bad(err, net, index, elem, "needs a probability above 0 and below 1");
+      op->kind = SML_OP_DROPOUT;
+      op->drop = prob;
+      op->oc = c;
+      op->oh = h;
+      op->ow = w;
     } else {
-      return bad(err, net, index, elem, "is not a layer (conv<F>x<K>[s<S>][p<P>], pool<K>, avgpool<K>, fc<N>, relu)");
+      return bad(err, net, index, elem,
+                 "is not a layer (conv<F>x<K>[s<S>][p<P>], pool<K>, avgpool<K>, fc<N>, dropout<P>, relu)");
     }
     c = op->oc;
     h = op->oh;
@@ -165,6 +177,8 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
       if (op->oc * outs > tmp) tmp = op->oc * outs;
     } else if (op->kind == SML_OP_MAXPOOL) {
       ws->argmax[l] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(int32_t));
+    } else if (op->kind == SML_OP_DROPOUT) {
+      ws->mask[l + 1] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(float));
     }
   }
   ws->grad_a = SML_ALLOC((size_t)(B * widest) * sizeof(float));
@@ -203,7 +217,8 @@ static const float *net_input(const sml_model *m, const float *x, int64_t B, sml
   return ws->xin;
 }
 
-const float *sml_net_forward(const sml_model *m, const float *params, const float *x, int64_t B, sml_workspace *ws) {
+const float *sml_net_forward(const sml_model *m, const float *params, const float *x, int64_t B,
+                             const sml_dropout *drop, sml_workspace *ws) {
   const float *in = net_input(m, x, B, ws);
   for (int l = 0; l < m->nops; l++) {
     const sml_op *op = &m->op[l];
@@ -215,6 +230,9 @@ const float *sml_net_forward(const sml_model *m, const float *params, const floa
       sml_conv_forward(out, ws->col[l], ws->tmp, in, w, b, B, &s);
     } else if (op->kind == SML_OP_FC) {
       sml_affine_forward(out, in, w, b, B, m->width[l], m->width[l + 1]);
+    } else if (op->kind == SML_OP_DROPOUT) {
+      memcpy(out, in, (size_t)(B * m->width[l]) * sizeof *out);
+      if (drop) sml_dropout_forward(drop, op->drop, l, out, ws->mask[l + 1], B, m->width[l]);
     } else {
       const sml_pool_shape s = pool_shape(op);
       sml_pool_forward(out, ws->argmax[l], in, B, &s);
@@ -226,7 +244,7 @@ const float *sml_net_forward(const sml_model *m, const float *params, const floa
 }
 
 void sml_net_backward(const sml_model *m, const float *params, float *grad, const float *x, int64_t B,
-                      sml_workspace *ws, const sml_grad_hook *hook) {
+                      const sml_dropout *drop, sml_workspace *ws, const sml_grad_hook *hook) {
   const float *x0 = m->op[0].c == 1 ? x : ws->xin; /* forward left the NCHW copy there */
   float *dout = ws->grad_a, *dnext = ws->grad_b;
   for (int l = m->nops - 1; l >= 0; l--) {
@@ -249,6 +267,11 @@ void sml_net_backward(const sml_model *m, const float *params, float *grad, cons
       /* Layers own ascending slices of the buffer: from this one's weights
        * to the end, every gradient is final. */
       if (hook) hook->ready(hook->ctx, pw->offset);
+    } else if (din && op->kind == SML_OP_DROPOUT) {
+      const float *mask = ws->mask[l + 1];
+      const int64_t n = B * m->width[l];
+#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+      for (int64_t i = 0; i < n; i++) din[i] = drop ? dout[i] * mask[i] : dout[i];
     } else if (din) {
       const sml_pool_shape s = pool_shape(op);
       sml_pool_backward(din, dout, ws->argmax[l], B, &s);
@@ -263,9 +286,12 @@ void sml_net_describe(const sml_model *m, char *out, size_t len) {
   size_t used = 0;
   for (int l = 0; l < m->nops && used < len; l++) {
     const sml_op *op = &m->op[l];
-    static const char *const names[] = {"fc", "conv", "maxpool", "avgpool"};
+    static const char *const names[] = {"fc", "conv", "maxpool", "avgpool", "dropout"};
     const int64_t params = op->param >= 0 ? m->param[op->param].size + m->param[op->param + 1].size : 0;
-    used += (size_t)snprintf(out + used, len - used, "%s%s%s %dx%dx%d (%lld parameters)", l ? "; " : "",
-                             names[op->kind], op->relu ? "+relu" : "", op->oc, op->oh, op->ow, (long long)params);
+    char name[32];
+    if (op->kind == SML_OP_DROPOUT) snprintf(name, sizeof name, "dropout%g", op->drop);
+    else snprintf(name, sizeof name, "%s", names[op->kind]);
+    used += (size_t)snprintf(out + used, len - used, "%s%s%s %dx%dx%d (%lld parameters)", l ? "; " : "", name,
+                             op->relu ? "+relu" : "", op->oc, op->oh, op->ow, (long long)params);
   }
 }

@@ -60,6 +60,7 @@ typedef struct {
   int64_t widths[SML_MAX_LAYERS + 1];
   int nwidths;
   char net[SML_NET_LEN]; /* model "cnn": its layers; "" otherwise */
+  char augment[32];      /* "crop2,flip"; "" when none */
 } ckpt_meta;
 
 static void meta_of(ckpt_meta *mt, const sml_model *m, const sml_train_config *cfg, const sml_train_state *st) {
@@ -76,6 +77,7 @@ static void meta_of(ckpt_meta *mt, const sml_model *m, const sml_train_config *c
   snprintf(mt->schedule, sizeof mt->schedule, "%s", schedule_name(cfg->schedule));
   memcpy(mt->widths, m->width, (size_t)mt->nwidths * sizeof *mt->widths);
   snprintf(mt->net, sizeof mt->net, "%s", m->net);
+  sml_augment_format(&cfg->augment, mt->augment, sizeof mt->augment);
 }
 
 /* One checksum over everything a resume restores or trusts (format 3):
@@ -91,6 +93,7 @@ static uint64_t contents_checksum(uint64_t tensors, const ckpt_meta *mt, const s
   x = sml_fnv1a(x, mt->schedule, strlen(mt->schedule) + 1);
   x = sml_fnv1a(x, mt->widths, (size_t)mt->nwidths * sizeof *mt->widths);
   if (mt->net[0]) x = sml_fnv1a(x, mt->net, strlen(mt->net) + 1); /* networks only: older files keep their sums */
+  if (mt->augment[0]) x = sml_fnv1a(x, mt->augment, strlen(mt->augment) + 1); /* likewise */
   for (int k = 0; k < NHISTORY; k++)
     for (int64_t i = 0; i < h->nepochs; i++) x = sml_fnv1a(x, history_field(&h->epochs[i], k), sizeof(double));
   x = sml_fnv1a(x, h->step_index, (size_t)h->nsteps_logged * sizeof *h->step_index);
@@ -115,6 +118,9 @@ uint64_t sml_checkpoint_run_identity(const sml_model *m, const sml_train_config 
   uint64_t h = sml_fnv1a(SML_FNV1A_INIT, m->kind, strlen(m->kind) + 1);
   h = sml_fnv1a(h, m->width, (size_t)(m->nlayers + 1) * sizeof *m->width);
   if (m->net[0]) h = sml_fnv1a(h, m->net, strlen(m->net) + 1);
+  char augment[32];
+  sml_augment_format(&cfg->augment, augment, sizeof augment);
+  if (augment[0]) h = sml_fnv1a(h, augment, strlen(augment) + 1);
   h = sml_fnv1a(h, cfg->optimizer->name, strlen(cfg->optimizer->name) + 1);
   const char *sched = schedule_name(cfg->schedule);
   h = sml_fnv1a(h, sched, strlen(sched) + 1);
@@ -173,6 +179,7 @@ int sml_checkpoint_write(const char *path, const sml_checkpoint_contents *cc, sm
   sml_h5w_attr_string(&w, "model", mt.model);
   sml_h5w_attr_i64s(&w, "widths", mt.widths, mt.nwidths);
   if (mt.net[0]) sml_h5w_attr_string(&w, "net", mt.net);
+  if (mt.augment[0]) sml_h5w_attr_string(&w, "augment", mt.augment);
   sml_h5w_attr_double(&w, "svm_margin", m->svm_margin);
   int64_t shape[3] = {cc->ds->height, cc->ds->width, cc->ds->channels};
   sml_h5w_attr_i64s(&w, "image_shape", shape, 3);
@@ -375,6 +382,13 @@ static int read_state(const sml_h5_reader *r, const sml_model *model, const sml_
   if (!sml_h5r_has_attr(r, "dropout") && cfg->dropout != 0)
     return sml_fail(err, SML_EINPUT, "%s: saved without dropout, this run asks for %g", r->path, cfg->dropout);
   SML_TRY(check_real(r, "dropout", "dropout", cfg->dropout, err));
+  /* Augmentation: absent in files of runs without it (and before it). */
+  char saved_aug[32] = "", want_aug[32];
+  if (sml_h5r_has_attr(r, "augment")) SML_TRY(sml_h5r_attr_string(r, "augment", saved_aug, sizeof saved_aug, err));
+  sml_augment_format(&cfg->augment, want_aug, sizeof want_aug);
+  if (strcmp(saved_aug, want_aug) != 0)
+    return sml_fail(err, SML_EINPUT, "%s: saved with augmentation %s, this run asks for %s", r->path,
+                    saved_aug[0] ? saved_aug : "none", want_aug[0] ? want_aug : "none");
   SML_TRY(check_real(r, "lr_decay", "learning-rate decay", cfg->lr_decay, err));
   /* The arithmetic mode: a reproducible run continues reproducibly (and
    * with the same micro-batches) or not at all. */

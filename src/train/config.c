@@ -94,6 +94,10 @@ int sml_train_config_check(const sml_train_config *cfg, int64_t n_train, sml_err
     return sml_fail_quantity(err, SML_EINPUT, "weight decay", " %g: must not be negative", cfg->opt.weight_decay);
   if (cfg->dropout < 0 || cfg->dropout >= 1)
     return sml_fail_quantity(err, SML_EINPUT, "dropout", " %g: must be in [0, 1)", cfg->dropout);
+  if (cfg->dropout > 0 && strcmp(cfg->model, "cnn") == 0)
+    return sml_fail_quantity(err, SML_EINPUT, "dropout",
+                             " %g: a network takes dropout as one of its layers (e.g. fc128,relu,dropout0.5,fc10)",
+                             cfg->dropout);
   if (cfg->dropout > 0 && cfg->nhidden == 0)
     return sml_fail_quantity(err, SML_EINPUT, "dropout", " %g: applies to hidden layers, and a %s model has none",
                              cfg->dropout, cfg->model);
@@ -144,6 +148,7 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
     if (m->op[l].kind == SML_OP_CONV)
       width_sum = add_sat(width_sum, mul_sat((int64_t)m->op[l].c * m->op[l].k * m->op[l].k + m->op[l].oc,
                                              (int64_t)m->op[l].oh * m->op[l].ow));
+    else if (m->op[l].kind == SML_OP_DROPOUT) /* its mask */ width_sum = add_sat(width_sum, m->width[l + 1]);
   const int64_t steps_per_epoch = (n_train + cfg->batch - 1) / cfg->batch;
   const int64_t logged = cfg->log_every > 0 ? mul_sat(cfg->epochs, steps_per_epoch) / cfg->log_every : 0;
   /* Reproducible mode: the micro-batch gradients a rank keeps until the
@@ -228,6 +233,10 @@ int64_t sml_micro_gradients_kept(const sml_train_config *cfg, int ranks) {
 
 int sml_train_model_image(const sml_train_config *cfg, int height, int width, int channels, int num_classes,
                           sml_model *m, sml_err *err) {
+  /* A shift as large as the image would leave nothing of it. */
+  if (cfg->augment.crop >= (height < width ? height : width))
+    return sml_fail_quantity(err, SML_EINPUT, "augmentation", " crop%d: must be below the %dx%d images' sides",
+                             cfg->augment.crop, height, width);
   if (strcmp(cfg->model, "cnn") == 0) return sml_model_init_net(m, cfg->net, height, width, channels, num_classes, err);
   return sml_model_init(m, cfg->model, (int64_t)height * width * channels, num_classes, cfg->hidden, cfg->nhidden, err);
 }

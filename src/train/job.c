@@ -184,12 +184,14 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
   }
   if (status == SML_OK) {
     sml_train_state_bcast(&state, &model, cfg, world);
+    char augment[32];
+    sml_augment_format(&cfg->augment, augment, sizeof augment);
     sml_log(world,
             "training %s (%lld parameters) on %lld images, %d ranks x %d threads, batch %lld, %s lr %g, "
-            "reg %g%s; kernels %s, %s",
+            "reg %g%s%s%s; kernels %s, %s",
             model.kind, (long long)model.nweights, (long long)ds.train.total, world->size, sml_threads(),
             (long long)cfg->batch, cfg->optimizer->name, cfg->lr, cfg->reg, cfg->dropout > 0 ? ", dropout" : "",
-            sml_kernels_active()->name, sml_blas_summary());
+            augment[0] ? ", augmentation " : "", augment, sml_kernels_active()->name, sml_blas_summary());
     if (model.nops > 0) { /* every layer's output shape and parameters */
       char layers[1024];
       sml_net_describe(&model, layers, sizeof layers);

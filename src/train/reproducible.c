@@ -65,6 +65,7 @@ struct sml_repro {
   int nthreads;
   sml_workspace *ws;              /* [nthreads] */
   float **x;                      /* [nthreads] prepared micro-batch [micro, dim] */
+  uint8_t **augmented;            /* [nthreads] its augmented images [micro, dim] (NULL: no augmentation) */
   float *micro_max;               /* [max_local, nparams] each micro-batch's largest magnitude per tensor */
   double *maxima;                 /* [nparams + 1]: per tensor, then the loss */
   int *q;                         /* [nparams + 1] fixed-point exponents */
@@ -131,9 +132,11 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   r->nthreads = sml_threads();
   r->ws = SML_ALLOC((size_t)r->nthreads * sizeof *r->ws);
   r->x = SML_ALLOC((size_t)r->nthreads * sizeof *r->x);
+  if (cfg->augment.crop || cfg->augment.flip) r->augmented = SML_CALLOC((size_t)r->nthreads, sizeof *r->augmented);
   for (int t = 0; t < r->nthreads; t++) {
     sml_workspace_init(&r->ws[t], m, r->micro);
     r->x[t] = SML_ALLOC((size_t)(r->micro * r->dim) * sizeof *r->x[t]);
+    if (r->augmented) r->augmented[t] = SML_ALLOC((size_t)(r->micro * r->dim));
   }
   r->micro_max = SML_ALLOC((size_t)(r->max_local * m->nparams) * sizeof *r->micro_max);
   r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
@@ -148,7 +151,9 @@ void sml_repro_free(sml_repro *r) {
   for (int t = 0; t < r->nthreads; t++) {
     sml_workspace_free(&r->ws[t]);
     free(r->x[t]);
+    if (r->augmented) free(r->augmented[t]);
   }
+  free(r->augmented);
   free(r->ws);
   free(r->x);
   free(r->shard_first);
@@ -300,7 +305,8 @@ static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *
 }
 
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
-                   sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2], double *comm_s) {
+                   const sml_augment_step *aug, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
+                   double *comm_s) {
   const sml_model *m = r->m;
   const sml_comm *c = r->c;
   const int64_t nw = m->nweights, nb = hi - lo, nmicro = (nb + r->micro - 1) / r->micro;
@@ -330,11 +336,16 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
                   n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
     float *g = r->grads + (row0 + j) * nw;
     memset(g, 0, (size_t)nw * sizeof *g);
-    sml_prep_rows(r->prep, r->rows + slot, n, r->x[t]);
+    if (r->augmented && aug) {
+      sml_augment_images(&aug->spec, aug->seed, aug->epoch, r->ids + slot, r->rows + slot, n, aug->height, aug->width,
+                         aug->channels, r->augmented[t]);
+      sml_prep_batch(r->prep, r->augmented[t], NULL, n, r->x[t]);
+    } else {
+      sml_prep_rows(r->prep, r->rows + slot, n, r->x[t]);
+    }
     sml_dropout d = drop;
     d.ids = r->ids + slot;
-    r->losses[row0 + j] =
-        sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, drop.p > 0 ? &d : NULL, &r->ws[t]);
+    r->losses[row0 + j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, &d, &r->ws[t]);
     for (int p = 0; p < m->nparams && !gather; p++)
       r->micro_max[j * m->nparams + p] = kern->absmax_rows(g + m->param[p].offset, 0, 1, m->param[p].size);
   }

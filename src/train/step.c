@@ -25,6 +25,8 @@ void sml_step_scratch_init(sml_step_scratch *s, const sml_model *m, int64_t batc
   s->ids = SML_ALLOC((size_t)batch * sizeof *s->ids);
   s->x = SML_ALLOC((size_t)(batch * dim) * sizeof *s->x);
   s->y = SML_ALLOC((size_t)batch);
+  s->rows = SML_ALLOC((size_t)batch * sizeof *s->rows);
+  s->augmented = SML_ALLOC((size_t)(batch * dim));
   sml_workspace_init(&s->ws, m, batch);
 }
 
@@ -33,21 +35,30 @@ void sml_step_scratch_free(sml_step_scratch *s) {
   free(s->ids);
   free(s->x);
   free(s->y);
+  free(s->rows);
+  free(s->augmented);
   sml_workspace_free(&s->ws);
 }
 
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
-                      const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, sml_step_scratch *s,
-                      float *grad, int64_t *count, const sml_grad_hook *hook) {
+                      const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, const sml_augment_step *aug,
+                      sml_step_scratch *s, float *grad, int64_t *count, const sml_grad_hook *hook) {
   const int64_t n = local_part(perm, lo, hi, train, s->idx);
   for (int64_t i = 0; i < n; i++) {
     s->y[i] = train->labels[s->idx[i]];
     s->ids[i] = train->first + s->idx[i];
   }
-  sml_prep_batch(prep, train->images, s->idx, n, s->x);
+  if (aug && (aug->spec.crop || aug->spec.flip)) {
+    for (int64_t i = 0; i < n; i++) s->rows[i] = train->images + s->idx[i] * prep->dim;
+    sml_augment_images(&aug->spec, aug->seed, aug->epoch, s->ids, s->rows, n, aug->height, aug->width, aug->channels,
+                       s->augmented);
+    sml_prep_batch(prep, s->augmented, NULL, n, s->x);
+  } else {
+    sml_prep_batch(prep, train->images, s->idx, n, s->x);
+  }
   memset(grad, 0, (size_t)m->nweights * sizeof *grad);
   *count = n;
-  sml_dropout d;
+  sml_dropout d = {0};
   if (drop) {
     d = *drop;
     d.ids = s->ids;
@@ -65,10 +76,13 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
  * grows without bound once 2 lr reg reaches 2 (and oscillates from 1 on):
  * then the regularisation, not the data's gradient, is to blame. */
 
-void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_shard *train, const sml_prep *prep,
+void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_dataset *ds, const sml_prep *prep,
                            const sml_train_config *cfg, const sml_comm *c) {
   sml_step_scratch_init(&b->scratch, m, cfg->batch, prep->dim);
-  b->repro = cfg->reproducible ? sml_repro_init(m, train, prep, cfg, c) : NULL;
+  b->repro = cfg->reproducible ? sml_repro_init(m, &ds->train, prep, cfg, c) : NULL;
+  b->image[0] = ds->height;
+  b->image[1] = ds->width;
+  b->image[2] = ds->channels;
   b->grad = SML_ALLOC_COMM((size_t)(m->nweights + NFLAGS) * sizeof *b->grad);
   b->reducer = cfg->reproducible ? NULL
                                  : sml_reducer_init(m, b->grad, NFLAGS, cfg->overlap, cfg->bucket_mb * 1e6,
@@ -99,12 +113,18 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
   float *grad = b->grad;
   const double t0 = sml_now();
   sml_grad_sum grad_sum = {.floats = grad};
+  const sml_augment_step aug = {.spec = cfg->augment,
+                                .seed = cfg->seed,
+                                .epoch = st->epoch,
+                                .height = b->image[0],
+                                .width = b->image[1],
+                                .channels = b->image[2]};
   if (b->repro) {
     /* Exact sums of fixed micro-batches: the same bits for any layout. */
     int64_t n;
     double loss_sum, comm_s;
-    const int ok =
-        sml_repro_step(b->repro, st->params, perm, lo, hi, st->global_step, &grad_sum, &loss_sum, &n, flags, &comm_s);
+    const int ok = sml_repro_step(b->repro, st->params, perm, lo, hi, st->global_step, &aug, &grad_sum, &loss_sum, &n,
+                                  flags, &comm_s);
     grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
     grad[nw + FLAG_COUNT] = (float)n;
     *times = (sml_reduce_times){.compute_s = sml_now() - t0 - comm_s, .wait_s = comm_s};
@@ -112,8 +132,8 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
     int64_t n;
     const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = st->global_step};
     const sml_grad_hook *hook = sml_reducer_begin(b->reducer);
-    grad[nw + FLAG_LOSS] = (float)sml_step_local(m, st->params, train, prep, perm, lo, hi,
-                                                 cfg->dropout > 0 ? &drop : NULL, &b->scratch, grad, &n, hook);
+    grad[nw + FLAG_LOSS] =
+        (float)sml_step_local(m, st->params, train, prep, perm, lo, hi, &drop, &aug, &b->scratch, grad, &n, hook);
     grad[nw + FLAG_COUNT] = (float)n;
     grad[nw + FLAG_SIGNAL] = (float)flags[0];
     grad[nw + FLAG_TIMER] = (float)flags[1];

@@ -12,17 +12,28 @@
 
 /* Scratch for one step's local part, sized for the global batch. */
 typedef struct {
-  int64_t *idx;     /* [batch] local indices of the step's samples */
-  int64_t *ids;     /* [batch] their global indices (dropout masks) */
-  float *x;         /* [batch, dim] prepared images */
-  uint8_t *y;       /* [batch] labels */
-  sml_workspace ws; /* activations and backward buffers */
+  int64_t *idx;         /* [batch] local indices of the step's samples */
+  int64_t *ids;         /* [batch] their global indices (dropout masks) */
+  float *x;             /* [batch, dim] prepared images */
+  uint8_t *y;           /* [batch] labels */
+  const uint8_t **rows; /* [batch] their images, for augmentation */
+  uint8_t *augmented;   /* [batch, dim] the augmented images */
+  sml_workspace ws;     /* activations and backward buffers */
 } sml_step_scratch;
+/* The augmentation of one epoch's steps (spec none: off), of images of
+ * height x width x channels. */
+typedef struct {
+  sml_augment spec;
+  uint64_t seed;
+  int64_t epoch;
+  int height, width, channels;
+} sml_augment_step;
 void sml_step_scratch_init(sml_step_scratch *s, const sml_model *m, int64_t batch, int64_t dim);
 void sml_step_scratch_free(sml_step_scratch *s);
 
 /* This rank's part of one step: the samples at global positions [lo, hi)
- * of perm that lie in this rank's shard are prepared and passed forward and
+ * of perm that lie in this rank's shard are augmented (as aug says, if not
+ * NULL), prepared and passed forward and
  * back (with drop's masks, if not NULL, for the step drop->step; the
  * samples are identified by their global index, so masks do not depend on
  * the layout). grad[nweights] is OVERWRITTEN with their summed data-loss gradient
@@ -30,8 +41,8 @@ void sml_step_scratch_free(sml_step_scratch *s);
  * returns their summed loss and sets *count to how many there were. Not
  * collective: sml_train allreduces the result (so can a test). */
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
-                      const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, sml_step_scratch *s,
-                      float *grad, int64_t *count, const sml_grad_hook *hook);
+                      const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, const sml_augment_step *aug,
+                      sml_step_scratch *s, float *grad, int64_t *count, const sml_grad_hook *hook);
 
 /* Reproducible steps (cfg->reproducible). The global batch is cut into
  * micro-batches of cfg->micro_batch positions; each is computed whole by one
@@ -74,11 +85,13 @@ void sml_repro_free(sml_repro *r);
  * gradient (the gathered micro-batch gradients or the fixed-point sums, in
  * r, valid until the next step), *loss_sum and *count the summed loss and
  * sample count, flags[2] summed over the ranks (signal, timer), *comm_s the
+ * time spent exchanging; the images augmented as aug says (NULL: not). Collective.
  * time spent exchanging. Collective. Returns -1 when the loss (or, with
  * exact sums, a gradient) is not finite on any rank (every rank returns
  * it), else 0. */
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
-                   sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2], double *comm_s);
+                   const sml_augment_step *aug, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
+                   double *comm_s);
 /* Bytes of this rank's data bound for other ranks in r's steps so far: for
  * the sums (an allreduce's buffer once, its gathered micro-batch gradients
  * once per other rank) and for images; none on one rank. Payloads, not
@@ -92,8 +105,10 @@ typedef struct {
   float *grad;              /* [nweights + 4]: the gradient sum, then loss, count, signal, timer */
   sml_reducer *reducer;     /* default mode: sums grad over the ranks */
   int64_t sent_sum_bytes;   /* default mode: the allreduces' payloads so far (sml_step_sent) */
+  int image[3];             /* height, width, channels of the images (augmentation) */
 } sml_step_buffers;
-void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_shard *train, const sml_prep *prep,
+/* For training on ds's training split. */
+void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_dataset *ds, const sml_prep *prep,
                            const sml_train_config *cfg, const sml_comm *c);
 void sml_step_buffers_free(sml_step_buffers *b);
 /* Bytes this rank has handed to MPI to send in b's steps so far, as

@@ -140,7 +140,7 @@ int sml_train(const sml_model *m, sml_train_state *state, const sml_dataset *ds,
   double *step_compute = SML_CALLOC((size_t)steps_per_epoch, sizeof *step_compute);
   double *slowest = SML_ALLOC((size_t)steps_per_epoch * sizeof *slowest);
   sml_step_buffers bufs;
-  sml_step_buffers_init(&bufs, m, train, prep, cfg, c);
+  sml_step_buffers_init(&bufs, m, ds, prep, cfg, c);
   scatter_residuals(state, &bufs, m, cfg, c);
 
   int status = SML_OK;

@@ -248,15 +248,18 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
    * a grid of any size counts whole). */
   char definition[8192], rule[96];
   sml_split_describe(&ds.split, rule, sizeof rule);
+  char augment[32];
+  sml_augment_format(&base->augment, augment, sizeof augment);
   snprintf(definition, sizeof definition,
            "search %s data=%s n=%lld folds=%d split=%s epochs=%lld seed=%llu opt=%s mom=%.17g b1=%.17g b2=%.17g "
            "eps=%.17g wd=%.17g drop=%.17g es=%lld best=%d sched=%d decay=%.17g step=%lld warm=%.17g init=%.17g "
-           "repro=%d micro=%lld%s",
+           "repro=%d micro=%lld%s%s%s",
            base->model, ds.path, (long long)s.n, spec->folds, rule, (long long)base->epochs,
            (unsigned long long)base->seed, base->optimizer->name, base->opt.momentum, base->opt.beta1, base->opt.beta2,
            base->opt.eps, base->opt.weight_decay, base->dropout, (long long)base->early_stop, spec->best_epoch_score,
            (int)base->schedule, base->lr_decay, (long long)base->lr_step, base->warmup_epochs, base->init_scale,
-           base->reproducible, (long long)base->micro_batch, spec->train_scores ? " train_scores" : "");
+           base->reproducible, (long long)base->micro_batch, spec->train_scores ? " train_scores" : "",
+           augment[0] ? " augment=" : "", augment); /* only when on: earlier journals keep their signature */
   uint64_t signature = sml_signature(definition);
   for (int c = 0; c < spec->npoints; c++) {
     char hidden[96], point[256];

@@ -80,7 +80,7 @@ int main(int argc, char **argv) {
     sml_train_state_init(&r->st, &m, &r->cfg, per_epoch);
     if (world.rank == 0) sml_model_init_params(&m, r->st.params, cfg.seed, cfg.init_scale);
     sml_train_state_bcast(&r->st, &m, &r->cfg, &world);
-    sml_step_buffers_init(&r->bufs, &m, &ds.train, &prep, &r->cfg, &world);
+    sml_step_buffers_init(&r->bufs, &m, &ds, &prep, &r->cfg, &world);
   }
   int64_t *perm = SML_ALLOC((size_t)N * sizeof *perm);
   double *t = SML_ALLOC((size_t)(2 * steps) * sizeof *t), last_loss[2] = {0, 0};

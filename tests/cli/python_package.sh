@@ -30,7 +30,7 @@ exported() {
 }
 
 T10K=$FASHION/t10k-images-idx3-ubyte.gz
-CNN=conv8x5s2p1,relu,pool2,conv16x3,relu,avgpool2,fc32,relu,fc10 # stride, padding, odd sizes, both pools
+CNN=conv8x5s2p1,relu,pool2,dropout0.25,conv16x3,relu,avgpool2,fc32,relu,dropout0.5,fc10 # stride, padding, odd sizes, both pools, dropout
 for m in softmax svm mlp cnn; do
   args=(--model "$m")
   [ "$m" = mlp ] && args+=(--hidden 64,32)

@@ -34,7 +34,8 @@ class Layer:
     """One layer as shardml computes it; `relu` applies after it.
 
     kind: "fc" (W [out, in], b [out]), "conv" (W [F, C, K, K], b [F]; stride,
-    zero padding), "maxpool" or "avgpool" (window k, stride k, floor).
+    zero padding), "maxpool" or "avgpool" (window k, stride k, floor),
+    "dropout" (probability drop while training; passes values on otherwise).
     in_shape/out_shape: (C, H, W) for a cnn's layers, (features,) otherwise.
     """
 
@@ -45,6 +46,7 @@ class Layer:
     W: np.ndarray = None
     b: np.ndarray = None
     k: int = 0
+    drop: float = 0.0
     stride: int = 1
     pad: int = 0
 
@@ -129,9 +131,14 @@ def _pool(layer, x):
     return win.max(axis=(3, 5)) if layer.kind == "maxpool" else win.mean(axis=(3, 5), dtype=np.float32)
 
 
-_FORWARD = {"fc": _fc, "conv": _conv, "maxpool": _pool, "avgpool": _pool}
+def _identity(layer, x):
+    return x  # dropout: only while training
 
-_ELEMENT = re.compile(r"^(?:conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?|(max|avg)?pool(\d+)|fc(\d+)|(relu))$")
+
+_FORWARD = {"fc": _fc, "conv": _conv, "maxpool": _pool, "avgpool": _pool, "dropout": _identity}
+
+_ELEMENT = re.compile(r"^(?:conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?|(max|avg)?pool(\d+)|fc(\d+)|(relu)"
+                      r"|dropout(\d[0-9.e+-]*))$")
 
 
 def parse_net(spec, image_shape):
@@ -153,6 +160,8 @@ def parse_net(spec, image_shape):
             p = int(m.group(4)) if m.group(4) is not None else (k - 1) // 2
             out = (f, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
             layers.append(Layer("conv", shape, out, k=k, stride=s, pad=p))
+        elif m.group(9):
+            layers.append(Layer("dropout", shape, shape, drop=float(m.group(9))))
         elif m.group(6):
             k = int(m.group(6))
             kind = "avgpool" if m.group(5) == "avg" else "maxpool"

@@ -42,6 +42,8 @@ def to_onnx(model, producer_version=""):
             nodes.append(
                 helper.make_node("Conv", [x, const(f"W{i}", layer.W), const(f"b{i}", layer.b)], [out],
                                  kernel_shape=[layer.k, layer.k], strides=[layer.stride] * 2, pads=[p, p, p, p]))
+        elif layer.kind == "dropout":  # inference: values pass on
+            nodes.append(helper.make_node("Identity", [x], [out]))
         else:
             op = "MaxPool" if layer.kind == "maxpool" else "AveragePool"
             nodes.append(helper.make_node(op, [x], [out], kernel_shape=[layer.k, layer.k], strides=[layer.k] * 2))

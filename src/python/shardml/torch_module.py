@@ -33,6 +33,8 @@ def _layer(layer):
         m = nn.Conv2d(layer.in_shape[0], layer.out_shape[0], layer.k, stride=layer.stride, padding=layer.pad)
     elif layer.kind == "maxpool":
         return nn.MaxPool2d(layer.k)
+    elif layer.kind == "dropout":
+        return nn.Dropout(layer.drop)  # the module is in eval mode: it passes values on
     else:
         return nn.AvgPool2d(layer.k)
     with torch.no_grad():

@@ -341,6 +341,114 @@ static void test_error_feedback(const sml_comm *c) {
   }
 }
 
+/* The image a (dy, dx, flip) transform makes, naively: pixel (y, x) of the
+ * mirrored image shifted by (dy, dx), black where that falls outside. */
+static void naive_transform(const uint8_t *src, int h, int w, int ch, int dy, int dx, int flip, uint8_t *dst) {
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int k = 0; k < ch; k++) {
+        const int sy = y + dy, fx = x + dx;
+        const int inside = sy >= 0 && sy < h && fx >= 0 && fx < w;
+        const int sx = flip ? w - 1 - fx : fx;
+        dst[((int64_t)y * w + x) * ch + k] = inside ? src[((int64_t)sy * w + sx) * ch + k] : 0;
+      }
+}
+
+/* Which transform within the augmentation's range turned src into out
+ * (the index (dy + P) * (2P + 1) + dx + P, plus (2P + 1)^2 for a flip);
+ * -1 when none does. Source images with distinct pixels make it unique. */
+static int find_transform(const sml_augment *a, const uint8_t *src, const uint8_t *out, int h, int w, int ch,
+                          uint8_t *scratch) {
+  const int span = 2 * a->crop + 1;
+  for (int flip = 0; flip <= a->flip; flip++)
+    for (int dy = -a->crop; dy <= a->crop; dy++)
+      for (int dx = -a->crop; dx <= a->crop; dx++) {
+        naive_transform(src, h, w, ch, dy, dx, flip, scratch);
+        if (memcmp(scratch, out, (size_t)h * w * ch) == 0)
+          return flip * span * span + (dy + a->crop) * span + dx + a->crop;
+      }
+  return -1;
+}
+
+/* Augmentation: every output is one of the transforms in range, chosen by
+ * (seed, epoch, id) only -- not by the batch's order or company -- and the
+ * choices spread over all of them. */
+static void test_augment(void) {
+  sml_err err = {0};
+  sml_augment a;
+  EXPECT(sml_augment_parse("crop2,flip", &a, &err) == SML_OK && a.crop == 2 && a.flip == 1, "crop2,flip");
+  EXPECT(sml_augment_parse("flip,crop3", &a, &err) == SML_OK && a.crop == 3 && a.flip == 1, "flip,crop3");
+  EXPECT(sml_augment_parse("none", &a, &err) == SML_OK && a.crop == 0 && a.flip == 0, "none");
+  char spec[32];
+  sml_augment_parse("flip,crop3", &a, &err);
+  sml_augment_format(&a, spec, sizeof spec);
+  EXPECT(strcmp(spec, "crop3,flip") == 0, "format %s", spec);
+  const char *bad[] = {"", "crop", "crop0", "crop65", "crop-1", "crop2x", "flip,flip", "crop1,crop2", ",", "mirror"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    err = (sml_err){0};
+    EXPECT(sml_augment_parse(bad[i], &a, &err) != SML_OK && strstr(err.msg, "augmentation"), "'%s' refused: %s", bad[i],
+           err.msg);
+  }
+
+  enum { N = 400, H = 5, W = 4, CH = 3, D = H * W * CH };
+  const sml_augment aug = {.crop = 2, .flip = 1};
+  const int transforms = 2 * 5 * 5;
+  uint8_t *images = malloc((size_t)N * D), *out = malloc((size_t)N * D), *again = malloc((size_t)N * D);
+  uint8_t scratch[D];
+  const uint8_t *rows[N], *rows_reversed[N];
+  int64_t ids[N], ids_reversed[N];
+  for (int i = 0; i < N; i++) {
+    for (int j = 0; j < D; j++) images[(int64_t)i * D + j] = (uint8_t)(1 + (j * 5 + i) % 250); /* distinct, non-zero */
+    ids[i] = 1000 + 3 * i;
+    rows[i] = images + (int64_t)i * D;
+    ids_reversed[N - 1 - i] = ids[i];
+    rows_reversed[N - 1 - i] = rows[i];
+  }
+  int counts[2 * 5 * 5] = {0};
+  sml_augment_images(&aug, 42, 7, ids, rows, N, H, W, CH, out);
+  for (int i = 0; i < N; i++) {
+    const int t = find_transform(&aug, rows[i], out + (int64_t)i * D, H, W, CH, scratch);
+    EXPECT(t >= 0, "image %d: output is no crop/flip of its input", i);
+    if (t >= 0) counts[t]++;
+  }
+  for (int t = 0; t < transforms; t++) /* 8 expected each; none missing, none dominating */
+    EXPECT(counts[t] >= 1 && counts[t] <= 24, "transform %d drawn %d times of %d", t, counts[t], N);
+  /* The same images in reverse order, one at a time and all together. */
+  sml_augment_images(&aug, 42, 7, ids_reversed, rows_reversed, N, H, W, CH, again);
+  int moved = 0;
+  for (int i = 0; i < N; i++) moved += memcmp(out + (int64_t)i * D, again + (int64_t)(N - 1 - i) * D, D) != 0;
+  EXPECT(moved == 0, "%d images changed when the batch was reversed", moved);
+  sml_augment_images(&aug, 42, 7, ids + 17, rows + 17, 1, H, W, CH, again);
+  EXPECT(memcmp(again, out + 17 * D, D) == 0, "image 17 alone differs from image 17 in the batch");
+  /* Another epoch or seed draws again. */
+  sml_augment_images(&aug, 42, 8, ids, rows, N, H, W, CH, again);
+  int same = 0;
+  for (int i = 0; i < N; i++) same += memcmp(out + (int64_t)i * D, again + (int64_t)i * D, D) == 0;
+  EXPECT(same < N / 5, "%d of %d images the same in the next epoch", same, N);
+  sml_augment_images(&aug, 43, 7, ids, rows, N, H, W, CH, again);
+  same = 0;
+  for (int i = 0; i < N; i++) same += memcmp(out + (int64_t)i * D, again + (int64_t)i * D, D) == 0;
+  EXPECT(same < N / 5, "%d of %d images the same with another seed", same, N);
+  /* Flip alone mirrors about half; crop alone never mirrors. */
+  const sml_augment flip_only = {.crop = 0, .flip = 1}, crop_only = {.crop = 2, .flip = 0};
+  sml_augment_images(&flip_only, 42, 7, ids, rows, N, H, W, CH, again);
+  int flipped = 0;
+  for (int i = 0; i < N; i++) {
+    const int t = find_transform(&flip_only, rows[i], again + (int64_t)i * D, H, W, CH, scratch);
+    EXPECT(t == 0 || t == 1, "flip only: image %d is transform %d", i, t);
+    flipped += t == 1;
+  }
+  EXPECT(flipped > N / 2 - 60 && flipped < N / 2 + 60, "flip only: %d of %d mirrored", flipped, N);
+  sml_augment_images(&crop_only, 42, 7, ids, rows, N, H, W, CH, again);
+  for (int i = 0; i < N; i++) {
+    const int t = find_transform(&aug, rows[i], again + (int64_t)i * D, H, W, CH, scratch);
+    EXPECT(t >= 0 && t < 25, "crop only: image %d is transform %d", i, t);
+  }
+  free(images);
+  free(out);
+  free(again);
+}
+
 int main(int argc, char **argv) {
   sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
@@ -350,6 +458,7 @@ int main(int argc, char **argv) {
   test_error_feedback(&world);
   test_core_levels();
   test_prep_batch(&world);
+  test_augment();
   test_agree(&world);
   test_lr_schedule();
   test_splits();

@@ -24,8 +24,10 @@ check "predict writes a row per test image" \
   bash -c "'$MPI_LAUNCH' 2 '$SHARDML' predict --checkpoint '$tmp/a/model.h5' --out '$tmp/p.csv' >/dev/null 2>&1 &&
            test \$(wc -l <'$tmp/p.csv') -eq 10001"
 
-# 2. SIGKILL after a checkpoint, --resume auto: bitwise the uninterrupted run.
-A=(train --net "$NET" --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam)
+# 2. SIGKILL after a checkpoint, --resume auto: bitwise the uninterrupted run
+# (with dropout and augmentation, whose draws must resume too).
+DNET=conv8x3,relu,pool2,dropout0.25,conv8x3,relu,pool2,fc10
+A=(train --net "$DNET" --augment crop2,flip --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam)
 run_np 2 "${A[@]}" --out "$tmp/ref" >/dev/null 2>&1
 if killed=$(kill_after_checkpoint 2 "$tmp/k/ck" 40 "${A[@]}" --out "$tmp/k" --checkpoint-every 20); then
   run_np 2 "${A[@]}" --out "$tmp/k" --checkpoint-dir "$tmp/k/ck" --checkpoint-every 20 --resume auto >/dev/null 2>&1
@@ -35,19 +37,29 @@ else
   check "saw a checkpoint at step >= 40 before the end" false
 fi
 # Another network with the same layer sizes (5x5 instead of 3x3 filters).
-OTHER=conv8x5,relu,pool2,conv8x3,relu,pool2,fc10
+OTHER=conv8x5,relu,pool2,dropout0.25,conv8x3,relu,pool2,fc10
 check "a checkpoint of another network is refused" \
-  expect_fail 2 2 "a checkpoint of the network '$NET', but this run trains '$OTHER'" \
-  train --net "$OTHER" --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam --out "$tmp/x" \
-  --resume "$(ls "$tmp"/k/ck/ckpt-*.h5 | tail -1)"
+  expect_fail 2 2 "a checkpoint of the network '$DNET', but this run trains '$OTHER'" \
+  train --net "$OTHER" --augment crop2,flip --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam \
+  --out "$tmp/x" --resume "$(ls "$tmp"/k/ck/ckpt-*.h5 | tail -1)"
+check "a checkpoint with other augmentation is refused" \
+  expect_fail 2 2 "saved with augmentation crop2,flip, this run asks for flip" \
+  train --net "$DNET" --augment flip --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam \
+  --out "$tmp/x" --resume "$(ls "$tmp"/k/ck/ckpt-*.h5 | tail -1)"
 
-# 3. --reproducible: the same bits on 1 and 2 ranks (and 2 threads).
-R=(train --net conv4x3,relu,pool2,fc10 --subset 1000 --epochs 1 --batch 64 --seed 5 --reproducible)
+# 3. --reproducible: the same bits on 1 and 2 ranks (and 2 threads), with
+# dropout and augmentation; and those really change the training.
+R=(train --net conv4x3,relu,pool2,dropout0.5,fc10 --augment crop1,flip --subset 1000 --epochs 1 --batch 64 --seed 5
+  --reproducible)
 run_np 1 "${R[@]}" --out "$tmp/r1" >/dev/null 2>&1
-run_np 2 "${R[@]}" --out "$tmp/r2" >/dev/null 2>&1
+run_np 2 "${R[@]}" --out "$tmp/r2" >"$tmp/r2.out" 2>&1
 OMP_NUM_THREADS=2 run_np 1 "${R[@]}" --out "$tmp/r12" >/dev/null 2>&1
+run_np 1 "${R[@]}" --augment none --out "$tmp/r0" >/dev/null 2>&1
 a=$(tensors_checksum "$tmp/r1/model.h5"); b=$(tensors_checksum "$tmp/r2/model.h5"); c=$(tensors_checksum "$tmp/r12/model.h5")
 check "--reproducible: 1x1, 2x1 and 1x2 bitwise ($a, $b, $c)" test -n "$a" -a "$a" = "$b" -a "$a" = "$c"
+n=$(tensors_checksum "$tmp/r0/model.h5")
+check "without augmentation the parameters differ ($n vs $a)" test -n "$n" -a "$n" != "$a"
+check "the start line names the augmentation" grep -q ", augmentation crop1,flip" "$tmp/r2.out"
 
 # 4. Three channels (CIFAR-10 binary batches, the test fixture's 32x32 RGB images).
 check "a network on CIFAR-10's format trains and evaluates" \
@@ -68,6 +80,10 @@ expect_net "a ReLU before any layer" "element 1 'relu' follows no layer" relu,fc
 expect_net "--net with --model mlp" "--net: gives the layers of a cnn, not of a mlp model" fc10 --model mlp
 expect_net "--net with --hidden" "--hidden: an mlp's widths" fc10 --hidden 64
 check "--model cnn without --net" expect_fail 2 2 "--net: a cnn is given by its layers" train --model cnn --out "$tmp/bad"
-check "dropout is refused for a network (not built yet)" expect_fail 2 2 "--dropout 0.2: applies to hidden layers" \
+check "a crop as large as the image" expect_fail 2 2 "--augment crop28: must be below the 28x28 images' sides" \
+  train --net fc10 --augment crop28 --out "$tmp/bad"
+check "--augment with an unknown element" expect_fail 2 2 "--augment crop2,rotate: 'rotate' is not crop<P> or flip" \
+  train --net fc10 --augment crop2,rotate --out "$tmp/bad"
+check "--dropout is refused for a network (a layer there)" expect_fail 2 2 "--dropout 0.2: a network takes dropout as one of its layers" \
   train --net fc10 --dropout 0.2 --out "$tmp/bad"
 finish

@@ -11,12 +11,13 @@
 #include "shardml/dataset.h"
 #include "shardml/comm.h"
 #include "shardml/knn.h"
+#include "shardml/model.h"
 #include "shardml/split.h"
 
 SHARDML_BEGIN_DECLS
 
 #define SML_CV_MAX_PARAMS 8
-#define SML_CV_VALUE_LEN 72
+#define SML_CV_VALUE_LEN SML_NET_LEN /* a network's layers fit */
 
 /* One row per configuration, one column per fold. */
 typedef struct {

@@ -20,6 +20,7 @@ typedef struct {
   double lr, reg;
   int64_t hidden[SML_MAX_LAYERS]; /* mlp hidden widths; nhidden 0: the base's */
   int nhidden;
+  char net[SML_NET_LEN]; /* cnn layers; "": the base's */
   int64_t batch;
 } sml_search_point;
 
@@ -34,18 +35,24 @@ typedef struct {
 } sml_search_axis;
 typedef struct {
   sml_search_axis lr, reg;
-  int64_t hidden[SML_SEARCH_MAX_VALUES][SML_MAX_LAYERS]; /* alternatives of hidden widths */
+  /* The architectures tried: alternatives of mlp hidden widths, or of cnn
+   * layers (net[i] non-empty); nalternatives 0: the base's. */
+  int64_t hidden[SML_SEARCH_MAX_VALUES][SML_MAX_LAYERS];
   int nhidden[SML_SEARCH_MAX_VALUES];
-  int nalternatives; /* 0: the base's widths */
+  char net[SML_SEARCH_MAX_VALUES][SML_NET_LEN];
+  int nalternatives;
   int64_t batch[SML_SEARCH_MAX_VALUES];
   int nbatch;
 } sml_search_space;
 /* The configurations: with random_n 0 the grid (every combination, in the
- * order lr, reg, hidden, batch; ranges refused), else random_n draws from
+ * order lr, reg, architecture, batch; ranges refused), else random_n draws from
  * the stream of seed (the same on every rank). points holds up to
  * SML_SEARCH_MAX_POINTS; fails (SML_EINPUT) beyond that. */
 SHARDML_API int sml_search_points(const sml_search_space *space, int64_t random_n, uint64_t seed,
                                   sml_search_point *points, int *npoints, sml_err *err);
+
+/* cfg with the point's rate, L2 strength, batch and architecture. */
+SHARDML_API void sml_search_point_apply(const sml_search_point *p, sml_train_config *cfg);
 
 /* "512x256", the spelling of hidden widths in results and options. */
 SHARDML_API void sml_hidden_text(const int64_t *hidden, int n, char *out, size_t len);
@@ -53,7 +60,7 @@ SHARDML_API void sml_hidden_text(const int64_t *hidden, int n, char *out, size_t
 typedef struct {
   const sml_search_point *points;
   int npoints;
-  int vary_hidden, vary_batch; /* report these parameters too */
+  int vary_hidden, vary_batch; /* report these parameters too (vary_hidden: the mlp widths or cnn layers) */
   int folds;                   /* >= 2: k-fold; 1: one split (the last 20% validates) */
   int groups;
   int64_t subset; /* first N training images (0: all) */

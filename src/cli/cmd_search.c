@@ -57,9 +57,36 @@ static int parse_widths(const char *text, const char *all, int64_t *widths, int 
   return SML_OK;
 }
 
+/* --net alternatives, "A;B": each a network's layers (checked against the
+ * data when the search starts). */
+static int parse_nets(const char *text, sml_search_space *space, sml_err *err) {
+  int n = 0;
+  for (const char *p = text;; n++) {
+    const char *end = strchr(p, ';');
+    const size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == 0)
+      return sml_fail(err, SML_EINPUT, "--net %s: an empty alternative (networks are separated by ';')", text);
+    if (len >= SML_NET_LEN)
+      return sml_fail(err, SML_EINPUT, "--net %s: alternative %d is longer than %d characters", text, n + 1,
+                      SML_NET_LEN - 1);
+    if (n == SML_SEARCH_MAX_VALUES)
+      return sml_fail(err, SML_EINPUT, "--net: at most %d alternatives", SML_SEARCH_MAX_VALUES);
+    memcpy(space->net[n], p, len);
+    space->net[n][len] = '\0';
+    for (int i = 0; i < n; i++)
+      if (strcmp(space->net[i], space->net[n]) == 0)
+        return sml_fail(err, SML_EINPUT, "--net: %s is given twice", space->net[n]);
+    if (!end) break;
+    p = end + 1;
+  }
+  space->nalternatives = n + 1;
+  return SML_OK;
+}
+
 int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   cli_data_args data = CLI_DATA_DEFAULTS;
-  const char *model = "mlp", *lr_text = "1e-3,1e-2,1e-1", *reg_text = "0,1e-4,1e-3", *hidden_text = NULL;
+  const char *model = NULL, *net_text = NULL, *lr_text = "1e-3,1e-2,1e-1", *reg_text = "0,1e-4,1e-3",
+             *hidden_text = NULL;
   const char *batch_text = "128", *out = "shardml-search", *schedule = NULL, *slice_text = NULL, *optimizer = NULL;
   int64_t folds = 5, groups = 0, random_n = 0;
   int keep_best = 0, train_scores = 0;
@@ -68,12 +95,14 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   base.epochs = 5;
   const cli_option opts[] = {
       CLI_DATA_OPTIONS(&data),
-      {"model", OPT_WORD, &model, "NAME", "softmax | svm | mlp (default mlp)"},
+      {"model", OPT_WORD, &model, "NAME", "softmax | svm | mlp | cnn (default mlp; cnn with --net)"},
       {"lr", OPT_STRING, &lr_text, "LIST|LO:HI",
        "learning rates (default 1e-3,1e-2,1e-1); LO:HI is log-uniform with --random"},
       {"reg", OPT_STRING, &reg_text, "LIST|LO:HI", "L2 strengths (default 0,1e-4,1e-3)"},
       {"hidden", OPT_STRING, &hidden_text, "LIST",
        "mlp hidden widths to try, e.g. 128,256; 512x256 is two layers (default 256)"},
+      {"net", OPT_STRING, &net_text, "NETS",
+       "cnn networks to try (train's --net), alternatives separated by ';': 'conv16x3,relu,pool2,fc10;conv32x3,...'"},
       {"batch", OPT_STRING, &batch_text, "LIST", "batch sizes to try (default 128)"},
       {"random", OPT_INT, &random_n, "N", "draw N configurations instead of the grid"},
       {"folds", OPT_INT, &folds, "F", "k-fold CV (default 5); 1: a single split, 20% validates"},
@@ -92,19 +121,28 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
        "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
       {"out", OPT_STRING, &out, "DIR", "cv_results.{csv,json}, search_plot.svg, journal.txt (default shardml-search)"},
       {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(world, "search",
-                    "Hyperparameter search with k-fold cross-validation, tasks run in parallel on groups of ranks.\n"
-                    "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.\n"
-                    "On SIGTERM or SIGUSR1 running tasks stop at their next step, unjournaled, and\n"
-                    "shardml exits with status 3; rerun the same command to finish.",
-                    "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n"
-                    "  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n"
-                    "  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n",
-                    argc, argv, opts, err));
-  if (strcmp(model, "softmax") && strcmp(model, "svm") && strcmp(model, "mlp"))
-    return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp; knn: use shardml cv)", model);
+  SML_TRY(cli_parse(
+      world, "search",
+      "Hyperparameter search with k-fold cross-validation, tasks run in parallel on groups of ranks.\n"
+      "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.\n"
+      "On SIGTERM or SIGUSR1 running tasks stop at their next step, unjournaled, and\n"
+      "shardml exits with status 3; rerun the same command to finish.",
+      "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n"
+      "  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n"
+      "  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n"
+      "  mpirun -n 2 shardml search --net 'conv16x3,relu,pool2,fc10;conv32x3,relu,pool2,fc10' --lr 0.01,0.05\n",
+      argc, argv, opts, err));
+  if (!model) model = net_text ? "cnn" : "mlp";
+  if (strcmp(model, "softmax") && strcmp(model, "svm") && strcmp(model, "mlp") && strcmp(model, "cnn"))
+    return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp, cnn; knn: use shardml cv)", model);
   if (hidden_text && strcmp(model, "mlp") != 0)
-    return sml_fail(err, SML_EINPUT, "--hidden: a %s classifier is linear; use --model mlp", model);
+    return sml_fail(err, SML_EINPUT, "--hidden: %s",
+                    strcmp(model, "cnn") == 0 ? "an mlp's widths; a cnn's layers are all in --net"
+                                              : "a linear classifier has no hidden layers; use --model mlp");
+  if (net_text && strcmp(model, "cnn") != 0)
+    return sml_fail(err, SML_EINPUT, "--net: gives the layers of a cnn, not of a %s model", model);
+  if (!net_text && strcmp(model, "cnn") == 0)
+    return sml_fail(err, SML_EINPUT, "--net: a cnn is given by its layers (e.g. conv32x3,relu,pool2,fc10)");
   if (folds < 1 || folds > 1000)
     return sml_fail(err, SML_EINPUT, "--folds %lld: must be between 1 and 1000", (long long)folds);
   if (random_n < 0 || random_n > SML_SEARCH_MAX_POINTS)
@@ -113,6 +151,9 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   /* The base set-up every configuration modifies: one typed value, with
    * the train command's defaults. */
   snprintf(base.model, sizeof base.model, "%s", model);
+  sml_search_space space = {0};
+  if (net_text) SML_TRY(parse_nets(net_text, &space, err));
+  if (space.nalternatives > 0) memcpy(base.net, space.net[0], sizeof base.net); /* checked with the rest */
   SML_TRY(cli_optimizer(optimizer, &base, err));
   SML_TRY(cli_schedule(schedule, &base, err));
   SML_TRY(cli_mode_options(&reduce, &base, err));
@@ -121,7 +162,6 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   base.lr = 1; /* each point sets its own; checked here with the rest */
   base.batch = 1;
   SML_TRY(sml_train_config_check(&base, INT64_MAX, err));
-  sml_search_space space = {0};
   SML_TRY(parse_reals("lr", lr_text, &space.lr, 1, err));
   SML_TRY(parse_reals("reg", reg_text, &space.reg, 1, err));
   if ((space.lr.range || space.reg.range) && random_n == 0)
@@ -136,7 +176,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     SML_TRY(cli_word_list("hidden", hidden_text ? hidden_text : "256", hbuf, sizeof hbuf, hidden, SML_SEARCH_MAX_VALUES,
                           &nh, err));
   for (int i = 0; i < nh; i++) SML_TRY(parse_widths(hidden[i], hidden_text, space.hidden[i], &space.nhidden[i], err));
-  space.nalternatives = nh;
+  if (!net_text) space.nalternatives = nh;
   SML_TRY(cli_int_list("batch", batch_text, space.batch, SML_SEARCH_MAX_VALUES, &space.nbatch, err));
   int slice = 0, nslices = 0;
   if (slice_text &&
@@ -174,7 +214,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
   }
   sml_search_spec spec = {.points = points,
                           .npoints = npoints,
-                          .vary_hidden = nh > 1,
+                          .vary_hidden = nh > 1 || space.nalternatives > 1,
                           .vary_batch = space.nbatch > 1,
                           .folds = (int)folds,
                           .groups = (int)groups,
@@ -233,13 +273,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
     snprintf(final_out, sizeof final_out, "%s/best", out);
     sml_train_job job = {.cfg = base, .out = final_out, .keep = 1};
     const sml_search_point *p = &points[best];
-    job.cfg.lr = p->lr;
-    job.cfg.reg = p->reg;
-    job.cfg.batch = p->batch;
-    if (p->nhidden > 0) {
-      job.cfg.nhidden = p->nhidden;
-      memcpy(job.cfg.hidden, p->hidden, sizeof job.cfg.hidden);
-    }
+    sml_search_point_apply(p, &job.cfg);
     /* The tasks' validation watched early stopping; the final run has no
      * validation split, so it trains every epoch. */
     job.cfg.early_stop = 0;

@@ -142,7 +142,10 @@ int sml_cv_write(const sml_cv_table *t, const char *dir, double test_score, sml_
     if (t->has_train_score) fprintf(a.f, "mean_train_score,std_train_score,");
     fprintf(a.f, "mean_fit_time,std_fit_time,mean_score_time,std_score_time,params\n");
     for (int c = 0; c < C; c++) {
-      for (int p = 0; p < t->nparams; p++) fprintf(a.f, "%s,", t->values[c][p]);
+      for (int p = 0; p < t->nparams; p++) { /* a network's layers hold commas: quoted */
+        sml_csv_field(a.f, t->values[c][p]);
+        fputc(',', a.f);
+      }
       for (int f = 0; f < F; f++) fprintf(a.f, "%.6f,", t->score[(size_t)c * F + f]);
       fprintf(a.f, "%.6f,%.6f,%d,", mean[c], stdv[c], rank_of(t, c));
       for (int f = 0; t->has_train_score && f < F; f++) fprintf(a.f, "%.6f,", t->train_score[(size_t)c * F + f]);

@@ -86,6 +86,27 @@ static int keep_best_params(void *ctx, const sml_train_state *st, sml_err *err) 
   return SML_OK;
 }
 
+void sml_search_point_apply(const sml_search_point *p, sml_train_config *cfg) {
+  cfg->lr = p->lr;
+  cfg->reg = p->reg;
+  cfg->batch = p->batch;
+  if (p->nhidden > 0) {
+    cfg->nhidden = p->nhidden;
+    memcpy(cfg->hidden, p->hidden, (size_t)p->nhidden * sizeof *cfg->hidden);
+  }
+  if (p->net[0]) memcpy(cfg->net, p->net, sizeof cfg->net);
+}
+
+/* The architecture of a point as results spell it: "512x256" or the
+ * network's layers ("" when it is the base's). */
+static void architecture_text(const sml_search_point *p, char *out, size_t len) {
+  if (p->net[0]) {
+    snprintf(out, len, "%s", p->net);
+  } else {
+    sml_hidden_text(p->hidden, p->nhidden, out, len);
+  }
+}
+
 /* Trains one (configuration, fold) inside the group and scores it. */
 static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_result *res, sml_err *err) {
   search_ctx *s = ctx;
@@ -95,13 +116,7 @@ static int search_task_run(void *ctx, int task, const sml_comm *gc, sml_task_res
   sml_dataset td;
   make_task_data(s, s->spec->folds == 1 ? 1 : fold, &td);
   sml_train_config cfg = *s->base;
-  cfg.lr = p->lr;
-  cfg.reg = p->reg;
-  cfg.batch = p->batch;
-  if (p->nhidden > 0) {
-    cfg.nhidden = p->nhidden;
-    memcpy(cfg.hidden, p->hidden, (size_t)p->nhidden * sizeof *cfg.hidden);
-  }
+  sml_search_point_apply(p, &cfg);
   cfg.seed = task_seed(s->base->seed, config, fold);
   cfg.quiet = 1;
   cfg.log_every = 0;
@@ -168,10 +183,13 @@ void sml_hidden_text(const int64_t *hidden, int n, char *out, size_t len) {
 static void search_task_describe(void *ctx, int task, char *out, size_t len) {
   const search_ctx *s = ctx;
   const sml_search_point *p = &s->spec->points[task / s->nfolds];
-  char hidden[96];
-  sml_hidden_text(p->hidden, p->nhidden, hidden, sizeof hidden);
-  snprintf(out, len, "lr %g, reg %g%s%s, batch %lld, fold %d", p->lr, p->reg, p->nhidden ? ", hidden " : "", hidden,
-           (long long)p->batch, task % s->nfolds);
+  char arch[SML_NET_LEN];
+  architecture_text(p, arch, sizeof arch);
+  snprintf(out, len, "lr %g, reg %g%s%s, batch %lld, fold %d", p->lr, p->reg,
+           p->net[0]    ? ", net "
+           : p->nhidden ? ", hidden "
+                        : "",
+           arch, (long long)p->batch, task % s->nfolds);
 }
 
 int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, const sml_comm *world,
@@ -207,11 +225,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
                              (long long)spec->points[i].batch, (long long)smallest);
   for (int i = 0; st == SML_OK && i < spec->npoints; i++) { /* every point fits the memory */
     sml_train_config cfg = *base;
-    cfg.batch = spec->points[i].batch;
-    if (spec->points[i].nhidden > 0) {
-      cfg.nhidden = spec->points[i].nhidden;
-      memcpy(cfg.hidden, spec->points[i].hidden, (size_t)cfg.nhidden * sizeof *cfg.hidden);
-    }
+    sml_search_point_apply(&spec->points[i], &cfg);
     sml_model model;
     st = sml_train_model_image(&cfg, ds.height, ds.width, ds.channels, ds.num_classes, &model, err);
     if (st == SML_OK) st = sml_train_memory_check(&model, &cfg, s.n, g.comm.size, err);
@@ -223,7 +237,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
     return st;
   }
 
-  const char *names[4] = {"lr", "reg", "hidden", "batch"};
+  const char *names[4] = {"lr", "reg", strcmp(base->model, "cnn") == 0 ? "net" : "hidden", "batch"};
   const char *used[4];
   int np = 0;
   used[np++] = names[0];
@@ -240,7 +254,7 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
     int k = 0;
     snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%g", p->lr);
     snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%g", p->reg);
-    if (spec->vary_hidden) sml_hidden_text(p->hidden, p->nhidden, table->values[c][k++], SML_CV_VALUE_LEN);
+    if (spec->vary_hidden) architecture_text(p, table->values[c][k++], SML_CV_VALUE_LEN);
     if (spec->vary_batch) snprintf(table->values[c][k++], SML_CV_VALUE_LEN, "%lld", (long long)p->batch);
   }
   /* The search's identity for its journal: everything that defines a
@@ -262,9 +276,9 @@ int sml_search_run(const sml_search_spec *spec, const sml_train_config *base, co
            augment[0] ? " augment=" : "", augment); /* only when on: earlier journals keep their signature */
   uint64_t signature = sml_signature(definition);
   for (int c = 0; c < spec->npoints; c++) {
-    char hidden[96], point[256];
-    sml_hidden_text(spec->points[c].hidden, spec->points[c].nhidden, hidden, sizeof hidden);
-    snprintf(point, sizeof point, " [%.17g %.17g %s %lld]", spec->points[c].lr, spec->points[c].reg, hidden,
+    char arch[SML_NET_LEN], point[SML_NET_LEN + 128];
+    architecture_text(&spec->points[c], arch, sizeof arch);
+    snprintf(point, sizeof point, " [%.17g %.17g %s %lld]", spec->points[c].lr, spec->points[c].reg, arch,
              (long long)spec->points[c].batch);
     signature = sml_fnv1a(signature, point, strlen(point));
   }

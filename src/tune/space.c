@@ -14,6 +14,7 @@ static void set_hidden(const sml_search_space *s, int h, sml_search_point *p) {
   if (!s->nalternatives) return;
   p->nhidden = s->nhidden[h];
   memcpy(p->hidden, s->hidden[h], sizeof p->hidden);
+  memcpy(p->net, s->net[h], sizeof p->net);
 }
 
 int sml_search_points(const sml_search_space *s, int64_t random_n, uint64_t seed, sml_search_point *points,

@@ -53,9 +53,26 @@ check "random search" run_np 2 search --model softmax --random 5 --lr 1e-3:1e-1 
 check "5 random configurations in range" awk -F, 'NR > 1 { n++; if ($1 < 1e-3 || $1 > 1e-1 || $2 < 1e-5 || $2 > 1e-2) bad = 1 } END { exit bad || n != 5 }' "$tmp/r/cv_results.csv"
 check "--folds 1: one split column" grep -q '^param_lr,param_reg,split0_test_score,mean_test_score' "$tmp/r/cv_results.csv"
 
+# Architectures as a hyperparameter: two networks, each scored, the best retrained.
+N1=conv4x3,relu,pool2,fc10 N2=conv8x3,relu,pool4,fc10
+check "search over two networks" run_np 2 search --net "$N1;$N2" --lr 0.02,0.05 --reg 0 --folds 2 --epochs 1 \
+  --subset 1500 --out "$tmp/n" >"$tmp/n.out" 2>"$tmp/n.err"
+check "cv_results.csv: a param_net column, every network with every rate (quoted: the layers hold commas)" \
+  /usr/bin/python3 -c 'import csv, sys, collections
+rows = list(csv.DictReader(open(sys.argv[1])))
+n = collections.Counter(r["param_net"] for r in rows)
+sys.exit(not (len(rows) == 4 and n[sys.argv[2]] == 2 and n[sys.argv[3]] == 2))' "$tmp/n/cv_results.csv" "$N1" "$N2"
+best=$(/usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["best_params"]["net"])' "$tmp/n/cv_results.json")
+check "the best network ($best) is the one retrained" bash -c "h5dump -a net '$tmp/n/best/model.h5' | grep -q '\"$best\"'"
+
 check "groups > ranks"     expect_fail 2 2 "--groups 3: must be between 1 and the number of ranks (2)" "${S[@]}" --groups 3 --out "$tmp/x"
 check "range needs random" expect_fail 2 2 "--lr/--reg LO:HI ranges need --random N" search --lr 1e-3:1e-1 --out "$tmp/x"
-check "unknown model"      expect_fail 2 2 "--model cnn: unknown model" search --model cnn --out "$tmp/x"
+check "unknown model"      expect_fail 2 2 "--model knn: unknown model" search --model knn --out "$tmp/x"
+check "a cnn without --net" expect_fail 2 2 "--net: a cnn is given by its layers" search --model cnn --out "$tmp/x"
+check "an empty --net alternative" expect_fail 2 2 "an empty alternative (networks are separated by ';')" \
+  search --net 'fc10;;fc10' --out "$tmp/x"
+check "a bad network among the alternatives" expect_fail 2 2 "--net conv4x3,bogus,fc10: element 2 'bogus' is not a layer" \
+  search --net 'conv4x3,relu,fc10;conv4x3,bogus,fc10' --subset 500 --folds 2 --epochs 1 --out "$tmp/x"
 check "negative lr"        expect_fail 2 2 "--lr -1: learning rates must be positive" search --model softmax --lr -1 --out "$tmp/x"
 check "bad slice"          expect_fail 2 2 "--slice 2/2: expected I/N" "${S[@]}" --slice 2/2 --out "$tmp/x"
 check "journal of another search" expect_fail 2 2 "a journal of another search" search --model softmax --lr 0.5 --reg 0 --folds 3 --epochs 2 --subset 2000 --out "$tmp/p1g1"

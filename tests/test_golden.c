@@ -1,7 +1,11 @@
-/* Golden test: a forward pass, two steps of every optimizer, and a
- * training-mode pass with dropout of a 6-5-4-3 MLP on fixed inputs and
- * weights match numpy's float64 values (golden/mlp_step.txt, written by
- * golden/make_golden.py) to 1e-5 relative. */
+/* Golden tests, to 1e-5 relative:
+ * - golden/mlp_step.txt (golden/make_golden.py, numpy float64): a forward
+ *   pass, two steps of every optimizer, and a training-mode pass with
+ *   dropout of a 6-5-4-3 MLP on fixed inputs and weights;
+ * - golden/cnn_step.txt (golden/make_golden_cnn.py, PyTorch float64): the
+ *   scores, loss and gradient of a small convolutional network (padding,
+ *   stride 2, max and average pooling, odd sizes) and two steps of SGD
+ *   with momentum and of Adam. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,12 +112,55 @@ static void check_optimizer(const sml_model *m, const char *name, const float *x
   free(grad);
 }
 
+/* The network of cnn_step.txt: torch's scores, loss, gradient and steps. */
+static int check_cnn(const char *net_spec) {
+  const array *dims = get("dims");
+  const double reg = get("reg")->v[0];
+  const int B = (int)dims->v[0], CH = (int)dims->v[1], H = (int)dims->v[2], W = (int)dims->v[3], C = (int)dims->v[4];
+  sml_model m;
+  sml_err err;
+  if (sml_model_init_net(&m, net_spec, H, W, CH, C, &err) != SML_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    return 1;
+  }
+  float *params = calloc((size_t)m.nweights, sizeof *params), *grad = calloc((size_t)m.nweights, sizeof *grad);
+  load_tensors(&m, "", params);
+  const int64_t D = (int64_t)CH * H * W;
+  float *x = malloc((size_t)(B * D) * sizeof *x); /* HWC, as images arrive; torch's x is NCHW */
+  uint8_t *y = malloc((size_t)B);
+  const int64_t hw = (int64_t)H * W;
+  for (int64_t b = 0; b < B; b++)
+    for (int c = 0; c < CH; c++)
+      for (int64_t q = 0; q < hw; q++) x[(b * hw + q) * CH + c] = (float)get("x")->v[(b * CH + c) * hw + q];
+  for (int i = 0; i < B; i++) y[i] = (uint8_t)get("y")->v[i];
+  sml_workspace ws;
+  sml_workspace_init(&ws, &m, B);
+  compare("scores", sml_model_forward(&m, params, x, B, &ws), get("scores")->v, B * C);
+  const double data_loss = sml_model_loss_grad(&m, params, grad, x, y, B, NULL, &ws);
+  for (int64_t i = 0; i < m.nweights; i++) grad[i] /= (float)B;
+  const float lossf = (float)(data_loss / B + sml_model_regularize(&m, params, grad, reg));
+  compare("loss", &lossf, get("loss")->v, 1);
+  compare_tensors(&m, "grad_", grad, 0);
+  check_optimizer(&m, "sgd", x, y, B, reg, &ws);
+  check_optimizer(&m, "adam", x, y, B, reg, &ws);
+  printf(
+      "test_golden: %s against PyTorch: %d mismatches, worst relative error %.2e (bound 1e-5); optimizer "
+      "steps: worst %.2e of max(|w|, lr) (bound 1e-4)\n",
+      net_spec, failures, worst, worst_step);
+  sml_workspace_free(&ws);
+  free(params);
+  free(grad);
+  free(x);
+  free(y);
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
   sml_init(&argc, &argv);
   tests_check_ranks(argv[0]);
   tests_select_kernels("test_golden");
   if (argc != 2) {
-    fprintf(stderr, "usage: test_golden golden/mlp_step.txt\n");
+    fprintf(stderr, "usage: test_golden golden/mlp_step.txt|golden/cnn_step.txt\n");
     return 2;
   }
   FILE *f = fopen(argv[1], "r");
@@ -122,8 +169,19 @@ int main(int argc, char **argv) {
     return 2;
   }
   static char line[200000];
+  static char net_spec[SML_NET_LEN]; /* the file's "net <spec>" line: a convolutional network */
   while (fgets(line, sizeof line, f)) {
     if (line[0] == '#') continue;
+    if (strncmp(line, "net ", 4) == 0) {
+      const size_t len = strcspn(line + 4, "\n");
+      if (len >= sizeof net_spec) {
+        fprintf(stderr, "%s: a net line longer than %d characters\n", argv[1], (int)sizeof net_spec - 1);
+        return 2;
+      }
+      memcpy(net_spec, line + 4, len);
+      net_spec[len] = '\0';
+      continue;
+    }
     if (narrays == MAXARRAYS) {
       fprintf(stderr, "%s: more than %d arrays\n", argv[1], MAXARRAYS);
       return 2;
@@ -141,6 +199,11 @@ int main(int argc, char **argv) {
     }
   }
   fclose(f);
+  if (net_spec[0]) {
+    const int st = check_cnn(net_spec);
+    sml_finalize();
+    return st;
+  }
   const array *dims = get("dims");
   const double reg = get("reg")->v[0];
   const int B = (int)dims->v[0], D = (int)dims->v[1], C = (int)dims->v[4];

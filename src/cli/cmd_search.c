@@ -130,7 +130,7 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
       "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n"
       "  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n"
       "  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n"
-      "  mpirun -n 2 shardml search --net 'conv16x3,relu,pool2,fc10;conv32x3,relu,pool2,fc10' --lr 0.01,0.05\n",
+      "  mpirun -n 2 shardml search --net 'conv8x3,relu,pool2,fc10;conv16x3,relu,fc10'\n",
       argc, argv, opts, err));
   if (!model) model = net_text ? "cnn" : "mlp";
   if (strcmp(model, "softmax") && strcmp(model, "svm") && strcmp(model, "mlp") && strcmp(model, "cnn"))

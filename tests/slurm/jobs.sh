@@ -43,7 +43,7 @@ cmake --install "$BUILD" --prefix "$PREFIX" >/dev/null || { echo "cmake --instal
 mkdir -p "$tmp/proj-train" "$tmp/proj-search" "$tmp/proj-cv" "$tmp/proj-none"
 cp "$PREFIX/share/shardml/jobs/train.sbatch" "$tmp/proj-train/"
 cp jobs/search.sbatch "$tmp/proj-search/"
-train=$(cd "$tmp/proj-train" && SHARDML= EPOCHS=2 MODEL=softmax BATCH=128 CKPT_EVERY=10 EXTRA="--subset 3000" submit --chdir="$tmp/proj-train" --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/train-%j.out" train.sbatch)
+train=$(cd "$tmp/proj-train" && SHARDML= EPOCHS=2 NET=conv4x3,relu,pool2,fc10 AUGMENT=flip BATCH=128 CKPT_EVERY=10 EXTRA="--subset 3000" submit --chdir="$tmp/proj-train" --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/train-%j.out" train.sbatch)
 search=$(cd "$tmp/proj-search" && SHARDML_JOBS=$SRC/jobs MODEL=softmax LR=0.01,0.1 REG=0 FOLDS=2 EPOCHS=1 NGROUPS=2 EXTRA="--subset 2000" submit --chdir="$tmp/proj-search" --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --output="$tmp/search-%j.out" search.sbatch)
 cv=$(cd "$tmp/proj-cv" && SHARDML= K=1,3 METRIC=l2 FOLDS=2 EXTRA="--subset 1000" submit --chdir="$tmp/proj-cv" --ntasks=2 --cpus-per-task=1 --output="$tmp/cv-%j.out" "$PREFIX/share/shardml/jobs/cv-knn.sbatch")
 # Without its helpers a script stops at once with one line and creates nothing.
@@ -81,6 +81,8 @@ check "train.sbatch completed" completed "$train"
 check "train wrote its model" test -s "$RUNS/train-$train/model.h5"
 check "train checkpointed" test -s "$RUNS/train-$train/checkpoints/latest"
 check "train ran 2 ranks x 1 thread" grep -q "2 ranks x 1 threads" "$tmp/train-$train.out"
+check "... a network (NET)" grep -q "network conv4x3,relu,pool2,fc10: conv+relu" "$tmp/train-$train.out"
+check "... with augmentation (AUGMENT)" grep -q ", augmentation flip;" "$tmp/train-$train.out"
 check "search.sbatch completed" completed "$search"
 check "search results" test -s "$RUNS/search-$search/cv_results.csv"
 check "cv-knn.sbatch completed" completed "$cv"

@@ -26,7 +26,8 @@ check "best model retrained" test -s "$tmp/p1g1/best/model.h5"
 check "load balance reported" grep -q 'search: group 1 ran [0-9]* tasks, busy' "$tmp/p4g2.err"
 
 # Kill a search half-way, rerun the same command: it skips finished tasks.
-K=(search --model mlp --hidden 32 --lr 0.01,0.05,0.1 --reg 0,1e-4 --folds 3 --epochs 2 --subset 3000 --seed 4)
+# (4 epochs a task: with 2 a busy machine once finished all 18 before the kill.)
+K=(search --model mlp --hidden 32 --lr 0.01,0.05,0.1 --reg 0,1e-4 --folds 3 --epochs 4 --subset 3000 --seed 4)
 run_np 2 "${K[@]}" --out "$tmp/ref" >"$tmp/ref.out" 2>/dev/null
 run_np 2 "${K[@]}" --out "$tmp/k" >/dev/null 2>&1 &
 pid=$!

@@ -121,17 +121,16 @@ int cmd_search(const sml_comm *world, int argc, char **argv, sml_err *err) {
        "run only slice I of N of the tasks (job arrays); merge by rerunning without it"},
       {"out", OPT_STRING, &out, "DIR", "cv_results.{csv,json}, search_plot.svg, journal.txt (default shardml-search)"},
       {NULL, 0, NULL, NULL, NULL}};
-  SML_TRY(cli_parse(
-      world, "search",
-      "Hyperparameter search with k-fold cross-validation, tasks run in parallel on groups of ranks.\n"
-      "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.\n"
-      "On SIGTERM or SIGUSR1 running tasks stop at their next step, unjournaled, and\n"
-      "shardml exits with status 3; rerun the same command to finish.",
-      "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n"
-      "  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n"
-      "  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n"
-      "  mpirun -n 2 shardml search --net 'conv8x3,relu,pool2,fc10;conv16x3,relu,fc10'\n",
-      argc, argv, opts, err));
+  SML_TRY(cli_parse(world, "search",
+                    "Hyperparameter search with k-fold cross-validation, tasks run in parallel on groups of ranks.\n"
+                    "Finished tasks go to DIR/journal.txt; rerunning the same command skips them.\n"
+                    "On SIGTERM or SIGUSR1 running tasks stop at their next step, unjournaled, and\n"
+                    "shardml exits with status 3; rerun the same command to finish.",
+                    "  mpirun -n 4 shardml search --model softmax --lr 1e-3,1e-2 --groups 2\n"
+                    "  mpirun -n 2 shardml search --hidden 256,512x256 --folds 3 --epochs 5\n"
+                    "  mpirun -n 4 shardml search --random 20 --lr 1e-4:1e-1 --reg 1e-6:1e-2\n"
+                    "  mpirun -n 2 shardml search --net 'conv8x3,relu,pool2,fc10;conv16x3,relu,fc10'\n",
+                    argc, argv, opts, err));
   if (!model) model = net_text ? "cnn" : "mlp";
   if (strcmp(model, "softmax") && strcmp(model, "svm") && strcmp(model, "mlp") && strcmp(model, "cnn"))
     return sml_fail(err, SML_EINPUT, "--model %s: unknown model (softmax, svm, mlp, cnn; knn: use shardml cv)", model);

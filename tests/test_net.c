@@ -13,6 +13,7 @@
 #include "expect.h"
 #include "shardml/comm.h"
 #include "shardml/model.h"
+#include "nn/net.h"
 
 /* The reference works on one image at a time, NCHW, in double. A dropout
  * layer multiplies by the mask shardml's own hash gives (sml_dropout_keep
@@ -27,10 +28,6 @@ static double drop_scale(const sml_op *op, int layer, int64_t i) {
   return sml_dropout_keep(&d, ref_drop->ids[ref_sample], layer, i) ? 1.0 / (1.0 - op->drop) : 0.0;
 }
 
-typedef struct {
-  double *a[SML_MAX_LAYERS + 1]; /* a[l]: layer l's input (after the previous ReLU); a[nops]: scores */
-} ref_acts;
-
 static double conv_at(const sml_op *op, const double *w, const double *in, int f, int y, int x) {
   double s = 0;
   for (int c = 0; c < op->c; c++)
@@ -43,112 +40,193 @@ static double conv_at(const sml_op *op, const double *w, const double *in, int f
   return s;
 }
 
-/* Forward of one image x (HWC, as prepared) through m with parameters p. */
-static void ref_forward(const sml_model *m, const double *p, const double *x, ref_acts *r) {
-  const sml_op *first = &m->op[0];
-  for (int c = 0; c < first->c; c++) /* HWC -> CHW */
-    for (int q = 0; q < first->h * first->w; q++) r->a[0][c * first->h * first->w + q] = x[q * first->c + c];
-  for (int l = 0; l < m->nops; l++) {
-    const sml_op *op = &m->op[l];
-    const double *in = r->a[l];
-    double *out = r->a[l + 1];
-    const double *w = op->param >= 0 ? p + m->param[op->param].offset : NULL;
-    const double *b = op->param >= 0 ? p + m->param[op->param + 1].offset : NULL;
-    for (int f = 0; f < op->oc; f++)
-      for (int y = 0; y < op->oh; y++)
-        for (int x0 = 0; x0 < op->ow; x0++) {
-          double v;
-          if (op->kind == SML_OP_CONV) {
-            v = conv_at(op, w, in, f, y, x0) + b[f];
-          } else if (op->kind == SML_OP_DROPOUT) {
-            const int64_t i = ((int64_t)f * op->oh + y) * op->ow + x0;
-            v = in[i] * drop_scale(op, l, i);
-          } else if (op->kind == SML_OP_FC) {
-            v = b[f];
-            for (int64_t i = 0; i < m->width[l]; i++) v += w[(int64_t)f * m->width[l] + i] * in[i];
-          } else {
-            v = op->kind == SML_OP_MAXPOOL ? -INFINITY : 0;
+/* Layer l (not a batch normalization) of one image: in -> out. */
+static void ref_layer(const sml_model *m, const double *p, int l, const double *in, double *out) {
+  const sml_op *op = &m->op[l];
+  const double *w = op->param >= 0 ? p + m->param[op->param].offset : NULL;
+  const double *b = op->param >= 0 ? p + m->param[op->param + 1].offset : NULL;
+  for (int f = 0; f < op->oc; f++)
+    for (int y = 0; y < op->oh; y++)
+      for (int x0 = 0; x0 < op->ow; x0++) {
+        double v;
+        if (op->kind == SML_OP_CONV) {
+          v = conv_at(op, w, in, f, y, x0) + b[f];
+        } else if (op->kind == SML_OP_DROPOUT) {
+          const int64_t i = ((int64_t)f * op->oh + y) * op->ow + x0;
+          v = in[i] * drop_scale(op, l, i);
+        } else if (op->kind == SML_OP_FC) {
+          v = b[f];
+          for (int64_t i = 0; i < m->width[l]; i++) v += w[(int64_t)f * m->width[l] + i] * in[i];
+        } else {
+          v = op->kind == SML_OP_MAXPOOL ? -INFINITY : 0;
+          for (int i = 0; i < op->k; i++)
+            for (int j = 0; j < op->k; j++) {
+              const double u = in[((int64_t)f * op->h + y * op->k + i) * op->w + x0 * op->k + j];
+              v = op->kind == SML_OP_MAXPOOL ? fmax(v, u) : v + u / (op->k * op->k);
+            }
+        }
+        out[((int64_t)f * op->oh + y) * op->ow + x0] = v;
+      }
+}
+
+/* Layer l's backward for one image: parameter gradients added, din set. */
+static void ref_layer_backward(const sml_model *m, const double *p, double *g, int l, const double *in,
+                               const double *dout, double *din) {
+  const sml_op *op = &m->op[l];
+  memset(din, 0, (size_t)m->width[l] * sizeof *din);
+  const double *w = op->param >= 0 ? p + m->param[op->param].offset : NULL;
+  double *gw = op->param >= 0 ? g + m->param[op->param].offset : NULL;
+  double *gb = op->param >= 0 ? g + m->param[op->param + 1].offset : NULL;
+  for (int f = 0; f < op->oc; f++)
+    for (int yy = 0; yy < op->oh; yy++)
+      for (int xx = 0; xx < op->ow; xx++) {
+        const double go = dout[((int64_t)f * op->oh + yy) * op->ow + xx];
+        if (op->kind == SML_OP_DROPOUT) {
+          const int64_t i = ((int64_t)f * op->oh + yy) * op->ow + xx;
+          din[i] += go * drop_scale(op, l, i);
+        } else if (op->kind == SML_OP_FC) {
+          gb[f] += go;
+          for (int64_t i = 0; i < m->width[l]; i++) {
+            gw[(int64_t)f * m->width[l] + i] += go * in[i];
+            din[i] += go * w[(int64_t)f * m->width[l] + i];
+          }
+        } else if (op->kind == SML_OP_CONV) {
+          gb[f] += go;
+          for (int c = 0; c < op->c; c++)
             for (int i = 0; i < op->k; i++)
               for (int j = 0; j < op->k; j++) {
-                const double u = in[((int64_t)f * op->h + y * op->k + i) * op->w + x0 * op->k + j];
-                v = op->kind == SML_OP_MAXPOOL ? fmax(v, u) : v + u / (op->k * op->k);
+                const int iy = yy * op->stride - op->pad + i, ix = xx * op->stride - op->pad + j;
+                if (iy < 0 || iy >= op->h || ix < 0 || ix >= op->w) continue;
+                const int64_t wi = ((int64_t)f * op->c + c) * op->k * op->k + i * op->k + j;
+                const int64_t ii = ((int64_t)c * op->h + iy) * op->w + ix;
+                gw[wi] += go * in[ii];
+                din[ii] += go * w[wi];
               }
-          }
-          out[((int64_t)f * op->oh + y) * op->ow + x0] = op->relu && v < 0 ? 0 : v;
+        } else { /* pooling: to the first maximum, or spread evenly */
+          int64_t best = -1;
+          for (int i = 0; i < op->k; i++)
+            for (int j = 0; j < op->k; j++) {
+              const int64_t ii = ((int64_t)f * op->h + yy * op->k + i) * op->w + xx * op->k + j;
+              if (op->kind == SML_OP_AVGPOOL) din[ii] += go / (op->k * op->k);
+              else if (best < 0 || in[ii] > in[best]) best = ii;
+            }
+          if (op->kind == SML_OP_MAXPOOL) din[best] += go;
         }
+      }
+}
+
+/* Batch normalization l over B images (a[b * width + c * hw + q]), as the
+ * textbook writes it: the batch's mean and (biased) variance per channel
+ * while training (ref_drop set), the running ones otherwise. */
+typedef struct {
+  double mean, var;
+} ref_stats;
+static void ref_bn_stats(const sml_model *m, const double *p, int l, const double *in, int B, ref_stats *st) {
+  const sml_op *op = &m->op[l];
+  const int64_t hw = (int64_t)op->h * op->w, W = m->width[l];
+  for (int c = 0; c < op->c; c++) {
+    if (!ref_drop) {
+      st[c].mean = p[m->param[op->param + 2].offset + c];
+      st[c].var = p[m->param[op->param + 3].offset + c];
+      continue;
+    }
+    double mean = 0, var = 0;
+    for (int b = 0; b < B; b++)
+      for (int64_t q = 0; q < hw; q++) mean += in[b * W + c * hw + q];
+    mean /= (double)(B * hw);
+    for (int b = 0; b < B; b++)
+      for (int64_t q = 0; q < hw; q++) var += pow(in[b * W + c * hw + q] - mean, 2);
+    st[c] = (ref_stats){mean, var / (double)(B * hw)};
+  }
+}
+static void ref_bn_forward(const sml_model *m, const double *p, int l, const double *in, double *out, int B) {
+  const sml_op *op = &m->op[l];
+  const int64_t hw = (int64_t)op->h * op->w, W = m->width[l];
+  ref_stats st[64];
+  ref_bn_stats(m, p, l, in, B, st);
+  const double *gamma = p + m->param[op->param].offset, *beta = p + m->param[op->param + 1].offset;
+  for (int b = 0; b < B; b++)
+    for (int c = 0; c < op->c; c++)
+      for (int64_t q = 0; q < hw; q++) {
+        const int64_t i = b * W + c * hw + q;
+        out[i] = gamma[c] * (in[i] - st[c].mean) / sqrt(st[c].var + 1e-5) + beta[c];
+      }
+}
+/* CS231n's staged backward: through xhat, the variance, then the mean. */
+static void ref_bn_backward(const sml_model *m, const double *p, double *g, int l, const double *in, const double *dout,
+                            double *din, int B) {
+  const sml_op *op = &m->op[l];
+  const int64_t hw = (int64_t)op->h * op->w, W = m->width[l], N = B * hw;
+  ref_stats st[64];
+  ref_bn_stats(m, p, l, in, B, st);
+  const double *gamma = p + m->param[op->param].offset;
+  for (int c = 0; c < op->c; c++) {
+    const double is = 1 / sqrt(st[c].var + 1e-5);
+    double dvar = 0, dmean = 0, sum_centred = 0;
+    for (int b = 0; b < B; b++)
+      for (int64_t q = 0; q < hw; q++) {
+        const int64_t i = b * W + c * hw + q;
+        g[m->param[op->param].offset + c] += dout[i] * (in[i] - st[c].mean) * is;
+        g[m->param[op->param + 1].offset + c] += dout[i];
+        dvar += dout[i] * gamma[c] * (in[i] - st[c].mean) * -0.5 * pow(is, 3);
+        dmean += -dout[i] * gamma[c] * is;
+        sum_centred += in[i] - st[c].mean;
+      }
+    if (!ref_drop) dvar = dmean = 0; /* fixed statistics: no path through them */
+    dmean += dvar * -2 * sum_centred / (double)N;
+    for (int b = 0; b < B; b++)
+      for (int64_t q = 0; q < hw; q++) {
+        const int64_t i = b * W + c * hw + q;
+        din[i] = dout[i] * gamma[c] * is + dvar * 2 * (in[i] - st[c].mean) / (double)N + dmean / (double)N;
+      }
   }
 }
 
-/* Summed softmax cross-entropy of B images and its gradient g (added). */
+/* Summed softmax cross-entropy of B images x (HWC, as prepared) and its
+ * gradient g (added), layer by layer over the batch. */
 static double ref_loss_grad(const sml_model *m, const double *p, double *g, const double *x, const uint8_t *y, int B) {
-  ref_acts r, d;
+  double *a[SML_MAX_LAYERS + 1] = {0}, *d[SML_MAX_LAYERS + 1] = {0};
   for (int l = 0; l <= m->nops; l++) {
-    r.a[l] = calloc((size_t)m->width[l], sizeof(double));
-    d.a[l] = calloc((size_t)m->width[l], sizeof(double));
+    a[l] = calloc((size_t)(B * m->width[l]), sizeof(double));
+    d[l] = calloc((size_t)(B * m->width[l]), sizeof(double));
+  }
+  const sml_op *first = &m->op[0];
+  for (int b = 0; b < B; b++) /* HWC -> CHW */
+    for (int c = 0; c < first->c; c++)
+      for (int q = 0; q < first->h * first->w; q++)
+        a[0][b * m->width[0] + c * first->h * first->w + q] = x[(b * m->width[0]) + q * first->c + c];
+  for (int l = 0; l < m->nops; l++) {
+    const int64_t Wi = m->width[l], Wo = m->width[l + 1];
+    if (m->op[l].kind == SML_OP_BATCHNORM) ref_bn_forward(m, p, l, a[l], a[l + 1], B);
+    for (int b = 0; b < B && m->op[l].kind != SML_OP_BATCHNORM; b++) {
+      ref_sample = b;
+      ref_layer(m, p, l, a[l] + b * Wi, a[l + 1] + b * Wo);
+    }
+    for (int64_t i = 0; m->op[l].relu && i < B * Wo; i++) a[l + 1][i] = fmax(a[l + 1][i], 0);
   }
   double loss = 0;
   const int64_t C = m->width[m->nops];
   for (int b = 0; b < B; b++) {
-    ref_sample = b;
-    ref_forward(m, p, x + b * m->width[0], &r);
-    const double *s = r.a[m->nops];
+    const double *s = a[m->nops] + b * C;
     double mx = s[0], z = 0;
     for (int64_t j = 1; j < C; j++) mx = fmax(mx, s[j]);
     for (int64_t j = 0; j < C; j++) z += exp(s[j] - mx);
     loss += log(z) - (s[y[b]] - mx);
-    if (!g) continue;
-    for (int64_t j = 0; j < C; j++) d.a[m->nops][j] = exp(s[j] - mx) / z - (j == y[b]);
-    for (int l = m->nops - 1; l >= 0; l--) {
-      const sml_op *op = &m->op[l];
-      double *dout = d.a[l + 1], *din = d.a[l];
-      const double *out = r.a[l + 1], *in = r.a[l];
-      for (int64_t i = 0; i < m->width[l + 1]; i++)
-        if (op->relu && out[i] <= 0) dout[i] = 0;
-      memset(din, 0, (size_t)m->width[l] * sizeof *din);
-      const double *w = op->param >= 0 ? p + m->param[op->param].offset : NULL;
-      double *gw = op->param >= 0 ? g + m->param[op->param].offset : NULL;
-      double *gb = op->param >= 0 ? g + m->param[op->param + 1].offset : NULL;
-      for (int f = 0; f < op->oc; f++)
-        for (int yy = 0; yy < op->oh; yy++)
-          for (int xx = 0; xx < op->ow; xx++) {
-            const double go = dout[((int64_t)f * op->oh + yy) * op->ow + xx];
-            if (op->kind == SML_OP_DROPOUT) {
-              const int64_t i = ((int64_t)f * op->oh + yy) * op->ow + xx;
-              din[i] += go * drop_scale(op, l, i);
-            } else if (op->kind == SML_OP_FC) {
-              gb[f] += go;
-              for (int64_t i = 0; i < m->width[l]; i++) {
-                gw[(int64_t)f * m->width[l] + i] += go * in[i];
-                din[i] += go * w[(int64_t)f * m->width[l] + i];
-              }
-            } else if (op->kind == SML_OP_CONV) {
-              gb[f] += go;
-              for (int c = 0; c < op->c; c++)
-                for (int i = 0; i < op->k; i++)
-                  for (int j = 0; j < op->k; j++) {
-                    const int iy = yy * op->stride - op->pad + i, ix = xx * op->stride - op->pad + j;
-                    if (iy < 0 || iy >= op->h || ix < 0 || ix >= op->w) continue;
-                    const int64_t wi = ((int64_t)f * op->c + c) * op->k * op->k + i * op->k + j;
-                    const int64_t ii = ((int64_t)c * op->h + iy) * op->w + ix;
-                    gw[wi] += go * in[ii];
-                    din[ii] += go * w[wi];
-                  }
-            } else { /* pooling: to the first maximum, or spread evenly */
-              int64_t best = -1;
-              for (int i = 0; i < op->k; i++)
-                for (int j = 0; j < op->k; j++) {
-                  const int64_t ii = ((int64_t)f * op->h + yy * op->k + i) * op->w + xx * op->k + j;
-                  if (op->kind == SML_OP_AVGPOOL) din[ii] += go / (op->k * op->k);
-                  else if (best < 0 || in[ii] > in[best]) best = ii;
-                }
-              if (op->kind == SML_OP_MAXPOOL) din[best] += go;
-            }
-          }
+    for (int64_t j = 0; j < C; j++) d[m->nops][b * C + j] = exp(s[j] - mx) / z - (j == y[b]);
+  }
+  for (int l = m->nops - 1; l >= 0 && g; l--) {
+    const int64_t Wi = m->width[l], Wo = m->width[l + 1];
+    for (int64_t i = 0; m->op[l].relu && i < B * Wo; i++)
+      if (a[l + 1][i] <= 0) d[l + 1][i] = 0;
+    if (m->op[l].kind == SML_OP_BATCHNORM) ref_bn_backward(m, p, g, l, a[l], d[l + 1], d[l], B);
+    for (int b = 0; b < B && m->op[l].kind != SML_OP_BATCHNORM; b++) {
+      ref_sample = b;
+      ref_layer_backward(m, p, g, l, a[l] + b * Wi, d[l + 1] + b * Wo, d[l] + b * Wi);
     }
   }
   for (int l = 0; l <= m->nops; l++) {
-    free(r.a[l]);
-    free(d.a[l]);
+    free(a[l]);
+    free(d[l]);
   }
   return loss;
 }
@@ -170,9 +248,10 @@ static void check_net_mode(const char *net, int h, int w, int c, int classes, in
   uint8_t *y = malloc((size_t)B);
   sml_model_init_params(&m, params, 11, 0);
   sml_rng rng = sml_rng_stream(5, 0, (uint64_t)h * 131 + (uint64_t)B);
-  for (int p = 0; p < m.nparams; p++)
+  for (int p = 0; p < m.nparams; p++) /* biases, gamma, beta, running means off their start; variances positive */
     if (!m.param[p].regularized)
-      for (int64_t i = 0; i < m.param[p].size; i++) params[m.param[p].offset + i] = (float)(0.1 * sml_rng_normal(&rng));
+      for (int64_t i = 0; i < m.param[p].size; i++)
+        params[m.param[p].offset + i] = m.param[p].fill + (float)(0.1 * fabs(sml_rng_normal(&rng)));
   for (int64_t i = 0; i < P; i++) pd[i] = params[i];
   for (int64_t i = 0; i < B * D; i++) xd[i] = x[i] = (float)sml_rng_normal(&rng);
   for (int b = 0; b < B; b++) y[b] = (uint8_t)(sml_rng_next(&rng) % (uint64_t)classes);
@@ -184,9 +263,14 @@ static void check_net_mode(const char *net, int h, int w, int c, int classes, in
   const double ref = ref_loss_grad(&m, pd, gd, xd, y, B);
   EXPECT(fabs(loss - ref) <= 1e-4 * fmax(1.0, fabs(ref)), "%s %dx%dx%d B=%d: loss %.8g, reference %.8g", net, h, w, c,
          B, loss, ref);
+  /* A tensor whose gradient is zero in exact arithmetic (a bias before a
+   * batch normalization, which removes per-channel constants) holds
+   * rounding noise: judged against 1 % of the largest entry anywhere. */
+  double largest = 0;
+  for (int64_t i = 0; i < P; i++) largest = fmax(largest, fabs(gd[i]));
   for (int p = 0; p < m.nparams; p++) {
     const sml_param_entry *e = &m.param[p];
-    double scale = 1e-6, worst = 0;
+    double scale = fmax(1e-6, 1e-2 * largest), worst = 0;
     for (int64_t i = 0; i < e->size; i++) scale = fmax(scale, fabs(gd[e->offset + i]));
     for (int64_t i = 0; i < e->size; i++) worst = fmax(worst, fabs(grad[e->offset + i] - gd[e->offset + i]));
     EXPECT(worst <= 1e-4 * scale, "%s %dx%dx%d B=%d: %s differs from the reference by %.3g of its scale %.3g", net, h,
@@ -195,7 +279,8 @@ static void check_net_mode(const char *net, int h, int w, int c, int classes, in
   /* The reference gradient against centred differences, a few entries per tensor. */
   for (int p = 0; p < m.nparams; p++) {
     const sml_param_entry *e = &m.param[p];
-    for (int t = 0; t < 3; t++) {
+    /* Running statistics are no trained parameters: no gradient, by definition. */
+    for (int t = 0; t < 3 && !e->running; t++) {
       const int64_t i = e->offset + (int64_t)(sml_rng_next(&rng) % (uint64_t)e->size);
       const double keep = pd[i], step = 1e-6;
       pd[i] = keep + step;
@@ -224,8 +309,76 @@ static void check_net(const char *net, int h, int w, int c, int classes, int B) 
   for (int b = 0; b < B && b < 64; b++) ids[b] = 1000 + 7 * b;
   const sml_dropout drop = {.p = 0, .seed = 3, .step = 5, .ids = ids};
   check_net_mode(net, h, w, c, classes, B, NULL);
-  if (strstr(net, "dropout")) check_net_mode(net, h, w, c, classes, B, &drop);
+  if (strstr(net, "dropout") || strstr(net, "bn")) check_net_mode(net, h, w, c, classes, B, &drop);
   ref_drop = NULL;
+}
+
+/* A training pass of B images cut into two parts that agree their batch
+ * normalization sums (as ranks and micro-batches do): the same loss and
+ * summed gradient as one pass over all B, to float rounding. */
+static void check_split(const char *net, int h, int w, int c, int classes, int B, int first) {
+  sml_model m;
+  sml_err err;
+  EXPECT(sml_model_init_net(&m, net, h, w, c, classes, &err) == SML_OK, "%s: %s", net, err.msg);
+  const int64_t D = m.width[0], P = m.nweights;
+  float *params = malloc((size_t)P * sizeof *params), *whole = calloc((size_t)P, sizeof *whole);
+  float *parts = calloc((size_t)P, sizeof *parts), *x = malloc((size_t)(B * D) * sizeof *x);
+  uint8_t *y = malloc((size_t)B);
+  int64_t ids[64];
+  sml_model_init_params(&m, params, 3, 0);
+  sml_rng rng = sml_rng_stream(9, 0, (uint64_t)B);
+  for (int64_t i = 0; i < B * D; i++) x[i] = (float)sml_rng_normal(&rng);
+  for (int b = 0; b < B; b++) {
+    y[b] = (uint8_t)(sml_rng_next(&rng) % (uint64_t)classes);
+    ids[b] = b;
+  }
+  const sml_dropout drop = {.seed = 1, .step = 2, .ids = ids}, drop2 = {.seed = 1, .step = 2, .ids = ids + first};
+  sml_workspace ws, half[2];
+  sml_workspace_init(&ws, &m, B);
+  const double loss = sml_model_loss_grad(&m, params, whole, x, y, B, &drop, &ws);
+  const int64_t n[2] = {first, B - first};
+  const float *xs[2] = {x, x + first * D};
+  const sml_dropout *ds[2] = {&drop, &drop2};
+  for (int k = 0; k < 2; k++) sml_workspace_init(&half[k], &m, n[k] > 0 ? n[k] : 1);
+  double sums[2 * 64 + 1];
+  for (int from = 0; from < m.nops;) { /* forward: stop at each batch normalization, add both parts' sums */
+    int stop = m.nops;
+    for (int k = 0; k < 2; k++) stop = sml_net_forward_part(&m, params, xs[k], n[k], ds[k], &half[k], from);
+    if (stop == m.nops) break;
+    const int64_t len = sml_net_sums_len(&m, stop);
+    for (int64_t i = 0; i < len; i++) sums[i] = half[0].bn[stop][i] + half[1].bn[stop][i];
+    for (int k = 0; k < 2; k++) {
+      memcpy(half[k].bn[stop], sums, (size_t)len * sizeof *sums);
+      sml_net_agree(&m, &half[k], stop);
+    }
+    from = stop;
+  }
+  double split_loss = 0;
+  for (int k = 0; k < 2; k++) split_loss += sml_net_loss(&m, y + (k ? first : 0), n[k], &half[k]);
+  for (int from = m.nops; from >= 0;) {
+    int stop = -1;
+    for (int k = 0; k < 2; k++)
+      stop = sml_net_backward_part(&m, params, parts, xs[k], n[k], ds[k], &half[k], NULL, from);
+    if (stop < 0) break;
+    const int64_t len = sml_net_sums_len(&m, stop);
+    for (int64_t i = 0; i < len; i++) sums[i] = half[0].bn[stop][i] + half[1].bn[stop][i];
+    for (int k = 0; k < 2; k++) memcpy(half[k].bn[stop], sums, (size_t)len * sizeof *sums);
+    from = stop;
+  }
+  EXPECT(fabs(loss - split_loss) <= 1e-5 * fabs(loss), "%s split %d+%d: loss %.8g, whole batch %.8g", net, first,
+         B - first, split_loss, loss);
+  double scale = 0, worst = 0;
+  for (int64_t i = 0; i < P; i++) scale = fmax(scale, fabs(whole[i]));
+  for (int64_t i = 0; i < P; i++) worst = fmax(worst, fabs(whole[i] - parts[i]));
+  EXPECT(worst <= 1e-5 * scale, "%s split %d+%d: gradient differs by %.3g of its scale", net, first, B - first,
+         worst / scale);
+  sml_workspace_free(&ws);
+  for (int k = 0; k < 2; k++) sml_workspace_free(&half[k]);
+  free(params);
+  free(whole);
+  free(parts);
+  free(x);
+  free(y);
 }
 
 /* A bad spec: SML_EINPUT, one line that names the network quantity and
@@ -250,6 +403,18 @@ int main(int argc, char **argv) {
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                               /* no convolution at all */
   check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */
   check_net("dropout0.2,conv3x3s2,relu,fc4", 7, 7, 1, 4, 1);                         /* on the input, batch 1 */
+  /* batch normalization: training (the batch's statistics) and evaluation
+   * (the running ones), after a convolution, a pooling, a fully connected
+   * layer, with a ReLU after it or before it, batch 1 */
+  check_net("conv4x3,bn,relu,pool2,fc5", 6, 6, 1, 5, 3);
+  check_net("conv3x3s2p1,relu,bn,conv4x2,bn,avgpool2,fc6,bn,relu,fc4", 9, 7, 3, 4, 4);
+  check_net("conv5x3,pool2,bn,fc3", 7, 6, 2, 3, 1);
+  /* cut into parts that agree their sums: the whole batch's pass */
+  check_split("conv4x3,bn,relu,pool2,fc6,bn,relu,fc5", 6, 6, 1, 5, 7, 3);
+  check_split("conv3x3s2,bn,relu,dropout0.3,conv5x3,relu,bn,fc4", 9, 8, 3, 4, 5, 1);
+  check_split("conv4x3,bn,relu,fc5", 5, 5, 1, 5, 4, 0); /* a part without samples */
+  check_refused("bn,conv8x3,fc10", 28, 28, "element 1 'bn' follows no layer");
+  check_refused("conv8x3,bn2,fc10", 28, 28, "element 2 'bn2' is not a layer");
   check_refused("conv32x3,bogus,fc10", 28, 28, "element 2 'bogus' is not a layer");
   check_refused("relu,fc10", 28, 28, "element 1 'relu' follows no layer");
   check_refused("conv8x9p0,fc10", 5, 5, "element 1 'conv8x9p0' has a kernel larger than its 5x5 input");

@@ -27,6 +27,11 @@ typedef struct {
   int64_t offset; /* in floats, into the flat buffer */
   int64_t size;
   int regularized; /* weights get L2 regularisation, biases do not */
+  float fill;      /* the start value of an entry that is not drawn (regularized ones are) */
+  /* 1 for a batch normalization's running statistics: no gradient (it
+   * stays zero, so every optimizer leaves them as they are); the training
+   * step moves them towards each batch's statistics instead. */
+  int running;
 } sml_param_entry;
 
 /* The layers of a network given as a spec (model kind "cnn", see
@@ -34,14 +39,15 @@ typedef struct {
  * gives oc x oh x ow, followed by a ReLU when relu is set. Dropout keeps
  * the shape: it drops values while training and passes them on unchanged
  * otherwise. */
-typedef enum { SML_OP_FC, SML_OP_CONV, SML_OP_MAXPOOL, SML_OP_AVGPOOL, SML_OP_DROPOUT } sml_op_kind;
+typedef enum { SML_OP_FC, SML_OP_CONV, SML_OP_MAXPOOL, SML_OP_AVGPOOL, SML_OP_DROPOUT, SML_OP_BATCHNORM } sml_op_kind;
 typedef struct {
   sml_op_kind kind;
   int relu;
   int c, h, w;        /* input */
   int oc, oh, ow;     /* output */
   int k, stride, pad; /* conv: kernel k x k; pooling: window and stride k */
-  int param;          /* its weights' entry in param[] (its bias the next), -1: none */
+  int param;          /* its weights' entry in param[] (its bias the next), -1: none; batch
+                         normalization: gamma, beta, running mean, running variance */
   double drop;        /* dropout: the probability of dropping a value */
 } sml_op;
 #define SML_NET_LEN 192
@@ -53,7 +59,7 @@ typedef struct {
   int nlayers;                       /* affine layers */
   int64_t width[SML_MAX_LAYERS + 1]; /* width[0] = D inputs ... width[nlayers] = C classes */
   int nparams;
-  sml_param_entry param[2 * SML_MAX_LAYERS];
+  sml_param_entry param[4 * SML_MAX_LAYERS];
   int64_t nweights; /* floats in the flat buffer */
   /* kind "cnn": the spec it was built from and its layers (nlayers of
    * them; width[l + 1] is layer l's output size per sample) */
@@ -73,6 +79,9 @@ SHARDML_API int sml_model_init(sml_model *m, const char *kind, int64_t input_dim
  *   fc<N>                     fully connected, N outputs (the input flattened)
  *   relu                      a ReLU after the layer before it
  *   dropout<P>                inverted dropout with probability P (0 < P < 1), while training
+ *   bn                        batch normalization per channel: while training over the
+ *                             global batch (every rank's samples), otherwise with the
+ *                             running averages (momentum 0.1, epsilon 1e-5, as PyTorch)
  * ending with fc<num_classes>, at most SML_MAX_LAYERS layers (a ReLU is
  * part of its layer): "conv32x3,relu,pool2,conv64x3,relu,pool2,fc128,relu,fc10".
  * Softmax cross-entropy on top. Errors name the element and what is wrong
@@ -98,6 +107,18 @@ typedef struct {
   float *col[SML_MAX_LAYERS];
   int32_t *argmax[SML_MAX_LAYERS];
   float *dcol, *tmp, *xin;
+  /* per batch normalization l: xhat[l] [B, c*h*w] its normalized input,
+   * bn[l] [5c + 2] doubles: the sums a training pass agrees on (forward:
+   * per channel sum of x, of x^2, then the sample count; backward: per
+   * channel sum of dy, of dy * xhat), then the batch's mean, 1/std and
+   * biased variance per channel and its sample count (nn/net.h) */
+  float *xhat[SML_MAX_LAYERS];
+  double *bn[SML_MAX_LAYERS];
+  /* How a training pass agrees on those sums across ranks: sum(ctx, v, n)
+   * replaces v[n] by its sum over every rank (collective); NULL: this
+   * batch is the whole batch. */
+  void (*sum)(const void *ctx, double *v, int64_t n);
+  const void *sum_ctx;
 } sml_workspace;
 
 /* Inverted dropout on the hidden layers for one training step: each hidden

@@ -64,6 +64,22 @@ void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, c
 /* din[B, c, h, w] overwritten from dout[B, c, oh, ow]. */
 void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, int64_t B, const sml_pool_shape *s);
 
+/* Batch normalization per channel of x[B, C, hw] (NCHW):
+ * y = gamma (x - mean) invstd + beta. moments: sums[2C] = per channel
+ * sum of x, then of x^2 (double, the same bits for any thread count).
+ * forward: xhat[B, C, hw] = (x - mean) invstd kept for backward, y out.
+ * dsums: sums[2C] = per channel sum of dy, then of dy * xhat (the
+ * gradients of beta and gamma). input_grad: dx = gamma invstd (dy -
+ * dsums_dy / count - xhat dsums_dyxhat / count) with the sums over the
+ * whole batch of count values per channel (training), or dx = gamma
+ * invstd dy when dsums is NULL (fixed statistics). */
+void sml_bn_moments(double *sums, const float *x, int64_t B, int C, int64_t hw);
+void sml_bn_forward(float *y, float *xhat, const float *x, const float *gamma, const float *beta, const double *mean,
+                    const double *invstd, int64_t B, int C, int64_t hw);
+void sml_bn_dsums(double *sums, const float *dy, const float *xhat, int64_t B, int C, int64_t hw);
+void sml_bn_input_grad(float *dx, const float *dy, const float *xhat, const float *gamma, const double *invstd,
+                       const double *dsums, double count, int64_t B, int C, int64_t hw);
+
 /* Losses over a batch: return the SUM of per-sample losses (the trainer
  * divides by the global sample count after the allreduce) and write
  * dscores[B,C] = d(per-sample loss)/d(scores), not averaged.

@@ -60,10 +60,12 @@ int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_cl
 
 void sml_model_init_params(const sml_model *m, float *params, uint64_t seed, double weight_scale) {
   sml_rng rng = sml_rng_stream(seed, SML_STREAM_INIT, 0);
-  memset(params, 0, (size_t)m->nweights * sizeof *params);
   for (int p = 0; p < m->nparams; p++) {
     const sml_param_entry *e = &m->param[p];
-    if (!e->regularized) continue; /* biases start at zero */
+    if (!e->regularized) { /* biases start at zero, batch normalization's gamma at one */
+      for (int64_t i = 0; i < e->size; i++) params[e->offset + i] = e->fill;
+      continue;
+    }
     double std = weight_scale > 0 ? weight_scale : sqrt(2.0 / (double)e->shape[1]);
     for (int64_t i = 0; i < e->size; i++) params[e->offset + i] = (float)(std * sml_rng_normal(&rng));
   }
@@ -94,6 +96,8 @@ void sml_workspace_free(sml_workspace *ws) {
   for (int l = 0; l < SML_MAX_LAYERS; l++) {
     free(ws->col[l]);
     free(ws->argmax[l]);
+    free(ws->xhat[l]);
+    free(ws->bn[l]);
   }
   free(ws->grad_a);
   free(ws->grad_b);
@@ -160,6 +164,10 @@ static double scores_loss(const sml_model *m, const float *scores, const uint8_t
                                      : sml_svm_loss(ws->grad_a, scores, labels, B, C, m->svm_margin);
 }
 
+double sml_net_loss(const sml_model *m, const uint8_t *labels, int64_t B, sml_workspace *ws) {
+  return scores_loss(m, ws->act[m->nops], labels, B, ws);
+}
+
 double sml_model_loss(const sml_model *m, const float *scores, const uint8_t *labels, int64_t B, sml_workspace *ws) {
   return B > 0 ? scores_loss(m, scores, labels, B, ws) : 0.0;
 }
@@ -185,7 +193,9 @@ static void weight_grad_blocks(const sml_model *m, int l, float *grad, const flo
 double sml_model_loss_grad_hooked(const sml_model *m, const float *params, float *grad, const float *x,
                                   const uint8_t *labels, int64_t B, const sml_dropout *drop, sml_workspace *ws,
                                   const sml_grad_hook *hook) {
-  if (B == 0) return 0.0;
+  /* A network's pass runs even without samples here: its batch
+   * normalizations agree their sums with every rank. */
+  if (B == 0 && m->nops == 0) return 0.0;
   const float *scores = forward(m, params, x, B, drop, ws);
   const double loss = scores_loss(m, scores, labels, B, ws);
   if (m->nops > 0) {

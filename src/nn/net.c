@@ -1,6 +1,7 @@
 /* Networks given as a spec (model kind "cnn"): parsing the spec into
  * layers with their shapes, the workspace they need, and the forward and
  * backward passes over a batch (see shardml/model.h). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,23 @@ static void add_param(sml_model *m, int layer, int64_t rows, int64_t cols) {
     p->size = k ? rows : rows * cols;
     p->offset = m->nweights;
     p->regularized = !k;
+    m->nweights += p->size;
+  }
+}
+
+/* gamma (from 1), beta (0), then the running mean (0) and variance (1). */
+static void add_batchnorm_params(sml_model *m, int layer, int64_t channels) {
+  static const char *const names[] = {"gamma", "beta", "mean", "var"};
+  for (int k = 0; k < 4; k++) {
+    sml_param_entry *p = &m->param[m->nparams++];
+    snprintf(p->name, sizeof p->name, "%s%d", names[k], layer);
+    p->ndim = 1;
+    p->shape[0] = channels;
+    p->shape[1] = 1;
+    p->size = channels;
+    p->offset = m->nweights;
+    p->fill = k == 0 || k == 3 ? 1.0f : 0.0f;
+    p->running = k >= 2;
     m->nweights += p->size;
   }
 }
@@ -127,6 +145,14 @@ int sml_model_init_net(sml_model *m, const char *net, int height, int width, int
       op->oh = op->ow = 1;
       op->param = m->nparams;
       add_param(m, m->nops, a, (int64_t)c * h * w);
+    } else if (strcmp(p, "bn") == 0) {
+      if (m->nops == 0) return bad(err, net, index, elem, "follows no layer (the input is already centred)");
+      op->kind = SML_OP_BATCHNORM;
+      op->oc = c;
+      op->oh = h;
+      op->ow = w;
+      op->param = m->nparams;
+      add_batchnorm_params(m, m->nops, c);
     } else if (strncmp(p, "dropout", 7) == 0) {
       char *end;
       const double prob = strtod(p + 7, &end);
@@ -140,7 +166,8 @@ int sml_model_init_net(sml_model *m, const char *net, int height, int width, int
       op->ow = w;
     } else {
       return bad(err, net, index, elem,
-                 "is not a layer (conv<F>x<K>[s<S>][p<P>], pool<K>, avgpool<K>, fc<N>, dropout<P>, relu)");
+                 "is not a layer (conv<F>x<K>[s<S>][p<P>], pool<K>, avgpool<K>, fc<N>, bn, dropout<P>,"
+                 " relu)");
     }
     c = op->oc;
     h = op->oh;
@@ -179,6 +206,9 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
       ws->argmax[l] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(int32_t));
     } else if (op->kind == SML_OP_DROPOUT) {
       ws->mask[l + 1] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(float));
+    } else if (op->kind == SML_OP_BATCHNORM) {
+      ws->xhat[l] = SML_ALLOC((size_t)(B * m->width[l]) * sizeof(float));
+      ws->bn[l] = SML_CALLOC((size_t)(5 * op->c + 2), sizeof(double));
     }
   }
   ws->grad_a = SML_ALLOC((size_t)(B * widest) * sizeof(float));
@@ -217,15 +247,80 @@ static const float *net_input(const sml_model *m, const float *x, int64_t B, sml
   return ws->xin;
 }
 
-const float *sml_net_forward(const sml_model *m, const float *params, const float *x, int64_t B,
-                             const sml_dropout *drop, sml_workspace *ws) {
-  const float *in = net_input(m, x, B, ws);
+/* Batch normalization l's doubles in ws->bn[l] (nn/net.h). */
+typedef struct {
+  double *sums, *mean, *invstd, *var, *count;
+} bn_view;
+static bn_view bn_at(const sml_workspace *ws, const sml_op *op, int l) {
+  double *v = ws->bn[l];
+  const int C = op->c;
+  return (bn_view){
+      .sums = v, .mean = v + 2 * C + 1, .invstd = v + 3 * C + 1, .var = v + 4 * C + 1, .count = v + 5 * C + 1};
+}
+
+int64_t sml_net_sums_len(const sml_model *m, int l) { return 2 * (int64_t)m->op[l].c + 1; }
+
+void sml_net_agree(const sml_model *m, sml_workspace *ws, int l) {
+  const sml_op *op = &m->op[l];
+  const bn_view v = bn_at(ws, op, l);
+  const double n = v.sums[2 * op->c] * op->h * op->w; /* values per channel */
+  *v.count = n;
+  for (int c = 0; c < op->c; c++) {
+    const double mean = n > 0 ? v.sums[c] / n : 0.0, var = n > 0 ? fmax(v.sums[op->c + c] / n - mean * mean, 0.0) : 1.0;
+    v.mean[c] = mean;
+    v.var[c] = var;
+    v.invstd[c] = 1.0 / sqrt(var + SML_BN_EPSILON);
+  }
+}
+
+void sml_net_update_running(const sml_model *m, float *params, const sml_workspace *ws) {
   for (int l = 0; l < m->nops; l++) {
+    const sml_op *op = &m->op[l];
+    if (op->kind != SML_OP_BATCHNORM) continue;
+    const bn_view v = bn_at(ws, op, l);
+    float *mean = params + m->param[op->param + 2].offset, *var = params + m->param[op->param + 3].offset;
+    const double n = *v.count, unbiased = n > 1 ? n / (n - 1) : 1.0;
+    for (int c = 0; c < op->c; c++) {
+      mean[c] = (float)((1.0 - SML_BN_MOMENTUM) * mean[c] + SML_BN_MOMENTUM * v.mean[c]);
+      var[c] = (float)((1.0 - SML_BN_MOMENTUM) * var[c] + SML_BN_MOMENTUM * v.var[c] * unbiased);
+    }
+  }
+}
+
+/* Evaluation's statistics: the running averages (in double, as agreed ones). */
+static void running_stats(const sml_model *m, const float *params, const sml_workspace *ws, int l) {
+  const sml_op *op = &m->op[l];
+  const bn_view v = bn_at(ws, op, l);
+  const float *mean = params + m->param[op->param + 2].offset, *var = params + m->param[op->param + 3].offset;
+  for (int c = 0; c < op->c; c++) {
+    v.mean[c] = mean[c];
+    v.var[c] = var[c];
+    v.invstd[c] = 1.0 / sqrt((double)var[c] + SML_BN_EPSILON);
+  }
+}
+
+int sml_net_forward_part(const sml_model *m, const float *params, const float *x, int64_t B, const sml_dropout *drop,
+                         sml_workspace *ws, int from) {
+  const float *in = from == 0 ? net_input(m, x, B, ws) : ws->act[from];
+  for (int l = from; l < m->nops; l++) {
     const sml_op *op = &m->op[l];
     float *out = ws->act[l + 1];
     const float *w = op->param >= 0 ? params + m->param[op->param].offset : NULL;
     const float *b = op->param >= 0 ? params + m->param[op->param + 1].offset : NULL;
-    if (op->kind == SML_OP_CONV) {
+    const int64_t hw = (int64_t)op->h * op->w;
+    if (op->kind == SML_OP_BATCHNORM) {
+      if (!drop) running_stats(m, params, ws, l);
+      else if (l != from) { /* the statistics are the whole batch's: stop for them */
+        const bn_view v = bn_at(ws, op, l);
+        sml_bn_moments(v.sums, in, B, op->c, hw);
+        v.sums[2 * op->c] = (double)B;
+        return l;
+      }
+      const bn_view v = bn_at(ws, op, l);
+      sml_bn_forward(out, ws->xhat[l], in, w, b, v.mean, v.invstd, B, op->c, hw);
+    } else if (B == 0) {
+      /* nothing to compute; the batch normalizations above still agree */
+    } else if (op->kind == SML_OP_CONV) {
       const sml_conv_shape s = conv_shape(op);
       sml_conv_forward(out, ws->col[l], ws->tmp, in, w, b, B, &s);
     } else if (op->kind == SML_OP_FC) {
@@ -240,21 +335,56 @@ const float *sml_net_forward(const sml_model *m, const float *params, const floa
     if (op->relu) sml_relu_forward(out, out, B * m->width[l + 1]);
     in = out;
   }
+  return m->nops;
+}
+
+/* Agrees the sums batch normalization l stopped at with every rank (ws->sum). */
+static void agree_sums(const sml_model *m, sml_workspace *ws, int l) {
+  if (ws->sum) ws->sum(ws->sum_ctx, ws->bn[l], sml_net_sums_len(m, l));
+}
+
+const float *sml_net_forward(const sml_model *m, const float *params, const float *x, int64_t B,
+                             const sml_dropout *drop, sml_workspace *ws) {
+  for (int l = 0; (l = sml_net_forward_part(m, params, x, B, drop, ws, l)) < m->nops;) {
+    agree_sums(m, ws, l);
+    sml_net_agree(m, ws, l);
+  }
   return ws->act[m->nops];
 }
 
-void sml_net_backward(const sml_model *m, const float *params, float *grad, const float *x, int64_t B,
-                      const sml_dropout *drop, sml_workspace *ws, const sml_grad_hook *hook) {
+int sml_net_backward_part(const sml_model *m, const float *params, float *grad, const float *x, int64_t B,
+                          const sml_dropout *drop, sml_workspace *ws, const sml_grad_hook *hook, int from) {
   const float *x0 = m->op[0].c == 1 ? x : ws->xin; /* forward left the NCHW copy there */
-  float *dout = ws->grad_a, *dnext = ws->grad_b;
-  for (int l = m->nops - 1; l >= 0; l--) {
+  /* The gradient of layer l's output is in grad_a for the top layer, then
+   * alternately in grad_b and grad_a going down. */
+  for (int l = from < m->nops ? from : m->nops - 1; l >= 0; l--) {
     const sml_op *op = &m->op[l];
+    float *dout = (m->nops - 1 - l) % 2 ? ws->grad_b : ws->grad_a,
+          *din = l > 0 ? (dout == ws->grad_a ? ws->grad_b : ws->grad_a) : NULL;
     const float *in = l == 0 ? x0 : ws->act[l];
-    if (op->relu) sml_relu_backward(dout, dout, ws->act[l + 1], B * m->width[l + 1]);
-    float *din = l > 0 ? dnext : NULL;
-    if (op->param >= 0) {
+    const int64_t hw = (int64_t)op->h * op->w;
+    const int resumed = l == from;
+    if (op->relu && !resumed) sml_relu_backward(dout, dout, ws->act[l + 1], B * m->width[l + 1]);
+    if (op->kind == SML_OP_BATCHNORM) {
+      const sml_param_entry *pg = &m->param[op->param], *pb = &m->param[op->param + 1];
+      const bn_view v = bn_at(ws, op, l);
+      if (!resumed) { /* the gradients of gamma and beta here, then stop for the whole batch's */
+        sml_bn_dsums(v.sums, dout, ws->xhat[l], B, op->c, hw);
+        for (int c = 0; c < op->c; c++) {
+          grad[pb->offset + c] += (float)v.sums[c];
+          grad[pg->offset + c] += (float)v.sums[op->c + c];
+        }
+        if (drop) return l;
+      }
+      if (din)
+        sml_bn_input_grad(din, dout, ws->xhat[l], params + pg->offset, v.invstd, drop ? v.sums : NULL, *v.count, B,
+                          op->c, hw);
+      if (hook) hook->ready(hook->ctx, pg->offset);
+    } else if (op->param >= 0) {
       const sml_param_entry *pw = &m->param[op->param], *pb = &m->param[op->param + 1];
-      if (op->kind == SML_OP_CONV) {
+      if (B == 0) {
+        /* no samples here: zero gradients, final at once */
+      } else if (op->kind == SML_OP_CONV) {
         const sml_conv_shape s = conv_shape(op);
         sml_conv_backward(din, grad + pw->offset, grad + pb->offset, dout, ws->col[l], ws->dcol, ws->tmp,
                           params + pw->offset, B, &s);
@@ -272,21 +402,25 @@ void sml_net_backward(const sml_model *m, const float *params, float *grad, cons
       const int64_t n = B * m->width[l];
 #pragma omp parallel for schedule(static) if (n >= (1 << 16))
       for (int64_t i = 0; i < n; i++) din[i] = drop ? dout[i] * mask[i] : dout[i];
-    } else if (din) {
+    } else if (din && B > 0) {
       const sml_pool_shape s = pool_shape(op);
       sml_pool_backward(din, dout, ws->argmax[l], B, &s);
     }
-    float *t = dout;
-    dout = dnext;
-    dnext = t;
   }
+  return -1;
+}
+
+void sml_net_backward(const sml_model *m, const float *params, float *grad, const float *x, int64_t B,
+                      const sml_dropout *drop, sml_workspace *ws, const sml_grad_hook *hook) {
+  for (int l = m->nops; (l = sml_net_backward_part(m, params, grad, x, B, drop, ws, hook, l)) >= 0;)
+    agree_sums(m, ws, l);
 }
 
 void sml_net_describe(const sml_model *m, char *out, size_t len) {
   size_t used = 0;
   for (int l = 0; l < m->nops && used < len; l++) {
     const sml_op *op = &m->op[l];
-    static const char *const names[] = {"fc", "conv", "maxpool", "avgpool", "dropout"};
+    static const char *const names[] = {"fc", "conv", "maxpool", "avgpool", "dropout", "bn"};
     const int64_t params = op->param >= 0 ? m->param[op->param].size + m->param[op->param + 1].size : 0;
     char name[32];
     if (op->kind == SML_OP_DROPOUT) snprintf(name, sizeof name, "dropout%g", op->drop);

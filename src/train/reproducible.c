@@ -25,6 +25,7 @@
 
 #include "base/exact.h"
 #include "kernels/kernels.h"
+#include "nn/net.h"
 #include "shardml/train.h"
 #include "train/step.h"
 
@@ -63,8 +64,14 @@ struct sml_repro {
   double *gathered;           /* [SML_GATHERED_MICRO + 2]: every micro-batch's loss, then the flags */
   int64_t *first_row, *nrows; /* [P] each rank's rows in a gathering step */
   int nthreads;
-  sml_workspace *ws;              /* [nthreads] */
-  float **x;                      /* [nthreads] prepared micro-batch [micro, dim] */
+  /* With batch normalization a step runs layer by layer over all its
+   * micro-batches (their statistics are the whole batch's), so each owned
+   * micro-batch keeps its own buffers; otherwise each thread does. */
+  int batchnorm;
+  int64_t nws;
+  sml_workspace *ws;              /* [nws] */
+  float **x;                      /* [nws] prepared micro-batch [micro, dim] */
+  double *bn_rows, *bn_total;     /* every micro-batch's sums of one batch normalization, and their sum */
   uint8_t **augmented;            /* [nthreads] its augmented images [micro, dim] (NULL: no augmentation) */
   float *micro_max;               /* [max_local, nparams] each micro-batch's largest magnitude per tensor */
   double *maxima;                 /* [nparams + 1]: per tensor, then the loss */
@@ -130,13 +137,25 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
   r->first_row = SML_ALLOC((size_t)(2 * c->size) * sizeof *r->first_row);
   r->nrows = r->first_row + c->size;
   r->nthreads = sml_threads();
-  r->ws = SML_ALLOC((size_t)r->nthreads * sizeof *r->ws);
-  r->x = SML_ALLOC((size_t)r->nthreads * sizeof *r->x);
-  if (cfg->augment.crop || cfg->augment.flip) r->augmented = SML_CALLOC((size_t)r->nthreads, sizeof *r->augmented);
-  for (int t = 0; t < r->nthreads; t++) {
+  int64_t widest_sums = 0;
+  for (int l = 0; l < m->nops; l++)
+    if (m->op[l].kind == SML_OP_BATCHNORM && sml_net_sums_len(m, l) > widest_sums) widest_sums = sml_net_sums_len(m, l);
+  r->batchnorm = widest_sums > 0;
+  r->nws = r->batchnorm ? (r->max_local > 0 ? r->max_local : 1) : r->nthreads;
+  r->ws = SML_ALLOC((size_t)r->nws * sizeof *r->ws);
+  r->x = SML_ALLOC((size_t)r->nws * sizeof *r->x);
+  for (int64_t t = 0; t < r->nws; t++) {
     sml_workspace_init(&r->ws[t], m, r->micro);
     r->x[t] = SML_ALLOC((size_t)(r->micro * r->dim) * sizeof *r->x[t]);
-    if (r->augmented) r->augmented[t] = SML_ALLOC((size_t)(r->micro * r->dim));
+  }
+  if (cfg->augment.crop || cfg->augment.flip) {
+    r->augmented = SML_CALLOC((size_t)r->nthreads, sizeof *r->augmented);
+    for (int t = 0; t < r->nthreads; t++) r->augmented[t] = SML_ALLOC((size_t)(r->micro * r->dim));
+  }
+  if (r->batchnorm) {
+    const int64_t most_micro = (cfg->batch + r->micro - 1) / r->micro;
+    r->bn_rows = SML_ALLOC((size_t)(most_micro * widest_sums) * sizeof *r->bn_rows);
+    r->bn_total = SML_ALLOC((size_t)widest_sums * sizeof *r->bn_total);
   }
   r->micro_max = SML_ALLOC((size_t)(r->max_local * m->nparams) * sizeof *r->micro_max);
   r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
@@ -148,12 +167,14 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
 
 void sml_repro_free(sml_repro *r) {
   if (!r) return;
-  for (int t = 0; t < r->nthreads; t++) {
+  for (int64_t t = 0; t < r->nws; t++) {
     sml_workspace_free(&r->ws[t]);
     free(r->x[t]);
-    if (r->augmented) free(r->augmented[t]);
   }
+  for (int t = 0; r->augmented && t < r->nthreads; t++) free(r->augmented[t]);
   free(r->augmented);
+  free(r->bn_rows);
+  free(r->bn_total);
   free(r->ws);
   free(r->x);
   free(r->shard_first);
@@ -178,6 +199,8 @@ void sml_repro_free(sml_repro *r) {
   free(r->acc);
   free(r);
 }
+
+const sml_workspace *sml_repro_stats(const sml_repro *r) { return &r->ws[0]; }
 
 void sml_repro_sent(const sml_repro *r, int64_t *sum_bytes, int64_t *image_bytes) {
   *sum_bytes = r->sent_sums;
@@ -304,6 +327,96 @@ static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *
   return 0;
 }
 
+/* Positions micro-batch k of a step of nb holds. */
+static int64_t micro_size(const sml_repro *r, int64_t nb, int64_t k) {
+  return nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
+}
+
+/* The batch normalization after layer `after` (forward), or m->nops. */
+static int next_batchnorm(const sml_model *m, int after) {
+  for (int l = after + 1; l < m->nops; l++)
+    if (m->op[l].kind == SML_OP_BATCHNORM) return l;
+  return m->nops;
+}
+/* The batch normalization below layer `before` (backward), or -1. */
+static int prev_batchnorm(const sml_model *m, int before) {
+  for (int l = before - 1; l >= 0; l--)
+    if (m->op[l].kind == SML_OP_BATCHNORM) return l;
+  return -1;
+}
+
+/* Batch normalization l's sums over the step's nmicro micro-batches, the
+ * same bits on every rank for any layout: each micro-batch's row (the
+ * others' zeros: x + 0 is x) in one MPI sum, then added in micro-batch
+ * order; into every owned micro-batch's workspace (the first's when none
+ * is owned: the running averages read it), with the forward pass's
+ * statistics. */
+static void agree_micro_batches(sml_repro *r, int l, int64_t nmicro, int64_t k0, int64_t kc, int forward,
+                                double *comm_s) {
+  const int64_t len = sml_net_sums_len(r->m, l);
+  memset(r->bn_rows, 0, (size_t)(nmicro * len) * sizeof *r->bn_rows);
+  for (int64_t j = 0; j < kc; j++) memcpy(r->bn_rows + (k0 + j) * len, r->ws[j].bn[l], (size_t)len * sizeof(double));
+  const double t0 = sml_now();
+  sml_allreduce_sum_f64(r->c, r->bn_rows, nmicro * len);
+  if (r->c->size > 1) r->sent_sums += nmicro * len * (int64_t)sizeof *r->bn_rows;
+  *comm_s += sml_now() - t0;
+  for (int64_t i = 0; i < len; i++) {
+    double total = 0.0;
+    for (int64_t k = 0; k < nmicro; k++) total += r->bn_rows[k * len + i];
+    r->bn_total[i] = total;
+  }
+  for (int64_t j = 0; j < (kc > 0 ? kc : 1); j++) {
+    memcpy(r->ws[j].bn[l], r->bn_total, (size_t)len * sizeof(double));
+    if (forward) sml_net_agree(r->m, &r->ws[j], l);
+  }
+}
+
+/* A step's micro-batches through a network with batch normalization:
+ * layer by layer over all of them, stopping at each batch normalization
+ * for the whole batch's sums (forward, then backward). */
+static void batchnorm_micro_batches(sml_repro *r, const float *params, int64_t base, int64_t nb, int64_t nmicro,
+                                    int64_t k0, int64_t kc, int64_t row0, const sml_augment_step *aug,
+                                    const sml_dropout *drop, double *comm_s) {
+  const sml_model *m = r->m;
+  const int64_t nw = m->nweights;
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < kc; j++) {
+    const int64_t slot = base + j * r->micro;
+    memset(r->grads + (row0 + j) * nw, 0, (size_t)nw * sizeof *r->grads);
+    sml_step_prepare(aug, r->prep, r->ids + slot, r->rows + slot, micro_size(r, nb, k0 + j),
+                     r->augmented ? r->augmented[omp_get_thread_num()] : NULL, r->x[j]);
+  }
+  for (int from = 0; from < m->nops; from = next_batchnorm(m, from)) {
+    if (from > 0) agree_micro_batches(r, from, nmicro, k0, kc, 1, comm_s);
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < kc; j++) {
+      sml_dropout d = *drop;
+      d.ids = r->ids + base + j * r->micro;
+      sml_net_forward_part(m, params, r->x[j], micro_size(r, nb, k0 + j), &d, &r->ws[j], from);
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < kc; j++)
+    r->losses[row0 + j] = sml_net_loss(m, r->labels + base + j * r->micro, micro_size(r, nb, k0 + j), &r->ws[j]);
+  for (int from = m->nops; from >= 0; from = prev_batchnorm(m, from)) {
+    if (from < m->nops) agree_micro_batches(r, from, nmicro, k0, kc, 0, comm_s);
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < kc; j++) {
+      sml_dropout d = *drop;
+      d.ids = r->ids + base + j * r->micro;
+      sml_net_backward_part(m, params, r->grads + (row0 + j) * nw, r->x[j], micro_size(r, nb, k0 + j), &d, &r->ws[j],
+                            NULL, from);
+    }
+  }
+  if (nmicro <= SML_GATHERED_MICRO) return;
+  const sml_kernels *kern = sml_kernels_active();
+#pragma omp parallel for schedule(static)
+  for (int64_t j = 0; j < kc; j++)
+    for (int p = 0; p < m->nparams; p++)
+      r->micro_max[j * m->nparams + p] =
+          kern->absmax_rows(r->grads + (row0 + j) * nw + m->param[p].offset, 0, 1, m->param[p].size);
+}
+
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
                    const sml_augment_step *aug, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
                    double *comm_s) {
@@ -329,25 +442,22 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
   const int64_t row0 = gather ? k0 : 0; /* the row of this rank's first micro-batch */
   const sml_kernels *kern = sml_kernels_active();
   const sml_dropout drop = {.p = r->cfg->dropout, .seed = r->cfg->seed, .step = global_step};
+  if (r->batchnorm) {
+    batchnorm_micro_batches(r, params, base, nb, nmicro, k0, kc, row0, aug, &drop, comm_s);
+  } else {
 #pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < kc; j++) {
-    const int t = omp_get_thread_num();
-    const int64_t k = k0 + j, slot = base + j * r->micro,
-                  n = nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
-    float *g = r->grads + (row0 + j) * nw;
-    memset(g, 0, (size_t)nw * sizeof *g);
-    if (r->augmented && aug) {
-      sml_augment_images(&aug->spec, aug->seed, aug->epoch, r->ids + slot, r->rows + slot, n, aug->height, aug->width,
-                         aug->channels, r->augmented[t]);
-      sml_prep_batch(r->prep, r->augmented[t], NULL, n, r->x[t]);
-    } else {
-      sml_prep_rows(r->prep, r->rows + slot, n, r->x[t]);
+    for (int64_t j = 0; j < kc; j++) {
+      const int t = omp_get_thread_num();
+      const int64_t slot = base + j * r->micro, n = micro_size(r, nb, k0 + j);
+      float *g = r->grads + (row0 + j) * nw;
+      memset(g, 0, (size_t)nw * sizeof *g);
+      sml_step_prepare(aug, r->prep, r->ids + slot, r->rows + slot, n, r->augmented ? r->augmented[t] : NULL, r->x[t]);
+      sml_dropout d = drop;
+      d.ids = r->ids + slot;
+      r->losses[row0 + j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, &d, &r->ws[t]);
+      for (int p = 0; p < m->nparams && !gather; p++)
+        r->micro_max[j * m->nparams + p] = kern->absmax_rows(g + m->param[p].offset, 0, 1, m->param[p].size);
     }
-    sml_dropout d = drop;
-    d.ids = r->ids + slot;
-    r->losses[row0 + j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, &d, &r->ws[t]);
-    for (int p = 0; p < m->nparams && !gather; p++)
-      r->micro_max[j * m->nparams + p] = kern->absmax_rows(g + m->param[p].offset, 0, 1, m->param[p].size);
   }
 
   if (gather) return gathered_sum(r, nmicro, nb, grad, loss_sum, count, flags, comm_s);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "shardml/train.h"
+#include "nn/net.h"
 #include "train/step.h"
 
 /* Flags carried in the gradient allreduce, after the gradient, loss and count. */
@@ -40,6 +41,17 @@ void sml_step_scratch_free(sml_step_scratch *s) {
   sml_workspace_free(&s->ws);
 }
 
+void sml_step_prepare(const sml_augment_step *aug, const sml_prep *prep, const int64_t *ids, const uint8_t **rows,
+                      int64_t n, uint8_t *scratch, float *out) {
+  if (aug && (aug->spec.crop || aug->spec.flip)) {
+    sml_augment_images(&aug->spec, aug->seed, aug->epoch, ids, rows, n, aug->height, aug->width, aug->channels,
+                       scratch);
+    sml_prep_batch(prep, scratch, NULL, n, out);
+  } else {
+    sml_prep_rows(prep, rows, n, out);
+  }
+}
+
 double sml_step_local(const sml_model *m, const float *params, const sml_shard *train, const sml_prep *prep,
                       const int64_t *perm, int64_t lo, int64_t hi, const sml_dropout *drop, const sml_augment_step *aug,
                       sml_step_scratch *s, float *grad, int64_t *count, const sml_grad_hook *hook) {
@@ -48,14 +60,8 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
     s->y[i] = train->labels[s->idx[i]];
     s->ids[i] = train->first + s->idx[i];
   }
-  if (aug && (aug->spec.crop || aug->spec.flip)) {
-    for (int64_t i = 0; i < n; i++) s->rows[i] = train->images + s->idx[i] * prep->dim;
-    sml_augment_images(&aug->spec, aug->seed, aug->epoch, s->ids, s->rows, n, aug->height, aug->width, aug->channels,
-                       s->augmented);
-    sml_prep_batch(prep, s->augmented, NULL, n, s->x);
-  } else {
-    sml_prep_batch(prep, train->images, s->idx, n, s->x);
-  }
+  for (int64_t i = 0; i < n; i++) s->rows[i] = train->images + s->idx[i] * prep->dim;
+  sml_step_prepare(aug, prep, s->ids, s->rows, n, s->augmented, s->x);
   memset(grad, 0, (size_t)m->nweights * sizeof *grad);
   *count = n;
   sml_dropout d = {0};
@@ -76,9 +82,14 @@ double sml_step_local(const sml_model *m, const float *params, const sml_shard *
  * grows without bound once 2 lr reg reaches 2 (and oscillates from 1 on):
  * then the regularisation, not the data's gradient, is to blame. */
 
+/* The workspace's way to agree batch normalization sums: over the ranks. */
+static void sum_over_ranks(const void *comm, double *v, int64_t n) { sml_allreduce_sum_f64(comm, v, n); }
+
 void sml_step_buffers_init(sml_step_buffers *b, const sml_model *m, const sml_dataset *ds, const sml_prep *prep,
                            const sml_train_config *cfg, const sml_comm *c) {
   sml_step_scratch_init(&b->scratch, m, cfg->batch, prep->dim);
+  b->scratch.ws.sum = sum_over_ranks;
+  b->scratch.ws.sum_ctx = c;
   b->repro = cfg->reproducible ? sml_repro_init(m, &ds->train, prep, cfg, c) : NULL;
   b->image[0] = ds->height;
   b->image[1] = ds->width;
@@ -143,10 +154,13 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
     flags[0] = (int64_t)grad[nw + FLAG_SIGNAL];
     flags[1] = (int64_t)grad[nw + FLAG_TIMER];
   }
-  /* The optimizer's fused update pass. */
+  /* The optimizer's fused update pass, then the running statistics of
+   * batch normalizations (the forward pass agreed them on every rank). */
   const double count = grad[nw + FLAG_COUNT];
-  return grad[nw + FLAG_LOSS] / count + sml_optimizer_step(cfg->optimizer, m, st->params, st->opt_state, &grad_sum,
-                                                           count, lr, cfg->reg, st->global_step + 1, &cfg->opt);
+  const double l2 = sml_optimizer_step(cfg->optimizer, m, st->params, st->opt_state, &grad_sum, count, lr, cfg->reg,
+                                       st->global_step + 1, &cfg->opt);
+  if (m->nops > 0) sml_net_update_running(m, st->params, b->repro ? sml_repro_stats(b->repro) : &b->scratch.ws);
+  return grad[nw + FLAG_LOSS] / count + l2;
 }
 
 /* Seconds this rank waited for slower ones over an epoch: per step, the

@@ -28,6 +28,11 @@ typedef struct {
   int64_t epoch;
   int height, width, channels;
 } sml_augment_step;
+/* rows[n] (uint8 images of global indices ids) as the model reads them,
+ * into out[n, dim]: augmented first (into scratch[n, dim]) as aug says
+ * (NULL or spec none: not), then prepared. */
+void sml_step_prepare(const sml_augment_step *aug, const sml_prep *prep, const int64_t *ids, const uint8_t **rows,
+                      int64_t n, uint8_t *scratch, float *out);
 void sml_step_scratch_init(sml_step_scratch *s, const sml_model *m, int64_t batch, int64_t dim);
 void sml_step_scratch_free(sml_step_scratch *s);
 
@@ -97,6 +102,9 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
  * once per other rank) and for images; none on one rank. Payloads, not
  * MPI's algorithms: on 2 ranks exactly what crosses between them. */
 void sml_repro_sent(const sml_repro *r, int64_t *sum_bytes, int64_t *image_bytes);
+/* The batch normalization statistics the last step agreed (every rank
+ * alike), for sml_net_update_running. */
+const sml_workspace *sml_repro_stats(const sml_repro *r);
 
 /* The buffers of one training's steps, in either mode. */
 typedef struct {

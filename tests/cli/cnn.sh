@@ -25,8 +25,9 @@ check "predict writes a row per test image" \
            test \$(wc -l <'$tmp/p.csv') -eq 10001"
 
 # 2. SIGKILL after a checkpoint, --resume auto: bitwise the uninterrupted run
-# (with dropout and augmentation, whose draws must resume too).
-DNET=conv8x3,relu,pool2,dropout0.25,conv8x3,relu,pool2,fc10
+# (with batch normalization, whose running averages must resume, and
+# dropout and augmentation, whose draws must resume too).
+DNET=conv8x3,bn,relu,pool2,dropout0.25,conv8x3,relu,pool2,fc10
 A=(train --net "$DNET" --augment crop2,flip --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam)
 run_np 2 "${A[@]}" --out "$tmp/ref" >/dev/null 2>&1
 if killed=$(kill_after_checkpoint 2 "$tmp/k/ck" 40 "${A[@]}" --out "$tmp/k" --checkpoint-every 20); then
@@ -37,7 +38,7 @@ else
   check "saw a checkpoint at step >= 40 before the end" false
 fi
 # Another network with the same layer sizes (5x5 instead of 3x3 filters).
-OTHER=conv8x5,relu,pool2,dropout0.25,conv8x3,relu,pool2,fc10
+OTHER=conv8x5,bn,relu,pool2,dropout0.25,conv8x3,relu,pool2,fc10
 check "a checkpoint of another network is refused" \
   expect_fail 2 2 "a checkpoint of the network '$DNET', but this run trains '$OTHER'" \
   train --net "$OTHER" --augment crop2,flip --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam \
@@ -48,15 +49,29 @@ check "a checkpoint with other augmentation is refused" \
   --out "$tmp/x" --resume "$(ls "$tmp"/k/ck/ckpt-*.h5 | tail -1)"
 
 # 3. --reproducible: the same bits on 1 and 2 ranks (and 2 threads), with
-# dropout and augmentation; and those really change the training.
-R=(train --net conv4x3,relu,pool2,dropout0.5,fc10 --augment crop1,flip --subset 1000 --epochs 1 --batch 64 --seed 5
-  --reproducible)
+# batch normalization (the global batch's statistics, agreed exactly over
+# the micro-batches), dropout and augmentation; and those really change
+# the training.
+R=(train --net conv4x3,bn,relu,pool2,dropout0.5,fc8,bn,relu,fc10 --augment crop1,flip --subset 1000 --epochs 1
+  --batch 64 --seed 5 --reproducible)
 run_np 1 "${R[@]}" --out "$tmp/r1" >/dev/null 2>&1
 run_np 2 "${R[@]}" --out "$tmp/r2" >"$tmp/r2.out" 2>&1
 OMP_NUM_THREADS=2 run_np 1 "${R[@]}" --out "$tmp/r12" >/dev/null 2>&1
 run_np 1 "${R[@]}" --augment none --out "$tmp/r0" >/dev/null 2>&1
 a=$(tensors_checksum "$tmp/r1/model.h5"); b=$(tensors_checksum "$tmp/r2/model.h5"); c=$(tensors_checksum "$tmp/r12/model.h5")
 check "--reproducible: 1x1, 2x1 and 1x2 bitwise ($a, $b, $c)" test -n "$a" -a "$a" = "$b" -a "$a" = "$c"
+# 8 micro-batches a step: the gradients' exact sums (more than 4), on 1 and 3 ranks.
+run_np 1 "${R[@]}" --micro-batch 8 --out "$tmp/m1" >/dev/null 2>&1
+run_np 3 "${R[@]}" --micro-batch 8 --out "$tmp/m3" >/dev/null 2>&1
+a8=$(tensors_checksum "$tmp/m1/model.h5"); b8=$(tensors_checksum "$tmp/m3/model.h5")
+check "--reproducible --micro-batch 8: 1x1 and 3x1 bitwise ($a8, $b8)" test -n "$a8" -a "$a8" = "$b8"
+# Without batch normalization each micro-batch runs whole on one thread.
+N=(train --net conv4x3,relu,pool2,dropout0.5,fc10 --augment flip --subset 500 --epochs 1 --batch 64 --seed 5
+  --reproducible)
+run_np 1 "${N[@]}" --out "$tmp/n1" >/dev/null 2>&1
+run_np 2 "${N[@]}" --out "$tmp/n2" >/dev/null 2>&1
+a0=$(tensors_checksum "$tmp/n1/model.h5"); b0=$(tensors_checksum "$tmp/n2/model.h5")
+check "--reproducible without batch normalization: 1x1 and 2x1 bitwise ($a0, $b0)" test -n "$a0" -a "$a0" = "$b0"
 n=$(tensors_checksum "$tmp/r0/model.h5")
 check "without augmentation the parameters differ ($n vs $a)" test -n "$n" -a "$n" != "$a"
 check "the start line names the augmentation" grep -q ", augmentation crop1,flip" "$tmp/r2.out"
@@ -77,6 +92,7 @@ expect_net "scores that do not fit the classes" "the last layer fc7 gives 7 scor
 expect_net "no scores at the end" "must end with fc10" conv4x3,relu
 expect_net "a stride larger than the kernel" "element 1 'conv4x3s5' needs a stride of 1 to its kernel size 3" conv4x3s5,fc10
 expect_net "a ReLU before any layer" "element 1 'relu' follows no layer" relu,fc10
+expect_net "a batch normalization of the input" "element 1 'bn' follows no layer" bn,conv4x3,fc10
 expect_net "--net with --model mlp" "--net: gives the layers of a cnn, not of a mlp model" fc10 --model mlp
 expect_net "--net with --hidden" "--hidden: an mlp's widths" fc10 --hidden 64
 check "--model cnn without --net" expect_fail 2 2 "--net: a cnn is given by its layers" train --model cnn --out "$tmp/bad"

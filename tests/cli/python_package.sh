@@ -30,7 +30,7 @@ exported() {
 }
 
 T10K=$FASHION/t10k-images-idx3-ubyte.gz
-CNN=conv8x5s2p1,relu,pool2,dropout0.25,conv16x3,relu,avgpool2,fc32,relu,dropout0.5,fc10 # stride, padding, odd sizes, both pools, dropout
+CNN=conv8x5s2p1,bn,relu,pool2,dropout0.25,conv16x3,relu,avgpool2,fc32,bn,relu,dropout0.5,fc10 # stride, padding, odd sizes, both pools, dropout, bn after conv and fc
 for m in softmax svm mlp cnn; do
   args=(--model "$m")
   [ "$m" = mlp ] && args+=(--hidden 64,32)
@@ -55,7 +55,7 @@ for m in softmax cnn; do
 done
 
 out=$("$PY" -m shardml describe "$tmp/cnn/model.h5" 2>&1)
-check "describe lists the layers and their parameters" grep -q "conv+relu 1x28x28 -> 8x13x13 (208 parameters)" <<<"$out"
+check "describe lists the layers and their parameters" grep -q "conv 1x28x28 -> 8x13x13 (208 parameters)" <<<"$out" && grep -q "bn+relu 8x13x13 -> 8x13x13 (16 parameters)" <<<"$out"
 version=$("$PY" -m shardml --version 2>&1)
 check "the package's version is shardml's ($version)" test "$version" = "$("$SHARDML" --version | head -1)"
 

@@ -92,6 +92,10 @@ def run(model, feeds):
             y = _pool(x[0], a, np.max)
         elif op == "AveragePool":
             y = _pool(x[0], a, np.mean)
+        elif op == "BatchNormalization":  # inference: Y = (X - mean) / sqrt(var + epsilon) * scale + B, per axis 1
+            shape = (1, -1) + (1,) * (x[0].ndim - 2)
+            scale, bias, mean, var = (v.reshape(shape) for v in x[1:5])
+            y = (x[0] - mean) / np.sqrt(var + a.get("epsilon", 1e-5)) * scale + bias
         elif op == "Relu":
             y = np.maximum(x[0], 0)
         elif op == "Identity":

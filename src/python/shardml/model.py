@@ -35,7 +35,9 @@ class Layer:
 
     kind: "fc" (W [out, in], b [out]), "conv" (W [F, C, K, K], b [F]; stride,
     zero padding), "maxpool" or "avgpool" (window k, stride k, floor),
-    "dropout" (probability drop while training; passes values on otherwise).
+    "dropout" (probability drop while training; passes values on otherwise),
+    "bn" (batch normalization with its running statistics: W = gamma,
+    b = beta, run_mean, run_var; epsilon 1e-5).
     in_shape/out_shape: (C, H, W) for a cnn's layers, (features,) otherwise.
     """
 
@@ -49,6 +51,8 @@ class Layer:
     drop: float = 0.0
     stride: int = 1
     pad: int = 0
+    run_mean: np.ndarray = None
+    run_var: np.ndarray = None
 
 
 @dataclass
@@ -131,14 +135,22 @@ def _pool(layer, x):
     return win.max(axis=(3, 5)) if layer.kind == "maxpool" else win.mean(axis=(3, 5), dtype=np.float32)
 
 
+def _batchnorm(layer, x):
+    # as shardml: 1/sqrt in double, then float32 (x - mean) * invstd * gamma + beta
+    shape = (1, -1, 1, 1) if x.ndim == 4 else (1, -1)
+    invstd = (1.0 / np.sqrt(layer.run_var.astype(np.float64) + 1e-5)).astype(np.float32)
+    xhat = (x - layer.run_mean.reshape(shape)) * invstd.reshape(shape)
+    return layer.W.reshape(shape) * xhat + layer.b.reshape(shape)
+
+
 def _identity(layer, x):
     return x  # dropout: only while training
 
 
-_FORWARD = {"fc": _fc, "conv": _conv, "maxpool": _pool, "avgpool": _pool, "dropout": _identity}
+_FORWARD = {"fc": _fc, "conv": _conv, "maxpool": _pool, "avgpool": _pool, "dropout": _identity, "bn": _batchnorm}
 
 _ELEMENT = re.compile(r"^(?:conv(\d+)x(\d+)(?:s(\d+))?(?:p(\d+))?|(max|avg)?pool(\d+)|fc(\d+)|(relu)"
-                      r"|dropout(\d[0-9.e+-]*))$")
+                      r"|dropout(\d[0-9.e+-]*)|(bn))$")
 
 
 def parse_net(spec, image_shape):
@@ -160,6 +172,8 @@ def parse_net(spec, image_shape):
             p = int(m.group(4)) if m.group(4) is not None else (k - 1) // 2
             out = (f, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1)
             layers.append(Layer("conv", shape, out, k=k, stride=s, pad=p))
+        elif m.group(10):
+            layers.append(Layer("bn", shape, shape))
         elif m.group(9):
             layers.append(Layer("dropout", shape, shape, drop=float(m.group(9))))
         elif m.group(6):
@@ -211,6 +225,13 @@ def load(path):
     else:
         raise ShardmlFileError(f"{path}: model '{kind}' is not one this package knows (softmax, svm, mlp, cnn)")
     for i, layer in enumerate(layers):
+        if layer.kind == "bn":
+            names = [f"{n}{i}" for n in ("gamma", "beta", "mean", "var")]
+            for name in names:
+                if name not in params or params[name].shape != layer.in_shape[:1]:
+                    raise ShardmlFileError(f"{path}: no /params/{name} of {layer.in_shape[0]} values for layer {i} (bn)")
+            layer.W, layer.b, layer.run_mean, layer.run_var = (params[n] for n in names)
+            continue
         if layer.kind not in ("fc", "conv"):
             continue
         for name in (f"W{i}", f"b{i}"):

@@ -42,6 +42,11 @@ def to_onnx(model, producer_version=""):
             nodes.append(
                 helper.make_node("Conv", [x, const(f"W{i}", layer.W), const(f"b{i}", layer.b)], [out],
                                  kernel_shape=[layer.k, layer.k], strides=[layer.stride] * 2, pads=[p, p, p, p]))
+        elif layer.kind == "bn":  # inference: the running statistics
+            nodes.append(
+                helper.make_node("BatchNormalization", [x, const(f"gamma{i}", layer.W), const(f"beta{i}", layer.b),
+                                                        const(f"mean{i}", layer.run_mean),
+                                                        const(f"var{i}", layer.run_var)], [out], epsilon=1e-5))
         elif layer.kind == "dropout":  # inference: values pass on
             nodes.append(helper.make_node("Identity", [x], [out]))
         else:

@@ -26,7 +26,15 @@ class Preprocess(nn.Module):
         return x.permute(0, 3, 1, 2) if self.channels_first else x.flatten(1)
 
 
-def _layer(layer):
+def _layer(layer, flat):
+    if layer.kind == "bn":  # after a fully connected layer the values are [N, C]
+        m = (nn.BatchNorm1d if flat else nn.BatchNorm2d)(layer.in_shape[0], eps=1e-5)
+        with torch.no_grad():
+            m.weight.copy_(torch.from_numpy(layer.W))
+            m.bias.copy_(torch.from_numpy(layer.b))
+            m.running_mean.copy_(torch.from_numpy(layer.run_mean))
+            m.running_var.copy_(torch.from_numpy(layer.run_var))
+        return m
     if layer.kind == "fc":
         m = nn.Linear(layer.W.shape[1], layer.W.shape[0])
     elif layer.kind == "conv":
@@ -46,10 +54,12 @@ def _layer(layer):
 def to_torch(model):
     """nn.Sequential(prep, layers...) computing model.scores(); eval mode."""
     parts = [("prep", Preprocess(model.mean, model.channels_first))]
+    flat = not model.channels_first
     for i, layer in enumerate(model.layers):
         if layer.kind == "fc" and len(layer.in_shape) == 3:
             parts.append((f"flatten{i}", nn.Flatten()))  # NCHW order, as shardml's fc after a conv
-        parts.append((f"layer{i}", _layer(layer)))
+        parts.append((f"layer{i}", _layer(layer, flat)))
+        flat = flat or layer.kind == "fc"
         if layer.relu:
             parts.append((f"relu{i}", nn.ReLU()))
     return nn.Sequential(OrderedDict(parts)).eval()

@@ -17,8 +17,8 @@ typedef struct {
   {"hidden", OPT_STRING, &(args)->hidden, "WxW...",                                    \
    "hidden layer widths of the mlp, e.g. 512x256 for two layers (default 256)"},       \
   {"net", OPT_STRING, &(args)->net, "LAYERS",                                          \
-   "a convolutional network (model cnn): layers conv<F>x<K>[s<S>][p<P>], pool<K>, avgpool<K>, fc<N>, relu, "\
-   "comma-separated, e.g. conv32x3,relu,pool2,fc10"}
+   "a convolutional network (model cnn): layers conv<F>x<K>[s<S>][p<P>], pool<K>, avgpool<K>, fc<N>, bn, "\
+   "dropout<P>, relu, comma-separated, e.g. conv32x3,bn,relu,pool2,fc10"}
 /* clang-format on */
 
 /* Puts the model kind and hidden widths into cfg (names the option in errors). */

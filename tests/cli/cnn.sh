@@ -1,6 +1,6 @@
 #!/bin/bash
 # Convolutional networks (--net) end to end: they learn, a SIGKILLed run
-# resumes bitwise, --reproducible gives the same bits on 1 and 2 ranks, the
+# resumes bitwise, --reproducible gives the same bits on 1-4 ranks, the
 # saved model evaluates and predicts, the 3-channel (CIFAR-10) path runs,
 # and every kind of bad spec is one error line naming --net, exit 2, on
 # every rank. (Layer gradients against a double-precision reference:
@@ -48,7 +48,7 @@ check "a checkpoint with other augmentation is refused" \
   train --net "$DNET" --augment flip --subset 2000 --epochs 2 --batch 50 --seed 4 --optimizer adam \
   --out "$tmp/x" --resume "$(ls "$tmp"/k/ck/ckpt-*.h5 | tail -1)"
 
-# 3. --reproducible: the same bits on 1 and 2 ranks (and 2 threads), with
+# 3. --reproducible: the same bits on 1-4 ranks and 1-2 threads, with
 # batch normalization (the global batch's statistics, agreed exactly over
 # the micro-batches), dropout and augmentation; and those really change
 # the training.
@@ -60,11 +60,15 @@ OMP_NUM_THREADS=2 run_np 1 "${R[@]}" --out "$tmp/r12" >/dev/null 2>&1
 run_np 1 "${R[@]}" --augment none --out "$tmp/r0" >/dev/null 2>&1
 a=$(tensors_checksum "$tmp/r1/model.h5"); b=$(tensors_checksum "$tmp/r2/model.h5"); c=$(tensors_checksum "$tmp/r12/model.h5")
 check "--reproducible: 1x1, 2x1 and 1x2 bitwise ($a, $b, $c)" test -n "$a" -a "$a" = "$b" -a "$a" = "$c"
-# 8 micro-batches a step: the gradients' exact sums (more than 4), on 1 and 3 ranks.
+# 8 micro-batches a step: the gradients' exact sums (more than 4), on 1-4 ranks.
 run_np 1 "${R[@]}" --micro-batch 8 --out "$tmp/m1" >/dev/null 2>&1
 run_np 3 "${R[@]}" --micro-batch 8 --out "$tmp/m3" >/dev/null 2>&1
+OMP_NUM_THREADS=2 run_np 2 "${R[@]}" --micro-batch 8 --out "$tmp/m22" >/dev/null 2>&1
+run_np 4 "${R[@]}" --micro-batch 8 --out "$tmp/m4" >/dev/null 2>&1
 a8=$(tensors_checksum "$tmp/m1/model.h5"); b8=$(tensors_checksum "$tmp/m3/model.h5")
-check "--reproducible --micro-batch 8: 1x1 and 3x1 bitwise ($a8, $b8)" test -n "$a8" -a "$a8" = "$b8"
+c8=$(tensors_checksum "$tmp/m22/model.h5"); d8=$(tensors_checksum "$tmp/m4/model.h5")
+check "--reproducible --micro-batch 8: 1x1, 3x1, 2x2 and 4x1 bitwise ($a8, $b8, $c8, $d8)" \
+  test -n "$a8" -a "$a8" = "$b8" -a "$a8" = "$c8" -a "$a8" = "$d8"
 # Without batch normalization each micro-batch runs whole on one thread.
 N=(train --net conv4x3,relu,pool2,dropout0.5,fc10 --augment flip --subset 500 --epochs 1 --batch 64 --seed 5
   --reproducible)

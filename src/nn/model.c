@@ -12,7 +12,8 @@
 #include "nn/net.h"
 #include "base/rng.h"
 
-static void add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1, int regularized) {
+sml_param_entry *sml_model_add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1,
+                                     int regularized) {
   sml_param_entry *p = &m->param[m->nparams++];
   snprintf(p->name, sizeof p->name, "%s%d", name, layer);
   p->ndim = ndim;
@@ -22,6 +23,7 @@ static void add_param(sml_model *m, const char *name, int layer, int ndim, int64
   p->offset = m->nweights;
   p->regularized = regularized;
   m->nweights += p->size;
+  return p;
 }
 
 int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_classes, const int64_t *hidden,
@@ -52,8 +54,8 @@ int sml_model_init(sml_model *m, const char *kind, int64_t input_dim, int num_cl
   }
   m->width[m->nlayers] = num_classes;
   for (int l = 0; l < m->nlayers; l++) {
-    add_param(m, "W", l, 2, m->width[l + 1], m->width[l], 1);
-    add_param(m, "b", l, 1, m->width[l + 1], 0, 0);
+    sml_model_add_param(m, "W", l, 2, m->width[l + 1], m->width[l], 1);
+    sml_model_add_param(m, "b", l, 1, m->width[l + 1], 0, 0);
   }
   return SML_OK;
 }

@@ -37,34 +37,19 @@ static int bad(sml_err *err, const char *net, int index, const char *elem, const
   return sml_fail_quantity(err, SML_EINPUT, "network", " %s: element %d '%s' %s", net, index, elem, why);
 }
 
+/* Weights W<layer> [rows, cols] (regularised), then biases b<layer>. */
 static void add_param(sml_model *m, int layer, int64_t rows, int64_t cols) {
-  for (int k = 0; k < 2; k++) {
-    sml_param_entry *p = &m->param[m->nparams++];
-    snprintf(p->name, sizeof p->name, "%s%d", k ? "b" : "W", layer);
-    p->ndim = k ? 1 : 2;
-    p->shape[0] = rows;
-    p->shape[1] = k ? 1 : cols;
-    p->size = k ? rows : rows * cols;
-    p->offset = m->nweights;
-    p->regularized = !k;
-    m->nweights += p->size;
-  }
+  sml_model_add_param(m, "W", layer, 2, rows, cols, 1);
+  sml_model_add_param(m, "b", layer, 1, rows, 0, 0);
 }
 
 /* gamma (from 1), beta (0), then the running mean (0) and variance (1). */
 static void add_batchnorm_params(sml_model *m, int layer, int64_t channels) {
   static const char *const names[] = {"gamma", "beta", "mean", "var"};
   for (int k = 0; k < 4; k++) {
-    sml_param_entry *p = &m->param[m->nparams++];
-    snprintf(p->name, sizeof p->name, "%s%d", names[k], layer);
-    p->ndim = 1;
-    p->shape[0] = channels;
-    p->shape[1] = 1;
-    p->size = channels;
-    p->offset = m->nweights;
+    sml_param_entry *p = sml_model_add_param(m, names[k], layer, 1, channels, 0, 0);
     p->fill = k == 0 || k == 3 ? 1.0f : 0.0f;
     p->running = k >= 2;
-    m->nweights += p->size;
   }
 }
 

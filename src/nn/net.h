@@ -9,6 +9,10 @@
 
 #include "shardml/model.h"
 
+/* Appends entry <name><layer> of d0 (x d1 when ndim is 2) floats to m's
+ * table and buffer (model.c; every model kind builds its table with it). */
+sml_param_entry *sml_model_add_param(sml_model *m, const char *name, int layer, int ndim, int64_t d0, int64_t d1,
+                                     int regularized);
 /* The buffers a batch of B needs (into a zeroed ws). */
 void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B);
 /* Scores [B, C] inside ws; x is [B, h*w*c] as prepared (HWC). With drop

@@ -327,6 +327,14 @@ static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *
   return 0;
 }
 
+/* The largest magnitude per tensor of owned micro-batch j's gradient g
+ * (for the exact sum's scale). */
+static void micro_batch_maxima(sml_repro *r, int64_t j, const float *g) {
+  const sml_kernels *kern = sml_kernels_active();
+  for (int p = 0; p < r->m->nparams; p++)
+    r->micro_max[j * r->m->nparams + p] = kern->absmax_rows(g + r->m->param[p].offset, 0, 1, r->m->param[p].size);
+}
+
 /* Positions micro-batch k of a step of nb holds. */
 static int64_t micro_size(const sml_repro *r, int64_t nb, int64_t k) {
   return nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
@@ -409,12 +417,8 @@ static void batchnorm_micro_batches(sml_repro *r, const float *params, int64_t b
     }
   }
   if (nmicro <= SML_GATHERED_MICRO) return;
-  const sml_kernels *kern = sml_kernels_active();
 #pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < kc; j++)
-    for (int p = 0; p < m->nparams; p++)
-      r->micro_max[j * m->nparams + p] =
-          kern->absmax_rows(r->grads + (row0 + j) * nw + m->param[p].offset, 0, 1, m->param[p].size);
+  for (int64_t j = 0; j < kc; j++) micro_batch_maxima(r, j, r->grads + (row0 + j) * nw);
 }
 
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
@@ -455,8 +459,7 @@ int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64
       sml_dropout d = drop;
       d.ids = r->ids + slot;
       r->losses[row0 + j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, &d, &r->ws[t]);
-      for (int p = 0; p < m->nparams && !gather; p++)
-        r->micro_max[j * m->nparams + p] = kern->absmax_rows(g + m->param[p].offset, 0, 1, m->param[p].size);
+      if (!gather) micro_batch_maxima(r, j, g);
     }
   }
 

@@ -403,6 +403,9 @@ int main(int argc, char **argv) {
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                               /* no convolution at all */
   check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */
   check_net("dropout0.2,conv3x3s2,relu,fc4", 7, 7, 1, 4, 1);                         /* on the input, batch 1 */
+  check_net("dropout0.3,conv3x3,relu,fc4", 5, 5, 3, 4, 2); /* on an RGB input, relaid planar */
+  /* planar between convolutions, rows at fully connected layers, relaid both ways */
+  check_net("fc6,relu,conv5x1,relu,pool1,fc4", 3, 3, 2, 4, 3);
   /* batch normalization: training (the batch's statistics) and evaluation
    * (the running ones), after a convolution, a pooling, a fully connected
    * layer, with a ReLU after it or before it, batch 1 */
@@ -413,6 +416,7 @@ int main(int argc, char **argv) {
   check_split("conv4x3,bn,relu,pool2,fc6,bn,relu,fc5", 6, 6, 1, 5, 7, 3);
   check_split("conv3x3s2,bn,relu,dropout0.3,conv5x3,relu,bn,fc4", 9, 8, 3, 4, 5, 1);
   check_split("conv4x3,bn,relu,fc5", 5, 5, 1, 5, 4, 0); /* a part without samples */
+  check_split("fc6,bn,conv5x1,bn,relu,fc4", 2, 2, 3, 4, 5, 2);
   check_refused("bn,conv8x3,fc10", 28, 28, "element 1 'bn' follows no layer");
   check_refused("conv8x3,bn2,fc10", 28, 28, "element 2 'bn2' is not a layer");
   check_refused("conv32x3,bogus,fc10", 28, 28, "element 2 'bogus' is not a layer");

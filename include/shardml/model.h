@@ -102,10 +102,14 @@ typedef struct {
   float *grad_a, *grad_b;          /* [B, max width], ping-pong for backward */
   /* networks (kind "cnn"): per convolution its unfolded input col[l]
    * (kept from forward for backward), per max pooling its argmax[l];
-   * shared scratch dcol and tmp; xin: the input in NCHW when it has
+   * relaid[l]: layer l's input in the order it reads (planar [C, B, H, W]
+   * for convolutions and pooling, rows [B, C*H*W] for fully connected
+   * layers) where the layer below left the other; shared scratch dcol
+   * and tmp; xin: the input as the first layer reads it when it has
    * several channels (images arrive HWC) */
   float *col[SML_MAX_LAYERS];
   int32_t *argmax[SML_MAX_LAYERS];
+  float *relaid[SML_MAX_LAYERS];
   float *dcol, *tmp, *xin;
   /* per batch normalization l: xhat[l] [B, c*h*w] its normalized input,
    * bn[l] [5c + 2] doubles: the sums a training pass agrees on (forward:

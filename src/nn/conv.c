@@ -1,17 +1,43 @@
-/* Convolution and pooling layers on NCHW batches (see nn/layers.h).
+/* Convolution and pooling layers on planar batches [C, B, H, W] (see
+ * nn/layers.h).
  *
  * A convolution is one matrix product for the whole batch: the input
- * patches are unfolded into col[C*k*k, B*OH*OW] (im2col), the product
- * W[F, C*k*k] . col gives [F, B*OH*OW], which is folded back to
- * [B, F, OH*OW] with the bias added. One large product keeps BLAS at its
- * speed where one product per image would be small (F x OH*OW). Every
- * output element is one dot product of length C*k*k in BLAS's order for
- * that length, so an image's outputs do not depend on its place in the
- * batch or on the batch size. */
+ * patches are unfolded into col[C*k*k, B*OH*OW] (im2col), and the product
+ * W[F, C*k*k] . col is the output [F, B, OH, OW] itself, planar as the
+ * next layer reads it; only the bias (and the ReLU) pass over it again.
+ * One large product keeps BLAS at its speed where one product per image
+ * would be small (F x OH*OW). Every output element is one dot product of
+ * length C*k*k in BLAS's order for that length, so an image's outputs do
+ * not depend on its place in the batch or on the batch size. */
 #include <string.h>
 
 #include "nn/layers.h"
 #include <cblas.h>
+
+/* sum of x[n] in double, from float sums of blocks of SUM_BLOCK in
+ * SUM_LANES interleaved lanes (one running sum would wait for each
+ * addition before the next, and would not vectorise) */
+/* The unfolded input gradient a convolution's backward pass holds at a
+ * time (1 MiB): a cache's worth. */
+#define DCOL_FLOATS (1 << 18)
+
+#define SUM_LANES 16
+#define SUM_BLOCK 1024
+static double row_sum(const float *x, int64_t n) {
+  double sum = 0.0;
+  for (int64_t q0 = 0; q0 < n; q0 += SUM_BLOCK) {
+    const int64_t q1 = q0 + SUM_BLOCK < n ? q0 + SUM_BLOCK : n;
+    float lane[SUM_LANES] = {0};
+    int64_t q = q0;
+    for (; q + SUM_LANES <= q1; q += SUM_LANES)
+      for (int i = 0; i < SUM_LANES; i++) lane[i] += x[q + i];
+    double block = 0.0;
+    for (int i = 0; i < SUM_LANES; i++) block += lane[i];
+    for (; q < q1; q++) block += x[q];
+    sum += block;
+  }
+  return sum;
+}
 
 /* The output columns x whose input column x*stride - pad + j lies inside
  * [0, w): [*x0, *x1). */
@@ -23,7 +49,7 @@ static void valid_columns(const sml_conv_shape *s, int j, int *x0, int *x1) {
   if (*x0 > *x1) *x0 = *x1;
 }
 
-/* col[(c*k + i)*k + j][b*OH*OW + y*OW + x] = in[b][c][y*s - p + i][x*s - p + j] (0 outside). */
+/* col[(c*k + i)*k + j][b*OH*OW + y*OW + x] = in[c][b][y*s - p + i][x*s - p + j] (0 outside). */
 static void im2col(float *col, const float *in, int64_t B, const sml_conv_shape *s) {
   const int64_t ohw = (int64_t)s->oh * s->ow, n = B * ohw, rows = (int64_t)s->c * s->k * s->k;
 #pragma omp parallel for schedule(static) if (rows * n >= (1 << 16))
@@ -33,7 +59,7 @@ static void im2col(float *col, const float *in, int64_t B, const sml_conv_shape 
     valid_columns(s, j, &x0, &x1);
     float *dst = col + r * n;
     for (int64_t b = 0; b < B; b++) {
-      const float *src = in + (b * s->c + c) * (int64_t)s->h * s->w;
+      const float *src = in + ((int64_t)c * B + b) * s->h * s->w;
       for (int y = 0; y < s->oh; y++) {
         const int iy = y * s->stride - s->pad + i;
         float *d = dst + b * ohw + (int64_t)y * s->ow;
@@ -52,17 +78,19 @@ static void im2col(float *col, const float *in, int64_t B, const sml_conv_shape 
   }
 }
 
-/* din[b][c][..] = sum of the col entries that im2col took from it. Each
- * thread owns whole (b, c) planes, so nothing is added concurrently, and
- * the additions run in the same order for any thread count. */
-static void col2im(float *din, const float *col, int64_t B, const sml_conv_shape *s) {
-  const int64_t ohw = (int64_t)s->oh * s->ow, n = B * ohw, hw = (int64_t)s->h * s->w;
-  const int64_t planes = B * s->c;
+/* din[c][b][..] for the images b in [b0, b1) = sum of the entries of
+ * col[c*k*k, (b1 - b0)*OH*OW] (their columns only) that im2col took from
+ * it. Each thread owns whole (c, b) planes, so nothing is added
+ * concurrently, and the additions run in the same order for any thread
+ * count. */
+static void col2im(float *din, const float *col, int64_t B, int64_t b0, int64_t b1, const sml_conv_shape *s) {
+  const int64_t ohw = (int64_t)s->oh * s->ow, nb = b1 - b0, n = nb * ohw, hw = (int64_t)s->h * s->w;
+  const int64_t planes = nb * s->c;
 #pragma omp parallel for schedule(static) if (planes * hw >= (1 << 14))
   for (int64_t pl = 0; pl < planes; pl++) {
-    const int64_t b = pl / s->c;
-    const int c = (int)(pl % s->c);
-    float *dst = din + pl * hw;
+    const int c = (int)(pl / nb);
+    const int64_t b = pl % nb;
+    float *dst = din + ((int64_t)c * B + b0 + b) * hw;
     memset(dst, 0, (size_t)hw * sizeof *dst);
     for (int i = 0; i < s->k; i++)
       for (int j = 0; j < s->k; j++) {
@@ -83,47 +111,101 @@ static void col2im(float *din, const float *col, int64_t B, const sml_conv_shape
   }
 }
 
-void sml_conv_forward(float *out, float *col, float *tmp, const float *in, const float *w, const float *bias, int64_t B,
+void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s) {
-  const int64_t ohw = (int64_t)s->oh * s->ow, n = B * ohw, K = (int64_t)s->c * s->k * s->k;
+  const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
   im2col(col, in, B, s);
-  /* tmp[F, B*OH*OW] = w[F, K] . col[K, B*OH*OW] */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->f, (int)n, (int)K, 1.0f, w, (int)K, col, (int)n, 0.0f, tmp,
+  /* out[F, B*OH*OW] = w[F, K] . col[K, B*OH*OW] */
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->f, (int)n, (int)K, 1.0f, w, (int)K, col, (int)n, 0.0f, out,
               (int)n);
-#pragma omp parallel for schedule(static) if (B * s->f * ohw >= (1 << 16))
-  for (int64_t bf = 0; bf < B * s->f; bf++) {
-    const int64_t b = bf / s->f, f = bf % s->f;
-    const float *src = tmp + f * n + b * ohw;
-    float *dst = out + bf * ohw;
-    for (int64_t q = 0; q < ohw; q++) dst[q] = src[q] + bias[f];
+#pragma omp parallel for schedule(static) if (s->f * n >= (1 << 16))
+  for (int f = 0; f < s->f; f++) {
+    float *row = out + f * n;
+    const float add = bias[f];
+    if (relu)
+      for (int64_t q = 0; q < n; q++) {
+        const float v = row[q] + add;
+        row[q] = v > 0.0f ? v : 0.0f;
+      }
+    else
+      for (int64_t q = 0; q < n; q++) row[q] += add;
   }
 }
 
-void sml_conv_backward(float *din, float *dw, float *db, const float *dout, const float *col, float *dcol, float *tmp,
-                       const float *w, int64_t B, const sml_conv_shape *s) {
-  const int64_t ohw = (int64_t)s->oh * s->ow, n = B * ohw, K = (int64_t)s->c * s->k * s->k;
-  /* tmp[F, B*OH*OW] = dout[B, F, OH*OW] reordered; db[f] += its row sums */
-#pragma omp parallel for schedule(static) if (B * s->f * ohw >= (1 << 16))
-  for (int64_t f = 0; f < s->f; f++) {
-    double sum = 0.0;
-    for (int64_t b = 0; b < B; b++) {
-      const float *src = dout + (b * s->f + f) * ohw;
-      float *dst = tmp + f * n + b * ohw;
-      for (int64_t q = 0; q < ohw; q++) {
-        dst[q] = src[q];
-        sum += src[q];
-      }
-    }
-    db[f] += (float)sum;
-  }
-  /* dw[F, K] += tmp[F, n] . col[K, n]^T */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)n, 1.0f, tmp, (int)n, col, (int)n, 1.0f, dw,
+void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, const float *col,
+                       float *dcol, const float *w, int64_t B, const sml_conv_shape *s) {
+  const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
+  /* Through the ReLU (dout zeroed where its output was), and db[f] += the
+   * row sums */
+  if (relu_out) sml_relu_backward(dout, dout, relu_out, s->f * n);
+#pragma omp parallel for schedule(static) if (s->f * n >= (1 << 16))
+  for (int f = 0; f < s->f; f++) db[f] += (float)row_sum(dout + f * n, n);
+  /* dw[F, K] += dout[F, n] . col[K, n]^T */
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)n, 1.0f, dout, (int)n, col, (int)n, 1.0f, dw,
               (int)K);
   if (!din) return;
-  /* dcol[K, n] = w[F, K]^T . tmp[F, n], then folded back onto the input */
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)n, s->f, 1.0f, w, (int)K, tmp, (int)n, 0.0f, dcol,
-              (int)n);
-  col2im(din, dcol, B, s);
+  /* dcol[K, images' columns] = w[F, K]^T . dout[F, those columns], then
+   * folded back onto those images' input, a few images at a time, so that
+   * dcol is still in cache when it is folded (a whole batch's would be
+   * written to memory, and read back) */
+  const int64_t ohw = (int64_t)s->oh * s->ow;
+  int64_t step = DCOL_FLOATS / (K * ohw);
+  if (step < 1) step = 1;
+  for (int64_t b0 = 0; b0 < B; b0 += step) {
+    const int64_t nb = b0 + step < B ? step : B - b0;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)(nb * ohw), s->f, 1.0f, w, (int)K,
+                dout + b0 * ohw, (int)n, 0.0f, dcol, (int)(nb * ohw));
+    col2im(din, dcol, B, b0, b0 + nb, s);
+  }
+}
+
+/* Four floats (or int32s) in one register on every x86-64 CPU. The
+ * compiler keeps the window comparisons below as branches otherwise, which
+ * mispredict on activations. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+static inline v4f load4(const float *p) {
+  v4f v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+/* Where more is set (all ones), the new value and index; else the old. */
+static inline void take_if(v4i more, v4f v, v4i at, v4f *best, v4i *where) {
+  v4i bv, bb;
+  memcpy(&bv, &v, sizeof bv);
+  memcpy(&bb, best, sizeof bb);
+  bb = (bv & more) | (bb & ~more);
+  memcpy(best, &bb, sizeof bb);
+  *where = (at & more) | (*where & ~more);
+}
+
+/* One output row of 2 x 2 max pooling: out[x], argmax[x] for the window
+ * at input rows at/w and at/w + 1, columns 2x and 2x + 1 (the first of
+ * equal values wins, NaN never does). */
+static void max_pool2_row(float *out, int32_t *argmax, const float *src, int32_t at, int w, int ow) {
+  const float *r0 = src + at, *r1 = r0 + w;
+  int x = 0;
+  for (; x + 4 <= ow; x += 4) {
+    const v4f a0 = load4(r0 + 2 * x), a1 = load4(r0 + 2 * x + 4), b0 = load4(r1 + 2 * x), b1 = load4(r1 + 2 * x + 4);
+    const v4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7};
+    const v4i col = at + 2 * (x + (v4i){0, 1, 2, 3});
+    v4f best = __builtin_shuffle(a0, a1, even);
+    v4i where = col;
+    const v4f top_right = __builtin_shuffle(a0, a1, odd), bottom_left = __builtin_shuffle(b0, b1, even),
+              bottom_right = __builtin_shuffle(b0, b1, odd);
+    take_if(top_right > best, top_right, col + 1, &best, &where);
+    take_if(bottom_left > best, bottom_left, col + w, &best, &where);
+    take_if(bottom_right > best, bottom_right, col + w + 1, &best, &where);
+    memcpy(out + x, &best, sizeof best);
+    memcpy(argmax + x, &where, sizeof where);
+  }
+  for (; x < ow; x++) {
+    const int32_t c = at + 2 * x, cand[4] = {c, c + 1, c + w, c + w + 1};
+    int32_t best = c;
+    for (int q = 1; q < 4; q++) best = src[cand[q]] > src[best] ? cand[q] : best;
+    out[x] = src[best];
+    argmax[x] = best;
+  }
 }
 
 void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, const sml_pool_shape *s) {
@@ -132,17 +214,10 @@ void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, c
 #pragma omp parallel for schedule(static) if (planes * ohw >= (1 << 14))
   for (int64_t pl = 0; pl < planes; pl++) {
     const float *src = in + pl * ihw;
-    if (s->max && s->k == 2) { /* the common case, without the general loops */
+    if (s->max && s->k == 2) { /* the common case, four outputs at a time */
       for (int y = 0; y < s->oh; y++)
-        for (int x = 0; x < s->ow; x++) {
-          const int32_t at = (int32_t)(2 * (int64_t)y * s->w + 2 * x);
-          const int32_t cand[4] = {at, at + 1, at + s->w, at + s->w + 1};
-          int32_t best = at;
-          for (int q = 1; q < 4; q++) best = src[cand[q]] > src[best] ? cand[q] : best;
-          const int64_t o = pl * ohw + (int64_t)y * s->ow + x;
-          out[o] = src[best];
-          argmax[o] = best;
-        }
+        max_pool2_row(out + pl * ohw + (int64_t)y * s->ow, argmax + pl * ohw + (int64_t)y * s->ow, src, 2 * y * s->w,
+                      s->w, s->ow);
       continue;
     }
     for (int y = 0; y < s->oh; y++)

@@ -31,40 +31,47 @@ void sml_relu_forward(float *out, const float *in, int64_t n);
 /* din[n] = dout[n] where out[n] > 0, else 0; din may alias dout. */
 void sml_relu_backward(float *din, const float *dout, const float *out, int64_t n);
 
-/* Inverted dropout in place: act[B, W] *= mask[B, W], the mask 1 / (1 - p)
- * for a kept value and 0 for a dropped one, kept as sml_dropout_keep says
- * for (d->ids[b], layer, j) with probability p instead of d->p. Backward is
- * din = dout * mask. */
-void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, float *mask, int64_t B, int64_t W);
+/* Inverted dropout in place: act[B, C, hw] *= mask (same shape), the mask
+ * 1 / (1 - p) for a kept value and 0 for a dropped one, kept as
+ * sml_dropout_keep says for (d->ids[b], layer, c*hw + q) with probability
+ * p instead of d->p. planar: act and mask are [C, B, hw] instead. Backward
+ * is din = dout * mask. */
+void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, float *mask, int64_t B, int64_t C,
+                         int64_t hw, int planar);
 
 /* Convolution: f filters of k x k over c channels, stride and zero
  * padding; an h x w input gives oh = (h + 2 pad - k) / stride + 1 rows
- * (likewise ow). Batches are NCHW: [B, c, h, w] in, [B, f, oh, ow] out. */
+ * (likewise ow). Batches are planar, channel by channel:
+ * [c, B, h, w] in, [f, B, oh, ow] out. */
 typedef struct {
   int c, h, w, f, k, stride, pad, oh, ow;
 } sml_conv_shape;
-/* out[B, f, oh, ow] = conv(in[B, c, h, w], w[f, c*k*k]) + bias[f]. Scratch:
- * col[c*k*k, B*oh*ow] (kept: backward reads it) and tmp[f, B*oh*ow]. */
-void sml_conv_forward(float *out, float *col, float *tmp, const float *in, const float *w, const float *bias, int64_t B,
+/* out[f, B, oh, ow] = conv(in[c, B, h, w], w[f, c*k*k]) + bias[f], through
+ * a ReLU when relu is set. Scratch: col[c*k*k, B*oh*ow] (kept: backward
+ * reads it). */
+void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s);
-/* dw[f, c*k*k] += ..., db[f] += ..., from dout[B, f, oh, ow] and the col
- * forward left; din[B, c, h, w] overwritten (skipped when NULL). Scratch:
- * dcol[c*k*k, B*oh*ow], tmp[f, B*oh*ow]. */
-void sml_conv_backward(float *din, float *dw, float *db, const float *dout, const float *col, float *dcol, float *tmp,
-                       const float *w, int64_t B, const sml_conv_shape *s);
+/* dw[f, c*k*k] += ..., db[f] += ..., from dout[f, B, oh, ow] and the col
+ * forward left; with relu_out (the forward's output after its ReLU) dout
+ * is first passed back through the ReLU, in place. din[c, B, h, w]
+ * overwritten (skipped when NULL). Scratch: dcol[c*k*k, B*oh*ow]. */
+void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, const float *col,
+                       float *dcol, const float *w, int64_t B, const sml_conv_shape *s);
 
 /* Pooling over k x k windows with stride k (rows and columns that do not
- * fill a window are dropped): max (argmax[B, c, oh, ow] records the
- * winner, the first of equal ones, as an index into its input plane) or
- * average (argmax unused). */
+ * fill a window are dropped), plane by plane, so the B x c planes may come
+ * in either order ([B, c, ..] or planar [c, B, ..]): max (argmax, one per
+ * output in the same order, records the winner, the first of equal ones,
+ * as an index into its input plane) or average (argmax unused). */
 typedef struct {
   int c, h, w, k, oh, ow, max;
 } sml_pool_shape;
 void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, const sml_pool_shape *s);
-/* din[B, c, h, w] overwritten from dout[B, c, oh, ow]. */
+/* din[B x c planes of h x w] overwritten from dout (planes of oh x ow). */
 void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, int64_t B, const sml_pool_shape *s);
 
-/* Batch normalization per channel of x[B, C, hw] (NCHW):
+/* Batch normalization per channel of x[B, C, hw] (NCHW; a planar batch
+ * [C, B, hw] is x[1, C, B*hw], summed in the same order):
  * y = gamma (x - mean) invstd + beta. moments: sums[2C] = per channel
  * sum of x, then of x^2 (double, the same bits for any thread count).
  * forward: xhat[B, C, hw] = (x - mean) invstd kept for backward, y out.

@@ -98,6 +98,7 @@ void sml_workspace_free(sml_workspace *ws) {
   for (int l = 0; l < SML_MAX_LAYERS; l++) {
     free(ws->col[l]);
     free(ws->argmax[l]);
+    free(ws->relaid[l]);
     free(ws->xhat[l]);
     free(ws->bn[l]);
   }
@@ -123,14 +124,18 @@ int sml_dropout_keep(const sml_dropout *d, int64_t id, int layer, int64_t unit) 
   return dropout_unit_kept(dropout_row(d, id, layer), unit, d->p);
 }
 
-void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, float *mask, int64_t B, int64_t W) {
+void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, float *mask, int64_t B, int64_t C,
+                         int64_t hw, int planar) {
   const float scale = (float)(1.0 / (1.0 - p));
-#pragma omp parallel for schedule(static) if (B * W >= (1 << 14))
+#pragma omp parallel for schedule(static) if (B * C * hw >= (1 << 14))
   for (int64_t b = 0; b < B; b++) {
     const uint64_t row = dropout_row(d, d->ids[b], layer);
-    for (int64_t j = 0; j < W; j++) {
-      mask[b * W + j] = dropout_unit_kept(row, j, p) ? scale : 0.0f;
-      act[b * W + j] *= mask[b * W + j];
+    for (int64_t c = 0; c < C; c++) {
+      const int64_t at = planar ? (c * B + b) * hw : (b * C + c) * hw;
+      for (int64_t q = 0; q < hw; q++) {
+        mask[at + q] = dropout_unit_kept(row, c * hw + q, p) ? scale : 0.0f;
+        act[at + q] *= mask[at + q];
+      }
     }
   }
 }
@@ -147,7 +152,8 @@ static const float *forward(const sml_model *m, const float *params, const float
     sml_affine_forward(out, in, params + w->offset, params + b->offset, B, m->width[l], m->width[l + 1]);
     if (l + 1 < m->nlayers) {
       sml_relu_forward(out, out, B * m->width[l + 1]);
-      if (drop && drop->p > 0) sml_dropout_forward(drop, drop->p, l + 1, out, ws->mask[l + 1], B, m->width[l + 1]);
+      if (drop && drop->p > 0)
+        sml_dropout_forward(drop, drop->p, l + 1, out, ws->mask[l + 1], B, 1, m->width[l + 1], 0);
     }
     in = out;
   }

@@ -173,6 +173,35 @@ int sml_model_init_net(sml_model *m, const char *net, int height, int width, int
   return SML_OK;
 }
 
+/* Activations between convolutions and pooling stay planar, [C, B, H, W]:
+ * a convolution's one matrix product leaves its output in that order, and
+ * pooling, batch normalization and dropout work plane by plane or channel
+ * by channel. Fully connected layers read and write rows [B, C*H*W] (the
+ * column order of their weights, as exported models have it). planar(m, l):
+ * whether layer l's input (act[l]) is planar; reads(m, l): the order layer
+ * l reads; where the two differ, forward relays its input into relaid[l]. */
+static int planar(const sml_model *m, int l) {
+  int p = m->op[0].kind != SML_OP_FC;
+  for (int i = 0; i < l; i++)
+    if (m->op[i].kind == SML_OP_FC) p = 0;
+    else if (m->op[i].kind == SML_OP_CONV || m->op[i].kind == SML_OP_MAXPOOL || m->op[i].kind == SML_OP_AVGPOOL) p = 1;
+  return p;
+}
+static int reads_planar(const sml_model *m, int l) {
+  const int kind = m->op[l].kind;
+  return kind == SML_OP_FC ? 0 : kind == SML_OP_BATCHNORM || kind == SML_OP_DROPOUT ? planar(m, l) : 1;
+}
+
+/* planes[C, B, hw] <-> rows[B, C*hw] */
+static void relay(float *dst, const float *src, int64_t B, int C, int64_t hw, int to_planar) {
+#pragma omp parallel for schedule(static) if (B * C * hw >= (1 << 16))
+  for (int64_t b = 0; b < B; b++)
+    for (int c = 0; c < C; c++) {
+      const int64_t p = ((int64_t)c * B + b) * hw, r = (b * C + c) * hw;
+      memcpy(dst + (to_planar ? p : r), src + (to_planar ? r : p), (size_t)hw * sizeof *dst);
+    }
+}
+
 void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
   int64_t widest = 0, dcol = 0, tmp = 0;
   for (int l = 0; l <= m->nops; l++) {
@@ -182,11 +211,14 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
   for (int l = 0; l < m->nops; l++) {
     const sml_op *op = &m->op[l];
     const int64_t outs = B * op->oh * op->ow;
+    if (l > 0 && planar(m, l) != reads_planar(m, l)) { /* the input relaid, and its gradient's scratch */
+      ws->relaid[l] = SML_ALLOC((size_t)(B * m->width[l]) * sizeof(float));
+      if (B * m->width[l] > tmp) tmp = B * m->width[l];
+    }
     if (op->kind == SML_OP_CONV) {
       const int64_t rows = (int64_t)op->c * op->k * op->k;
       ws->col[l] = SML_ALLOC((size_t)(rows * outs) * sizeof(float));
       if (rows * outs > dcol) dcol = rows * outs;
-      if (op->oc * outs > tmp) tmp = op->oc * outs;
     } else if (op->kind == SML_OP_MAXPOOL) {
       ws->argmax[l] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(int32_t));
     } else if (op->kind == SML_OP_DROPOUT) {
@@ -220,15 +252,18 @@ static sml_pool_shape pool_shape(const sml_op *op) {
 }
 
 /* The batch as the first layer reads it: images arrive HWC (channels
- * last), layers work on NCHW. */
+ * last); a fully connected layer reads NCHW rows, the others planes. */
 static const float *net_input(const sml_model *m, const float *x, int64_t B, sml_workspace *ws) {
   const sml_op *op = &m->op[0];
-  if (op->c == 1) return x;
-  const int64_t hw = (int64_t)op->h * op->w;
+  if (op->c == 1) return x; /* [B, 1, H, W] rows and [1, B, H, W] planes alike */
+  const int64_t hw = (int64_t)op->h * op->w, C = op->c;
+  const int to_planar = reads_planar(m, 0);
 #pragma omp parallel for schedule(static) if (B * m->width[0] >= (1 << 16))
   for (int64_t b = 0; b < B; b++)
-    for (int c = 0; c < op->c; c++)
-      for (int64_t q = 0; q < hw; q++) ws->xin[(b * op->c + c) * hw + q] = x[(b * hw + q) * op->c + c];
+    for (int64_t c = 0; c < C; c++) {
+      float *dst = ws->xin + (to_planar ? c * B + b : b * C + c) * hw;
+      for (int64_t q = 0; q < hw; q++) dst[q] = x[(b * hw + q) * C + c];
+    }
   return ws->xin;
 }
 
@@ -293,31 +328,38 @@ int sml_net_forward_part(const sml_model *m, const float *params, const float *x
     const float *w = op->param >= 0 ? params + m->param[op->param].offset : NULL;
     const float *b = op->param >= 0 ? params + m->param[op->param + 1].offset : NULL;
     const int64_t hw = (int64_t)op->h * op->w;
+    const int pl = reads_planar(m, l);
+    if (ws->relaid[l]) {
+      relay(ws->relaid[l], in, B, op->c, hw, pl);
+      in = ws->relaid[l];
+    }
+    /* batch normalization sees a planar batch as one image of B*hw values per channel */
+    const int64_t bn_b = pl ? 1 : B, bn_hw = pl ? B * hw : hw;
     if (op->kind == SML_OP_BATCHNORM) {
       if (!drop) running_stats(m, params, ws, l);
       else if (l != from) { /* the statistics are the whole batch's: stop for them */
         const bn_view v = bn_at(ws, op, l);
-        sml_bn_moments(v.sums, in, B, op->c, hw);
+        sml_bn_moments(v.sums, in, bn_b, op->c, bn_hw);
         v.sums[2 * op->c] = (double)B;
         return l;
       }
       const bn_view v = bn_at(ws, op, l);
-      sml_bn_forward(out, ws->xhat[l], in, w, b, v.mean, v.invstd, B, op->c, hw);
+      sml_bn_forward(out, ws->xhat[l], in, w, b, v.mean, v.invstd, bn_b, op->c, bn_hw);
     } else if (B == 0) {
       /* nothing to compute; the batch normalizations above still agree */
     } else if (op->kind == SML_OP_CONV) {
       const sml_conv_shape s = conv_shape(op);
-      sml_conv_forward(out, ws->col[l], ws->tmp, in, w, b, B, &s);
+      sml_conv_forward(out, ws->col[l], in, w, b, op->relu, B, &s);
     } else if (op->kind == SML_OP_FC) {
       sml_affine_forward(out, in, w, b, B, m->width[l], m->width[l + 1]);
     } else if (op->kind == SML_OP_DROPOUT) {
       memcpy(out, in, (size_t)(B * m->width[l]) * sizeof *out);
-      if (drop) sml_dropout_forward(drop, op->drop, l, out, ws->mask[l + 1], B, m->width[l]);
+      if (drop) sml_dropout_forward(drop, op->drop, l, out, ws->mask[l + 1], B, op->c, hw, pl);
     } else {
       const sml_pool_shape s = pool_shape(op);
       sml_pool_forward(out, ws->argmax[l], in, B, &s);
     }
-    if (op->relu) sml_relu_forward(out, out, B * m->width[l + 1]);
+    if (op->relu && op->kind != SML_OP_CONV) sml_relu_forward(out, out, B * m->width[l + 1]); /* conv's is fused */
     in = out;
   }
   return m->nops;
@@ -346,15 +388,20 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
     const sml_op *op = &m->op[l];
     float *dout = (m->nops - 1 - l) % 2 ? ws->grad_b : ws->grad_a,
           *din = l > 0 ? (dout == ws->grad_a ? ws->grad_b : ws->grad_a) : NULL;
-    const float *in = l == 0 ? x0 : ws->act[l];
+    const float *in = l == 0 ? x0 : ws->relaid[l] ? ws->relaid[l] : ws->act[l];
+    /* the input gradient in the order the layer read its input, relaid below */
+    float *dread = ws->relaid[l] ? ws->tmp : din;
     const int64_t hw = (int64_t)op->h * op->w;
+    const int pl = reads_planar(m, l);
+    const int64_t bn_b = pl ? 1 : B, bn_hw = pl ? B * hw : hw;
     const int resumed = l == from;
-    if (op->relu && !resumed) sml_relu_backward(dout, dout, ws->act[l + 1], B * m->width[l + 1]);
+    if (op->relu && !resumed && op->kind != SML_OP_CONV) /* conv's is fused */
+      sml_relu_backward(dout, dout, ws->act[l + 1], B * m->width[l + 1]);
     if (op->kind == SML_OP_BATCHNORM) {
       const sml_param_entry *pg = &m->param[op->param], *pb = &m->param[op->param + 1];
       const bn_view v = bn_at(ws, op, l);
       if (!resumed) { /* the gradients of gamma and beta here, then stop for the whole batch's */
-        sml_bn_dsums(v.sums, dout, ws->xhat[l], B, op->c, hw);
+        sml_bn_dsums(v.sums, dout, ws->xhat[l], bn_b, op->c, bn_hw);
         for (int c = 0; c < op->c; c++) {
           grad[pb->offset + c] += (float)v.sums[c];
           grad[pg->offset + c] += (float)v.sums[op->c + c];
@@ -362,8 +409,8 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
         if (drop) return l;
       }
       if (din)
-        sml_bn_input_grad(din, dout, ws->xhat[l], params + pg->offset, v.invstd, drop ? v.sums : NULL, *v.count, B,
-                          op->c, hw);
+        sml_bn_input_grad(din, dout, ws->xhat[l], params + pg->offset, v.invstd, drop ? v.sums : NULL, *v.count, bn_b,
+                          op->c, bn_hw);
       if (hook) hook->ready(hook->ctx, pg->offset);
     } else if (op->param >= 0) {
       const sml_param_entry *pw = &m->param[op->param], *pb = &m->param[op->param + 1];
@@ -371,13 +418,13 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
         /* no samples here: zero gradients, final at once */
       } else if (op->kind == SML_OP_CONV) {
         const sml_conv_shape s = conv_shape(op);
-        sml_conv_backward(din, grad + pw->offset, grad + pb->offset, dout, ws->col[l], ws->dcol, ws->tmp,
-                          params + pw->offset, B, &s);
+        sml_conv_backward(dread, grad + pw->offset, grad + pb->offset, dout, op->relu ? ws->act[l + 1] : NULL,
+                          ws->col[l], ws->dcol, params + pw->offset, B, &s);
       } else {
         const int64_t Din = m->width[l], Dout = m->width[l + 1];
         sml_affine_bias_grad(grad + pb->offset, dout, B, Dout);
         sml_affine_weight_grad_rows(grad + pw->offset, dout, in, B, Din, Dout, 0, Dout);
-        if (din) sml_affine_input_grad(din, dout, params + pw->offset, B, Din, Dout);
+        if (din) sml_affine_input_grad(dread, dout, params + pw->offset, B, Din, Dout);
       }
       /* Layers own ascending slices of the buffer: from this one's weights
        * to the end, every gradient is final. */
@@ -389,8 +436,9 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
       for (int64_t i = 0; i < n; i++) din[i] = drop ? dout[i] * mask[i] : dout[i];
     } else if (din && B > 0) {
       const sml_pool_shape s = pool_shape(op);
-      sml_pool_backward(din, dout, ws->argmax[l], B, &s);
+      sml_pool_backward(dread, dout, ws->argmax[l], B, &s);
     }
+    if (din && ws->relaid[l]) relay(din, ws->tmp, B, op->c, hw, !pl);
   }
   return -1;
 }

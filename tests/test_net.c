@@ -399,8 +399,9 @@ int main(int argc, char **argv) {
   check_net("conv3x3s2,relu,conv4x2p1,relu,avgpool2,fc6", 9, 7, 3, 6, 2); /* stride 2, padding, odd sizes, RGB */
   check_net("conv5x5p0,relu,fc8,relu,fc4", 7, 7, 2, 4, 1);                /* batch 1 */
   check_net("conv2x3s3p2,pool3,fc3", 11, 10, 1, 3, 4);                    /* rows and columns a window drops */
-  check_net("conv17x3,relu,pool2,conv19x3,relu,fc23", 8, 8, 2, 23, 5);    /* wider than the narrow kernels */
-  check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                               /* no convolution at all */
+  check_net("conv3x5,relu,conv2x3,fc4", 2, 3, 2, 4, 2); /* kernel rows and columns wholly in the padding */
+  check_net("conv17x3,relu,pool2,conv19x3,relu,fc23", 8, 8, 2, 23, 5);               /* wider than the narrow kernels */
+  check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                                          /* no convolution at all */
   check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */
   check_net("dropout0.2,conv3x3s2,relu,fc4", 7, 7, 1, 4, 1);                         /* on the input, batch 1 */
   check_net("dropout0.3,conv3x3,relu,fc4", 5, 5, 3, 4, 2); /* on an RGB input, relaid planar */

@@ -164,6 +164,12 @@ void sml_conv_backward(float *din, float *dw, float *db, float *dout, const floa
  * mispredict on activations. */
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
+/* Lanes i0..i3 of the eight in a then b (GCC and clang spell it apart). */
+#ifdef __clang__
+#define SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (v4i){i0, i1, i2, i3})
+#endif
 static inline v4f load4(const float *p) {
   v4f v;
   memcpy(&v, p, sizeof v);
@@ -187,12 +193,11 @@ static void max_pool2_row(float *out, int32_t *argmax, const float *src, int32_t
   int x = 0;
   for (; x + 4 <= ow; x += 4) {
     const v4f a0 = load4(r0 + 2 * x), a1 = load4(r0 + 2 * x + 4), b0 = load4(r1 + 2 * x), b1 = load4(r1 + 2 * x + 4);
-    const v4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7};
     const v4i col = at + 2 * (x + (v4i){0, 1, 2, 3});
-    v4f best = __builtin_shuffle(a0, a1, even);
+    v4f best = SHUFFLE4(a0, a1, 0, 2, 4, 6);
     v4i where = col;
-    const v4f top_right = __builtin_shuffle(a0, a1, odd), bottom_left = __builtin_shuffle(b0, b1, even),
-              bottom_right = __builtin_shuffle(b0, b1, odd);
+    const v4f top_right = SHUFFLE4(a0, a1, 1, 3, 5, 7), bottom_left = SHUFFLE4(b0, b1, 0, 2, 4, 6),
+              bottom_right = SHUFFLE4(b0, b1, 1, 3, 5, 7);
     take_if(top_right > best, top_right, col + 1, &best, &where);
     take_if(bottom_left > best, bottom_left, col + w, &best, &where);
     take_if(bottom_right > best, bottom_right, col + w + 1, &best, &where);

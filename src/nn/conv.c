@@ -14,13 +14,13 @@
 #include "nn/layers.h"
 #include <cblas.h>
 
-/* sum of x[n] in double, from float sums of blocks of SUM_BLOCK in
- * SUM_LANES interleaved lanes (one running sum would wait for each
- * addition before the next, and would not vectorise) */
 /* The unfolded input gradient a convolution's backward pass holds at a
  * time (1 MiB): a cache's worth. */
 #define DCOL_FLOATS (1 << 18)
 
+/* sum of x[n] in double, from float sums of blocks of SUM_BLOCK in
+ * SUM_LANES interleaved lanes (one running sum would wait for each
+ * addition before the next, and would not vectorise) */
 #define SUM_LANES 16
 #define SUM_BLOCK 1024
 static double row_sum(const float *x, int64_t n) {
@@ -111,6 +111,17 @@ static void col2im(float *din, const float *col, int64_t B, int64_t b0, int64_t 
   }
 }
 
+/* The images whose unfolded input gradient backward holds at a time. */
+static int64_t dcol_images(int64_t B, const sml_conv_shape *s) {
+  const int64_t image = (int64_t)s->c * s->k * s->k * s->oh * s->ow;
+  const int64_t step = DCOL_FLOATS / image;
+  return step < 1 ? 1 : step < B ? step : B;
+}
+
+int64_t sml_conv_dcol_floats(int64_t B, const sml_conv_shape *s) {
+  return dcol_images(B, s) * s->c * s->k * s->k * s->oh * s->ow;
+}
+
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
@@ -148,9 +159,7 @@ void sml_conv_backward(float *din, float *dw, float *db, float *dout, const floa
    * folded back onto those images' input, a few images at a time, so that
    * dcol is still in cache when it is folded (a whole batch's would be
    * written to memory, and read back) */
-  const int64_t ohw = (int64_t)s->oh * s->ow;
-  int64_t step = DCOL_FLOATS / (K * ohw);
-  if (step < 1) step = 1;
+  const int64_t ohw = (int64_t)s->oh * s->ow, step = dcol_images(B, s);
   for (int64_t b0 = 0; b0 < B; b0 += step) {
     const int64_t nb = b0 + step < B ? step : B - b0;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)(nb * ohw), s->f, 1.0f, w, (int)K,

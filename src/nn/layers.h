@@ -54,9 +54,11 @@ void sml_conv_forward(float *out, float *col, const float *in, const float *w, c
 /* dw[f, c*k*k] += ..., db[f] += ..., from dout[f, B, oh, ow] and the col
  * forward left; with relu_out (the forward's output after its ReLU) dout
  * is first passed back through the ReLU, in place. din[c, B, h, w]
- * overwritten (skipped when NULL). Scratch: dcol[c*k*k, B*oh*ow]. */
+ * overwritten (skipped when NULL). Scratch: dcol of sml_conv_dcol_floats
+ * floats (a few images' unfolded gradient at a time). */
 void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, const float *col,
                        float *dcol, const float *w, int64_t B, const sml_conv_shape *s);
+int64_t sml_conv_dcol_floats(int64_t B, const sml_conv_shape *s);
 
 /* Pooling over k x k windows with stride k (rows and columns that do not
  * fill a window are dropped), plane by plane, so the B x c planes may come

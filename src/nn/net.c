@@ -202,6 +202,18 @@ static void relay(float *dst, const float *src, int64_t B, int C, int64_t hw, in
     }
 }
 
+static sml_conv_shape conv_shape(const sml_op *op) {
+  return (sml_conv_shape){.c = op->c,
+                          .h = op->h,
+                          .w = op->w,
+                          .f = op->oc,
+                          .k = op->k,
+                          .stride = op->stride,
+                          .pad = op->pad,
+                          .oh = op->oh,
+                          .ow = op->ow};
+}
+
 void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
   int64_t widest = 0, dcol = 0, tmp = 0;
   for (int l = 0; l <= m->nops; l++) {
@@ -217,8 +229,9 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
     }
     if (op->kind == SML_OP_CONV) {
       const int64_t rows = (int64_t)op->c * op->k * op->k;
+      const sml_conv_shape s = conv_shape(op);
       ws->col[l] = SML_ALLOC((size_t)(rows * outs) * sizeof(float));
-      if (rows * outs > dcol) dcol = rows * outs;
+      if (sml_conv_dcol_floats(B, &s) > dcol) dcol = sml_conv_dcol_floats(B, &s);
     } else if (op->kind == SML_OP_MAXPOOL) {
       ws->argmax[l] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(int32_t));
     } else if (op->kind == SML_OP_DROPOUT) {
@@ -235,17 +248,6 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
   if (m->op[0].c > 1) ws->xin = SML_ALLOC((size_t)(B * m->width[0]) * sizeof(float));
 }
 
-static sml_conv_shape conv_shape(const sml_op *op) {
-  return (sml_conv_shape){.c = op->c,
-                          .h = op->h,
-                          .w = op->w,
-                          .f = op->oc,
-                          .k = op->k,
-                          .stride = op->stride,
-                          .pad = op->pad,
-                          .oh = op->oh,
-                          .ow = op->ow};
-}
 static sml_pool_shape pool_shape(const sml_op *op) {
   return (sml_pool_shape){
       .c = op->c, .h = op->h, .w = op->w, .k = op->k, .oh = op->oh, .ow = op->ow, .max = op->kind == SML_OP_MAXPOOL};

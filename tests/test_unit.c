@@ -383,7 +383,8 @@ static void test_augment(void) {
   sml_augment_parse("flip,crop3", &a, &err);
   sml_augment_format(&a, spec, sizeof spec);
   EXPECT(strcmp(spec, "crop3,flip") == 0, "format %s", spec);
-  const char *bad[] = {"", "crop", "crop0", "crop65", "crop-1", "crop2x", "flip,flip", "crop1,crop2", ",", "mirror"};
+  const char *bad[] = {"",          "crop",        "crop0", "crop65", "crop-1",      "crop2x",
+                       "flip,flip", "crop1,crop2", ",",     "crop2,", "flip,,crop2", "mirror"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     err = (sml_err){0};
     EXPECT(sml_augment_parse(bad[i], &a, &err) != SML_OK && strstr(err.msg, "augmentation"), "'%s' refused: %s", bad[i],

@@ -38,6 +38,7 @@ static int parse_reals(const char *opt, const char *text, sml_search_axis *out, 
     double v = strtod(p, &end);
     if (end == p || errno || (*end && *end != ',') || !isfinite(v))
       return sml_fail(err, SML_EINPUT, "--%s %s: expected numbers separated by commas, or LO:HI", opt, text);
+    if (*end == ',' && !end[1]) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", opt, text);
     if (out->n == SML_SEARCH_MAX_VALUES)
       return sml_fail(err, SML_EINPUT, "--%s: at most %d values", opt, SML_SEARCH_MAX_VALUES);
     out->v[out->n++] = v;

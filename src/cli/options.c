@@ -1,5 +1,6 @@
 #include "options.h"
 
+#include "base/list.h"
 #include "io/io.h"
 
 #include <ctype.h>
@@ -321,7 +322,7 @@ int cli_int_list(const char *option, const char *text, int64_t *values, int max,
     if (*n == max) return sml_fail(err, SML_EINPUT, "--%s %s: at most %d values", option, text, max);
     values[(*n)++] = v;
     p += len;
-    if (*p == ',') p++;
+    if (*p == ',' && !*++p) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", option, text);
   }
   if (*n == 0) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
   return SML_OK;
@@ -345,11 +346,12 @@ int cli_word_list(const char *option, const char *text, char *buf, size_t buflen
                   sml_err *err) {
   snprintf(buf, buflen, "%s", text);
   *n = 0;
-  for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+  char *cursor = buf;
+  for (char *w; (w = sml_list_next(&cursor));) {
+    if (!*w) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", option, text);
     if (*n == max) return sml_fail(err, SML_EINPUT, "--%s %s: at most %d values", option, text, max);
     words[(*n)++] = w;
   }
-  if (*n == 0) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
   return SML_OK;
 }
 

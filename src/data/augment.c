@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/hash.h"
+#include "base/list.h"
 #include "base/rng.h"
 #include "shardml/prep.h"
 
@@ -18,12 +19,14 @@ int sml_augment_parse(const char *spec, sml_augment *a, sml_err *err) {
   if (strlen(spec) >= sizeof copy)
     return sml_fail_quantity(err, SML_EINPUT, "augmentation", ": longer than %d characters", (int)sizeof copy - 1);
   snprintf(copy, sizeof copy, "%s", spec);
-  for (char *save = NULL, *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+  char *cursor = copy;
+  for (char *e; (e = sml_list_next(&cursor));) {
     if (strcmp(e, "flip") == 0) {
       if (a->flip) return sml_fail_quantity(err, SML_EINPUT, "augmentation", " %s: flip given twice", spec);
       a->flip = 1;
       continue;
     }
+    if (!*e) return sml_fail_quantity(err, SML_EINPUT, "augmentation", " %s: an empty element (a stray comma)", spec);
     char *end = NULL;
     const long p = strncmp(e, "crop", 4) == 0 && e[4] >= '0' && e[4] <= '9' ? strtol(e + 4, &end, 10) : -1;
     if (p < 0 || *end)
@@ -34,8 +37,6 @@ int sml_augment_parse(const char *spec, sml_augment *a, sml_err *err) {
                                SML_AUGMENT_MAX_CROP);
     a->crop = (int)p;
   }
-  if (!a->crop && !a->flip) /* only commas */
-    return sml_fail_quantity(err, SML_EINPUT, "augmentation", " %s: no crop<P> or flip in it", spec);
   return SML_OK;
 }
 

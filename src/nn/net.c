@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/list.h"
 #include "nn/layers.h"
 #include "nn/net.h"
 
@@ -67,8 +68,11 @@ int sml_model_init_net(sml_model *m, const char *net, int height, int width, int
   m->width[0] = (int64_t)c * h * w;
   char copy[SML_NET_LEN];
   snprintf(copy, sizeof copy, "%s", net);
-  for (char *save = NULL, *elem = strtok_r(copy, ",", &save); elem; elem = strtok_r(NULL, ",", &save)) {
+  char *cursor = copy;
+  for (char *elem; (elem = sml_list_next(&cursor));) {
     index++;
+    if (!*elem)
+      return sml_fail_quantity(err, SML_EINPUT, "network", " %s: element %d is empty (a stray comma)", net, index);
     if (strcmp(elem, "relu") == 0) {
       if (m->nops == 0) return bad(err, net, index, elem, "follows no layer");
       if (m->op[m->nops - 1].relu) return bad(err, net, index, elem, "repeats a ReLU");

@@ -89,6 +89,8 @@ check "gradcheck of a 3-channel network with stride and padding" \
 # 5. Bad specs: one line naming --net, exit 2, on every rank.
 expect_net() { check "$1" expect_fail 2 2 "$2" train --subset 500 --epochs 1 --net "$3" --out "$tmp/bad" "${@:4}"; }
 expect_net "unknown layer" "--net conv8x3,bogus,fc10: element 2 'bogus' is not a layer" conv8x3,bogus,fc10
+expect_net "an empty element" "--net conv8x3,,fc10: element 2 is empty (a stray comma)" conv8x3,,fc10
+expect_net "a trailing comma" "--net conv8x3,fc10,: element 3 is empty (a stray comma)" conv8x3,fc10,
 expect_net "a kernel larger than its input" "element 3 'conv4x9p0' has a kernel larger than its 7x7 input" \
   conv8x3,pool4,conv4x9p0,fc10
 expect_net "a window larger than its input" "element 2 'pool32' has a window larger than its 28x28 input" conv4x3,pool32,fc10
@@ -104,6 +106,8 @@ check "a crop as large as the image" expect_fail 2 2 "--augment crop28: must be 
   train --net fc10 --augment crop28 --out "$tmp/bad"
 check "--augment with an unknown element" expect_fail 2 2 "--augment crop2,rotate: 'rotate' is not crop<P> or flip" \
   train --net fc10 --augment crop2,rotate --out "$tmp/bad"
+check "--augment with a stray comma" expect_fail 2 2 "--augment crop2,: an empty element (a stray comma)" \
+  train --net fc10 --augment crop2, --out "$tmp/bad"
 check "--dropout is refused for a network (a layer there)" expect_fail 2 2 "--dropout 0.2: a network takes dropout as one of its layers" \
   train --net fc10 --dropout 0.2 --out "$tmp/bad"
 finish

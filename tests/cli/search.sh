@@ -70,6 +70,8 @@ check "groups > ranks"     expect_fail 2 2 "--groups 3: must be between 1 and th
 check "range needs random" expect_fail 2 2 "--lr/--reg LO:HI ranges need --random N" search --lr 1e-3:1e-1 --out "$tmp/x"
 check "unknown model"      expect_fail 2 2 "--model knn: unknown model" search --model knn --out "$tmp/x"
 check "a cnn without --net" expect_fail 2 2 "--net: a cnn is given by its layers" search --model cnn --out "$tmp/x"
+check "a stray comma in --lr" expect_fail 2 2 "--lr 0.1,: an empty value (a stray comma)" search --lr 0.1, --out "$tmp/x"
+check "a stray comma in --hidden" expect_fail 2 2 "--hidden 32,,64: an empty value (a stray comma)" search --hidden 32,,64 --out "$tmp/x"
 check "an empty --net alternative" expect_fail 2 2 "an empty alternative (networks are separated by ';')" \
   search --net 'fc10;;fc10' --out "$tmp/x"
 check "a bad network among the alternatives" expect_fail 2 2 "--net conv4x3,bogus,fc10: element 2 'bogus' is not a layer" \

@@ -34,6 +34,7 @@ static int parse_reals(const char *opt, const char *text, sml_search_axis *out, 
     return SML_OK;
   }
   for (const char *p = text; *p;) {
+    if (*p == ',') return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", opt, text);
     errno = 0;
     double v = strtod(p, &end);
     if (end == p || errno || (*end && *end != ',') || !isfinite(v))

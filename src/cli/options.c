@@ -312,7 +312,8 @@ int cli_int_list(const char *option, const char *text, int64_t *values, int max,
     const size_t len = comma ? (size_t)(comma - p) : strlen(p);
     char item[64];
     int64_t v;
-    if (len == 0 || len >= sizeof item)
+    if (len == 0) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", option, text);
+    if (len >= sizeof item)
       return sml_fail(err, SML_EINPUT, "--%s %s: expected integers separated by commas", option, text);
     memcpy(item, p, len);
     item[len] = '\0';

@@ -235,7 +235,8 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
       const int64_t rows = (int64_t)op->c * op->k * op->k;
       const sml_conv_shape s = conv_shape(op);
       ws->col[l] = SML_ALLOC((size_t)(rows * outs) * sizeof(float));
-      if (sml_conv_dcol_floats(B, &s) > dcol) dcol = sml_conv_dcol_floats(B, &s);
+      const int64_t held = sml_conv_dcol_floats(B, &s);
+      if (held > dcol) dcol = held;
     } else if (op->kind == SML_OP_MAXPOOL) {
       ws->argmax[l] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(int32_t));
     } else if (op->kind == SML_OP_DROPOUT) {

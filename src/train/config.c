@@ -156,16 +156,16 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
   /* Reproducible mode: the micro-batch gradients a rank keeps until the
    * step's sum, plus the int64 exact sums where there are more than
    * SML_GATHERED_MICRO micro-batches (src/train/reproducible.c). */
-  int64_t exact_sums = cfg->reproducible
-                           ? add_sat(mul_sat(sml_micro_gradients_kept(cfg, ranks), mul_sat(m->nweights, 4)),
-                                     sml_repro_exact_sums(cfg) ? mul_sat(m->nweights, 8) : 0)
-                           : 0;
+  int64_t micro_bytes = cfg->reproducible
+                            ? add_sat(mul_sat(sml_micro_gradients_kept(cfg, ranks), mul_sat(m->nweights, 4)),
+                                      sml_repro_exact_sums(cfg) ? mul_sat(m->nweights, 8) : 0)
+                            : 0;
   /* ... and the activations of its micro-batches: one per thread, or with
    * batch normalization every micro-batch the rank owns (all of a step's
    * forward passes wait for the global moments before any goes on) */
   if (cfg->reproducible) {
     const int64_t held = batchnorm ? sml_micro_batches_owned(cfg, ranks) : sml_threads();
-    exact_sums = add_sat(exact_sums, mul_sat(mul_sat(held, sml_micro_batch(cfg)), mul_sat(width_sum, 4 * 4)));
+    micro_bytes = add_sat(micro_bytes, mul_sat(mul_sat(held, sml_micro_batch(cfg)), mul_sat(width_sum, 4 * 4)));
   }
   const struct {
     const char *quantity, *what; /* quantity: named as the CLI maps it to its option */
@@ -175,7 +175,7 @@ int sml_train_memory_check(const sml_model *m, const sml_train_config *cfg, int6
       {"batch size", "a batch's activations", mul_sat(mul_sat(cfg->batch, width_sum), 4 * 4)},
       {"epochs", "the per-epoch history", mul_sat(add_sat(cfg->epochs, 1), (int64_t)sizeof(sml_epoch_stats))},
       {"logging interval", "the logged steps", mul_sat(logged, 16)},
-      {"micro-batch", "the reproducible mode's micro-batches and exact sums", exact_sums},
+      {"micro-batch", "the reproducible mode's micro-batches and exact sums", micro_bytes},
   };
   int64_t total = 0;
   int biggest = 0;

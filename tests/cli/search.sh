@@ -71,6 +71,7 @@ check "range needs random" expect_fail 2 2 "--lr/--reg LO:HI ranges need --rando
 check "unknown model"      expect_fail 2 2 "--model knn: unknown model" search --model knn --out "$tmp/x"
 check "a cnn without --net" expect_fail 2 2 "--net: a cnn is given by its layers" search --model cnn --out "$tmp/x"
 check "a stray comma in --lr" expect_fail 2 2 "--lr 0.1,: an empty value (a stray comma)" search --lr 0.1, --out "$tmp/x"
+check "an empty value inside --reg" expect_fail 2 2 "--reg 0,,1e-4: an empty value (a stray comma)" search --reg 0,,1e-4 --out "$tmp/x"
 check "a stray comma in --hidden" expect_fail 2 2 "--hidden 32,,64: an empty value (a stray comma)" search --hidden 32,,64 --out "$tmp/x"
 check "an empty --net alternative" expect_fail 2 2 "an empty alternative (networks are separated by ';')" \
   search --net 'fc10;;fc10' --out "$tmp/x"

@@ -38,7 +38,9 @@ SHARDML_API sml_comm sml_comm_self(void);
 SHARDML_API sml_comm sml_comm_split(const sml_comm *c, int color, int key);
 SHARDML_API void sml_comm_free(sml_comm *c);
 
-/* MPI_Init_thread(FUNNELED) and MPI_Finalize. */
+/* MPI_Init_thread(FUNNELED) and MPI_Finalize. sml_init first sets the
+ * MPI library's settings that shardml measured to matter, where the user
+ * left them unset (sml_mpi_tuning says which). */
 SHARDML_API void sml_init(int *argc, char ***argv);
 SHARDML_API void sml_finalize(void);
 
@@ -136,6 +138,10 @@ SHARDML_API int sml_threads(void);
  * version it implements, e.g. "3.1". */
 SHARDML_API const char *sml_mpi_library(void);
 SHARDML_API const char *sml_mpi_standard(void);
+/* The settings sml_init chose, as the library reports them in effect
+ * (MPI_T), e.g. "btl_tcp_eager_limit 1052672 (shardml's default)", with
+ * "(yours)" where the user's value won; "" where there are none (MPICH). */
+SHARDML_API const char *sml_mpi_tuning(void);
 
 SHARDML_END_DECLS
 

@@ -119,6 +119,7 @@ static void print_runtime_text(const placement *p) {
   printf("blas library %s (%s)\n", sml_blas_library(), sml_blas_summary());
   printf("shardml      %s\n", SHARDML_VERSION);
   printf("mpi          %s (MPI %s)\n", sml_mpi_library(), sml_mpi_standard());
+  if (*sml_mpi_tuning()) printf("mpi settings %s\n", sml_mpi_tuning());
   printf("hdf5         %s (%s)\n", sml_h5_version(), sml_h5_is_parallel() ? "parallel" : "serial");
   printf("hosts        %d:", p->nhosts);
   for (int h = 0; h < p->nhosts; h++)
@@ -161,6 +162,7 @@ static void print_json(const sml_comm *world, const sml_dataset *ds, const int64
   json_key("blas_library", sml_blas_library(), 1);
   json_key("mpi", sml_mpi_library(), 1);
   json_key("mpi_standard", sml_mpi_standard(), 1);
+  json_key("mpi_settings", sml_mpi_tuning(), 1);
   json_key("hdf5", sml_h5_version(), 1);
   printf("  \"hdf5_parallel\": %s,\n", sml_h5_is_parallel() ? "true" : "false");
   printf("  \"hosts\": [");

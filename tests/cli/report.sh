@@ -56,18 +56,30 @@ sys.exit(0 if all(r["predicted_name"] == fashion[int(r["predicted"])] and r["tru
                   for r in rows) else 1)
 PYEOF
 
-out=$(run_np 2 info --subset 1000 2>/dev/null)
+out=$(unset OMPI_MCA_btl_tcp_eager_limit; run_np 2 info --subset 1000 2>/dev/null)
 has() { grep -Eq -- "$1" <<<"$out"; }
 check "info: the MPI library and version" has '^mpi +(Open MPI v|MPICH Version).*\(MPI [0-9]\.[0-9]\)$'
 check "info: the HDF5 version"            has '^hdf5 +1\.[0-9]+\.[0-9]+ \((parallel|serial)\)$'
 check "info: the hosts and their ranks"   has "^hosts +1: $(hostname) \(2 ranks\)$"
 check "info: rank 1's binding and threads" has "^rank 1 +$(hostname), cpus [0-9,-]+ \([0-9]+\), [0-9]+ OpenMP threads?$"
+# Open MPI's TCP eager limit, read back through MPI_T: shardml's default
+# unless the user set one (then theirs, untouched). MPICH has no such line.
+if has '^mpi +Open MPI'; then
+  check "info: Open MPI's TCP eager limit is shardml's default" \
+    has '^mpi settings btl_tcp_eager_limit 1052672 \(shardml.s default\)$'
+  out=$(OMPI_MCA_btl_tcp_eager_limit=70000 run_np 2 info --subset 1000 2>/dev/null)
+  check "info: a user's eager limit wins" has '^mpi settings btl_tcp_eager_limit 70000 \(yours\)$'
+else
+  hasnt() { ! has "$1"; }
+  check "info: no Open MPI settings under another MPI" hasnt '^mpi settings'
+fi
 run_np 2 info --subset 1000 --json >"$tmp/info.json" 2>/dev/null
 check "info --json parses and says the same" "$PY" - "$tmp/info.json" "$(hostname)" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
 ok = (d["train"]["images"] == 1000 and sum(d["train"]["shards"]) == 1000 and len(d["ranks"]) == 2
       and d["hosts"] == [{"host": sys.argv[2], "ranks": 2}] and d["mpi"] and d["hdf5"].startswith("1.")
+      and (d["mpi_settings"].startswith("btl_tcp_eager_limit ") if d["mpi"].startswith("Open MPI") else d["mpi_settings"] == "")
       and all(r["ncpus"] >= 1 and r["threads"] >= 1 for r in d["ranks"]) and d["classes"][0] == "T-shirt/top")
 sys.exit(0 if ok else 1)
 PYEOF

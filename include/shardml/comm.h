@@ -139,7 +139,7 @@ SHARDML_API int sml_threads(void);
 SHARDML_API const char *sml_mpi_library(void);
 SHARDML_API const char *sml_mpi_standard(void);
 /* The settings sml_init chose, as the library reports them in effect
- * (MPI_T), e.g. "btl_tcp_eager_limit 1052672 (shardml's default)", with
+ * (MPI_T), e.g. "btl_tcp_eager_limit 266240 (shardml's default)", with
  * "(yours)" where the user's value won; "" where there are none (MPICH). */
 SHARDML_API const char *sml_mpi_tuning(void);
 

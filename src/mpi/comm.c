@@ -74,13 +74,13 @@ static void f16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
  * gradient bucket (0.25 MB by default) then crawls between the backward
  * pass's tests and arrives at its end. Sent eagerly, it is on the wire at
  * once: over a shaped 10 Gb/s link (tests/bench/network.sh, 2 ranks, AMD
- * EPYC Zen 3) overlap hid 80-88 % of the wait instead of 45-63 %, and the
- * blocking sum was no slower. The limit covers buckets up to 1 MB; the
- * transport's buffers are touched only as messages use them (resident
- * memory unchanged). An OMPI_MCA_ variable set by the user (or mpirun's
- * --mca) wins. */
+ * EPYC Zen 3) overlap hid 73-88 % of the wait instead of 45-63 %, and the
+ * blocking sum was no slower. The limit covers the default bucket and no
+ * more: a receiver buffers eager messages it has not asked for yet (a
+ * gather's root, one per rank), so a larger limit costs memory at scale.
+ * An OMPI_MCA_ variable set by the user (or mpirun's --mca) wins. */
 #define SML_TCP_EAGER_LIMIT "btl_tcp_eager_limit"
-#define SML_TCP_EAGER_BYTES "1052672" /* 1 MiB + 4 KiB of headers */
+#define SML_TCP_EAGER_BYTES "266240" /* 256 KiB + 4 KiB of headers */
 static int tcp_eager_ours;
 
 static void mpi_library_defaults(void) {

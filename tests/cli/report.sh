@@ -66,7 +66,7 @@ check "info: rank 1's binding and threads" has "^rank 1 +$(hostname), cpus [0-9,
 # unless the user set one (then theirs, untouched). MPICH has no such line.
 if has '^mpi +Open MPI'; then
   check "info: Open MPI's TCP eager limit is shardml's default" \
-    has '^mpi settings btl_tcp_eager_limit 1052672 \(shardml.s default\)$'
+    has '^mpi settings btl_tcp_eager_limit 266240 \(shardml.s default\)$'
   out=$(OMPI_MCA_btl_tcp_eager_limit=70000 run_np 2 info --subset 1000 2>/dev/null)
   check "info: a user's eager limit wins" has '^mpi settings btl_tcp_eager_limit 70000 \(yours\)$'
 else

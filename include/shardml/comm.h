@@ -43,6 +43,10 @@ SHARDML_API void sml_comm_free(sml_comm *c);
  * left them unset (sml_mpi_tuning says which). */
 SHARDML_API void sml_init(int *argc, char ***argv);
 SHARDML_API void sml_finalize(void);
+/* sml_finalize for a program whose exit status every rank has agreed:
+ * should the MPI library crash while shutting down, the process exits
+ * with status (and one warning line) instead of a crash dump. */
+SHARDML_API void sml_finalize_status(int status);
 
 /* Collective agreement on an error: every rank of c calls it, whatever its
  * local status. Returns the largest status of any rank; when it is not

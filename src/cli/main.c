@@ -93,6 +93,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "shardml%s%s: error: %s\n", cmd ? " " : "", cmd ? cmd : "", err.msg);
     fflush(stderr);
   }
-  sml_finalize();
+  sml_finalize_status(status);
   return status;
 }

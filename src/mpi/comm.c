@@ -82,15 +82,14 @@ static void f16_sum(void *in, void *inout, int *len, MPI_Datatype *type) {
  * An OMPI_MCA_ variable set by the user (or mpirun's --mca) wins. */
 #define SML_TCP_EAGER_LIMIT "btl_tcp_eager_limit"
 #define SML_TCP_EAGER_BYTES "266240" /* 256 KiB + 4 KiB of headers */
+#ifdef OPEN_MPI
 static int tcp_eager_ours;
 
 static void mpi_library_defaults(void) {
-#ifdef OPEN_MPI
   if (!getenv("OMPI_MCA_" SML_TCP_EAGER_LIMIT)) {
     setenv("OMPI_MCA_" SML_TCP_EAGER_LIMIT, SML_TCP_EAGER_BYTES, 1);
     tcp_eager_ours = 1;
   }
-#endif
 }
 
 /* A control variable's value as MPI_T reads it (-1 when the library has
@@ -125,6 +124,9 @@ static long long cvar_integer(const char *name) {
   MPI_T_finalize();
   return value;
 }
+#else
+static void mpi_library_defaults(void) {} /* none measured for other libraries */
+#endif
 
 const char *sml_mpi_tuning(void) {
   static char text[128];

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The gradient sum over an emulated network (not a test): 2 ranks in two
-# network namespaces joined by a shaped veth link (tests/net/link.sh; root
-# and Open MPI), MLP 784-256-10 on Fashion-MNIST, batch 512 (BATCH), EPOCHS
+# network namespaces joined by a shaped veth link (tests/net/link.sh; root,
+# and Open MPI's or MPICH's launcher: MPIEXEC=mpiexec.mpich with an MPICH
+# build), MLP 784-256-10 on Fashion-MNIST, batch 512 (BATCH), EPOCHS
 # epochs (default 20), in four settings: overlap off/on x fp32/bf16. Per
 # setting, from history.csv epochs 2..: images/s, compute, communication in
 # flight during compute, waiting (exposed + imbalance), the bytes that

@@ -1,11 +1,12 @@
 #!/bin/bash
 # Training over an emulated network: 2 ranks in two network namespaces
-# joined by a 10 Gb/s veth link (tests/net/link.sh), Open MPI over TCP.
+# joined by a 10 Gb/s veth link (tests/net/link.sh), Open MPI's TCP
+# transport or MPICH's UCX over TCP (whichever shardml is built with).
 # The MLP 784-256-10 trains correctly with the overlapped sum, the plain
 # one and bf16 sums; history.csv reports what was exposed and what hidden;
 # every step's sum crossed the link (its bytes counted at the interface),
 # and bf16 sends about half of fp32's bytes. Skipped (77) where namespaces
-# or Open MPI's launcher are not at hand.
+# or a known launcher are not at hand.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/../net/link.sh"

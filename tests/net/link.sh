@@ -1,8 +1,9 @@
 # Two ranks of one machine joined by an emulated network (sourced by
 # tests/cli/network.sh and tests/bench/network.sh): each rank in its own
 # network namespace, the two joined by a veth pair whose both ends are
-# shaped by tc, and Open MPI told to use TCP over that pair only. Needs
-# root (namespaces, tc) and Open MPI's launcher; shapes with netem (rate
+# shaped by tc, and the MPI library told to use TCP over that pair only
+# (Open MPI's TCP transport, or UCX's under MPICH). Needs root (namespaces,
+# tc) and Open MPI's or MPICH's launcher; shapes with netem (rate
 # and delay) where the kernel has it, else with tbf (rate only: some VM
 # kernels lack sch_netem, this project's machines among them).
 #
@@ -17,7 +18,7 @@ NET_SHAPE=
 net_possible() { # why not, on stdout, when this machine cannot (exit 1)
   [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; return 1; }
   command -v ip >/dev/null && command -v tc >/dev/null || { echo "needs ip and tc (iproute2)"; return 1; }
-  "${MPIEXEC:-mpirun}" --version 2>&1 | grep -qE "OpenRTE|Open MPI" || { echo "needs Open MPI's launcher (the namespaces are joined through its PMIx server over TCP)"; return 1; }
+  [ -n "$(net_launcher)" ] || { echo "needs Open MPI's or MPICH's launcher (${MPIEXEC:-mpirun} is neither)"; return 1; }
   ip netns add "${NET_NS[0]}" 2>/dev/null || { echo "cannot create a network namespace here"; return 1; }
   ip netns del "${NET_NS[0]}"
 }
@@ -39,7 +40,22 @@ net_up() {
       return 1
   done
 }
+net_launcher() { # openmpi or hydra (MPICH's), from the launcher's --version
+  case $("${MPIEXEC:-mpirun}" --version 2>&1) in
+    *OpenRTE* | *"Open MPI"*) echo openmpi ;;
+    *HYDRA*) echo hydra ;;
+  esac
+}
 net_run() {
+  if [ "$(net_launcher)" = hydra ]; then
+    # Hydra hands each rank its PMI connection as an inherited descriptor,
+    # so the ranks may live in other namespaces; UCX (MPICH's ch4:ucx) is
+    # told to use TCP over its own side of the link only.
+    timeout "${NET_TIMEOUT:-120}" "${MPIEXEC:-mpirun}" \
+      -n 1 env UCX_TLS=tcp,self UCX_NET_DEVICES="${NET_IF[0]}" ip netns exec "${NET_NS[0]}" "$SHARDML" "$@" : \
+      -n 1 env UCX_TLS=tcp,self UCX_NET_DEVICES="${NET_IF[1]}" ip netns exec "${NET_NS[1]}" "$SHARDML" "$@"
+    return
+  fi
   # mpirun and rank 0 live in the first namespace, rank 1 in the second; the
   # PMIx server listens on the link so that rank 1 reaches it, and the ranks'
   # messages take TCP over the link (no shared memory).

@@ -1,8 +1,8 @@
 /* Stop signals (see shardml/signals.h). */
 #include "shardml/signals.h"
+#include "base/fault.h"
 
 #include <signal.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* Process-wide, like the MPI context: set from a signal handler only. */
@@ -30,8 +30,7 @@ void sml_signals_install(void) {
   stop_signals(&set);
   sigprocmask(SIG_UNBLOCK, &set, NULL);
   /* Fault injection for the tests: a signal at the first instruction. */
-  const char *fault = getenv("SHARDML_FAULT");
-  if (fault && strcmp(fault, "signal-at-start") == 0) raise(SIGUSR1);
+  if (sml_fault_injected("signal-at-start")) raise(SIGUSR1);
 }
 
 void sml_signals_hold(void) {

@@ -119,7 +119,8 @@ static void print_runtime_text(const placement *p) {
   printf("blas library %s (%s)\n", sml_blas_library(), sml_blas_summary());
   printf("shardml      %s\n", SHARDML_VERSION);
   printf("mpi          %s (MPI %s)\n", sml_mpi_library(), sml_mpi_standard());
-  if (*sml_mpi_tuning()) printf("mpi settings %s\n", sml_mpi_tuning());
+  const char *settings = sml_mpi_tuning(); /* asks the library (MPI_T) each time */
+  if (*settings) printf("mpi settings %s\n", settings);
   printf("hdf5         %s (%s)\n", sml_h5_version(), sml_h5_is_parallel() ? "parallel" : "serial");
   printf("hosts        %d:", p->nhosts);
   for (int h = 0; h < p->nhosts; h++)

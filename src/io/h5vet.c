@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "io/io.h"
+#include "base/fault.h"
 
 /* Sanitizer builds: a crash in the child must end the child quietly, not
  * run the fuzzer's or ASan's reporting of the parent (weak: absent otherwise). */
@@ -56,8 +57,7 @@ int sml_h5_vet(const char *path, const char *what, sml_h5_vet_fn rehearse, void 
      * backtrace handlers' (about 20 lines before it). */
     const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++) signal(fatal[i], SIG_DFL);
-    const char *fault = getenv("SHARDML_FAULT"); /* for the tests: a crash of HDF5 on a file */
-    if (fault && strcmp(fault, "hdf5-crash") == 0) raise(SIGSEGV);
+    if (sml_fault_injected("hdf5-crash")) raise(SIGSEGV); /* for the tests: a crash of HDF5 on a file */
     if (__sanitizer_set_death_callback) __sanitizer_set_death_callback(child_death);
     sml_err e = {0};
     const int st = rehearse(path, arg, &e);

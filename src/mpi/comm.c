@@ -2,6 +2,7 @@
  * that counts above INT_MAX (MPI's int counts) stay correct. */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include "shardml/comm.h"
+#include "base/fault.h"
 
 #include "kernels/kernels.h"
 
@@ -186,8 +187,7 @@ static void on_shutdown_crash(int sig) {
 #endif
 
 void sml_finalize_status(int status) {
-  const char *fault = getenv("SHARDML_FAULT");
-  const int inject = fault && strcmp(fault, "crash-in-finalize") == 0;
+  const int inject = sml_fault_injected("crash-in-finalize");
 #ifndef SML_SANITIZED
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -33,6 +33,9 @@ judge_failure() { # judge_failure RC CODE NEEDLE STDERR: expect_fail's verdict o
   if [ "$lines" -ne 1 ]; then echo "  $lines error lines, expected 1:"; echo "$out"; return 1; fi
   grep '^shardml.*: error: ' <<<"$out" | grep -qF -- "$needle" || { echo "  the error does not mention '$needle':"; echo "$out"; return 1; }
 }
+sanitized_build() { # shardml is built with AddressSanitizer (asked of the binary, not the environment)
+  grep -qa __asan_init "$SHARDML"
+}
 tensors_checksum() { # the checksum a model or checkpoint file stores over its parameters and optimizer state
   h5dump -a tensors_checksum "$1" 2>/dev/null | sed -n 's/.*(0): "\([0-9a-f]*\)".*/\1/p'
 }

@@ -66,7 +66,7 @@ check "gradcheck --hidden 2^20x2^20: memory bound" expect_fail "$NP" 2 "--hidden
   gradcheck --model mlp --hidden 1048576x1048576
 # (Not under AddressSanitizer, whose shadow memory alone reserves terabytes
 # of address space: nothing starts under ulimit -v.)
-[ -n "${ASAN_OPTIONS:-}" ] || check "the memory check honours ulimit -v" bash -c "ulimit -v 2000000; $(declare -f expect_fail judge_failure run_np run_np_failing); \
+sanitized_build || check "the memory check honours ulimit -v" bash -c "ulimit -v 2000000; $(declare -f expect_fail judge_failure run_np run_np_failing); \
   MPI_LAUNCH='$MPI_LAUNCH' SHARDML='$SHARDML' expect_fail 1 2 'more than the address-space limit (ulimit -v) of' \
   train --data '$F/idx_raw' --batch 8 --hidden 1000000x100 --out '$tmp/o'"
 out=$(SHARDML_FAULT=hdf5-crash run_np "$NP" info --data "$F/good.h5" 2>&1)

@@ -33,19 +33,15 @@ static int parse_reals(const char *opt, const char *text, sml_search_axis *out, 
     out->n = 2;
     return SML_OK;
   }
-  for (const char *p = text; *p;) {
-    if (*p == ',') return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", opt, text);
+  char buf[2048], *words[SML_SEARCH_MAX_VALUES];
+  SML_TRY(cli_word_list(opt, text, buf, sizeof buf, words, SML_SEARCH_MAX_VALUES, &out->n, err));
+  for (int i = 0; i < out->n; i++) {
     errno = 0;
-    double v = strtod(p, &end);
-    if (end == p || errno || (*end && *end != ',') || !isfinite(v))
+    out->v[i] = strtod(words[i], &end);
+    if (end == words[i] || *end || errno || !isfinite(out->v[i]))
       return sml_fail(err, SML_EINPUT, "--%s %s: expected numbers separated by commas, or LO:HI", opt, text);
-    if (*end == ',' && !end[1]) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", opt, text);
-    if (out->n == SML_SEARCH_MAX_VALUES)
-      return sml_fail(err, SML_EINPUT, "--%s: at most %d values", opt, SML_SEARCH_MAX_VALUES);
-    out->v[out->n++] = v;
-    p = *end ? end + 1 : end;
   }
-  return out->n ? SML_OK : sml_fail(err, SML_EINPUT, "--%s: empty list", opt);
+  return SML_OK;
 }
 
 /* One --hidden alternative, "512x256", into widths. */

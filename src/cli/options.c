@@ -306,26 +306,15 @@ int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *e
 uint64_t cli_seed(const cli_data_args *args) { return (uint64_t)args->seed; }
 
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err) {
-  *n = 0;
-  for (const char *p = text; *p;) {
-    const char *comma = strchr(p, ',');
-    const size_t len = comma ? (size_t)(comma - p) : strlen(p);
-    char item[64];
-    int64_t v;
-    if (len == 0) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", option, text);
-    if (len >= sizeof item)
+  char buf[2048], *words[SML_LIST_MAX_WORDS];
+  if (max > SML_LIST_MAX_WORDS) max = SML_LIST_MAX_WORDS;
+  SML_TRY(cli_word_list(option, text, buf, sizeof buf, words, max, n, err));
+  for (int i = 0; i < *n; i++) {
+    if (parse_integer(words[i], &values[i]) != 0)
       return sml_fail(err, SML_EINPUT, "--%s %s: expected integers separated by commas", option, text);
-    memcpy(item, p, len);
-    item[len] = '\0';
-    if (parse_integer(item, &v) != 0)
-      return sml_fail(err, SML_EINPUT, "--%s %s: expected integers separated by commas", option, text);
-    if (v < 1) return sml_fail(err, SML_EINPUT, "--%s %s: %lld must be at least 1", option, text, (long long)v);
-    if (*n == max) return sml_fail(err, SML_EINPUT, "--%s %s: at most %d values", option, text, max);
-    values[(*n)++] = v;
-    p += len;
-    if (*p == ',' && !*++p) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", option, text);
+    if (values[i] < 1)
+      return sml_fail(err, SML_EINPUT, "--%s %s: %lld must be at least 1", option, text, (long long)values[i]);
   }
-  if (*n == 0) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
   return SML_OK;
 }
 
@@ -345,8 +334,11 @@ void cli_sort_unique(int64_t *values, int *n) {
 
 int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max, int *n,
                   sml_err *err) {
-  snprintf(buf, buflen, "%s", text);
   *n = 0;
+  if (!*text) return sml_fail(err, SML_EINPUT, "--%s: empty list", option);
+  if (strlen(text) >= buflen)
+    return sml_fail(err, SML_EINPUT, "--%s: a list of more than %zu characters", option, buflen - 1);
+  memcpy(buf, text, strlen(text) + 1);
   char *cursor = buf;
   for (char *w; (w = sml_list_next(&cursor));) {
     if (!*w) return sml_fail(err, SML_EINPUT, "--%s %s: an empty value (a stray comma)", option, text);

@@ -141,11 +141,14 @@ typedef struct {
  * are refused rather than silently ignored. */
 int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *err);
 
-/* "1,3,5" -> values (each >= 1); names the option in errors. */
+/* "1,3,5" -> values (each >= 1, at most max and SML_LIST_MAX_WORDS); names the option in errors. */
 int cli_int_list(const char *option, const char *text, int64_t *values, int max, int *n, sml_err *err);
 /* values[n] sorted ascending, repeats dropped (a grid axis: "5,1,3,3" is 1,3,5). */
 void cli_sort_unique(int64_t *values, int *n);
-/* "a,b" -> pointers into buf (a copy of text split at commas). */
+/* "a,b" -> pointers into buf (a copy of text split at commas); an empty
+ * text, an empty value (a stray comma), more than max values or a text
+ * longer than buf are errors that name the option. */
+#define SML_LIST_MAX_WORDS 64
 int cli_word_list(const char *option, const char *text, char *buf, size_t buflen, char **words, int max, int *n,
                   sml_err *err);
 

@@ -33,6 +33,9 @@ check "knn k=0"            expect_fail 2 2 "--k 0: 0 must be at least 1" knn "${
 check "knn k > train"      expect_fail 2 2 "--k 38: larger than the training set (37 images)" knn "${D[@]}" --k 1,38
 check "knn --k with a stray comma" expect_fail 2 2 "--k 1,3,: an empty value (a stray comma)" knn "${D[@]}" --k 1,3,
 check "knn --k with an empty value inside" expect_fail 2 2 "--k 1,,3: an empty value (a stray comma)" knn "${D[@]}" --k 1,,3
+long_k=$(printf '1%.0s' {1..2100})
+check "knn --k longer than a list may be" expect_fail 2 2 "--k: a list of more than 2047 characters" knn "${D[@]}" --k "$long_k"
+check "knn --k with 65 values" expect_fail 2 2 "at most 64 values" knn "${D[@]}" --k "$(seq -s, 65)"
 check "cv --metric with a stray comma" expect_fail 2 2 "--metric l1,: an empty value (a stray comma)" cv "${D[@]}" --metric l1, --out "$tmp/x"
 check "knn unknown metric" expect_fail 2 2 "--metric cosine: unknown metric" knn "${D[@]}" --metric cosine
 check "cv folds 1"         expect_fail 2 2 "--folds 1: needs at least 2" cv "${D[@]}" --folds 1 --out "$tmp/x"

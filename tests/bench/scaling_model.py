@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
 """An alpha-beta cost model of one data-parallel training step (not a test).
 
-    t_step(P) = t_comp(b) + exposed(P),  b = G / P images per rank
-    t_comp(b)   per-rank forward + backward of b images: measured on one
-                rank at several b, interpolated linearly in log-log between
-                the points (and extrapolated along the end segments)
+    t_step(P) = t_comp(b) + t_other(b) + exposed(P),  b = G / P images per rank
+    t_comp(b)   per-rank forward + backward of b images: measured at
+                several b with every core of the node busy (2 ranks here:
+                cores that share caches, memory and a power budget compute
+                slower than one alone, and a cluster job keeps them all
+                busy; one rank alone for P = 1), interpolated linearly in
+                log-log between the points (and extrapolated along the end
+                segments)
+    t_other(b)  the rest of a step on one rank (the minibatch's floats made
+                from the uint8 images, the optimizer's update of every
+                parameter, which does not shrink as ranks are added): the
+                least-squares line o0 + o1 b through the measured points
     t_ar(P)   = 2 log2(P) alpha + 2 (P - 1) / P * S * beta   (a latency per
                 round of recursive halving/doubling, each byte sent twice as
                 in a ring)
@@ -18,13 +26,15 @@ measured by tests/bench/scaling.sh over the emulated link), alpha and beta
 the latency and inverse bandwidth of the network. images/s = G / t_step.
 Two ways to add ranks: strong scaling (G fixed, P up to G) and weak
 scaling (b fixed at 128 images per rank, G = 128 P), to 4096 ranks.
-Not modelled: the slowest of P ranks' jitter (imbalance grows with P on
-shared machines), contention of ranks sharing a node's memory bandwidth,
-and network congestion.
+Not modelled: the slowest of P ranks' jitter beyond what 2 ranks measure
+(imbalance grows with P on shared machines), contention between nodes
+(network congestion).
 
 Input: a JSON file of measurements (tests/bench/scaling.sh writes one):
   {"cpu": "...", "params": 203530, "batch": 512,
-   "compute": [[b, seconds per step], ...]          1-rank steps at per-rank batch b
+   "compute": [[b, compute s per step, other s per step], ...]   1-rank steps at per-rank batch b
+                                                    (other s may be left out: 0)
+   "compute_full": [...]                            the same with every core busy (optional)
    "eta": 0.6,
    "networks": {"shm": [alpha, beta], "link": [alpha, beta]},
    "measured": [{"net": "shm", "ranks": 2, "dtype": "fp32", "overlap": 0, "rate": 1.0e5,
@@ -47,15 +57,32 @@ CLUSTERS = {"100 Gb/s InfiniBand": (2e-6, 8 / 100e9 / 0.9), "25 Gb/s Ethernet": 
 F_BACKWARD = 2.0 / 3.0
 
 
-def compute_s(m, b):
+def curve(m, ranks):
+    """The per-rank step measurements that apply: every core of the node busy
+    ("compute_full", 2 ranks here) for 2 ranks or more, one rank alone for one."""
+    return m["compute_full"] if ranks > 1 and "compute_full" in m else m["compute"]
+
+
+def compute_s(pts, b):
     """Per-rank compute of b images: log-log interpolation of the measured points."""
-    pts = sorted(m["compute"])
+    pts = sorted(pts)
     i = 0
     while i + 2 < len(pts) and b > pts[i + 1][0]:
         i += 1
-    (b0, t0), (b1, t1) = pts[i], pts[i + 1]
+    (b0, t0), (b1, t1) = pts[i][:2], pts[i + 1][:2]
     slope = math.log(t1 / t0) / math.log(b1 / b0)
     return t0 * (b / b0) ** slope
+
+
+def other_s(pts, b):
+    """The rest of a step on one rank: a least-squares line through the measured points."""
+    pts = [(p[0], p[2] if len(p) > 2 else 0.0) for p in pts]
+    n = len(pts)
+    mb = sum(b for b, _ in pts) / n
+    mo = sum(o for _, o in pts) / n
+    sbb = sum((b - mb) ** 2 for b, _ in pts)
+    slope = sum((b - mb) * (o - mo) for b, o in pts) / sbb if sbb > 0 else 0.0
+    return max(mo + slope * (b - mb), 0.0)
 
 
 def allreduce_s(ranks, nbytes, alpha, beta):
@@ -65,14 +92,15 @@ def allreduce_s(ranks, nbytes, alpha, beta):
 
 
 def step_s(ranks, per_rank, m, net, dtype, eta):
-    comp = compute_s(m, per_rank)
+    pts = curve(m, ranks)
+    comp = compute_s(pts, per_rank)
     if eta > 0 and ranks > 1:
         comp *= 1 + m["overlap_cost"]
     ar = allreduce_s(ranks, m["params"] * (2 if dtype == "bf16" else 4), *net)
     if dtype == "bf16" and ranks > 1:
         ar += m["convert"] * m["params"]
     behind = F_BACKWARD * comp
-    return comp + max(ar - behind, 0.0) + (1 - eta) * min(ar, behind)
+    return comp + other_s(pts, per_rank) + max(ar - behind, 0.0) + (1 - eta) * min(ar, behind)
 
 
 def rate(ranks, per_rank, m, net, dtype, eta):
@@ -120,7 +148,11 @@ def main():
     beta = m["networks"]["shm"][1]
     m["convert"] = max((by[("shm", 2, "bf16", 0)] - by[("shm", 2, "fp32", 0)] + 2 * m["params"] * beta) / m["params"], 0.0)
     print(f"== model of {m['cpu']}: MLP with {m['params']} parameters")
-    print("   compute per step: " + ", ".join(f"{b} images {t * 1e3:.3f} ms" for b, t in sorted(m["compute"])))
+    for key, what in (("compute", "one rank alone"), ("compute_full", "every core busy")):
+        if key in m:
+            print(f"   per rank and step, {what}: " + ", ".join(
+                f"{p[0]} images {p[1] * 1e3:.3f} + {other_s(m[key], p[0]) * 1e3:.3f} ms" for p in sorted(m[key])))
+    print("   (compute + the rest of the step, the latter a fitted line)")
     # What overlapping costs the backward pass (row blocks, the transfer's
     # CPU work moved into it): the median ratio of compute per step, on
     # against off, over the measured pairs.

@@ -44,9 +44,14 @@ SHARDML_API void sml_comm_free(sml_comm *c);
 SHARDML_API void sml_init(int *argc, char ***argv);
 SHARDML_API void sml_finalize(void);
 /* sml_finalize for a program whose exit status every rank has agreed:
- * should the MPI library crash while shutting down, the process exits
- * with status (and one warning line) instead of a crash dump. */
+ * should the MPI library crash while shutting down, not return within
+ * SHARDML_FINALIZE_TIMEOUT seconds (default 120, 0 for ever), or a stop
+ * signal arrive meanwhile, the process exits with status and one warning
+ * line instead of a crash dump or a hang. */
 SHARDML_API void sml_finalize_status(int status);
+/* Reads SHARDML_FINALIZE_TIMEOUT: SML_EINPUT, naming it, when it is not
+ * whole seconds. */
+SHARDML_API int sml_finalize_settings(sml_err *err);
 
 /* Collective agreement on an error: every rank of c calls it, whatever its
  * local status. Returns the largest status of any rank; when it is not

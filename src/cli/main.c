@@ -56,6 +56,7 @@ int main(int argc, char **argv) {
   const char *cmd = argc > 1 ? argv[1] : NULL;
   int status = sml_kernels_init(&err);
   if (status == SML_OK) status = sml_blas_core_check(&err);
+  if (status == SML_OK) status = sml_finalize_settings(&err);
   status = sml_agree(&world, status, &err);
   if (status == SML_OK) {
     /* A job spanning nodes of different CPUs runs the level every rank has,

@@ -6,7 +6,10 @@
 
 #include "kernels/kernels.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <time.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
@@ -165,47 +168,99 @@ void sml_finalize(void) {
 #endif
 #endif
 
-/* Open MPI 4.1.4's TCP transport sometimes crashes while MPI_Finalize
- * tears it down (SIGSEGV in mca_btl_tcp_finalize, seen in the two-node
- * SLURM test). By then every output is written and every rank has agreed
- * the exit status; the crash would only turn a finished job into a failed
- * one (and cancel the jobs that wait for it with afterok). So during
- * MPI_Finalize a crash ends the process with the agreed status and one
- * warning line, made before the handler is installed (a handler may only
- * write and exit). Not in sanitizer builds, whose reports must show. */
-#ifndef SML_SANITIZED
-static char shutdown_warning[200];
-static size_t shutdown_warning_len;
+/* Two failures of MPI libraries turn finished jobs into failed or endless
+ * ones, both while MPI_Finalize tears the transports down, after every
+ * output is written and every rank has agreed the exit status:
+ * - Open MPI 4.1.4's TCP transport sometimes crashes there (SIGSEGV in
+ *   mca_btl_tcp_finalize, seen in the two-node SLURM test);
+ * - UCX's TCP transport (MPICH's ch4:ucx, Debian's UCX 1.13) sometimes
+ *   never finishes: one rank flushes an endpoint forever while its peer,
+ *   already done, waits in the launcher's final barrier (openucx/ucx#8738;
+ *   seen under load over tests/net/link.sh's link, 2026-12-07). The job
+ *   would then hold its nodes until the scheduler's time limit, and a stop
+ *   signal would only set shardml's flag, which nobody reads any more.
+ * So during MPI_Finalize a crash (not in sanitizer builds, whose reports
+ * must show), a stop signal (SIGTERM, SIGUSR1: nothing is left to
+ * checkpoint) or SHARDML_FINALIZE_TIMEOUT seconds without it returning end
+ * the process with the agreed status and one warning line per rank. The
+ * lines are made before the handlers are installed: a handler may only
+ * write and exit. The crash and the hang would only cancel the jobs that
+ * wait for this one with afterok. */
+#define SML_FINALIZE_TIMEOUT_DEFAULT 120
+static long finalize_timeout_s = SML_FINALIZE_TIMEOUT_DEFAULT;
+enum { SHUTDOWN_CRASH, SHUTDOWN_SIGNAL, SHUTDOWN_HUNG, SHUTDOWN_KINDS };
+static char shutdown_warning[SHUTDOWN_KINDS][200];
+static size_t shutdown_warning_len[SHUTDOWN_KINDS];
 static volatile sig_atomic_t shutdown_status;
 
-static void on_shutdown_crash(int sig) {
-  (void)sig;
-  ssize_t written = write(STDERR_FILENO, shutdown_warning, shutdown_warning_len);
+static void shutdown_exit(int kind) {
+  ssize_t written = write(STDERR_FILENO, shutdown_warning[kind], shutdown_warning_len[kind]);
   (void)written;
   _exit(shutdown_status);
 }
-#endif
+
+static void on_shutdown_signal(int sig) {
+  shutdown_exit(sig == SIGTERM || sig == SIGUSR1 ? SHUTDOWN_SIGNAL : SHUTDOWN_CRASH);
+}
+
+static void *shutdown_watchdog(void *arg) {
+  (void)arg;
+  struct timespec left = {.tv_sec = finalize_timeout_s, .tv_nsec = 0};
+  while (nanosleep(&left, &left) != 0) continue; /* interrupted: sleep the rest */
+  shutdown_exit(SHUTDOWN_HUNG);
+  return NULL;
+}
+
+int sml_finalize_settings(sml_err *err) {
+  const char *text = getenv("SHARDML_FINALIZE_TIMEOUT");
+  if (!text) return SML_OK;
+  char *end;
+  errno = 0;
+  const long v = strtol(text, &end, 10);
+  if (end == text || *end || errno || v < 0 || v > 86400)
+    return sml_fail(err, SML_EINPUT,
+                    "SHARDML_FINALIZE_TIMEOUT=%s: expected whole seconds from 0 (wait for ever) to 86400", text);
+  finalize_timeout_s = v;
+  return SML_OK;
+}
+
+static void shutdown_line(int kind, int rank, int status, const char *what) {
+  const int n =
+      snprintf(shutdown_warning[kind], sizeof shutdown_warning[kind],
+               "shardml: warning: rank %d: %s, after the work was done; exit status %d kept\n", rank, what, status);
+  shutdown_warning_len[kind] = n > 0 && (size_t)n < sizeof shutdown_warning[kind] ? (size_t)n : 0;
+}
 
 void sml_finalize_status(int status) {
-  const int inject = sml_fault_injected("crash-in-finalize");
-#ifndef SML_SANITIZED
+  const int crash = sml_fault_injected("crash-in-finalize"), hang = sml_fault_injected("hang-in-finalize");
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  const int n = snprintf(shutdown_warning, sizeof shutdown_warning,
-                         "shardml: warning: rank %d: the MPI library crashed while shutting down, after the work "
-                         "was done; exit status %d kept\n",
-                         rank, status);
-  shutdown_warning_len = n > 0 && (size_t)n < sizeof shutdown_warning ? (size_t)n : 0;
+  char hung[96];
+  snprintf(hung, sizeof hung, "the MPI library did not finish shutting down within %ld s", finalize_timeout_s);
+  shutdown_line(SHUTDOWN_CRASH, rank, status, "the MPI library crashed while shutting down");
+  shutdown_line(SHUTDOWN_SIGNAL, rank, status, "stopped by a signal while the MPI library shut down");
+  shutdown_line(SHUTDOWN_HUNG, rank, status, hung);
   shutdown_status = status;
+  fflush(NULL); /* what the handlers' _exit would otherwise drop */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_shutdown_crash;
+  sa.sa_handler = on_shutdown_signal;
   sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+#ifndef SML_SANITIZED
   sigaction(SIGSEGV, &sa, NULL);
   sigaction(SIGBUS, &sa, NULL);
 #endif
+  pthread_t watchdog;
+  if (finalize_timeout_s > 0 && pthread_create(&watchdog, NULL, shutdown_watchdog, NULL) == 0) pthread_detach(watchdog);
   sml_finalize();
-  if (inject) raise(SIGSEGV); /* for the tests: as if the library crashed */
+  if (crash) raise(SIGSEGV); /* for the tests: as if the library crashed */
+  if (hang) {                /* ... or never returned */
+    fprintf(stderr, "shardml: fault: rank %d (pid %ld) hangs in MPI_Finalize\n", rank, (long)getpid());
+    fflush(stderr);
+    for (;;) pause();
+  }
 }
 
 int sml_agree(const sml_comm *c, int status, sml_err *err) {

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Training over an emulated network: 2 ranks in two network namespaces
-# joined by a 10 Gb/s veth link (tests/net/link.sh), Open MPI over TCP.
+# joined by a 10 Gb/s veth link (tests/net/link.sh), Open MPI or MPICH
+# (UCX) over TCP.
 # The MLP 784-256-10 trains correctly with the overlapped sum, the plain
 # one and bf16 sums; history.csv reports what was exposed and what hidden;
 # every step's sum crossed the link (its bytes counted at the interface),
@@ -10,11 +11,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/../net/link.sh"
 why=$(net_possible) || { echo "skipped: $why"; exit 77; }
-# MPICH (UCX over the link) works in tests/bench/network.sh, but one run of
-# this test in a full parallel MPICH suite hung in its second training
-# (not reproduced in four reruns under load): until that is understood,
-# only Open MPI runs here.
-[ "$(net_launcher)" = openmpi ] || { echo "skipped: Open MPI only (MPICH over the link hung once, see above)"; exit 77; }
+# UCX's TCP transport (MPICH) now and then never finishes MPI_Finalize
+# after a run (openucx/ucx#8738); shardml then exits by itself with the
+# agreed status after SHARDML_FINALIZE_TIMEOUT seconds (tests/cli/signals.sh
+# checks that), here 20 rather than 120.
+export SHARDML_FINALIZE_TIMEOUT=20
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE SHARDML_ISA SHARDML_FAULT
 export OMP_NUM_THREADS=1
 tmp=$(mktemp -d)

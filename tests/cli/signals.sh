@@ -9,7 +9,8 @@
 #   (ranks not yet started, starting, running): exit 3, never a launcher left
 #   waiting without ranks (90 s limit). The signal waits for the script's
 #   trap (a handshake through /proc/PID/status), not for a guessed time;
-# - a crash inside MPI_Finalize keeps the agreed exit status (see below).
+# - a crash inside MPI_Finalize, a hang there (SHARDML_FINALIZE_TIMEOUT)
+#   and a stop signal there keep the agreed exit status (see below).
 . "$(dirname "$0")/lib.sh"
 D=$FIXTURES/idx_raw
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,6 +45,26 @@ for want in 0 2; do
   check "... one warning per rank" test "$(grep -c '^shardml: warning: rank [01]: the MPI library crashed while shutting down' <<<"$out")" -eq 2
   check "... no crash dump" bash -c '! grep -qiE "segmentation|signal:|backtrace" <<<"$1"' _ "$out"
 done
+
+# A hang inside MPI_Finalize (UCX's TCP transport under MPICH, now and
+# then): SHARDML_FAULT=hang-in-finalize never returns from it. After
+# SHARDML_FINALIZE_TIMEOUT seconds each rank exits with the agreed status
+# and one warning line; a stop signal meanwhile ends it at once, the same.
+for want in 0 2; do
+  if [ $want = 0 ]; then args=(--version); else args=(train --data "$D" --epochs -1 --out "$tmp/f"); fi
+  out=$(SHARDML_FAULT=hang-in-finalize SHARDML_FINALIZE_TIMEOUT=2 run_np 2 "${args[@]}" 2>&1); rc=$?
+  check "hang in MPI_Finalize: exit $want kept after the timeout (got $rc)" test "$rc" -eq "$want"
+  check "... one warning per rank" test "$(grep -c '^shardml: warning: rank [01]: the MPI library did not finish shutting down within 2 s' <<<"$out")" -eq 2
+done
+SHARDML_FAULT=hang-in-finalize SHARDML_FINALIZE_TIMEOUT=0 run_np 2 --version >"$tmp/hang.out" 2>&1 &
+pid=$!
+for i in $(seq 600); do [ "$(grep -c 'hangs in MPI_Finalize' "$tmp/hang.out")" = 2 ] && break; sleep 0.1; done
+for rank_pid in $(sed -n 's/.*(pid \([0-9]*\)) hangs in MPI_Finalize/\1/p' "$tmp/hang.out"); do kill -TERM "$rank_pid"; done
+wait "$pid"; rc=$?
+check "SIGTERM in a hung MPI_Finalize (no timeout): exit 0 kept (got $rc)" test "$rc" -eq 0
+check "... one warning per rank" test "$(grep -c '^shardml: warning: rank [01]: stopped by a signal while the MPI library shut down' "$tmp/hang.out")" -eq 2
+bad_timeout() { SHARDML_FINALIZE_TIMEOUT=1.5 expect_fail 2 2 "SHARDML_FINALIZE_TIMEOUT=1.5: expected whole seconds" --version; }
+check "SHARDML_FINALIZE_TIMEOUT not whole seconds: exit 2, named, once" bad_timeout
 
 caught() { # caught PID SIGNAL_NUMBER: the process has a handler for the signal
   local line

@@ -254,13 +254,13 @@ void sml_finalize_status(int status) {
 #endif
   pthread_t watchdog;
   if (finalize_timeout_s > 0 && pthread_create(&watchdog, NULL, shutdown_watchdog, NULL) == 0) pthread_detach(watchdog);
-  sml_finalize();
-  if (crash) raise(SIGSEGV); /* for the tests: as if the library crashed */
-  if (hang) {                /* ... or never returned */
+  if (hang) { /* for the tests: as if MPI_Finalize never returned (nor told the launcher) */
     fprintf(stderr, "shardml: fault: rank %d (pid %ld) hangs in MPI_Finalize\n", rank, (long)getpid());
     fflush(stderr);
     for (;;) pause();
   }
+  sml_finalize();
+  if (crash) raise(SIGSEGV); /* ... or crashed after it */
 }
 
 int sml_agree(const sml_comm *c, int status, sml_err *err) {

@@ -52,12 +52,23 @@ done
 # agreed status and one warning line; a stop signal meanwhile ends it at
 # once, the same. Through jobs/mpirun-local.sh, which tells Open MPI's
 # mpirun that a rank leaving so is no failure.
+# MPICH's launcher kills the other ranks once one has left without
+# finishing MPI; a rank it kills before its own guard fires (a busy CPU
+# runs its handler late) writes no warning, so there one warning is the
+# least, and the exit status still the agreed one.
 local_np() { SHARDML="$SHARDML" timeout 60 bash "$HERE/jobs/mpirun-local.sh" "$@"; }
+least_warnings=2
+case $("${MPIEXEC:-mpirun}" --version 2>&1) in *HYDRA*) least_warnings=1 ;; esac
+warnings() { # warnings TEXT PATTERN: as many lines of TEXT start with PATTERN as the launcher lets through
+  local n
+  n=$(grep -c "^shardml: warning: rank [01]: $2" <<<"$1")
+  [ "$n" -ge "$least_warnings" ] && [ "$n" -le 2 ]
+}
 for want in 0 2; do
   if [ $want = 0 ]; then args=(--version); else args=(train --data "$D" --epochs -1 --out "$tmp/f"); fi
   out=$(SHARDML_FAULT=hang-in-finalize SHARDML_FINALIZE_TIMEOUT=2 local_np 2 "${args[@]}" 2>&1); rc=$?
   check "hang in MPI_Finalize: exit $want kept after the timeout (got $rc)" test "$rc" -eq "$want"
-  check "... one warning per rank" test "$(grep -c '^shardml: warning: rank [01]: the MPI library did not finish shutting down within 2 s' <<<"$out")" -eq 2
+  check "... one warning per rank" warnings "$out" 'the MPI library did not finish shutting down within 2 s'
 done
 SHARDML_FAULT=hang-in-finalize SHARDML_FINALIZE_TIMEOUT=0 local_np 2 --version >"$tmp/hang.out" 2>&1 &
 pid=$!
@@ -65,7 +76,7 @@ for i in $(seq 600); do [ "$(grep -c 'hangs in MPI_Finalize' "$tmp/hang.out")" =
 for rank_pid in $(sed -n 's/.*(pid \([0-9]*\)) hangs in MPI_Finalize/\1/p' "$tmp/hang.out"); do kill -TERM "$rank_pid"; done
 wait "$pid"; rc=$?
 check "SIGTERM in a hung MPI_Finalize (no timeout): exit 0 kept (got $rc)" test "$rc" -eq 0
-check "... one warning per rank" test "$(grep -c '^shardml: warning: rank [01]: stopped by a signal while the MPI library shut down' "$tmp/hang.out")" -eq 2
+check "... one warning per rank" warnings "$(cat "$tmp/hang.out")" 'stopped by a signal while the MPI library shut down'
 bad_timeout() { SHARDML_FINALIZE_TIMEOUT=1.5 expect_fail 2 2 "SHARDML_FINALIZE_TIMEOUT=1.5: expected whole seconds" --version; }
 check "SHARDML_FINALIZE_TIMEOUT not whole seconds: exit 2, named, once" bad_timeout
 

@@ -34,8 +34,10 @@ unset SHARDML_FAULT
 # after MPI_Finalize. The agreed exit status stands, with one warning line
 # per rank and no crash dump. Sanitizer builds keep the crash (their
 # reports must show), so there only the status is checked to be a failure.
+# A command that ends with exit WANT (0 or 2), in ARGS.
+ending_with() { if [ "$1" = 0 ]; then args=(--version); else args=(train --data "$D" --epochs -1 --out "$tmp/f"); fi; }
 for want in 0 2; do
-  if [ $want = 0 ]; then args=(--version); else args=(train --data "$D" --epochs -1 --out "$tmp/f"); fi
+  ending_with $want
   out=$(SHARDML_FAULT=crash-in-finalize run_np 2 "${args[@]}" 2>&1); rc=$?
   if sanitized_build; then
     check "crash in MPI_Finalize under a sanitizer: not hidden (exit $rc)" test "$rc" -ne 0
@@ -57,15 +59,16 @@ done
 # runs its handler late) writes no warning, so there one warning is the
 # least, and the exit status still the agreed one.
 local_np() { SHARDML="$SHARDML" timeout 60 bash "$HERE/jobs/mpirun-local.sh" "$@"; }
+. "$HERE/tests/net/link.sh" # net_launcher
 least_warnings=2
-case $("${MPIEXEC:-mpirun}" --version 2>&1) in *HYDRA*) least_warnings=1 ;; esac
+[ "$(net_launcher)" = hydra ] && least_warnings=1
 warnings() { # warnings TEXT PATTERN: as many lines of TEXT start with PATTERN as the launcher lets through
   local n
   n=$(grep -c "^shardml: warning: rank [01]: $2" <<<"$1")
   [ "$n" -ge "$least_warnings" ] && [ "$n" -le 2 ]
 }
 for want in 0 2; do
-  if [ $want = 0 ]; then args=(--version); else args=(train --data "$D" --epochs -1 --out "$tmp/f"); fi
+  ending_with $want
   out=$(SHARDML_FAULT=hang-in-finalize SHARDML_FINALIZE_TIMEOUT=2 local_np 2 "${args[@]}" 2>&1); rc=$?
   check "hang in MPI_Finalize: exit $want kept after the timeout (got $rc)" test "$rc" -eq "$want"
   check "... one warning per rank" warnings "$out" 'the MPI library did not finish shutting down within 2 s'

@@ -3,6 +3,10 @@
 # with and its flags, used by mpirun.sh), FIXTURES, and the Open MPI
 # variables that allow root.
 set -u
+# Variables of shardml's that a test sets itself where it needs them: one
+# inherited from the caller's shell (a fault, a finalize timeout that is
+# not whole seconds) would change or fail every run.
+unset SHARDML_FAULT SHARDML_FINALIZE_TIMEOUT
 passed=0
 failed=0
 check() { # check DESCRIPTION COMMAND...: runs one assertion and counts it

@@ -14,8 +14,13 @@ why=$(net_possible) || { echo "skipped: $why"; exit 77; }
 # UCX's TCP transport (MPICH) now and then never finishes MPI_Finalize
 # after a run (openucx/ucx#8738); shardml then exits by itself with the
 # agreed status after SHARDML_FINALIZE_TIMEOUT seconds (tests/cli/signals.sh
-# checks that), here 20 rather than 120.
+# checks that), here 20 rather than 120. MPICH 4.0's mpiexec may then
+# report 1 instead of the agreed 0 (docs/guide.md, exit status): a run
+# counts as finished when its ranks' warnings say status 0 was kept.
 export SHARDML_FINALIZE_TIMEOUT=20
+finished() { # finished STATUS OUTPUT_FILE: exit 0, or 1 from ranks that kept 0 in a hung MPI_Finalize
+  [ "$1" -eq 0 ] || { [ "$1" -eq 1 ] && grep -q "did not finish shutting down within .*; exit status 0 kept" "$2"; }
+}
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE SHARDML_ISA SHARDML_FAULT
 export OMP_NUM_THREADS=1
 tmp=$(mktemp -d)
@@ -28,7 +33,8 @@ train() { # train NAME ARGS...: bytes sent over the link by rank 0's side
   local name=$1 before; shift
   before=$(net_tx_bytes)
   net_run train --model mlp --hidden 256 --subset 8000 \
-    --epochs 2 --batch 500 --out "$tmp/$name" "$@" >"$tmp/$name.out" 2>&1 || { cat "$tmp/$name.out"; return 1; }
+    --epochs 2 --batch 500 --out "$tmp/$name" "$@" >"$tmp/$name.out" 2>&1
+  finished $? "$tmp/$name.out" || { cat "$tmp/$name.out"; return 1; }
   echo $(($(net_tx_bytes) - before)) >"$tmp/$name.bytes"
 }
 col() { # col NAME COLUMN: the second epoch's value of a history.csv column

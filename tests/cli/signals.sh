@@ -54,14 +54,21 @@ done
 # agreed status and one warning line; a stop signal meanwhile ends it at
 # once, the same. Through jobs/mpirun-local.sh, which tells Open MPI's
 # mpirun that a rank leaving so is no failure.
-# MPICH's launcher kills the other ranks once one has left without
+# MPICH's launcher (Hydra) kills the other ranks once one has left without
 # finishing MPI; a rank it kills before its own guard fires (a busy CPU
 # runs its handler late) writes no warning, so there one warning is the
-# least, and the exit status still the agreed one.
+# least. Nor does MPICH 4.0's Hydra always pass the status on: its proxy
+# records 1 for a rank whose PMI connection closed before PMI finalize,
+# and only when it reads that close before the rank's exit status does
+# the real status replace it (1 in 20 runs under load reported 1, with
+# Hydra's "EXIT CODE: 1" banner). There 1 is also taken.
 local_np() { SHARDML="$SHARDML" timeout 60 bash "$HERE/jobs/mpirun-local.sh" "$@"; }
 . "$HERE/tests/net/link.sh" # net_launcher
-least_warnings=2
-[ "$(net_launcher)" = hydra ] && least_warnings=1
+least_warnings=2 hydra_one=0
+[ "$(net_launcher)" = hydra ] && least_warnings=1 hydra_one=1
+kept() { # kept STATUS WANT: the launcher reported the agreed status (or Hydra's 1)
+  [ "$1" -eq "$2" ] || { [ "$hydra_one" -eq 1 ] && [ "$1" -eq 1 ]; }
+}
 warnings() { # warnings TEXT PATTERN: as many lines of TEXT start with PATTERN as the launcher lets through
   local n
   n=$(grep -c "^shardml: warning: rank [01]: $2" <<<"$1")
@@ -70,7 +77,7 @@ warnings() { # warnings TEXT PATTERN: as many lines of TEXT start with PATTERN a
 for want in 0 2; do
   ending_with $want
   out=$(SHARDML_FAULT=hang-in-finalize SHARDML_FINALIZE_TIMEOUT=2 local_np 2 "${args[@]}" 2>&1); rc=$?
-  check "hang in MPI_Finalize: exit $want kept after the timeout (got $rc)" test "$rc" -eq "$want"
+  check "hang in MPI_Finalize: exit $want kept after the timeout (got $rc)" kept "$rc" "$want"
   check "... one warning per rank" warnings "$out" 'the MPI library did not finish shutting down within 2 s'
 done
 SHARDML_FAULT=hang-in-finalize SHARDML_FINALIZE_TIMEOUT=0 local_np 2 --version >"$tmp/hang.out" 2>&1 &
@@ -78,7 +85,7 @@ pid=$!
 for i in $(seq 600); do [ "$(grep -c 'hangs in MPI_Finalize' "$tmp/hang.out")" = 2 ] && break; sleep 0.1; done
 for rank_pid in $(sed -n 's/.*(pid \([0-9]*\)) hangs in MPI_Finalize/\1/p' "$tmp/hang.out"); do kill -TERM "$rank_pid"; done
 wait "$pid"; rc=$?
-check "SIGTERM in a hung MPI_Finalize (no timeout): exit 0 kept (got $rc)" test "$rc" -eq 0
+check "SIGTERM in a hung MPI_Finalize (no timeout): exit 0 kept (got $rc)" kept "$rc" 0
 check "... one warning per rank" warnings "$(cat "$tmp/hang.out")" 'stopped by a signal while the MPI library shut down'
 bad_timeout() { SHARDML_FINALIZE_TIMEOUT=1.5 expect_fail 2 2 "SHARDML_FINALIZE_TIMEOUT=1.5: expected whole seconds" --version; }
 check "SHARDML_FINALIZE_TIMEOUT not whole seconds: exit 2, named, once" bad_timeout

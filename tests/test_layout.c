@@ -11,7 +11,8 @@
  * The --reproducible step (sml_repro_step) is held to the same 1x1 default
  * result on every layout, with both of its sums: the default micro-batch
  * (2 per step, gathered and added in order) and --micro-batch 16 (7 per
- * step, exact fixed-point sums). Its layout-independence to the bit is
+ * step, exact fixed-point sums, also overlapped with the backward pass).
+ * Its layout-independence to the bit is
  * tests/cli/reproducible.sh's.
  *
  * Why not whole runs: float training is chaotic, so two layouts that round
@@ -48,7 +49,7 @@ static const struct {
   const char *name;
   int reproducible;
   int64_t micro;
-  int overlap; /* default mode: the sum's settings (train/reduce.h) */
+  int overlap; /* the sum's settings (train/reduce.h; reproducible: overlap only) */
   double bucket_bytes;
   sml_grad_dtype dtype;
   double tol; /* of each tensor's largest 1x1 entry */
@@ -58,7 +59,9 @@ static const struct {
              /* each rank's part rounded once to 8 bits of mantissa, then every addition */
              {"default, bf16 sums", 0, 0, 1, 16e3, SML_GRAD_BF16, 0x1p-6},
              {"reproducible, gathered", 1, 0, 0, 0, SML_GRAD_FP32, 1e-5},
-             {"reproducible, exact sums", 1, 16, 0, 0, SML_GRAD_FP32, 1e-5}};
+             {"reproducible, exact sums", 1, 16, 0, 0, SML_GRAD_FP32, 1e-5},
+             /* the exact sums started during the last micro-batch's backward pass */
+             {"reproducible, exact sums overlapped", 1, 16, 1, 0, SML_GRAD_FP32, 1e-5}};
 #define NMODES (int)(sizeof modes / sizeof modes[0])
 
 /* sml_repro_step's summed gradient as floats, the way the optimizer reads it. */
@@ -101,12 +104,13 @@ static void step_on(const sml_comm *c, const sml_model *m, int64_t step, int thr
     cfg.batch = BATCH;
     cfg.micro_batch = modes[mode].micro;
     cfg.reproducible = 1;
+    cfg.overlap = modes[mode].overlap;
     sml_train_defaults(&cfg);
     sml_repro *r = sml_repro_init(m, &ds.train, &prep, &cfg, c);
     sml_grad_sum g;
     int64_t flags[2] = {0, 0};
-    double comm_s;
-    const int ok = sml_repro_step(r, params, perm, lo, hi, step, NULL, &g, &out->loss, &out->count, flags, &comm_s);
+    sml_reduce_times times;
+    const int ok = sml_repro_step(r, params, perm, lo, hi, step, NULL, &g, &out->loss, &out->count, flags, &times);
     EXPECT(ok == 0, "%s step %lld: not finite", modes[mode].name, (long long)step);
     repro_gradient(m, &g, out->grad);
     sml_repro_free(r);

@@ -71,6 +71,9 @@ SHARDML_API void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n)
 typedef MPI_Request sml_request;
 typedef enum { SML_HALF_BF16, SML_HALF_F16 } sml_half_kind;
 SHARDML_API void sml_iallreduce_sum_f32(const sml_comm *c, float *buf, int64_t n, sml_request *req);
+SHARDML_API void sml_iallreduce_sum_i64(const sml_comm *c, int64_t *buf, int64_t n, sml_request *req);
+/* Element-wise maximum, nonblocking. */
+SHARDML_API void sml_iallreduce_max_f64(const sml_comm *c, double *buf, int64_t n, sml_request *req);
 SHARDML_API void sml_allreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind);
 SHARDML_API void sml_iallreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind,
                                          sml_request *req);

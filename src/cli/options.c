@@ -290,13 +290,12 @@ int cli_mode_options(const cli_reduce_args *a, sml_train_config *cfg, sml_err *e
     return sml_fail(err, SML_EINPUT, "--grad-dtype %s: expected fp32, bf16 or fp16", a->grad_dtype);
   cfg->grad_dtype = dtype;
   if (a->augment) SML_TRY(sml_augment_parse(a->augment, &cfg->augment, err));
-  /* --reproducible's exchanges are its own (micro-batch gradients, exact
-   * sums): the default mode's reduction options would be ignored there. */
-  if (cfg->reproducible && (a->overlap || !isnan(cfg->bucket_mb)))
+  /* --reproducible's exchanges are its own: --overlap on sums its exact
+   * sums tensor by tensor during the backward pass, not in buckets. */
+  if (cfg->reproducible && !isnan(cfg->bucket_mb))
     return sml_fail(err, SML_EINPUT,
-                    "%s: only in the default mode (--reproducible exchanges micro-batch "
-                    "gradients or exact sums, not buckets)",
-                    a->overlap ? "--overlap" : "--bucket-mb");
+                    "--bucket-mb: only in the default mode (--reproducible sums whole tensors, "
+                    "overlapped with --overlap on)");
   if (cfg->overlap != 1 && !isnan(cfg->bucket_mb))
     return sml_fail(err, SML_EINPUT, "--bucket-mb %g: only with --overlap on (off sums the whole gradient at once)",
                     cfg->bucket_mb);

@@ -102,7 +102,7 @@ void cli_name_option(sml_err *err);
   {"reproducible", OPT_FLAG, &(cfg)->reproducible, NULL,                                          \
    "the same bits for any number of ranks and threads (exact sums of fixed micro-batches)"},      \
   {"micro-batch", OPT_INT, &(cfg)->micro_batch, "M", "--reproducible: images per micro-batch (default batch/4 in [64, 256])"}, \
-  {"overlap", OPT_WORD, &(reduce)->overlap, "on|off", "sum gradient buckets over the ranks during the backward pass (default off)"}, \
+  {"overlap", OPT_WORD, &(reduce)->overlap, "on|off", "sum gradient buckets over the ranks during the backward pass (default off; with --reproducible its exact sums, tensor by tensor)"}, \
   {"bucket-mb", OPT_REAL, &(cfg)->bucket_mb, "MB", "--overlap on: size of those buckets (default 0.25)"}, \
   {"grad-dtype", OPT_WORD, &(reduce)->grad_dtype, "fp32|bf16|fp16", \
    "type of the gradient sums on the wire; 16 bits halve the bytes, with error feedback (default fp32)"}

@@ -302,9 +302,19 @@ void sml_allreduce_sum_f32(const sml_comm *c, float *buf, int64_t n) {
   allreduce_chunked(c, buf, n, sizeof *buf, MPI_FLOAT, MPI_SUM);
 }
 
-void sml_iallreduce_sum_f32(const sml_comm *c, float *buf, int64_t n, sml_request *req) {
+static void iallreduce(const sml_comm *c, void *buf, int64_t n, MPI_Datatype type, MPI_Op op, sml_request *req) {
   SML_ASSERT(n < SML_MPI_CHUNK);
-  MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, c->comm, req);
+  MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, type, op, c->comm, req);
+}
+
+void sml_iallreduce_sum_f32(const sml_comm *c, float *buf, int64_t n, sml_request *req) {
+  iallreduce(c, buf, n, MPI_FLOAT, MPI_SUM, req);
+}
+void sml_iallreduce_sum_i64(const sml_comm *c, int64_t *buf, int64_t n, sml_request *req) {
+  iallreduce(c, buf, n, MPI_INT64_T, MPI_SUM, req);
+}
+void sml_iallreduce_max_f64(const sml_comm *c, double *buf, int64_t n, sml_request *req) {
+  iallreduce(c, buf, n, MPI_DOUBLE, MPI_MAX, req);
 }
 
 void sml_allreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind) {
@@ -313,8 +323,8 @@ void sml_allreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_hal
 }
 
 void sml_iallreduce_sum_half(const sml_comm *c, uint16_t *buf, int64_t n, sml_half_kind kind, sml_request *req) {
-  SML_ASSERT(n < SML_MPI_CHUNK && half_sum_op[kind] != MPI_OP_NULL);
-  MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_UINT16_T, half_sum_op[kind], c->comm, req);
+  SML_ASSERT(half_sum_op[kind] != MPI_OP_NULL);
+  iallreduce(c, buf, n, MPI_UINT16_T, half_sum_op[kind], req);
 }
 
 /* One request at a time with a status of our own: MPICH's headers declare

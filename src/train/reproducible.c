@@ -27,6 +27,7 @@
 #include "kernels/kernels.h"
 #include "nn/net.h"
 #include "shardml/train.h"
+#include "train/repro_sum.h"
 #include "train/step.h"
 
 /* Steps whose images travel in one alltoallv: the ranks meet for the
@@ -73,13 +74,8 @@ struct sml_repro {
   float **x;                      /* [nws] prepared micro-batch [micro, dim] */
   double *bn_rows, *bn_total;     /* every micro-batch's sums of one batch normalization, and their sum */
   uint8_t **augmented;            /* [nthreads] its augmented images [micro, dim] (NULL: no augmentation) */
-  float *micro_max;               /* [max_local, nparams] each micro-batch's largest magnitude per tensor */
-  double *maxima;                 /* [nparams + 1]: per tensor, then the loss */
-  int *q;                         /* [nparams + 1] fixed-point exponents */
-  double *unscale;                /* [nparams] 2^-q: the sums' unscale for the optimizer */
   int64_t sent_sums, sent_images; /* bytes handed to MPI to send (sml_repro_sent) */
-  int64_t *acc;                   /* [nweights + 4]: gradient, loss, count, signal, timer (NULL: no step
-                               of the run takes exact sums) */
+  sml_repro_sum *sum;             /* the exact sum (NULL: no step of the run takes it) */
 };
 
 /* Rank holding global training index g (shards are contiguous, in rank order). */
@@ -157,11 +153,7 @@ sml_repro *sml_repro_init(const sml_model *m, const sml_shard *train, const sml_
     r->bn_rows = SML_ALLOC((size_t)(most_micro * widest_sums) * sizeof *r->bn_rows);
     r->bn_total = SML_ALLOC((size_t)widest_sums * sizeof *r->bn_total);
   }
-  r->micro_max = SML_ALLOC((size_t)(r->max_local * m->nparams) * sizeof *r->micro_max);
-  r->maxima = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->maxima);
-  r->q = SML_ALLOC((size_t)(m->nparams + 1) * sizeof *r->q);
-  r->unscale = SML_ALLOC((size_t)m->nparams * sizeof *r->unscale);
-  if (sml_repro_exact_sums(cfg)) r->acc = SML_ALLOC_COMM((size_t)(m->nweights + 4) * sizeof *r->acc);
+  if (sml_repro_exact_sums(cfg)) r->sum = sml_repro_sum_init(m, r->grads, r->max_local, cfg->overlap == 1, c);
   return r;
 }
 
@@ -192,11 +184,7 @@ void sml_repro_free(sml_repro *r) {
   free(r->losses);
   free(r->gathered);
   free(r->first_row);
-  free(r->micro_max);
-  free(r->maxima);
-  free(r->q);
-  free(r->unscale);
-  free(r->acc);
+  sml_repro_sum_free(r->sum);
   free(r);
 }
 
@@ -327,14 +315,6 @@ static int gathered_sum(sml_repro *r, int64_t nmicro, int64_t nb, sml_grad_sum *
   return 0;
 }
 
-/* The largest magnitude per tensor of owned micro-batch j's gradient g
- * (for the exact sum's scale). */
-static void micro_batch_maxima(sml_repro *r, int64_t j, const float *g) {
-  const sml_kernels *kern = sml_kernels_active();
-  for (int p = 0; p < r->m->nparams; p++)
-    r->micro_max[j * r->m->nparams + p] = kern->absmax_rows(g + r->m->param[p].offset, 0, 1, r->m->param[p].size);
-}
-
 /* Positions micro-batch k of a step of nb holds. */
 static int64_t micro_size(const sml_repro *r, int64_t nb, int64_t k) {
   return nb - k * r->micro < r->micro ? nb - k * r->micro : r->micro;
@@ -418,99 +398,65 @@ static void batchnorm_micro_batches(sml_repro *r, const float *params, int64_t b
   }
   if (nmicro <= SML_GATHERED_MICRO) return;
 #pragma omp parallel for schedule(static)
-  for (int64_t j = 0; j < kc; j++) micro_batch_maxima(r, j, r->grads + (row0 + j) * nw);
+  for (int64_t j = 0; j < kc; j++) sml_repro_sum_row_done(r->sum, j);
 }
 
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
                    const sml_augment_step *aug, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
-                   double *comm_s) {
+                   sml_reduce_times *times) {
   const sml_model *m = r->m;
   const sml_comm *c = r->c;
   const int64_t nw = m->nweights, nb = hi - lo, nmicro = (nb + r->micro - 1) / r->micro;
   int64_t k0, kc;
   sml_block_range(nmicro, c->rank, c->size, &k0, &kc);
-  double t0 = sml_now();
+  const double t0 = sml_now();
   /* Every rank takes the same branch: the same steps are called everywhere. */
   const int64_t in_chunk = global_step - r->chunk_step0;
   const int in_gathered = r->chunk_nsteps > 0 && in_chunk >= 0 && in_chunk < r->chunk_nsteps &&
                           lo == r->chunk_lo + in_chunk * r->cfg->batch;
   if (!in_gathered) gather_chunk(r, perm, lo, global_step); /* the step is then the chunk's first */
-  *comm_s = sml_now() - t0;
+  double comm_s = sml_now() - t0;
   const int64_t base = (in_gathered ? in_chunk : 0) * r->slots; /* this step's slots */
 
   /* Each micro-batch whole on one thread: the kernels' own parallel regions
    * are nested, hence single-threaded, so nothing depends on the layout.
-   * For an exact sum, its largest magnitude per tensor is taken while its
-   * gradient is still in cache. */
+   * For an exact sum, its largest magnitudes are taken while its gradient
+   * is still in cache, and with overlap the last one's tensors are summed
+   * as its backward pass finishes them: only where it is computed last and
+   * on thread 0, the thread that calls MPI (one thread, or one micro-batch). */
   const int gather = nmicro <= SML_GATHERED_MICRO;
   const int64_t row0 = gather ? k0 : 0; /* the row of this rank's first micro-batch */
-  const sml_kernels *kern = sml_kernels_active();
   const sml_dropout drop = {.p = r->cfg->dropout, .seed = r->cfg->seed, .step = global_step};
+  const sml_grad_hook *hook = NULL;
+  if (!gather) hook = sml_repro_sum_begin(r->sum, nmicro, kc, !r->batchnorm && (r->nthreads == 1 || kc == 1));
   if (r->batchnorm) {
-    batchnorm_micro_batches(r, params, base, nb, nmicro, k0, kc, row0, aug, &drop, comm_s);
+    batchnorm_micro_batches(r, params, base, nb, nmicro, k0, kc, row0, aug, &drop, &comm_s);
   } else {
 #pragma omp parallel for schedule(static)
     for (int64_t j = 0; j < kc; j++) {
       const int t = omp_get_thread_num();
       const int64_t slot = base + j * r->micro, n = micro_size(r, nb, k0 + j);
+      const sml_grad_hook *h = j == kc - 1 ? hook : NULL;
+      SML_ASSERT(!h || t == 0);
       float *g = r->grads + (row0 + j) * nw;
       memset(g, 0, (size_t)nw * sizeof *g);
       sml_step_prepare(aug, r->prep, r->ids + slot, r->rows + slot, n, r->augmented ? r->augmented[t] : NULL, r->x[t]);
       sml_dropout d = drop;
       d.ids = r->ids + slot;
-      r->losses[row0 + j] = sml_model_loss_grad(m, params, g, r->x[t], r->labels + slot, n, &d, &r->ws[t]);
-      if (!gather) micro_batch_maxima(r, j, g);
+      r->losses[row0 + j] = sml_model_loss_grad_hooked(m, params, g, r->x[t], r->labels + slot, n, &d, &r->ws[t], h);
+      if (!gather && !h) sml_repro_sum_row_done(r->sum, j);
     }
   }
 
-  if (gather) return gathered_sum(r, nmicro, nb, grad, loss_sum, count, flags, comm_s);
-
-  /* The scale of every tensor and of the loss, agreed by every rank. A
-   * non-finite value becomes an infinite maximum, which MPI_MAX keeps. */
-  for (int p = 0; p < m->nparams; p++) {
-    float mx = 0.0f; /* INFINITY, once there, stays */
-    for (int64_t j = 0; j < kc; j++) mx = fmaxf(mx, r->micro_max[j * m->nparams + p]);
-    r->maxima[p] = mx;
+  if (gather) {
+    const int ok = gathered_sum(r, nmicro, nb, grad, loss_sum, count, flags, &comm_s);
+    *times = (sml_reduce_times){.wait_s = comm_s};
+    return ok;
   }
-  double mx = 0;
-  for (int64_t j = 0; j < kc; j++) mx = isfinite(r->losses[j]) && fabs(r->losses[j]) <= mx ? mx : fabs(r->losses[j]);
-  for (int64_t j = 0; j < kc; j++)
-    if (!isfinite(r->losses[j])) mx = INFINITY;
-  r->maxima[m->nparams] = mx;
-  t0 = sml_now();
-  sml_allreduce_max_f64(c, r->maxima, m->nparams + 1);
-  if (c->size > 1) r->sent_sums += (m->nparams + 1) * (int64_t)sizeof *r->maxima;
-  *comm_s += sml_now() - t0;
-  for (int p = 0; p <= m->nparams; p++)
-    if (!isfinite(r->maxima[p])) return -1; /* diverged, on every rank alike */
-  for (int p = 0; p <= m->nparams; p++) r->q[p] = sml_fixed_exponent(r->maxima[p], nmicro);
-
-  /* Integers from here: exact in any order. Each element gathers its
-   * micro-batches in one go, so the accumulator is written once. */
-  for (int p = 0; p < m->nparams; p++) {
-    const sml_param_entry *e = &m->param[p];
-    kern->fixed_sum_rows(r->acc + e->offset, r->grads + e->offset, nw, kc, e->size, sml_fixed_scale(r->q[p]));
-  }
-  int64_t loss_fixed = 0;
-  const double loss_scale = sml_fixed_scale(r->q[m->nparams]);
-  for (int64_t j = 0; j < kc; j++) loss_fixed += sml_to_fixed(r->losses[j], loss_scale);
-  r->acc[nw] = loss_fixed;
-  r->acc[nw + 1] = 0;
-  for (int64_t j = 0; j < kc; j++)
-    r->acc[nw + 1] += nb - (k0 + j) * r->micro < r->micro ? nb - (k0 + j) * r->micro : r->micro;
-  r->acc[nw + 2] = flags[0];
-  r->acc[nw + 3] = flags[1];
-  t0 = sml_now();
-  sml_allreduce_sum_i64(c, r->acc, nw + 4);
-  if (c->size > 1) r->sent_sums += (nw + 4) * (int64_t)sizeof *r->acc;
-  *comm_s += sml_now() - t0;
-
-  /* The optimizer reads the sums as they are (1 / 2^q is a power of two: exact). */
-  for (int p = 0; p < m->nparams; p++) r->unscale[p] = 1.0 / sml_fixed_scale(r->q[p]);
-  *grad = (sml_grad_sum){.fixed = r->acc, .unscale = r->unscale};
-  *loss_sum = sml_from_fixed(r->acc[nw], r->q[m->nparams]);
-  *count = r->acc[nw + 1];
-  flags[0] = r->acc[nw + 2];
-  flags[1] = r->acc[nw + 3];
-  return 0;
+  int64_t owned = 0; /* samples */
+  for (int64_t j = 0; j < kc; j++) owned += micro_size(r, nb, k0 + j);
+  const int ok = sml_repro_sum_finish(r->sum, r->losses, owned, flags, grad, loss_sum, count, times);
+  r->sent_sums += sml_repro_sum_bytes(r->sum);
+  times->wait_s += comm_s;
+  return ok;
 }

@@ -133,12 +133,12 @@ double sml_train_step(sml_step_buffers *b, const sml_model *m, sml_train_state *
   if (b->repro) {
     /* Exact sums of fixed micro-batches: the same bits for any layout. */
     int64_t n;
-    double loss_sum, comm_s;
+    double loss_sum;
     const int ok = sml_repro_step(b->repro, st->params, perm, lo, hi, st->global_step, &aug, &grad_sum, &loss_sum, &n,
-                                  flags, &comm_s);
+                                  flags, times);
     grad[nw + FLAG_LOSS] = ok == 0 ? (float)loss_sum : NAN;
     grad[nw + FLAG_COUNT] = (float)n;
-    *times = (sml_reduce_times){.compute_s = sml_now() - t0 - comm_s, .wait_s = comm_s};
+    times->compute_s = sml_now() - t0 - times->wait_s;
   } else {
     int64_t n;
     const sml_dropout drop = {.p = cfg->dropout, .seed = cfg->seed, .step = st->global_step};

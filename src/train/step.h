@@ -89,14 +89,15 @@ void sml_repro_free(sml_repro *r);
  * steps; perm must hold until the epoch ends): *grad set to the summed
  * gradient (the gathered micro-batch gradients or the fixed-point sums, in
  * r, valid until the next step), *loss_sum and *count the summed loss and
- * sample count, flags[2] summed over the ranks (signal, timer), *comm_s the
- * time spent exchanging; the images augmented as aug says (NULL: not). Collective.
- * time spent exchanging. Collective. Returns -1 when the loss (or, with
- * exact sums, a gradient) is not finite on any rank (every rank returns
- * it), else 0. */
+ * sample count, flags[2] summed over the ranks (signal, timer); the images
+ * augmented as aug says (NULL: not). times: hidden_s, exact sums in flight
+ * while computing (cfg->overlap); wait_s, the time spent waiting for
+ * exchanges (compute_s is left to the caller). Collective. Returns -1 when
+ * the loss (or, with exact sums, a gradient) is not finite on any rank
+ * (every rank returns it), else 0. */
 int sml_repro_step(sml_repro *r, const float *params, const int64_t *perm, int64_t lo, int64_t hi, int64_t global_step,
                    const sml_augment_step *aug, sml_grad_sum *grad, double *loss_sum, int64_t *count, int64_t flags[2],
-                   double *comm_s);
+                   sml_reduce_times *times);
 /* Bytes of this rank's data bound for other ranks in r's steps so far: for
  * the sums (an allreduce's buffer once, its gathered micro-batch gradients
  * once per other rank) and for images; none on one rank. Payloads, not

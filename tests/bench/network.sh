@@ -9,18 +9,22 @@
 # crossed the link, and the test accuracy. "hidden" is 1 - wait(on) /
 # wait(off) of the same wire type: the part of the reduction overlap took
 # off the critical path. Also the same settings on shared memory (no link).
+# REPRO=M: the reproducible mode instead, --micro-batch M (fp32 only; its
+# exact sums overlap with --overlap on when a step has more than 4).
 # Usage: tests/bench/network.sh [BUILD_DIR] [RATE] [DELAY]   (e.g. build 10gbit 50us)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
-RATE=${2:-10gbit} DELAY=${3:-50us} EPOCHS=${EPOCHS:-20} BATCH=${BATCH:-512}
+RATE=${2:-10gbit} DELAY=${3:-50us} EPOCHS=${EPOCHS:-20} BATCH=${BATCH:-512} REPRO=${REPRO:-}
+mode=() dtypes="fp32 bf16"
+[ -n "$REPRO" ] && mode=(--reproducible --micro-batch "$REPRO") dtypes=fp32
 export SHARDML=$B/shardml MPIEXEC=${MPIEXEC:-mpirun} OMP_NUM_THREADS=1 NET_TIMEOUT=600
 . "$HERE/../net/link.sh"
 why=$(net_possible) || { echo "bench: $why" >&2; exit 2; }
 tmp=$(mktemp -d)
 trap 'net_down; rm -rf "$tmp"' EXIT
 net_up "$RATE" "$DELAY" || { echo "bench: could not set up the link" >&2; exit 2; }
-echo "== 2 ranks x 1 thread, MLP 784-256-10, batch $BATCH, $EPOCHS epochs; link: $NET_SHAPE"
+echo "== 2 ranks x 1 thread, MLP 784-256-10, batch $BATCH, $EPOCHS epochs ${mode[*]}; link: $NET_SHAPE"
 
 summary() { # summary DIR: img/s compute inflight wait (means of epochs 2..), test accuracy
   awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) k[$i] = i; next }
@@ -30,11 +34,11 @@ summary() { # summary DIR: img/s compute inflight wait (means of epochs 2..), te
 printf '%-26s %9s %9s %9s %9s %10s %8s\n' setting "img/s" "compute" "inflight" "wait" "MB/step" "test acc"
 declare -A wait
 for where in link shm; do
-  for dtype in fp32 bf16; do
+  for dtype in $dtypes; do
     for overlap in off on; do
       name=$where-$dtype-$overlap
       args=(train --model mlp --hidden 256 --epochs "$EPOCHS" --batch "$BATCH" --grad-dtype "$dtype" --overlap "$overlap"
-            --out "$tmp/$name")
+            "${mode[@]}" --out "$tmp/$name")
       before=$(net_tx_bytes)
       if [ $where = link ]; then net_run "${args[@]}" >"$tmp/$name.out" 2>&1
       else timeout 600 "$MPIEXEC" -n 2 --bind-to core "$SHARDML" "${args[@]}" >"$tmp/$name.out" 2>&1; fi ||

@@ -76,6 +76,16 @@ run_np 1 "${N[@]}" --out "$tmp/n1" >/dev/null 2>&1
 run_np 2 "${N[@]}" --out "$tmp/n2" >/dev/null 2>&1
 a0=$(tensors_checksum "$tmp/n1/model.h5"); b0=$(tensors_checksum "$tmp/n2/model.h5")
 check "--reproducible without batch normalization: 1x1 and 2x1 bitwise ($a0, $b0)" test -n "$a0" -a "$a0" = "$b0"
+# Exact sums overlapped with the backward pass (--overlap on): the same bits,
+# through the hook between a network's layers and, with batch
+# normalization, after the pass.
+run_np 1 "${N[@]}" --micro-batch 8 --out "$tmp/e1" >/dev/null 2>&1
+run_np 3 "${N[@]}" --micro-batch 8 --overlap on --out "$tmp/e3" >/dev/null 2>&1
+OMP_NUM_THREADS=2 run_np 2 "${R[@]}" --micro-batch 8 --overlap on --out "$tmp/o22" >/dev/null 2>&1
+e1=$(tensors_checksum "$tmp/e1/model.h5"); e3=$(tensors_checksum "$tmp/e3/model.h5")
+o22=$(tensors_checksum "$tmp/o22/model.h5")
+check "--reproducible --micro-batch 8 --overlap on: 3x1 bitwise 1x1 without ($e3, $e1)" test -n "$e1" -a "$e1" = "$e3"
+check "... and with batch normalization, 2x2 bitwise 1x1 without ($o22, $a8)" test -n "$o22" -a "$o22" = "$a8"
 n=$(tensors_checksum "$tmp/r0/model.h5")
 check "without augmentation the parameters differ ($n vs $a)" test -n "$n" -a "$n" != "$a"
 check "the start line names the augmentation" grep -q ", augmentation crop1,flip" "$tmp/r2.out"

@@ -7,7 +7,8 @@
 # bitwise equal across 1, 2, 3, 4 ranks x 1, 2 threads; at the default
 # micro-batch (2 per step: gathered, added in order) and, for the MLP, at
 # --micro-batch 16 (7 per step: exact fixed-point sums; the last step's one
-# is gathered). A run killed on 2
+# is gathered), also with the exact sums overlapped (--overlap on). A run
+# killed on 2
 # ranks and resumed on 3 ends bitwise equal to the uninterrupted 1-rank run;
 # a search scores bitwise alike with groups of 1 and of 2 ranks.
 . "$(dirname "$0")/lib.sh"
@@ -41,6 +42,26 @@ check "--micro-batch 1000000000000 at batch 100: micro-batches of 100 images" \
   grep -q "micro-batches of 100 images" "$tmp/micro1000000000000.err"
 check "--micro-batch 1000000000000 at batch 100: bitwise --micro-batch 100" \
   test "$(fingerprint "$tmp/micro1000000000000")" = "$(fingerprint "$tmp/micro100")"
+
+# --overlap on: each tensor's exact sum starts as the last micro-batch's
+# backward pass finishes it (ranks with one thread, or with one micro-batch
+# as on 4 x 2's last rank), or after the pass; the same bits as without.
+E=(--model mlp --hidden 32x16 --micro-batch 16)
+ref=$(fingerprint "$tmp/mlphidden32x16microbatch16-1x1") # from the loop above
+for layout in "2 1" "4 1" "3 2" "4 2"; do
+  set -- $layout
+  d=$tmp/overlap-$1x$2
+  OMP_NUM_THREADS=$2 run_np "$1" train "${E[@]}" "${R[@]}" --overlap on --out "$d" 2>"$d.err" |
+    sed -n 's/^test accuracy //p' >"$d.acc"
+  check "exact sums overlapped, $1 rank(s) x $2 thread(s): bitwise the 1x1 run" test "$(fingerprint "$d")" = "$ref"
+done
+hidden=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "comm_hidden_s") k = i } NR > 1 { s += $k } END { print s + 0 }' \
+  "$tmp/overlap-2x1/history.csv")
+check "... with sums in flight during the backward pass on 2 x 1 ($hidden s)" awk -v h="$hidden" 'BEGIN { exit !(h > 0) }'
+check "... which the start line says" grep -q "tensor by tensor during its last micro-batch's backward pass" \
+  "$tmp/overlap-2x1.err"
+check "--bucket-mb with --reproducible: refused" expect_fail 2 2 "--bucket-mb: only in the default mode" \
+  train "${E[@]}" "${R[@]}" --overlap on --bucket-mb 1 --out "$tmp/bucket"
 
 # Killed on 2 ranks, resumed on 3: bitwise the uninterrupted 1-rank run.
 M=(train --model mlp --hidden 32x16 --subset 6000 --epochs 2 --batch 50 --seed 6 --reproducible --optimizer adam)

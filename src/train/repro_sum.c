@@ -23,8 +23,10 @@ struct sml_repro_sum {
   int64_t *acc;                /* [nweights + 4]: gradient, loss, count, signal, timer */
   int *order;                  /* [nparams] tensors by descending offset, as the backward pass finishes them */
   sml_request *max_req;        /* [nparams] by position in order */
-  sml_request *sum_req;        /* [nparams] */
-  double *t_start, *t_done;    /* [nparams] maximum started; sum seen complete (0: not yet) */
+  int64_t chunk;               /* int64s per sum at most */
+  int *first_sum, nsums;       /* [nparams + 1]: position k's sums are [first_sum[k], first_sum[k + 1]) */
+  sml_request *sum_req;        /* [nsums] */
+  double *t_start, *t_done;    /* [nparams] maximum started; sums seen complete (0: not yet) */
   int maxed, summed;           /* positions in order whose maximum / sum has started */
   sml_grad_hook hook;
 };
@@ -61,8 +63,18 @@ sml_repro_sum *sml_repro_sum_init(const sml_model *m, const float *grads, int64_
     for (; i > 0 && m->param[s->order[i - 1]].offset < m->param[k].offset; i--) s->order[i] = s->order[i - 1];
     s->order[i] = k;
   }
-  s->max_req = SML_ALLOC((size_t)(2 * np) * sizeof *s->max_req);
-  s->sum_req = s->max_req + np;
+  /* A tensor's sum goes in pieces of a default bucket's bytes: over TCP a
+   * larger message goes by rendezvous, which moves only while both sides
+   * are inside MPI (docs/performance.md, "Scaling out"); elementwise
+   * integer sums have the same bits in any pieces. */
+  s->chunk = (int64_t)(SML_BUCKET_MB * 1e6) / (int64_t)sizeof *s->acc;
+  s->first_sum = SML_ALLOC((size_t)(np + 1) * sizeof *s->first_sum);
+  s->first_sum[0] = 0;
+  for (int k = 0; k < np; k++)
+    s->first_sum[k + 1] = s->first_sum[k] + (int)((m->param[s->order[k]].size + s->chunk - 1) / s->chunk);
+  s->nsums = s->first_sum[np];
+  s->max_req = SML_ALLOC((size_t)np * sizeof *s->max_req);
+  s->sum_req = SML_ALLOC((size_t)(s->nsums > 0 ? s->nsums : 1) * sizeof *s->sum_req);
   s->t_start = SML_ALLOC((size_t)(2 * np) * sizeof *s->t_start);
   s->t_done = s->t_start + np;
   s->hook = (sml_grad_hook){.ready = ready, .ctx = s}; /* no cuts: whole tensors, the same products */
@@ -81,7 +93,9 @@ void sml_repro_sum_free(sml_repro_sum *s) {
   free(s->unscale);
   free(s->acc);
   free(s->order);
+  free(s->first_sum);
   free(s->max_req);
+  free(s->sum_req);
   free(s->t_start);
   free(s);
 }
@@ -140,7 +154,11 @@ static void start_max(sml_repro_sum *s, int k) {
 static void start_sum(sml_repro_sum *s, int k) {
   const sml_param_entry *e = &s->m->param[s->order[k]];
   to_fixed(s, s->order[k]);
-  sml_iallreduce_sum_i64(&s->sum_comm, s->acc + e->offset, e->size, &s->sum_req[k]);
+  for (int i = s->first_sum[k]; i < s->first_sum[k + 1]; i++) {
+    const int64_t lo = (i - s->first_sum[k]) * s->chunk;
+    sml_iallreduce_sum_i64(&s->sum_comm, s->acc + e->offset + lo, e->size - lo < s->chunk ? e->size - lo : s->chunk,
+                           &s->sum_req[i]);
+  }
 }
 
 /* Starts the sums whose maxima have arrived, in order, and notes the sums
@@ -148,7 +166,8 @@ static void start_sum(sml_repro_sum *s, int k) {
 static void progress(sml_repro_sum *s) {
   while (s->summed < s->maxed && sml_requests_test(&s->max_req[s->summed], 1)) start_sum(s, s->summed++);
   for (int k = 0; k < s->summed; k++)
-    if (s->t_done[k] == 0 && sml_requests_test(&s->sum_req[k], 1)) s->t_done[k] = sml_now();
+    if (s->t_done[k] == 0 && sml_requests_test(&s->sum_req[s->first_sum[k]], s->first_sum[k + 1] - s->first_sum[k]))
+      s->t_done[k] = sml_now();
 }
 
 /* The loss's largest magnitude over this rank's micro-batches (infinite
@@ -231,7 +250,7 @@ int sml_repro_sum_finish(sml_repro_sum *s, const double *losses, int64_t count, 
   for (int k = 0; k < np; k++)
     if (s->t_start[k] < end)
       times->hidden_s += (s->t_done[k] > 0 && s->t_done[k] < end ? s->t_done[k] : end) - s->t_start[k];
-  sml_requests_wait(s->sum_req, np);
+  sml_requests_wait(s->sum_req, s->nsums);
   times->wait_s = sml_now() - end;
   return results(s, flags, grad, loss_sum, count_sum);
 }

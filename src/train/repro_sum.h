@@ -13,7 +13,7 @@
  * largest magnitude over the rank's micro-batches starts a nonblocking
  * MPI_MAX, and once that has completed (tested between the layers'
  * products, which is when MPI progresses it) the tensor is converted and
- * its nonblocking int64 sum starts. The scales and the integers are those
+ * its nonblocking int64 sums start, in pieces of SML_BUCKET_MB. The scales and the integers are those
  * of the sum without overlap, and so are the sums' bits. Ranks see the
  * maxima complete at different times and so start the two kinds of sums in
  * different interleavings; each kind has a communicator of its own

@@ -7,6 +7,7 @@ documented.
     python3 tests/cli/reference.py --check SHARDML REPO   # the test: exit 1 on drift
     python3 tests/cli/reference.py --write SHARDML REPO   # regenerate the tables
 """
+import os
 import re
 import subprocess
 import sys
@@ -25,9 +26,12 @@ def cell(text):
 
 def options_markdown(shardml):
     out = [BEGIN, ""]
+    # shardml's own variables are the test's to set: a caller's (a fault, a
+    # bad finalize timeout) would fail the listing itself.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDML_")}
     for cmd in COMMANDS:
         lines = subprocess.run([shardml, cmd, "--list-options"], check=True, capture_output=True,
-                               text=True).stdout.splitlines()
+                               text=True, env=env).stdout.splitlines()
         out += [f"### shardml {cmd}", "", "| option | value | meaning |", "|---|---|---|"]
         for line in lines:
             name, kind, meta, help_text = line.split("\t")

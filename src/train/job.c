@@ -202,11 +202,13 @@ int sml_train_job_run(const sml_train_job *job, const sml_comm *world, double *t
     const double image_kb =
         (double)cfg->batch * (double)(sml_dataset_dim(&ds) + 1) * (world->size - 1) / world->size / world->size / 1e3;
     if (cfg->reproducible && sml_repro_exact_sums(cfg))
-      sml_log(world,
-              "reproducible: micro-batches of %lld images; per step each rank allreduces %.0f kB (int64 "
-              "fixed point; %.0f kB as floats in the default mode)%s and sends about %.0f kB of images",
-              (long long)sml_micro_batch(cfg), grad_bytes / 1e3, grad_bytes / 2e3,
-              cfg->overlap == 1 ? ", tensor by tensor during its last micro-batch's backward pass," : "", image_kb);
+      sml_log(
+          world,
+          "reproducible: micro-batches of %lld images; per step each rank allreduces %.0f kB (int64 "
+          "fixed point; %.0f kB as floats in the default mode)%s and sends about %.0f kB of images",
+          (long long)sml_micro_batch(cfg), grad_bytes / 1e3, grad_bytes / 2e3,
+          cfg->overlap == 1 && world->size > 1 ? ", tensor by tensor during its last micro-batch's backward pass," : "",
+          image_kb);
     else if (cfg->reproducible) /* few micro-batches: their float gradients are gathered, then added in order */
       sml_log(world,
               "reproducible: micro-batches of %lld images; per step each rank gathers the %lld micro-batch "

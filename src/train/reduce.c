@@ -128,6 +128,13 @@ const sml_grad_hook *sml_reducer_begin(sml_reducer *r) {
   return r->overlap ? &r->hook : NULL;
 }
 
+double sml_time_in_flight(const double *t_start, const double *t_done, int64_t n, double end) {
+  double in_flight = 0;
+  for (int64_t k = 0; k < n; k++)
+    if (t_start[k] < end) in_flight += (t_done[k] > 0 && t_done[k] < end ? t_done[k] : end) - t_start[k];
+  return in_flight;
+}
+
 void sml_reducer_finish(sml_reducer *r, sml_reduce_times *t) {
   const double end = sml_now();
   t->hidden_s = 0;
@@ -151,9 +158,7 @@ void sml_reducer_finish(sml_reducer *r, sml_reduce_times *t) {
   }
   while (r->started < r->nbuckets) start_bucket(r, r->started++);
   sml_iallreduce_sum_f32(r->c, r->grad + r->nw, r->nflags, &r->req[r->nbuckets]);
-  for (int k = 0; k < r->nbuckets; k++)
-    if (r->t_done[k] > 0 || r->t_start[k] < end)
-      t->hidden_s += (r->t_done[k] > 0 && r->t_done[k] < end ? r->t_done[k] : end) - r->t_start[k];
+  t->hidden_s = sml_time_in_flight(r->t_start, r->t_done, r->nbuckets, end);
   sml_requests_wait(r->req, r->nbuckets + 1);
   if (r->wire) from_wire(r);
   t->wait_s = sml_now() - end;

@@ -34,6 +34,12 @@ typedef struct {
   double compute_s, hidden_s, wait_s;
 } sml_reduce_times;
 
+/* Seconds that n pieces of communication, started at t_start[k] and seen
+ * complete at t_done[k] (0: not seen), spent in flight before compute ended
+ * at end: the hidden_s of sml_reduce_times. Pieces started after end count
+ * nothing. */
+double sml_time_in_flight(const double *t_start, const double *t_done, int64_t n, double end);
+
 typedef struct sml_reducer sml_reducer;
 /* grad: [nweights + nflags] (the gradient, then small float fields summed
  * alongside); bucket_bytes: the target bucket size in the wire type. */

@@ -247,9 +247,7 @@ int sml_repro_sum_finish(sml_repro_sum *s, const double *losses, int64_t count, 
     sml_requests_wait(&s->max_req[s->summed], 1);
     start_sum(s, s->summed);
   }
-  for (int k = 0; k < np; k++)
-    if (s->t_start[k] < end)
-      times->hidden_s += (s->t_done[k] > 0 && s->t_done[k] < end ? s->t_done[k] : end) - s->t_start[k];
+  times->hidden_s = sml_time_in_flight(s->t_start, s->t_done, np, end);
   sml_requests_wait(s->sum_req, s->nsums);
   times->wait_s = sml_now() - end;
   return results(s, flags, grad, loss_sum, count_sum);

@@ -13,6 +13,7 @@
 #include "expect.h"
 #include "shardml/comm.h"
 #include "shardml/model.h"
+#include "nn/layers.h"
 #include "nn/net.h"
 
 /* The reference works on one image at a time, NCHW, in double. A dropout
@@ -381,6 +382,82 @@ static void check_split(const char *net, int h, int w, int c, int classes, int B
   free(y);
 }
 
+/* One convolution layer, 3 x 3 with stride 1, by each algorithm of
+ * nn/conv.c (whichever sml_conv_pick would choose), against double loops:
+ * the output with and without its ReLU, the weight, bias and input
+ * gradients. */
+static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
+  sml_conv_shape s = {.c = c, .h = h, .w = w, .f = f, .k = 3, .stride = 1, .pad = pad};
+  s.oh = h + 2 * pad - 2;
+  s.ow = w + 2 * pad - 2;
+  const int64_t hw = (int64_t)h * w, ohw = (int64_t)s.oh * s.ow, nin = c * B * hw, nout = f * B * ohw, nw = f * c * 9;
+  sml_rng rng = sml_rng_stream(9, (uint64_t)c, (uint64_t)(h * 100 + w));
+  float *in = malloc((size_t)nin * sizeof *in), *wt = malloc((size_t)nw * sizeof *wt), *bias = malloc((size_t)f * 4);
+  float *dout0 = malloc((size_t)nout * sizeof *dout0);
+  for (int64_t i = 0; i < nin; i++) in[i] = (float)sml_rng_normal(&rng);
+  for (int64_t i = 0; i < nw; i++) wt[i] = (float)(0.3 * sml_rng_normal(&rng));
+  for (int i = 0; i < f; i++) bias[i] = (float)(0.1 * sml_rng_normal(&rng));
+  for (int64_t i = 0; i < nout; i++) dout0[i] = (float)sml_rng_normal(&rng);
+  /* the reference, planar as the layers are: out[f][b][y][x], din[c][b][iy][ix] */
+  double *ref = calloc((size_t)nout, sizeof *ref), *rdin = calloc((size_t)nin, sizeof *rdin);
+  double *rdw = calloc((size_t)nw, sizeof *rdw), *rdb = calloc((size_t)f, sizeof *rdb);
+  for (int o = 0; o < f; o++)
+    for (int64_t b = 0; b < B; b++)
+      for (int y = 0; y < s.oh; y++)
+        for (int x = 0; x < s.ow; x++) {
+          const int64_t at = ((int64_t)o * B + b) * ohw + (int64_t)y * s.ow + x;
+          double v = bias[o];
+          for (int ch = 0; ch < c; ch++)
+            for (int i = 0; i < 3; i++)
+              for (int j = 0; j < 3; j++) {
+                const int iy = y - pad + i, ix = x - pad + j;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                const int64_t src = ((int64_t)ch * B + b) * hw + (int64_t)iy * w + ix,
+                              wi = ((int64_t)o * c + ch) * 9 + i * 3 + j;
+                v += (double)wt[wi] * in[src];
+                rdw[wi] += (double)dout0[at] * in[src];
+                rdin[src] += (double)wt[wi] * dout0[at];
+              }
+          ref[at] = v;
+          rdb[o] += dout0[at];
+        }
+  double scale = 0, gscale = 0, wscale = 0;
+  for (int64_t i = 0; i < nout; i++) scale = fmax(scale, fabs(ref[i]));
+  for (int64_t i = 0; i < nin; i++) gscale = fmax(gscale, fabs(rdin[i]));
+  for (int64_t i = 0; i < nw; i++) wscale = fmax(wscale, fabs(rdw[i]));
+  float *out = malloc((size_t)nout * sizeof *out), *col = malloc((size_t)(c * 9 * B * ohw) * sizeof *col);
+  float *dout = malloc((size_t)nout * sizeof *dout), *din = malloc((size_t)nin * sizeof *din);
+  float *dw = malloc((size_t)nw * sizeof *dw), *db = malloc((size_t)f * sizeof *db);
+  for (int a = 0; a < 2; a++) {
+    s.algo = (sml_conv_algo)a;
+    const char *name = a == SML_CONV_WINOGRAD ? "winograd" : "im2col";
+    const int64_t nscratch = sml_conv_scratch_floats(B, &s);
+    float *scratch = malloc((size_t)nscratch * sizeof *scratch);
+    for (int relu = 0; relu < 2; relu++) {
+      sml_conv_forward(out, col, in, wt, bias, relu, B, &s, scratch, nscratch);
+      double worst = 0;
+      for (int64_t i = 0; i < nout; i++) worst = fmax(worst, fabs(out[i] - (relu ? fmax(ref[i], 0) : ref[i])));
+      EXPECT(worst <= 1e-5 * scale, "conv %d->%d %dx%d pad %d B=%lld %s relu %d: output off by %.3g of %.3g", c, f, h,
+             w, pad, (long long)B, name, relu, worst, scale);
+    }
+    /* without the ReLU (the forward above left out with it; dout as drawn) */
+    memcpy(dout, dout0, (size_t)nout * sizeof *dout);
+    memset(dw, 0, (size_t)nw * sizeof *dw);
+    memset(db, 0, (size_t)f * sizeof *db);
+    sml_conv_backward(din, dw, db, dout, NULL, col, wt, B, &s, scratch, nscratch);
+    double worst_in = 0, worst_w = 0, worst_b = 0;
+    for (int64_t i = 0; i < nin; i++) worst_in = fmax(worst_in, fabs(din[i] - rdin[i]));
+    for (int64_t i = 0; i < nw; i++) worst_w = fmax(worst_w, fabs(dw[i] - rdw[i]));
+    for (int i = 0; i < f; i++) worst_b = fmax(worst_b, fabs(db[i] - rdb[i]));
+    EXPECT(worst_in <= 1e-5 * gscale && worst_w <= 1e-5 * wscale && worst_b <= 1e-5 * fmax(1.0, fabs(rdb[0])) * B,
+           "conv %d->%d %dx%d pad %d B=%lld %s: input gradient off by %.3g of %.3g, weights %.3g of %.3g, bias %.3g", c,
+           f, h, w, pad, (long long)B, name, worst_in, gscale, worst_w, wscale, worst_b);
+    free(scratch);
+  }
+  free(in), free(wt), free(bias), free(dout0), free(ref), free(rdin), free(rdw), free(rdb);
+  free(out), free(col), free(dout), free(din), free(dw), free(db);
+}
+
 /* A bad spec: SML_EINPUT, one line that names the network quantity and
  * says what is wrong. */
 static void check_refused(const char *net, int h, int w, const char *needle) {
@@ -400,7 +477,17 @@ int main(int argc, char **argv) {
   check_net("conv5x5p0,relu,fc8,relu,fc4", 7, 7, 2, 4, 1);                /* batch 1 */
   check_net("conv2x3s3p2,pool3,fc3", 11, 10, 1, 3, 4);                    /* rows and columns a window drops */
   check_net("conv3x5,relu,conv2x3,fc4", 2, 3, 2, 4, 2); /* kernel rows and columns wholly in the padding */
-  check_net("conv17x3,relu,pool2,conv19x3,relu,fc23", 8, 8, 2, 23, 5);               /* wider than the narrow kernels */
+  check_net("conv17x3,relu,pool2,conv19x3,relu,fc23", 8, 8, 2, 23, 5); /* wider than the narrow kernels */
+  /* 3 x 3, stride 1, both algorithms (Winograd's tiles: nn/winograd.c),
+   * padding 0 to 2, odd sizes (half tiles at the edges), one channel and
+   * several, batch 1 and several of Winograd's chunks */
+  check_conv_algos(1, 5, 7, 3, 1, 2);
+  check_conv_algos(2, 4, 3, 5, 0, 1);
+  check_conv_algos(3, 6, 5, 2, 2, 3);
+  check_conv_algos(5, 1, 1, 4, 1, 4);
+  check_conv_algos(32, 16, 16, 32, 1, 20); /* 8 images a chunk: 3 chunks */
+  check_conv_algos(16, 7, 9, 24, 2, 5);
+  check_net("conv16x3,relu,conv16x3p0,relu,fc3", 11, 9, 1, 3, 6);                    /* the second one by Winograd's */
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                                          /* no convolution at all */
   check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */
   check_net("dropout0.2,conv3x3s2,relu,fc4", 7, 7, 1, 4, 1);                         /* on the input, batch 1 */

@@ -104,13 +104,14 @@ typedef struct {
    * (kept from forward for backward), per max pooling its argmax[l];
    * relaid[l]: layer l's input in the order it reads (planar [C, B, H, W]
    * for convolutions and pooling, rows [B, C*H*W] for fully connected
-   * layers) where the layer below left the other; shared scratch dcol
-   * and tmp; xin: the input as the first layer reads it when it has
+   * layers) where the layer below left the other; shared scratch
+   * conv_scratch [conv_scratch_floats] (nn/layers.h) and tmp; xin: the input as the first layer reads it when it has
    * several channels (images arrive HWC) */
   float *col[SML_MAX_LAYERS];
   int32_t *argmax[SML_MAX_LAYERS];
   float *relaid[SML_MAX_LAYERS];
-  float *dcol, *tmp, *xin;
+  float *conv_scratch, *tmp, *xin;
+  int64_t conv_scratch_floats;
   /* per batch normalization l: xhat[l] [B, c*h*w] its normalized input,
    * bn[l] [5c + 2] doubles: the sums a training pass agrees on (forward:
    * per channel sum of x, of x^2, then the sample count; backward: per

@@ -7,8 +7,14 @@
  * next layer reads it; only the bias (and the ReLU) pass over it again.
  * One large product keeps BLAS at its speed where one product per image
  * would be small (F x OH*OW). Every output element is one dot product of
- * length C*k*k in BLAS's order for that length, so an image's outputs do
- * not depend on its place in the batch or on the batch size. */
+ * length C*k*k, but OpenBLAS may round it differently at another place in
+ * another batch (seen at C*k*k = 144 and 288): the same batch gives the
+ * same bits (the reproducible mode's micro-batches are the same in every
+ * layout), another batch the same values to rounding.
+ *
+ * 3 x 3 convolutions of stride 1 over enough channels take Winograd's
+ * fewer products instead (nn/winograd.c; sml_conv_pick says where). */
+#include <omp.h>
 #include <string.h>
 
 #include "nn/layers.h"
@@ -118,14 +124,30 @@ static int64_t dcol_images(int64_t B, const sml_conv_shape *s) {
   return step < 1 ? 1 : step < B ? step : B;
 }
 
-int64_t sml_conv_dcol_floats(int64_t B, const sml_conv_shape *s) {
-  return dcol_images(B, s) * s->c * s->k * s->k * s->oh * s->ow;
+/* Measured with tests/bench/conv.c (docs/performance.md): Winograd's is
+ * 1.1-1.3x faster from 16 channels in and out at 7 x 7 to 32 x 32, and
+ * slower with fewer (at 1-4 input channels 0.4-0.7x: its matrix products
+ * are then too thin for its transforms to pay). */
+sml_conv_algo sml_conv_pick(const sml_conv_shape *s) {
+  const int narrow = s->c < s->f ? s->c : s->f;
+  return sml_winograd_fits(s) && narrow >= 16 ? SML_CONV_WINOGRAD : SML_CONV_IM2COL;
+}
+static int winograd(const sml_conv_shape *s) { return s->algo == SML_CONV_WINOGRAD; }
+
+int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s) {
+  const int64_t dcol = dcol_images(B, s) * s->c * s->k * s->k * s->oh * s->ow;
+  const int64_t wino = winograd(s) ? sml_winograd_scratch_floats(s, omp_get_max_threads()) : 0;
+  return dcol > wino ? dcol : wino;
 }
 
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
-                      const sml_conv_shape *s) {
+                      const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
   im2col(col, in, B, s);
+  if (winograd(s)) {
+    sml_winograd_forward(out, in, w, bias, relu, B, s, scratch, scratch_floats);
+    return;
+  }
   /* out[F, B*OH*OW] = w[F, K] . col[K, B*OH*OW] */
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->f, (int)n, (int)K, 1.0f, w, (int)K, col, (int)n, 0.0f, out,
               (int)n);
@@ -144,7 +166,7 @@ void sml_conv_forward(float *out, float *col, const float *in, const float *w, c
 }
 
 void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, const float *col,
-                       float *dcol, const float *w, int64_t B, const sml_conv_shape *s) {
+                       const float *w, int64_t B, const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
   /* Through the ReLU (dout zeroed where its output was), and db[f] += the
    * row sums */
@@ -155,11 +177,16 @@ void sml_conv_backward(float *din, float *dw, float *db, float *dout, const floa
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)n, 1.0f, dout, (int)n, col, (int)n, 1.0f, dw,
               (int)K);
   if (!din) return;
+  if (winograd(s)) {
+    sml_winograd_input_grad(din, dout, w, B, s, scratch, scratch_floats);
+    return;
+  }
   /* dcol[K, images' columns] = w[F, K]^T . dout[F, those columns], then
    * folded back onto those images' input, a few images at a time, so that
    * dcol is still in cache when it is folded (a whole batch's would be
    * written to memory, and read back) */
   const int64_t ohw = (int64_t)s->oh * s->ow, step = dcol_images(B, s);
+  float *dcol = scratch;
   for (int64_t b0 = 0; b0 < B; b0 += step) {
     const int64_t nb = b0 + step < B ? step : B - b0;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)(nb * ohw), s->f, 1.0f, w, (int)K,

@@ -43,22 +43,41 @@ void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, 
  * padding; an h x w input gives oh = (h + 2 pad - k) / stride + 1 rows
  * (likewise ow). Batches are planar, channel by channel:
  * [c, B, h, w] in, [f, B, oh, ow] out. */
+typedef enum { SML_CONV_IM2COL, SML_CONV_WINOGRAD } sml_conv_algo;
 typedef struct {
   int c, h, w, f, k, stride, pad, oh, ow;
+  sml_conv_algo algo; /* how the products are taken (sml_conv_pick) */
 } sml_conv_shape;
+/* The faster algorithm for s, as measured (tests/bench/conv.c):
+ * Winograd's where it fits and the input has enough channels. */
+sml_conv_algo sml_conv_pick(const sml_conv_shape *s);
 /* out[f, B, oh, ow] = conv(in[c, B, h, w], w[f, c*k*k]) + bias[f], through
- * a ReLU when relu is set. Scratch: col[c*k*k, B*oh*ow] (kept: backward
- * reads it). */
+ * a ReLU when relu is set. col[c*k*k, B*oh*ow]: the unfolded input, kept
+ * (backward reads it); scratch: sml_conv_scratch_floats floats, shared
+ * with backward (nothing kept). */
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
-                      const sml_conv_shape *s);
+                      const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
 /* dw[f, c*k*k] += ..., db[f] += ..., from dout[f, B, oh, ow] and the col
  * forward left; with relu_out (the forward's output after its ReLU) dout
  * is first passed back through the ReLU, in place. din[c, B, h, w]
- * overwritten (skipped when NULL). Scratch: dcol of sml_conv_dcol_floats
- * floats (a few images' unfolded gradient at a time). */
+ * overwritten (skipped when NULL). */
 void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, const float *col,
-                       float *dcol, const float *w, int64_t B, const sml_conv_shape *s);
-int64_t sml_conv_dcol_floats(int64_t B, const sml_conv_shape *s);
+                       const float *w, int64_t B, const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
+/* The scratch a convolution of a batch of B needs on the threads
+ * omp_get_max_threads() says (fewer threads work with it too). */
+int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s);
+
+/* 3 x 3 convolutions of stride 1 and padding up to 2 by Winograd's
+ * F(2 x 2, 3 x 3) (nn/winograd.c), for sml_conv_forward and _backward:
+ * out = conv(in) + bias (NULL: none), through a ReLU when relu is set;
+ * din = the input gradient from dout. Scratch: at least
+ * sml_winograd_scratch_floats(s, 1) floats; each thread needs its share. */
+int sml_winograd_fits(const sml_conv_shape *s);
+int64_t sml_winograd_scratch_floats(const sml_conv_shape *s, int nthreads);
+void sml_winograd_forward(float *out, const float *in, const float *w, const float *bias, int relu, int64_t B,
+                          const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
+void sml_winograd_input_grad(float *din, const float *dout, const float *w, int64_t B, const sml_conv_shape *s,
+                             float *scratch, int64_t scratch_floats);
 
 /* Pooling over k x k windows with stride k (rows and columns that do not
  * fill a window are dropped), plane by plane, so the B x c planes may come

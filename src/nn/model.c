@@ -104,7 +104,7 @@ void sml_workspace_free(sml_workspace *ws) {
   }
   free(ws->grad_a);
   free(ws->grad_b);
-  free(ws->dcol);
+  free(ws->conv_scratch);
   free(ws->tmp);
   free(ws->xin);
   memset(ws, 0, sizeof *ws);

@@ -207,19 +207,21 @@ static void relay(float *dst, const float *src, int64_t B, int C, int64_t hw, in
 }
 
 static sml_conv_shape conv_shape(const sml_op *op) {
-  return (sml_conv_shape){.c = op->c,
-                          .h = op->h,
-                          .w = op->w,
-                          .f = op->oc,
-                          .k = op->k,
-                          .stride = op->stride,
-                          .pad = op->pad,
-                          .oh = op->oh,
-                          .ow = op->ow};
+  sml_conv_shape s = {.c = op->c,
+                      .h = op->h,
+                      .w = op->w,
+                      .f = op->oc,
+                      .k = op->k,
+                      .stride = op->stride,
+                      .pad = op->pad,
+                      .oh = op->oh,
+                      .ow = op->ow};
+  s.algo = sml_conv_pick(&s);
+  return s;
 }
 
 void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
-  int64_t widest = 0, dcol = 0, tmp = 0;
+  int64_t widest = 0, scratch = 0, tmp = 0;
   for (int l = 0; l <= m->nops; l++) {
     if (l > 0) ws->act[l] = SML_ALLOC((size_t)(B * m->width[l]) * sizeof(float));
     if (m->width[l] > widest) widest = m->width[l];
@@ -235,8 +237,8 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
       const int64_t rows = (int64_t)op->c * op->k * op->k;
       const sml_conv_shape s = conv_shape(op);
       ws->col[l] = SML_ALLOC((size_t)(rows * outs) * sizeof(float));
-      const int64_t held = sml_conv_dcol_floats(B, &s);
-      if (held > dcol) dcol = held;
+      const int64_t held = sml_conv_scratch_floats(B, &s);
+      if (held > scratch) scratch = held;
     } else if (op->kind == SML_OP_MAXPOOL) {
       ws->argmax[l] = SML_ALLOC((size_t)(B * m->width[l + 1]) * sizeof(int32_t));
     } else if (op->kind == SML_OP_DROPOUT) {
@@ -248,7 +250,8 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
   }
   ws->grad_a = SML_ALLOC((size_t)(B * widest) * sizeof(float));
   ws->grad_b = SML_ALLOC((size_t)(B * widest) * sizeof(float));
-  if (dcol) ws->dcol = SML_ALLOC((size_t)dcol * sizeof(float));
+  if (scratch) ws->conv_scratch = SML_ALLOC((size_t)scratch * sizeof(float));
+  ws->conv_scratch_floats = scratch;
   if (tmp) ws->tmp = SML_ALLOC((size_t)tmp * sizeof(float));
   if (m->op[0].c > 1) ws->xin = SML_ALLOC((size_t)(B * m->width[0]) * sizeof(float));
 }
@@ -356,7 +359,7 @@ int sml_net_forward_part(const sml_model *m, const float *params, const float *x
       /* nothing to compute; the batch normalizations above still agree */
     } else if (op->kind == SML_OP_CONV) {
       const sml_conv_shape s = conv_shape(op);
-      sml_conv_forward(out, ws->col[l], in, w, b, op->relu, B, &s);
+      sml_conv_forward(out, ws->col[l], in, w, b, op->relu, B, &s, ws->conv_scratch, ws->conv_scratch_floats);
     } else if (op->kind == SML_OP_FC) {
       sml_affine_forward(out, in, w, b, B, m->width[l], m->width[l + 1]);
     } else if (op->kind == SML_OP_DROPOUT) {
@@ -426,7 +429,7 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
       } else if (op->kind == SML_OP_CONV) {
         const sml_conv_shape s = conv_shape(op);
         sml_conv_backward(dread, grad + pw->offset, grad + pb->offset, dout, op->relu ? ws->act[l + 1] : NULL,
-                          ws->col[l], ws->dcol, params + pw->offset, B, &s);
+                          ws->col[l], params + pw->offset, B, &s, ws->conv_scratch, ws->conv_scratch_floats);
       } else {
         const int64_t Din = m->width[l], Dout = m->width[l + 1];
         sml_affine_bias_grad(grad + pb->offset, dout, B, Dout);

@@ -10,44 +10,25 @@
 
 #include "kernels/blas_core.h"
 #include "shardml/comm.h"
+#include "timing.h"
 #include "kernels/kernels.h"
 
-static float *randf(int64_t n, unsigned seed) {
-  float *p = malloc((size_t)n * sizeof *p);
-  srand(seed);
-  for (int64_t i = 0; i < n; i++) p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
-  return p;
-}
-
-/* Seconds per call: repeats until 0.2 s have passed. */
-#define TIME_IT(secs, stmt)                 \
-  do {                                      \
-    stmt;                                   \
-    int64_t reps_ = 0;                      \
-    const double t0_ = sml_now();           \
-    double t_;                              \
-    do {                                    \
-      stmt;                                 \
-      reps_++;                              \
-    } while ((t_ = sml_now() - t0_) < 0.2); \
-    secs = t_ / (double)reps_;              \
-  } while (0)
-
 static void bench_shape(int64_t B, int64_t Din, int64_t Dout) {
-  float *in = randf(B * Din, 1), *w = randf(Dout * Din, 2), *bias = randf(Dout, 3), *dout = randf(B * Dout, 4);
+  float *in = sml_bench_randf(B * Din, 1), *w = sml_bench_randf(Dout * Din, 2), *bias = sml_bench_randf(Dout, 3),
+        *dout = sml_bench_randf(B * Dout, 4);
   float *out = malloc((size_t)(B * Dout) * sizeof *out), *dw = calloc((size_t)(Dout * Din), sizeof *dw);
   float *din = malloc((size_t)(B * Din) * sizeof *din);
   const double gf = 2.0 * (double)B * (double)Din * (double)Dout * 1e-9;
   double s;
   printf("B=%lld Din=%lld Dout=%lld (GFLOP/s)\n", (long long)B, (long long)Din, (long long)Dout);
-  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)Dout, (int)Din, 1.0f, in, (int)Din, w,
-                         (int)Din, 1.0f, out, (int)Dout));
+  SML_BENCH_TIME(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)Dout, (int)Din, 1.0f, in,
+                                (int)Din, w, (int)Din, 1.0f, out, (int)Dout));
   printf("  %-8s forward %6.1f", "sgemm", gf / s);
-  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Dout, (int)Din, (int)B, 1.0f, dout, (int)Dout,
-                         in, (int)Din, 1.0f, dw, (int)Din));
+  SML_BENCH_TIME(s, cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)Dout, (int)Din, (int)B, 1.0f, dout,
+                                (int)Dout, in, (int)Din, 1.0f, dw, (int)Din));
   printf("  weight grad %6.1f", gf / s);
-  TIME_IT(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)Din, (int)Dout, 1.0f, dout, (int)Dout,
-                         w, (int)Din, 0.0f, din, (int)Din));
+  SML_BENCH_TIME(s, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)Din, (int)Dout, 1.0f, dout,
+                                (int)Dout, w, (int)Din, 0.0f, din, (int)Din));
   printf("  input grad %6.1f\n", gf / s);
   for (int l = 0; l < SML_ISA_COUNT; l++) {
     const sml_kernels *k = sml_kernels_for((sml_isa)l);
@@ -55,11 +36,11 @@ static void bench_shape(int64_t B, int64_t Din, int64_t Dout) {
       printf("  %-8s skipped: this CPU or build lacks it\n", sml_isa_name((sml_isa)l));
       continue;
     }
-    TIME_IT(s, k->narrow_forward(out, in, w, bias, B, Din, Dout));
+    SML_BENCH_TIME(s, k->narrow_forward(out, in, w, bias, B, Din, Dout));
     printf("  %-8s forward %6.1f", k->name, gf / s);
-    TIME_IT(s, k->narrow_weight_grad(dw, dout, in, B, Din, Dout));
+    SML_BENCH_TIME(s, k->narrow_weight_grad(dw, dout, in, B, Din, Dout));
     printf("  weight grad %6.1f", gf / s);
-    TIME_IT(s, k->narrow_input_grad(din, dout, w, B, Din, Dout));
+    SML_BENCH_TIME(s, k->narrow_input_grad(din, dout, w, B, Din, Dout));
     printf("  input grad %6.1f\n", gf / s);
   }
   free(in);
@@ -77,7 +58,7 @@ static void bench_elementwise(void) {
   for (int64_t i = 0; i < N * D; i++) images[i] = (uint8_t)(i * 2654435761u >> 24);
   int64_t *idx = malloc((size_t)B * sizeof *idx);
   for (int64_t i = 0; i < B; i++) idx[i] = (i * 7919) % N;
-  float *mean = randf(D, 5), *x = malloc((size_t)(B * D) * sizeof *x);
+  float *mean = sml_bench_randf(D, 5), *x = malloc((size_t)(B * D) * sizeof *x);
   const uint8_t *refs[256];
   for (int64_t i = 0; i < nref; i++) refs[i] = images + (i * 37 % N) * D;
   const uint8_t *queries[8];
@@ -88,9 +69,9 @@ static void bench_elementwise(void) {
     const sml_kernels *k = sml_kernels_for((sml_isa)l);
     if (!k) continue;
     double s;
-    TIME_IT(s, k->prep_batch(x, images, idx, B, D, mean));
+    SML_BENCH_TIME(s, k->prep_batch(x, images, idx, B, D, mean));
     printf("  %-8s prep_batch %6.2f", k->name, (double)(B * D) * 1e-9 / s);
-    TIME_IT(s, k->l1_distances(dist, queries, 8, refs, nref, D));
+    SML_BENCH_TIME(s, k->l1_distances(dist, queries, 8, refs, nref, D));
     printf("  l1_distances %6.1f\n", 8.0 * (double)nref * 1e-6 / s);
   }
   free(images);
@@ -107,7 +88,7 @@ static void bench_elementwise(void) {
  * optimizer does). Microseconds per call, from cache. */
 static void bench_exact_sums(void) {
   const int64_t n = 203530, rows = 4, piece = 1 << 14;
-  float *grads = randf(rows * n, 6), *out = malloc((size_t)n * sizeof *out);
+  float *grads = sml_bench_randf(rows * n, 6), *out = malloc((size_t)n * sizeof *out);
   int64_t *acc = malloc((size_t)n * sizeof *acc);
   for (int64_t i = 0; i < n; i++) acc[i] = ((int64_t)i * 2654435761) % ((int64_t)1 << 52) - ((int64_t)1 << 51);
   const double scale = 0x1p50; /* the inputs are below 1 in magnitude */
@@ -117,15 +98,15 @@ static void bench_exact_sums(void) {
     if (!k) continue;
     double s;
     volatile float largest;
-    TIME_IT(s, largest = k->absmax_rows(grads, 0, 1, n));
+    SML_BENCH_TIME(s, largest = k->absmax_rows(grads, 0, 1, n));
     (void)largest;
     printf("  %-8s absmax_rows %6.1f", k->name, s * 1e6);
-    TIME_IT(s, k->fixed_sum_rows(acc, grads, n, 2, n, scale));
+    SML_BENCH_TIME(s, k->fixed_sum_rows(acc, grads, n, 2, n, scale));
     printf("  fixed_sum_rows x2 %6.1f", s * 1e6);
-    TIME_IT(s, k->fixed_sum_rows(acc, grads, n, 4, n, scale));
+    SML_BENCH_TIME(s, k->fixed_sum_rows(acc, grads, n, 4, n, scale));
     printf("  x4 %6.1f", s * 1e6);
-    TIME_IT(s, for (int64_t i = 0; i < n; i += piece)
-                   k->fixed_to_float(out + i, acc + i, n - i < piece ? n - i : piece, 1.0 / scale));
+    SML_BENCH_TIME(s, for (int64_t i = 0; i < n; i += piece)
+                          k->fixed_to_float(out + i, acc + i, n - i < piece ? n - i : piece, 1.0 / scale));
     printf("  fixed_to_float %6.1f\n", s * 1e6);
   }
   free(grads);

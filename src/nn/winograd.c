@@ -22,7 +22,7 @@
 
 /* The transformed inputs and products a thread holds for one chunk, in
  * floats (2 MiB). tests/bench/conv.c ran alike from 64k to 1M floats a
- * chunk on the Zen 5 (1 MiB L2) and slower at 4M (1.0-1.1x). */
+ * chunk on the Zen 5 (1 MiB L2) and 1.1x slower at 4M. */
 #define CHUNK_FLOATS (1 << 19)
 
 /* A convolution's geometry as the tiles see it: cin channels of h x w in,

@@ -383,7 +383,7 @@ static void check_split(const char *net, int h, int w, int c, int classes, int B
 }
 
 /* One convolution layer, 3 x 3 with stride 1, by each algorithm of
- * nn/conv.c (whichever sml_conv_pick would choose), against double loops:
+ * nn/conv.c (both, whatever sml_conv_pick would choose), against double loops:
  * the output with and without its ReLU, the weight, bias and input
  * gradients. */
 static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
@@ -440,7 +440,7 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
       EXPECT(worst <= 1e-5 * scale, "conv %d->%d %dx%d pad %d B=%lld %s relu %d: output off by %.3g of %.3g", c, f, h,
              w, pad, (long long)B, name, relu, worst, scale);
     }
-    /* without the ReLU (the forward above left out with it; dout as drawn) */
+    /* backward as after a layer without its ReLU: dout as drawn */
     memcpy(dout, dout0, (size_t)nout * sizeof *dout);
     memset(dw, 0, (size_t)nw * sizeof *dw);
     memset(db, 0, (size_t)f * sizeof *db);

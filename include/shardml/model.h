@@ -105,8 +105,9 @@ typedef struct {
    * relaid[l]: layer l's input in the order it reads (planar [C, B, H, W]
    * for convolutions and pooling, rows [B, C*H*W] for fully connected
    * layers) where the layer below left the other; shared scratch
-   * conv_scratch [conv_scratch_floats] (nn/layers.h) and tmp; xin: the input as the first layer reads it when it has
-   * several channels (images arrive HWC) */
+   * conv_scratch [conv_scratch_floats] (nn/layers.h) and tmp; xin: the
+   * input as the first layer reads it when it has several channels
+   * (images arrive HWC) */
   float *col[SML_MAX_LAYERS];
   int32_t *argmax[SML_MAX_LAYERS];
   float *relaid[SML_MAX_LAYERS];

@@ -97,17 +97,19 @@ static void transform_inputs(float *V, float *frame, float *rows, const float *i
                              const tiling *t) {
   const int64_t T = nb * t->tiles, xs = (int64_t)t->cin * T;
   const int half = t->tw + 1;
+  /* Input column x lands in frame column x + pad: the even ones from
+   * x = first_even on, at (x + pad) / 2; the odd ones after them. */
+  const int first_even = t->pad & 1, first_odd = 1 - first_even;
+  const int even_at = (t->pad + first_even) / 2, odd_at = half + (t->pad + first_odd) / 2;
+  const int neven = (t->w - first_even + 1) / 2, nodd = (t->w - first_odd + 1) / 2;
   for (int ch = 0; ch < t->cin; ch++)
     for (int64_t q = 0; q < nb; q++) {
       const float *plane = in + ((int64_t)ch * B + b0 + q) * t->h * t->w;
       for (int y = 0; y < t->h; y++) {
         float *dst = frame + (int64_t)(y + t->pad) * t->wp;
         const float *src = plane + (int64_t)y * t->w;
-        const int first_even = t->pad & 1; /* the first x whose frame column x + pad is even */
-        float *even = dst + (t->pad + first_even) / 2, *odd = dst + half + (t->pad + 1 - first_even) / 2;
-        const int neven = (t->w - first_even + 1) / 2, nodd = (t->w - (1 - first_even) + 1) / 2;
-        for (int k = 0; k < neven; k++) even[k] = src[first_even + 2 * k];
-        for (int k = 0; k < nodd; k++) odd[k] = src[1 - first_even + 2 * k];
+        for (int k = 0; k < neven; k++) dst[even_at + k] = src[first_even + 2 * k];
+        for (int k = 0; k < nodd; k++) dst[odd_at + k] = src[first_odd + 2 * k];
       }
       float *restrict v = V + (int64_t)ch * T + q * t->tiles;
       float *restrict r = rows;
@@ -168,20 +170,17 @@ static void transform_outputs(float *out, float *y, const float *M, const float 
         const int64_t k0 = q * t->tiles + (int64_t)ty * t->tw;
         float *r0 = plane + (int64_t)2 * ty * t->ow, *r1 = r0 + t->ow;
         const int full = t->ow / 2; /* tiles with both columns inside */
-        if (2 * ty + 1 < t->oh) {   /* and both rows */
-          for (int tx = 0; tx < full; tx++) {
-            r0[2 * tx] = y0[k0 + tx];
-            r0[2 * tx + 1] = y1[k0 + tx];
-            r1[2 * tx] = y2[k0 + tx];
-            r1[2 * tx + 1] = y3[k0 + tx];
-          }
-          if (full < t->tw) r1[2 * full] = y2[k0 + full];
-        } else
-          for (int tx = 0; tx < full; tx++) {
-            r0[2 * tx] = y0[k0 + tx];
-            r0[2 * tx + 1] = y1[k0 + tx];
-          }
+        for (int tx = 0; tx < full; tx++) {
+          r0[2 * tx] = y0[k0 + tx];
+          r0[2 * tx + 1] = y1[k0 + tx];
+        }
         if (full < t->tw) r0[2 * full] = y0[k0 + full];
+        if (2 * ty + 1 >= t->oh) continue; /* the last tile row's bottom is outside */
+        for (int tx = 0; tx < full; tx++) {
+          r1[2 * tx] = y2[k0 + tx];
+          r1[2 * tx + 1] = y3[k0 + tx];
+        }
+        if (full < t->tw) r1[2 * full] = y2[k0 + full];
       }
     }
   }

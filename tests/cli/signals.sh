@@ -34,6 +34,18 @@ unset SHARDML_FAULT
 # after MPI_Finalize. The agreed exit status stands, with one warning line
 # per rank and no crash dump. Sanitizer builds keep the crash (their
 # reports must show), so there only the status is checked to be a failure.
+# Once one rank has left with a failing status the launcher stops the
+# others (Open MPI's orte_abort_on_non_zero_status): a rank still inside
+# MPI_Finalize then writes the stop-signal line instead of the crash line
+# (seen once in CI; here in 2 of 20 runs with rank 1 niced under load).
+# Either way each rank writes one line, and some rank saw the crash.
+one_shutdown_warning_each() { # one_shutdown_warning_each TEXT
+  local crashed='the MPI library crashed while shutting down' stopped='stopped by a signal while the MPI library shut down'
+  for r in 0 1; do
+    [ "$(grep -cE "^shardml: warning: rank $r: ($crashed|$stopped)" <<<"$1")" -eq 1 ] || return 1
+  done
+  grep -q "^shardml: warning: rank [01]: $crashed" <<<"$1"
+}
 # A command that ends with exit WANT (0 or 2), in ARGS.
 ending_with() { if [ "$1" = 0 ]; then args=(--version); else args=(train --data "$D" --epochs -1 --out "$tmp/f"); fi; }
 for want in 0 2; do
@@ -44,7 +56,7 @@ for want in 0 2; do
     continue
   fi
   check "crash in MPI_Finalize: exit $want kept (got $rc)" test "$rc" -eq "$want"
-  check "... one warning per rank" test "$(grep -c '^shardml: warning: rank [01]: the MPI library crashed while shutting down' <<<"$out")" -eq 2
+  check "... one warning per rank" one_shutdown_warning_each "$out"
   check "... no crash dump" bash -c '! grep -qiE "segmentation|signal:|backtrace" <<<"$1"' _ "$out"
 done
 

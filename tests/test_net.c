@@ -433,6 +433,8 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
     const char *name = a == SML_CONV_WINOGRAD ? "winograd" : "im2col";
     const int64_t nscratch = sml_conv_scratch_floats(B, &s);
     float *scratch = malloc((size_t)nscratch * sizeof *scratch);
+    /* nothing of the other algorithm's run may be read: Winograd's forward leaves col to backward */
+    for (int64_t i = 0; i < c * 9 * B * ohw; i++) col[i] = NAN;
     for (int relu = 0; relu < 2; relu++) {
       sml_conv_forward(out, col, in, wt, bias, relu, B, &s, scratch, nscratch);
       double worst = 0;
@@ -444,7 +446,7 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
     memcpy(dout, dout0, (size_t)nout * sizeof *dout);
     memset(dw, 0, (size_t)nw * sizeof *dw);
     memset(db, 0, (size_t)f * sizeof *db);
-    sml_conv_backward(din, dw, db, dout, NULL, col, wt, B, &s, scratch, nscratch);
+    sml_conv_backward(din, dw, db, dout, NULL, col, in, wt, B, &s, scratch, nscratch);
     double worst_in = 0, worst_w = 0, worst_b = 0;
     for (int64_t i = 0; i < nin; i++) worst_in = fmax(worst_in, fabs(din[i] - rdin[i]));
     for (int64_t i = 0; i < nw; i++) worst_w = fmax(worst_w, fabs(dw[i] - rdw[i]));

@@ -143,11 +143,11 @@ int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s) {
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
-  im2col(col, in, B, s);
-  if (winograd(s)) {
+  if (winograd(s)) { /* col is filled by backward, which needs it: evaluation never does */
     sml_winograd_forward(out, in, w, bias, relu, B, s, scratch, scratch_floats);
     return;
   }
+  im2col(col, in, B, s);
   /* out[F, B*OH*OW] = w[F, K] . col[K, B*OH*OW] */
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->f, (int)n, (int)K, 1.0f, w, (int)K, col, (int)n, 0.0f, out,
               (int)n);
@@ -165,14 +165,16 @@ void sml_conv_forward(float *out, float *col, const float *in, const float *w, c
   }
 }
 
-void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, const float *col,
-                       const float *w, int64_t B, const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
+void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, float *col,
+                       const float *in, const float *w, int64_t B, const sml_conv_shape *s, float *scratch,
+                       int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
   /* Through the ReLU (dout zeroed where its output was), and db[f] += the
    * row sums */
   if (relu_out) sml_relu_backward(dout, dout, relu_out, s->f * n);
 #pragma omp parallel for schedule(static) if (s->f * n >= (1 << 16))
   for (int f = 0; f < s->f; f++) db[f] += (float)row_sum(dout + f * n, n);
+  if (winograd(s)) im2col(col, in, B, s); /* forward left it to here */
   /* dw[F, K] += dout[F, n] . col[K, n]^T */
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)n, 1.0f, dout, (int)n, col, (int)n, 1.0f, dw,
               (int)K);

@@ -53,16 +53,19 @@ typedef struct {
 sml_conv_algo sml_conv_pick(const sml_conv_shape *s);
 /* out[f, B, oh, ow] = conv(in[c, B, h, w], w[f, c*k*k]) + bias[f], through
  * a ReLU when relu is set. col[c*k*k, B*oh*ow]: the unfolded input, kept
- * (backward reads it); scratch: sml_conv_scratch_floats floats, shared
- * with backward (nothing kept). */
+ * for backward (by im2col's algorithm; Winograd's leaves the unfolding to
+ * backward, which only training runs); scratch: sml_conv_scratch_floats
+ * floats, shared with backward (nothing kept). */
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
 /* dw[f, c*k*k] += ..., db[f] += ..., from dout[f, B, oh, ow] and the col
- * forward left; with relu_out (the forward's output after its ReLU) dout
- * is first passed back through the ReLU, in place. din[c, B, h, w]
+ * forward left (or, after Winograd's forward, unfolds from in, the
+ * forward's input); with relu_out (the forward's output after its ReLU)
+ * dout is first passed back through the ReLU, in place. din[c, B, h, w]
  * overwritten (skipped when NULL). */
-void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, const float *col,
-                       const float *w, int64_t B, const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
+void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, float *col,
+                       const float *in, const float *w, int64_t B, const sml_conv_shape *s, float *scratch,
+                       int64_t scratch_floats);
 /* The scratch a convolution of a batch of B needs on the threads
  * omp_get_max_threads() says (fewer threads work with it too). */
 int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s);

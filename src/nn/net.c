@@ -429,7 +429,7 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
       } else if (op->kind == SML_OP_CONV) {
         const sml_conv_shape s = conv_shape(op);
         sml_conv_backward(dread, grad + pw->offset, grad + pb->offset, dout, op->relu ? ws->act[l + 1] : NULL,
-                          ws->col[l], params + pw->offset, B, &s, ws->conv_scratch, ws->conv_scratch_floats);
+                          ws->col[l], in, params + pw->offset, B, &s, ws->conv_scratch, ws->conv_scratch_floats);
       } else {
         const int64_t Din = m->width[l], Dout = m->width[l + 1];
         sml_affine_bias_grad(grad + pb->offset, dout, B, Dout);

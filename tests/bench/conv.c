@@ -35,7 +35,7 @@ static void bench_shape(const char *what, int c, int hw, int f, int64_t B) {
     SML_BENCH_TIME(fwd[a], sml_conv_forward(out, col, in, w, bias, 1, B, &s, scratch, scratch_n));
     /* dout is passed back through the ReLU in place: a fresh copy each call */
     SML_BENCH_TIME(bwd[a], (memcpy(dout, dout0, (size_t)out_n * sizeof *dout),
-                            sml_conv_backward(din, dw, db, dout, out, col, w, B, &s, scratch, scratch_n)));
+                            sml_conv_backward(din, dw, db, dout, out, col, in, w, B, &s, scratch, scratch_n)));
   }
   s.algo = SML_CONV_IM2COL;
   printf("%-26s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %s\n", what, fwd[0] * 1e3, fwd[1] * 1e3, fwd[0] / fwd[1],

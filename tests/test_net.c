@@ -425,7 +425,8 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
   for (int64_t i = 0; i < nout; i++) scale = fmax(scale, fabs(ref[i]));
   for (int64_t i = 0; i < nin; i++) gscale = fmax(gscale, fabs(rdin[i]));
   for (int64_t i = 0; i < nw; i++) wscale = fmax(wscale, fabs(rdw[i]));
-  float *out = malloc((size_t)nout * sizeof *out), *col = malloc((size_t)(c * 9 * B * ohw) * sizeof *col);
+  const int64_t ncol = c * 9 * B * ohw;
+  float *out = malloc((size_t)nout * sizeof *out), *col = malloc((size_t)ncol * sizeof *col);
   float *dout = malloc((size_t)nout * sizeof *dout), *din = malloc((size_t)nin * sizeof *din);
   float *dw = malloc((size_t)nw * sizeof *dw), *db = malloc((size_t)f * sizeof *db);
   for (int a = 0; a < 2; a++) {
@@ -434,7 +435,7 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
     const int64_t nscratch = sml_conv_scratch_floats(B, &s);
     float *scratch = malloc((size_t)nscratch * sizeof *scratch);
     /* nothing of the other algorithm's run may be read: Winograd's forward leaves col to backward */
-    for (int64_t i = 0; i < c * 9 * B * ohw; i++) col[i] = NAN;
+    for (int64_t i = 0; i < ncol; i++) col[i] = NAN;
     for (int relu = 0; relu < 2; relu++) {
       sml_conv_forward(out, col, in, wt, bias, relu, B, &s, scratch, nscratch);
       double worst = 0;

@@ -101,7 +101,8 @@ typedef struct {
                                       a network: of the dropout layer whose output is act[l]) */
   float *grad_a, *grad_b;          /* [B, max width], ping-pong for backward */
   /* networks (kind "cnn"): per convolution its unfolded input col[l]
-   * (kept from forward for backward), per max pooling its argmax[l];
+   * for backward (unfolded by forward, or for a Winograd layer by
+   * backward itself), per max pooling its argmax[l];
    * relaid[l]: layer l's input in the order it reads (planar [C, B, H, W]
    * for convolutions and pooling, rows [B, C*H*W] for fully connected
    * layers) where the layer below left the other; shared scratch

@@ -159,6 +159,65 @@ static void test_affine(const sml_kernels *k, const sml_kernels *ref, int64_t B,
   free(bound);
 }
 
+/* The thin convolution products: out = bias + w . col through an optional
+ * ReLU, with an output row stride of ldo > n; dw and db accumulated in
+ * double, with and without the ReLU's mask. */
+static void test_thin_conv(const sml_kernels *k, const sml_kernels *ref, int64_t F, int64_t K, int64_t n) {
+  const int64_t ldo = n + 3, shape[3] = {F, K, n};
+  float *col = random_floats(K * n), *w = random_floats(F * K), *bias = random_floats(F);
+  float *dout = random_floats(F * ldo), *relu_out = random_floats(F * ldo);
+  float *got = malloc((size_t)(F * ldo) * sizeof *got), *ref_got = malloc((size_t)(F * ldo) * sizeof *ref_got);
+  float *relu_got = malloc((size_t)(F * ldo) * sizeof *relu_got);
+  double *exact = calloc((size_t)(F * ldo), sizeof *exact), *bound = calloc((size_t)(F * ldo), sizeof *bound);
+  k->thin_conv_forward(got, ldo, col, n, w, bias, F, K, 0);
+  ref->thin_conv_forward(ref_got, ldo, col, n, w, bias, F, K, 0);
+  k->thin_conv_forward(relu_got, ldo, col, n, w, bias, F, K, 1);
+  int64_t wrong_relu = 0;
+  for (int64_t f = 0; f < F; f++)
+    for (int64_t q = 0; q < n; q++) {
+      double mag;
+      const int64_t at = f * ldo + q;
+      exact[at] = ref_dot(bias[f], w + f * K, 1, col + q, n, K, &mag);
+      bound[at] = (double)(K + 2) * U * mag;
+      const float v = got[at];
+      wrong_relu += memcmp(&relu_got[at], &(float){v > 0.0f ? v : 0.0f}, sizeof v) != 0;
+    }
+  for (int64_t f = 0; f < F; f++) /* the gap between rows is not theirs: keep exact 0 there */
+    for (int64_t q = n; q < ldo; q++) got[f * ldo + q] = ref_got[f * ldo + q] = 0.0f;
+  expect_close("thin conv forward", k, ref, got, ref_got, exact, bound, F * ldo, shape);
+  EXPECT(wrong_relu == 0, "%s thin conv forward F=%lld K=%lld n=%lld: %lld outputs not the ReLU of the plain ones",
+         k->name, (long long)F, (long long)K, (long long)n, (long long)wrong_relu);
+  for (int masked = 0; masked < 2; masked++) {
+    double *dw = malloc((size_t)(F * K) * sizeof *dw), *db = malloc((size_t)F * sizeof *db);
+    for (int64_t i = 0; i < F * K; i++) dw[i] = 0.5 * (double)(i % 7);
+    for (int64_t f = 0; f < F; f++) db[f] = -0.25 * (double)f;
+    k->thin_conv_weight_grad(dw, db, dout, masked ? relu_out : NULL, ldo, col, n, F, K);
+    double worst = 0;
+    for (int64_t f = 0; f < F; f++) {
+      double sb = -0.25 * (double)f, mb = fabs(sb);
+      for (int64_t q = 0; q < n; q++) {
+        const double g = masked && !(relu_out[f * ldo + q] > 0.0f) ? 0.0 : dout[f * ldo + q];
+        sb += g, mb += fabs(g);
+      }
+      worst = fmax(worst, fabs(db[f] - sb) / ((double)(n + 2) * U * mb + 1e-300));
+      for (int64_t r = 0; r < K; r++) {
+        double s = 0.5 * (double)((f * K + r) % 7), m = fabs(s);
+        for (int64_t q = 0; q < n; q++) {
+          const double g = masked && !(relu_out[f * ldo + q] > 0.0f) ? 0.0 : dout[f * ldo + q];
+          s += g * col[r * n + q], m += fabs(g * col[r * n + q]);
+        }
+        const double e = fabs(dw[f * K + r] - s) / ((double)(n + 2) * U * m + 1e-300);
+        if (!(e <= worst)) worst = e; /* NaN counts as worst */
+      }
+    }
+    EXPECT(worst <= 1, "%s thin conv weight grad F=%lld K=%lld n=%lld relu %d: error %.3g of the bound", k->name,
+           (long long)F, (long long)K, (long long)n, masked, worst);
+    free(dw), free(db);
+  }
+  free(col), free(w), free(bias), free(dout), free(relu_out), free(got), free(ref_got), free(relu_got), free(exact);
+  free(bound);
+}
+
 static void test_l1(const sml_kernels *k, int64_t nq, int64_t nr, int64_t dim) {
   uint8_t *data = malloc((size_t)((nq + nr) * dim));
   for (int64_t i = 0; i < (nq + nr) * dim; i++) {
@@ -422,6 +481,10 @@ static void test_level(const sml_kernels *k, const sml_kernels *ref) {
                                   {9, 13, 784}, {2, 3, 3072}, {7, 5, 95}, {6, 11, 127}};
   for (size_t i = 0; i < sizeof l1_shapes / sizeof l1_shapes[0]; i++)
     test_l1(k, l1_shapes[i][0], l1_shapes[i][1], l1_shapes[i][2]);
+  const int64_t thin_shapes[][3] = {{1, 1, 1},   {2, 9, 7},    {3, 5, 16},   {5, 13, 33},  {9, 27, 100},
+                                    {4, 32, 65}, {8, 12, 789}, {17, 16, 48}, {32, 9, 200}, {6, 25, 31}};
+  for (size_t i = 0; i < sizeof thin_shapes / sizeof thin_shapes[0]; i++)
+    test_thin_conv(k, ref, thin_shapes[i][0], thin_shapes[i][1], thin_shapes[i][2]);
   test_elementwise(k);
   test_fixed(k);
   test_half(k);

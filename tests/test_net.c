@@ -383,9 +383,10 @@ static void check_split(const char *net, int h, int w, int c, int classes, int B
 }
 
 /* One convolution layer, 3 x 3 with stride 1, by each algorithm of
- * nn/conv.c (both, whatever sml_conv_pick would choose), against double loops:
- * the output with and without its ReLU, the weight, bias and input
- * gradients. */
+ * nn/conv.c (all three, whatever sml_conv_pick would choose), against double
+ * loops: the output with and without its ReLU, the weight, bias and input
+ * gradients, and the weight and bias gradients through the ReLU without
+ * the input gradient (a first layer's, which the thin algorithm fuses). */
 static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
   sml_conv_shape s = {.c = c, .h = h, .w = w, .f = f, .k = 3, .stride = 1, .pad = pad};
   s.oh = h + 2 * pad - 2;
@@ -401,12 +402,15 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
   /* the reference, planar as the layers are: out[f][b][y][x], din[c][b][iy][ix] */
   double *ref = calloc((size_t)nout, sizeof *ref), *rdin = calloc((size_t)nin, sizeof *rdin);
   double *rdw = calloc((size_t)nw, sizeof *rdw), *rdb = calloc((size_t)f, sizeof *rdb);
+  double *rdw_relu = calloc((size_t)nw, sizeof *rdw_relu), *rdb_relu = calloc((size_t)f, sizeof *rdb_relu);
   for (int o = 0; o < f; o++)
     for (int64_t b = 0; b < B; b++)
       for (int y = 0; y < s.oh; y++)
         for (int x = 0; x < s.ow; x++) {
           const int64_t at = ((int64_t)o * B + b) * ohw + (int64_t)y * s.ow + x;
           double v = bias[o];
+          double dw_at[9 * 64]; /* this output's terms of rdw, for the ReLU's copy (c <= 64) */
+          memset(dw_at, 0, (size_t)(9 * c) * sizeof *dw_at);
           for (int ch = 0; ch < c; ch++)
             for (int i = 0; i < 3; i++)
               for (int j = 0; j < 3; j++) {
@@ -416,10 +420,15 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
                               wi = ((int64_t)o * c + ch) * 9 + i * 3 + j;
                 v += (double)wt[wi] * in[src];
                 rdw[wi] += (double)dout0[at] * in[src];
+                dw_at[wi - (int64_t)o * c * 9] = (double)dout0[at] * in[src];
                 rdin[src] += (double)wt[wi] * dout0[at];
               }
           ref[at] = v;
           rdb[o] += dout0[at];
+          if (v > 0) { /* the output gradient passes the ReLU here */
+            for (int64_t q = 0; q < (int64_t)c * 9; q++) rdw_relu[(int64_t)o * c * 9 + q] += dw_at[q];
+            rdb_relu[o] += dout0[at];
+          }
         }
   double scale = 0, gscale = 0, wscale = 0;
   for (int64_t i = 0; i < nout; i++) scale = fmax(scale, fabs(ref[i]));
@@ -429,12 +438,12 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
   float *out = malloc((size_t)nout * sizeof *out), *col = malloc((size_t)ncol * sizeof *col);
   float *dout = malloc((size_t)nout * sizeof *dout), *din = malloc((size_t)nin * sizeof *din);
   float *dw = malloc((size_t)nw * sizeof *dw), *db = malloc((size_t)f * sizeof *db);
-  for (int a = 0; a < 2; a++) {
+  for (int a = 0; a < SML_CONV_ALGOS; a++) {
     s.algo = (sml_conv_algo)a;
-    const char *name = a == SML_CONV_WINOGRAD ? "winograd" : "im2col";
+    const char *name = a == SML_CONV_WINOGRAD ? "winograd" : a == SML_CONV_THIN ? "thin" : "im2col";
     const int64_t nscratch = sml_conv_scratch_floats(B, &s);
     float *scratch = malloc((size_t)nscratch * sizeof *scratch);
-    /* nothing of the other algorithm's run may be read: Winograd's forward leaves col to backward */
+    /* nothing of the other algorithms' runs may be read: Winograd's forward leaves col to backward */
     for (int64_t i = 0; i < ncol; i++) col[i] = NAN;
     for (int relu = 0; relu < 2; relu++) {
       sml_conv_forward(out, col, in, wt, bias, relu, B, &s, scratch, nscratch);
@@ -455,9 +464,24 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
     EXPECT(worst_in <= 1e-5 * gscale && worst_w <= 1e-5 * wscale && worst_b <= 1e-5 * fmax(1.0, fabs(rdb[0])) * B,
            "conv %d->%d %dx%d pad %d B=%lld %s: input gradient off by %.3g of %.3g, weights %.3g of %.3g, bias %.3g", c,
            f, h, w, pad, (long long)B, name, worst_in, gscale, worst_w, wscale, worst_b);
+    /* through the ReLU, without the input gradient */
+    sml_conv_forward(out, col, in, wt, bias, 1, B, &s, scratch, nscratch);
+    memcpy(dout, dout0, (size_t)nout * sizeof *dout);
+    memset(dw, 0, (size_t)nw * sizeof *dw);
+    memset(db, 0, (size_t)f * sizeof *db);
+    sml_conv_backward(NULL, dw, db, dout, out, col, in, wt, B, &s, scratch, nscratch);
+    worst_w = worst_b = 0;
+    double bscale = 1;
+    for (int64_t i = 0; i < nw; i++) worst_w = fmax(worst_w, fabs(dw[i] - rdw_relu[i]));
+    for (int i = 0; i < f; i++)
+      worst_b = fmax(worst_b, fabs(db[i] - rdb_relu[i])), bscale = fmax(bscale, fabs(rdb_relu[i]));
+    EXPECT(worst_w <= 1e-5 * wscale && worst_b <= 1e-5 * bscale * B,
+           "conv %d->%d %dx%d pad %d B=%lld %s, through the ReLU: weight gradient off by %.3g of %.3g, bias %.3g", c, f,
+           h, w, pad, (long long)B, name, worst_w, wscale, worst_b);
     free(scratch);
   }
-  free(in), free(wt), free(bias), free(dout0), free(ref), free(rdin), free(rdw), free(rdb);
+  free(in), free(wt), free(bias), free(dout0), free(ref), free(rdin), free(rdw), free(rdb), free(rdw_relu),
+      free(rdb_relu);
   free(out), free(col), free(dout), free(din), free(dw), free(db);
 }
 
@@ -489,6 +513,8 @@ int main(int argc, char **argv) {
   check_conv_algos(3, 6, 5, 2, 2, 3);
   check_conv_algos(5, 1, 1, 4, 1, 4);
   check_conv_algos(32, 16, 16, 32, 1, 20); /* 8 images a chunk: 3 chunks */
+  check_conv_algos(1, 28, 28, 8, 1, 20);   /* the thin algorithm's chunks: 9, 9 and 2 images */
+  check_conv_algos(3, 32, 32, 4, 1, 5);    /* 27 terms: 2, 2 and 1 images */
   check_conv_algos(16, 7, 9, 24, 2, 5);
   check_net("conv16x3,relu,conv16x3p0,relu,fc3", 11, 9, 1, 3, 6);                    /* the second one by Winograd's */
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                                          /* no convolution at all */

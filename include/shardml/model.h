@@ -102,7 +102,8 @@ typedef struct {
   float *grad_a, *grad_b;          /* [B, max width], ping-pong for backward */
   /* networks (kind "cnn"): per convolution its unfolded input col[l]
    * for backward (unfolded by forward, or for a Winograd layer by
-   * backward itself), per max pooling its argmax[l];
+   * backward itself; NULL for a thin layer, which unfolds a few images at
+   * a time in conv_scratch), per max pooling its argmax[l];
    * relaid[l]: layer l's input in the order it reads (planar [C, B, H, W]
    * for convolutions and pooling, rows [B, C*H*W] for fully connected
    * layers) where the layer below left the other; shared scratch

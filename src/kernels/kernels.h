@@ -45,6 +45,18 @@ typedef struct {
   void (*narrow_weight_grad)(float *dw, const float *dout, const float *in, int64_t B, int64_t Din, int64_t Dout);
   /* din[B,Din] = dout[B,Dout] . w[Dout,Din]   (overwrites; Dout <= narrow_max_out) */
   void (*narrow_input_grad)(float *din, const float *dout, const float *w, int64_t B, int64_t Din, int64_t Dout);
+  /* A convolution's product when each output has few terms (K = c*k*k),
+   * over its unfolded input col[K, n]: out[f * ldo + q] = bias[f] +
+   * sum_r w[f * K + r] * col[r * n + q] (r ascending, the bias last),
+   * through a ReLU when relu is set; f < F, q < n. Single-threaded. */
+  void (*thin_conv_forward)(float *out, int64_t ldo, const float *col, int64_t n, const float *w, const float *bias,
+                            int64_t F, int64_t K, int relu);
+  /* Its gradients, accumulated in double: with g[f][q] = dout[f * ldd + q]
+   * (0 where relu_out[f * ldd + q] is not > 0, if relu_out is given),
+   * db[f] += sum_q g[f][q] and dw[f * K + r] += sum_q g[f][q] * col[r * n
+   * + q], each sum from float sums in vector lanes. Single-threaded. */
+  void (*thin_conv_weight_grad)(double *dw, double *db, const float *dout, const float *relu_out, int64_t ldd,
+                                const float *col, int64_t n, int64_t F, int64_t K);
   /* dist[q * nr + r] = sum_j |queries[q][j] - refs[r][j]|: exact (uint8
    * inputs). Single-threaded: callers parallelise over query blocks. */
   void (*l1_distances)(int64_t *dist, const uint8_t *const *queries, int64_t nq, const uint8_t *const *refs, int64_t nr,

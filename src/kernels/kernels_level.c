@@ -261,6 +261,152 @@ static void narrow_input_grad(float *din, const float *dout, const float *w, int
   }
 }
 
+/* ------------------------------------------ thin convolution products */
+
+#if NREGS >= 32
+#define THIN_OUTS 8    /* forward: filters sharing each column load, x 2 vectors: 16 accumulators */
+#define THIN_FILTERS 2 /* weight gradient: filters sharing each column load ... */
+#define THIN_TERMS 12  /* ... times terms: 24 accumulators + 2 for the bias + 2 gradients */
+#else
+#define THIN_OUTS 4 /* 8 accumulators + 2 columns + 1 broadcast */
+#define THIN_FILTERS 2
+#define THIN_TERMS 5 /* 10 + 2 + 2 */
+#endif
+
+/* v where keep is set (all ones), else +0.0f: a mask, not a branch per lane. */
+static inline __attribute__((always_inline)) vecf keep_where(vecf v, veci32 keep) {
+  veci32 bits;
+  memcpy(&bits, &v, sizeof bits);
+  bits &= keep;
+  memcpy(&v, &bits, sizeof v);
+  return v;
+}
+/* Where v > 0, v; else +0.0f (NaN too, as relu_forward). */
+static inline __attribute__((always_inline)) vecf positive_part(vecf v) {
+  const vecf zero = {0};
+  return keep_where(v, (veci32)(v > zero));
+}
+
+/* out rows f0 .. f0+O over [q, q + T*VEC): the K terms run innermost with
+ * the tile in registers, each column load shared by the O filters. */
+static inline __attribute__((always_inline)) void thin_fwd_tile(float *out, int64_t ldo, const float *col, int64_t n,
+                                                                const float *w, const float *bias, int64_t f0,
+                                                                int64_t K, int relu, int64_t q, const int O,
+                                                                const int T) {
+  vecf acc[THIN_OUTS][2];
+  const vecf zero = {0};
+  for (int o = 0; o < O; o++)
+    for (int t = 0; t < T; t++) acc[o][t] = zero;
+  for (int64_t r = 0; r < K; r++) {
+    vecf c[2];
+    for (int t = 0; t < T; t++) c[t] = vload(col + r * n + q + t * VEC);
+    for (int o = 0; o < O; o++) {
+      const float wt = w[(f0 + o) * K + r];
+      for (int t = 0; t < T; t++) acc[o][t] += wt * c[t];
+    }
+  }
+  for (int o = 0; o < O; o++)
+    for (int t = 0; t < T; t++) {
+      const vecf v = acc[o][t] + bias[f0 + o];
+      vstore(out + (f0 + o) * ldo + q + t * VEC, relu ? positive_part(v) : v);
+    }
+}
+
+static inline __attribute__((always_inline)) void thin_fwd_rows(float *out, int64_t ldo, const float *col, int64_t n,
+                                                                const float *w, const float *bias, int64_t f0,
+                                                                int64_t K, int relu, const int O) {
+  const int64_t wide = n / (2 * VEC) * (2 * VEC), full = n / VEC * VEC;
+  for (int64_t q = 0; q < wide; q += 2 * VEC) thin_fwd_tile(out, ldo, col, n, w, bias, f0, K, relu, q, O, 2);
+  for (int64_t q = wide; q < full; q += VEC) thin_fwd_tile(out, ldo, col, n, w, bias, f0, K, relu, q, O, 1);
+  for (int o = 0; o < O; o++)
+    for (int64_t q = full; q < n; q++) { /* the same sums in the same order as a lane */
+      float s = 0;
+      for (int64_t r = 0; r < K; r++) s += w[(f0 + o) * K + r] * col[r * n + q];
+      s += bias[f0 + o];
+      out[(f0 + o) * ldo + q] = relu ? (s > 0.0f ? s : 0.0f) : s;
+    }
+}
+
+static void thin_conv_forward(float *out, int64_t ldo, const float *col, int64_t n, const float *w, const float *bias,
+                              int64_t F, int64_t K, int relu) {
+  for (int64_t g = 0; g < out_groups(F, THIN_OUTS); g++) {
+    int64_t f0;
+    int O;
+    out_group(F, THIN_OUTS, g, &f0, &O);
+    switch (O) {
+#define THIN_FWD_CASE(m)                                                          \
+  case m:                                                                         \
+    if (m <= THIN_OUTS) thin_fwd_rows(out, ldo, col, n, w, bias, f0, K, relu, m); \
+    break;
+      CASES_1_TO_16(THIN_FWD_CASE)
+#undef THIN_FWD_CASE
+    }
+  }
+}
+
+/* dw[r0 .. r0+R) and (with_bias) db of the O filters from f: their
+ * gradient rows (through the ReLU where relu_out is given) stream through
+ * once, each column load shared by the O filters, O x R accumulators in
+ * registers. */
+static inline __attribute__((always_inline)) void thin_wgrad_tile(double *dw, double *db, const float *dout,
+                                                                  const float *relu_out, int64_t ldd, const float *col,
+                                                                  int64_t n, int64_t K, int64_t f, int64_t r0,
+                                                                  int with_bias, const int O, const int R) {
+  vecf acc[THIN_FILTERS][THIN_TERMS], accb[THIN_FILTERS];
+  const vecf zero = {0};
+  for (int o = 0; o < O; o++) {
+    accb[o] = zero;
+    for (int r = 0; r < R; r++) acc[o][r] = zero;
+  }
+  const int64_t full = n / VEC * VEC;
+  for (int64_t q = 0; q < full; q += VEC) {
+    vecf gv[THIN_FILTERS];
+    for (int o = 0; o < O; o++) {
+      gv[o] = vload(dout + (f + o) * ldd + q);
+      if (relu_out) gv[o] = keep_where(gv[o], (veci32)(vload(relu_out + (f + o) * ldd + q) > zero));
+      if (with_bias) accb[o] += gv[o];
+    }
+    for (int r = 0; r < R; r++) {
+      const vecf c = vload(col + (r0 + r) * n + q);
+      for (int o = 0; o < O; o++) acc[o][r] += gv[o] * c;
+    }
+  }
+  for (int o = 0; o < O; o++) {
+    float tail[THIN_TERMS + 1] = {0};
+    for (int64_t q = full; q < n; q++) {
+      const int64_t at = (f + o) * ldd + q;
+      const float gq = relu_out && !(relu_out[at] > 0.0f) ? 0.0f : dout[at];
+      tail[THIN_TERMS] += gq;
+      for (int r = 0; r < R; r++) tail[r] += gq * col[(r0 + r) * n + q];
+    }
+    for (int r = 0; r < R; r++) dw[(f + o) * K + r0 + r] += (double)lane_sum(acc[o][r]) + tail[r];
+    if (with_bias) db[f + o] += (double)lane_sum(accb[o]) + tail[THIN_TERMS];
+  }
+}
+
+static void thin_conv_weight_grad(double *dw, double *db, const float *dout, const float *relu_out, int64_t ldd,
+                                  const float *col, int64_t n, int64_t F, int64_t K) {
+  for (int64_t f = 0; f < F; f += THIN_FILTERS)
+    for (int64_t g = 0; g < out_groups(K, THIN_TERMS); g++) {
+      int64_t r0;
+      int R;
+      out_group(K, THIN_TERMS, g, &r0, &R);
+      switch (R) {
+#define THIN_WG_CASE(m)                                                                                               \
+  case m:                                                                                                             \
+    if (m <= THIN_TERMS) {                                                                                            \
+      if (F - f >= THIN_FILTERS)                                                                                      \
+        thin_wgrad_tile(dw, db, dout, relu_out, ldd, col, n, K, f, r0, g == 0, THIN_FILTERS, m);                      \
+      else                                                                                                            \
+        for (int64_t o = f; o < F; o++) thin_wgrad_tile(dw, db, dout, relu_out, ldd, col, n, K, o, r0, g == 0, 1, m); \
+    }                                                                                                                 \
+    break;
+        CASES_1_TO_16(THIN_WG_CASE)
+#undef THIN_WG_CASE
+      }
+    }
+}
+
 /* --------------------------------------------------------- L1 distance */
 
 /* Sums of absolute differences of uint8 vectors: PSADBW adds 8 byte
@@ -676,6 +822,8 @@ const sml_kernels SML_PASTE(sml_kernels_, SML_KLEVEL) = {
     .narrow_forward = narrow_forward,
     .narrow_weight_grad = narrow_weight_grad,
     .narrow_input_grad = narrow_input_grad,
+    .thin_conv_forward = thin_conv_forward,
+    .thin_conv_weight_grad = thin_conv_weight_grad,
     .l1_distances = l1_distances,
     .prep_batch = prep_batch,
     .prep_rows = prep_rows,

@@ -13,10 +13,12 @@
  * layout), another batch the same values to rounding.
  *
  * 3 x 3 convolutions of stride 1 over enough channels take Winograd's
- * fewer products instead (nn/winograd.c; sml_conv_pick says where). */
+ * fewer products instead (nn/winograd.c), and convolutions with few terms
+ * per output the thin algorithm below (sml_conv_pick says where). */
 #include <omp.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
 #include "nn/layers.h"
 #include <cblas.h>
 
@@ -55,17 +57,18 @@ static void valid_columns(const sml_conv_shape *s, int j, int *x0, int *x1) {
   if (*x0 > *x1) *x0 = *x1;
 }
 
-/* col[(c*k + i)*k + j][b*OH*OW + y*OW + x] = in[c][b][y*s - p + i][x*s - p + j] (0 outside). */
-static void im2col(float *col, const float *in, int64_t B, const sml_conv_shape *s) {
-  const int64_t ohw = (int64_t)s->oh * s->ow, n = B * ohw, rows = (int64_t)s->c * s->k * s->k;
+/* col[(c*k + i)*k + j][b*OH*OW + y*OW + x] = in[c][b0 + b][y*s - p + i][x*s - p + j] (0 outside), for
+ * the nb images from b0 of the batch of B. */
+static void im2col(float *col, const float *in, int64_t B, int64_t b0, int64_t nb, const sml_conv_shape *s) {
+  const int64_t ohw = (int64_t)s->oh * s->ow, n = nb * ohw, rows = (int64_t)s->c * s->k * s->k;
 #pragma omp parallel for schedule(static) if (rows * n >= (1 << 16))
   for (int64_t r = 0; r < rows; r++) {
     const int c = (int)(r / (s->k * s->k)), i = (int)(r / s->k % s->k), j = (int)(r % s->k);
     int x0, x1;
     valid_columns(s, j, &x0, &x1);
     float *dst = col + r * n;
-    for (int64_t b = 0; b < B; b++) {
-      const float *src = in + ((int64_t)c * B + b) * s->h * s->w;
+    for (int64_t b = 0; b < nb; b++) {
+      const float *src = in + ((int64_t)c * B + b0 + b) * s->h * s->w;
       for (int y = 0; y < s->oh; y++) {
         const int iy = y * s->stride - s->pad + i;
         float *d = dst + b * ohw + (int64_t)y * s->ow;
@@ -124,12 +127,102 @@ static int64_t dcol_images(int64_t B, const sml_conv_shape *s) {
   return step < 1 ? 1 : step < B ? step : B;
 }
 
-/* Measured with tests/bench/conv.c (docs/performance.md): Winograd's is
- * 1.1-1.3x faster from 16 channels in and out at 7 x 7 to 32 x 32, and
- * slower with fewer (at 1-4 input channels 0.4-0.7x: its matrix products
- * are then too thin for its transforms to pay). */
+/* The thin algorithm, for convolutions whose outputs each sum few terms
+ * (c*k*k: the first layer, over 1 or 3 channels). There one large product
+ * is all memory traffic: BLAS clears the output, writes it, the bias and
+ * ReLU pass over it again, and its weight gradient (32 x 9 from a sum over
+ * the whole batch) does not divide between threads. Instead the images
+ * are taken a few at a time (a chunk, its size set by the shape alone), one
+ * chunk per thread: unfolded into a cache's worth of col, then each output
+ * written once with its bias and ReLU, and each chunk's weight and bias
+ * gradient summed apart (in double, the ReLU applied as the output
+ * gradient streams through), the chunks' sums added in chunk order, so
+ * that the bits do not depend on the number of threads. */
+#define THIN_MAX_TERMS 36
+#define THIN_COL_FLOATS (1 << 16) /* a chunk's unfolded input (256 KiB) */
+static int thin(const sml_conv_shape *s) { return s->algo == SML_CONV_THIN; }
+
+/* The images of a chunk, and the chunks of a batch. */
+static int64_t thin_images(int64_t B, const sml_conv_shape *s) {
+  const int64_t step = THIN_COL_FLOATS / ((int64_t)s->c * s->k * s->k * s->oh * s->ow);
+  return step < 1 ? 1 : step < B ? step : B;
+}
+static int64_t thin_chunks(int64_t B, const sml_conv_shape *s) {
+  return B > 0 ? (B + thin_images(B, s) - 1) / thin_images(B, s) : 0;
+}
+/* Scratch: each chunk's sums (dw then db, in double), then one col per thread. */
+static int64_t thin_sums_floats(int64_t B, const sml_conv_shape *s) {
+  return 2 * thin_chunks(B, s) * ((int64_t)s->f * s->c * s->k * s->k + s->f);
+}
+static int64_t thin_col_floats(int64_t B, const sml_conv_shape *s) {
+  return thin_images(B, s) * s->c * s->k * s->k * s->oh * s->ow;
+}
+
+/* The threads that run chunks: at most one per chunk, and no more than the
+ * scratch has room for (one at least: it holds one thread's always). */
+static int chunk_threads(int64_t chunks, int64_t room) {
+  int64_t nthreads = omp_get_max_threads();
+  if (nthreads > room) nthreads = room;
+  if (nthreads > chunks) nthreads = chunks;
+  return nthreads < 1 ? 1 : (int)nthreads;
+}
+
+static void thin_forward(float *out, const float *in, const float *w, const float *bias, int relu, int64_t B,
+                         const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
+  const int64_t ohw = (int64_t)s->oh * s->ow, K = (int64_t)s->c * s->k * s->k, step = thin_images(B, s);
+  const int64_t per_thread = thin_col_floats(B, s), chunks = thin_chunks(B, s);
+  const sml_kernels *kern = sml_kernels_active();
+#pragma omp parallel num_threads(chunk_threads(chunks, scratch_floats / per_thread))
+  {
+    float *col = scratch + (int64_t)omp_get_thread_num() * per_thread;
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+      const int64_t b0 = k * step, nb = b0 + step < B ? step : B - b0;
+      im2col(col, in, B, b0, nb, s);
+      kern->thin_conv_forward(out + b0 * ohw, B * ohw, col, nb * ohw, w, bias, s->f, K, relu);
+    }
+  }
+}
+
+/* dw, db += the gradients; relu_out: the ReLU still to apply to dout (or NULL). */
+static void thin_weight_grad(float *dw, float *db, const float *dout, const float *relu_out, const float *in, int64_t B,
+                             const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
+  const int64_t ohw = (int64_t)s->oh * s->ow, K = (int64_t)s->c * s->k * s->k, step = thin_images(B, s);
+  const int64_t per_thread = thin_col_floats(B, s), chunks = thin_chunks(B, s), terms = s->f * K + s->f;
+  double *sums = (double *)(void *)scratch; /* [chunks][dw, db]; malloc's alignment suits double */
+  float *cols = scratch + thin_sums_floats(B, s);
+  memset(sums, 0, (size_t)(chunks * terms) * sizeof *sums);
+  const sml_kernels *kern = sml_kernels_active();
+#pragma omp parallel num_threads(chunk_threads(chunks, (scratch_floats - thin_sums_floats(B, s)) / per_thread))
+  {
+    float *col = cols + (int64_t)omp_get_thread_num() * per_thread;
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+      const int64_t b0 = k * step, nb = b0 + step < B ? step : B - b0;
+      im2col(col, in, B, b0, nb, s);
+      kern->thin_conv_weight_grad(sums + k * terms, sums + k * terms + s->f * K, dout + b0 * ohw,
+                                  relu_out ? relu_out + b0 * ohw : NULL, B * ohw, col, nb * ohw, s->f, K);
+    }
+  }
+  for (int64_t j = 0; j < terms; j++) {
+    double total = 0.0;
+    for (int64_t k = 0; k < chunks; k++) total += sums[k * terms + j];
+    if (j < s->f * K) dw[j] += (float)total;
+    else db[j - s->f * K] += (float)total;
+  }
+}
+
+/* Measured with tests/bench/conv.c (docs/performance.md): the thin
+ * algorithm is 2-2.5x faster forward at 1, 3 and 4 input channels (9 to 36
+ * terms), backward from 1.25x faster (1 channel) to 0.85x (4 channels),
+ * faster in all for the three, and 2-5x slower at 32 channels (288 terms:
+ * BLAS's blocking pays there); Winograd's is 1.1-1.3x faster
+ * from 16 channels in and out at 7 x 7 to 32 x 32, and slower with fewer
+ * (at 1-4 input channels 0.4-0.7x: its matrix products are then too thin
+ * for its transforms to pay). */
 sml_conv_algo sml_conv_pick(const sml_conv_shape *s) {
   const int narrow = s->c < s->f ? s->c : s->f;
+  if ((int64_t)s->c * s->k * s->k <= THIN_MAX_TERMS) return SML_CONV_THIN;
   return sml_winograd_fits(s) && narrow >= 16 ? SML_CONV_WINOGRAD : SML_CONV_IM2COL;
 }
 static int winograd(const sml_conv_shape *s) { return s->algo == SML_CONV_WINOGRAD; }
@@ -137,17 +230,23 @@ static int winograd(const sml_conv_shape *s) { return s->algo == SML_CONV_WINOGR
 int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s) {
   const int64_t dcol = dcol_images(B, s) * s->c * s->k * s->k * s->oh * s->ow;
   const int64_t wino = winograd(s) ? sml_winograd_scratch_floats(s, omp_get_max_threads()) : 0;
-  return dcol > wino ? dcol : wino;
+  const int64_t thin_floats = thin(s) ? thin_sums_floats(B, s) + omp_get_max_threads() * thin_col_floats(B, s) : 0;
+  const int64_t most = dcol > wino ? dcol : wino;
+  return most > thin_floats ? most : thin_floats;
 }
 
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
+  if (thin(s)) {
+    thin_forward(out, in, w, bias, relu, B, s, scratch, scratch_floats);
+    return;
+  }
   if (winograd(s)) { /* col is filled by backward, which needs it: evaluation never does */
     sml_winograd_forward(out, in, w, bias, relu, B, s, scratch, scratch_floats);
     return;
   }
-  im2col(col, in, B, s);
+  im2col(col, in, B, 0, B, s);
   /* out[F, B*OH*OW] = w[F, K] . col[K, B*OH*OW] */
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->f, (int)n, (int)K, 1.0f, w, (int)K, col, (int)n, 0.0f, out,
               (int)n);
@@ -169,15 +268,23 @@ void sml_conv_backward(float *din, float *dw, float *db, float *dout, const floa
                        const float *in, const float *w, int64_t B, const sml_conv_shape *s, float *scratch,
                        int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
-  /* Through the ReLU (dout zeroed where its output was), and db[f] += the
-   * row sums */
+  if (thin(s) && !din) { /* the ReLU applied as dout streams through: nothing else reads it */
+    thin_weight_grad(dw, db, dout, relu_out, in, B, s, scratch, scratch_floats);
+    return;
+  }
+  /* Through the ReLU (dout zeroed where its output was) */
   if (relu_out) sml_relu_backward(dout, dout, relu_out, s->f * n);
+  if (thin(s)) {
+    thin_weight_grad(dw, db, dout, NULL, in, B, s, scratch, scratch_floats);
+  } else {
+    /* db[f] += the row sums */
 #pragma omp parallel for schedule(static) if (s->f * n >= (1 << 16))
-  for (int f = 0; f < s->f; f++) db[f] += (float)row_sum(dout + f * n, n);
-  if (winograd(s)) im2col(col, in, B, s); /* forward left it to here */
-  /* dw[F, K] += dout[F, n] . col[K, n]^T */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)n, 1.0f, dout, (int)n, col, (int)n, 1.0f, dw,
-              (int)K);
+    for (int f = 0; f < s->f; f++) db[f] += (float)row_sum(dout + f * n, n);
+    if (winograd(s)) im2col(col, in, B, 0, B, s); /* forward left it to here */
+    /* dw[F, K] += dout[F, n] . col[K, n]^T */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)n, 1.0f, dout, (int)n, col, (int)n, 1.0f,
+                dw, (int)K);
+  }
   if (!din) return;
   if (winograd(s)) {
     sml_winograd_input_grad(din, dout, w, B, s, scratch, scratch_floats);

@@ -43,26 +43,33 @@ void sml_dropout_forward(const sml_dropout *d, double p, int layer, float *act, 
  * padding; an h x w input gives oh = (h + 2 pad - k) / stride + 1 rows
  * (likewise ow). Batches are planar, channel by channel:
  * [c, B, h, w] in, [f, B, oh, ow] out. */
-typedef enum { SML_CONV_IM2COL, SML_CONV_WINOGRAD } sml_conv_algo;
+/* How a convolution's products are taken: im2col + one sgemm, Winograd's
+ * F(2 x 2, 3 x 3), or thin (few terms per output: a few images unfolded
+ * at a time, nn/conv.c); SML_CONV_ALGOS counts them. */
+typedef enum { SML_CONV_IM2COL, SML_CONV_WINOGRAD, SML_CONV_THIN, SML_CONV_ALGOS } sml_conv_algo;
 typedef struct {
   int c, h, w, f, k, stride, pad, oh, ow;
   sml_conv_algo algo; /* how the products are taken (sml_conv_pick) */
 } sml_conv_shape;
-/* The faster algorithm for s, as measured (tests/bench/conv.c):
- * Winograd's where it fits and the input has enough channels. */
+/* The faster algorithm for s, as measured (tests/bench/conv.c): thin
+ * where each output sums at most 36 terms (c*k*k), else Winograd's where it
+ * fits and the input has enough channels. */
 sml_conv_algo sml_conv_pick(const sml_conv_shape *s);
 /* out[f, B, oh, ow] = conv(in[c, B, h, w], w[f, c*k*k]) + bias[f], through
  * a ReLU when relu is set. col[c*k*k, B*oh*ow]: the unfolded input, kept
  * for backward (by im2col's algorithm; Winograd's leaves the unfolding to
- * backward, which only training runs); scratch: sml_conv_scratch_floats
- * floats, shared with backward (nothing kept). */
+ * backward, which only training runs; the thin algorithm never uses col,
+ * which may be NULL); scratch: sml_conv_scratch_floats floats, shared with
+ * backward (nothing kept). */
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
 /* dw[f, c*k*k] += ..., db[f] += ..., from dout[f, B, oh, ow] and the col
  * forward left (or, after Winograd's forward, unfolds from in, the
- * forward's input); with relu_out (the forward's output after its ReLU)
- * dout is first passed back through the ReLU, in place. din[c, B, h, w]
- * overwritten (skipped when NULL). */
+ * forward's input; the thin algorithm unfolds in a few images at a time);
+ * with relu_out (the forward's output after its ReLU) dout is first passed
+ * back through the ReLU, in place (the thin algorithm without din applies
+ * it as it reads, and leaves dout as it was). din[c, B, h, w] overwritten
+ * (skipped when NULL). */
 void sml_conv_backward(float *din, float *dw, float *db, float *dout, const float *relu_out, float *col,
                        const float *in, const float *w, int64_t B, const sml_conv_shape *s, float *scratch,
                        int64_t scratch_floats);

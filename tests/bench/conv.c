@@ -23,23 +23,29 @@ static void bench_shape(const char *what, int c, int hw, int f, int64_t B) {
   float *col = malloc((size_t)(K * B * hw * hw) * sizeof *col), *din = malloc((size_t)in_n * sizeof *din);
   float *dw = calloc((size_t)(f * K), sizeof *dw), *db = calloc((size_t)f, sizeof *db);
   int64_t scratch_n = 0;
-  for (int a = 0; a < 2; a++) {
+  for (int a = 0; a < SML_CONV_ALGOS; a++) {
     s.algo = (sml_conv_algo)a;
     const int64_t n = sml_conv_scratch_floats(B, &s);
     if (n > scratch_n) scratch_n = n;
   }
   float *scratch = malloc((size_t)scratch_n * sizeof *scratch);
-  double fwd[2], bwd[2];
-  for (int a = 0; a < 2; a++) {
+  double fwd[SML_CONV_ALGOS], bwd[SML_CONV_ALGOS], first[SML_CONV_ALGOS];
+  for (int a = 0; a < SML_CONV_ALGOS; a++) {
     s.algo = (sml_conv_algo)a;
     SML_BENCH_TIME(fwd[a], sml_conv_forward(out, col, in, w, bias, 1, B, &s, scratch, scratch_n));
     /* dout is passed back through the ReLU in place: a fresh copy each call */
     SML_BENCH_TIME(bwd[a], (memcpy(dout, dout0, (size_t)out_n * sizeof *dout),
                             sml_conv_backward(din, dw, db, dout, out, col, in, w, B, &s, scratch, scratch_n)));
+    SML_BENCH_TIME(first[a], (memcpy(dout, dout0, (size_t)out_n * sizeof *dout),
+                              sml_conv_backward(NULL, dw, db, dout, out, col, in, w, B, &s, scratch, scratch_n)));
   }
   s.algo = SML_CONV_IM2COL;
-  printf("%-26s %8.2f %8.2f %6.2fx %8.2f %8.2f %6.2fx   %s\n", what, fwd[0] * 1e3, fwd[1] * 1e3, fwd[0] / fwd[1],
-         bwd[0] * 1e3, bwd[1] * 1e3, bwd[0] / bwd[1], sml_conv_pick(&s) == SML_CONV_WINOGRAD ? "winograd" : "im2col");
+  const sml_conv_algo picked = sml_conv_pick(&s);
+  printf("%-20s", what);
+  for (int a = 0; a < SML_CONV_ALGOS; a++) printf(" %7.2f", fwd[a] * 1e3);
+  for (int a = 0; a < SML_CONV_ALGOS; a++) printf(" %7.2f", bwd[a] * 1e3);
+  for (int a = 0; a < SML_CONV_ALGOS; a++) printf(" %7.2f", first[a] * 1e3);
+  printf("   %s\n", picked == SML_CONV_WINOGRAD ? "winograd" : picked == SML_CONV_THIN ? "thin" : "im2col");
   free(in), free(w), free(bias), free(dout0), free(out), free(dout), free(col), free(din), free(dw), free(db);
   free(scratch);
 }
@@ -47,11 +53,13 @@ static void bench_shape(const char *what, int c, int hw, int f, int64_t B) {
 int main(int argc, char **argv) {
   sml_init(&argc, &argv);
   const int64_t B = 128;
-  printf("cpu %s, kernel level %s, BLAS %s, %d thread(s)\n", sml_cpu_model(), sml_isa_name(sml_isa_best()),
+  printf("cpu %s, kernel level %s, BLAS %s, %d thread(s)\n", sml_cpu_model(), sml_kernels_active()->name,
          sml_blas_summary(), sml_threads());
   printf("batch %lld; ms per call (forward with ReLU; backward: weight and input gradient)\n", (long long)B);
-  printf("%-26s %8s %8s %7s %8s %8s %7s   %s\n", "c -> f, h x w", "im2col", "winograd", "ratio", "im2col", "winograd",
-         "ratio", "picked");
+  printf("%-20s %-23s %-23s %-23s\n", "", "forward", "backward", "backward, no input grad");
+  printf("%-20s", "c -> f, h x w");
+  for (int part = 0; part < 3; part++) printf(" %7s %7s %7s", "im2col", "winogr.", "thin");
+  printf("   picked\n");
   const struct {
     const char *what;
     int c, hw, f;

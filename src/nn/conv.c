@@ -128,7 +128,7 @@ static int64_t dcol_images(int64_t B, const sml_conv_shape *s) {
 }
 
 /* The thin algorithm, for convolutions whose outputs each sum few terms
- * (c*k*k: the first layer, over 1 or 3 channels). There one large product
+ * (c*k*k: a first layer, over 1, 3 or 4 channels). There one large product
  * is all memory traffic: BLAS clears the output, writes it, the bias and
  * ReLU pass over it again, and its weight gradient (32 x 9 from a sum over
  * the whole batch) does not divide between threads. Instead the images

@@ -552,11 +552,8 @@ static void relu_backward(float *din, const float *dout, const float *out, int64
   const int64_t nvec = n / VEC;
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN_WORK)
   for (int64_t v = 0; v < nvec; v++) {
-    const vecf zero = {0}, o = vload(out + v * VEC), d = vload(dout + v * VEC);
-    veci32 bits;
-    memcpy(&bits, &d, sizeof bits);
-    bits &= (veci32)(o > zero); /* +0.0f where the unit was off, as the tail */
-    memcpy(din + v * VEC, &bits, sizeof bits);
+    const vecf zero = {0}, o = vload(out + v * VEC);
+    vstore(din + v * VEC, keep_where(vload(dout + v * VEC), (veci32)(o > zero))); /* +0.0f where off, as the tail */
   }
   for (int64_t i = nvec * VEC; i < n; i++) din[i] = out[i] > 0.0f ? dout[i] : 0.0f;
 }

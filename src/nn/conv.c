@@ -120,6 +120,13 @@ static void col2im(float *din, const float *col, int64_t B, int64_t b0, int64_t 
   }
 }
 
+int sml_chunk_threads(int64_t chunks, int64_t room) {
+  int64_t nthreads = omp_get_max_threads();
+  if (nthreads > room) nthreads = room;
+  if (nthreads > chunks) nthreads = chunks;
+  return nthreads < 1 ? 1 : (int)nthreads;
+}
+
 /* The images whose unfolded input gradient backward holds at a time. */
 static int64_t dcol_images(int64_t B, const sml_conv_shape *s) {
   const int64_t image = (int64_t)s->c * s->k * s->k * s->oh * s->ow;
@@ -158,21 +165,12 @@ static int64_t thin_col_floats(int64_t B, const sml_conv_shape *s) {
   return thin_images(B, s) * s->c * s->k * s->k * s->oh * s->ow;
 }
 
-/* The threads that run chunks: at most one per chunk, and no more than the
- * scratch has room for (one at least: it holds one thread's always). */
-static int chunk_threads(int64_t chunks, int64_t room) {
-  int64_t nthreads = omp_get_max_threads();
-  if (nthreads > room) nthreads = room;
-  if (nthreads > chunks) nthreads = chunks;
-  return nthreads < 1 ? 1 : (int)nthreads;
-}
-
 static void thin_forward(float *out, const float *in, const float *w, const float *bias, int relu, int64_t B,
                          const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
   const int64_t ohw = (int64_t)s->oh * s->ow, K = (int64_t)s->c * s->k * s->k, step = thin_images(B, s);
   const int64_t per_thread = thin_col_floats(B, s), chunks = thin_chunks(B, s);
   const sml_kernels *kern = sml_kernels_active();
-#pragma omp parallel num_threads(chunk_threads(chunks, scratch_floats / per_thread))
+#pragma omp parallel num_threads(sml_chunk_threads(chunks, scratch_floats / per_thread))
   {
     float *col = scratch + (int64_t)omp_get_thread_num() * per_thread;
 #pragma omp for schedule(static)
@@ -189,11 +187,12 @@ static void thin_weight_grad(float *dw, float *db, const float *dout, const floa
                              const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
   const int64_t ohw = (int64_t)s->oh * s->ow, K = (int64_t)s->c * s->k * s->k, step = thin_images(B, s);
   const int64_t per_thread = thin_col_floats(B, s), chunks = thin_chunks(B, s), terms = s->f * K + s->f;
+  const int64_t sums_floats = thin_sums_floats(B, s);
   double *sums = (double *)(void *)scratch; /* [chunks][dw, db]; malloc's alignment suits double */
-  float *cols = scratch + thin_sums_floats(B, s);
+  float *cols = scratch + sums_floats;
   memset(sums, 0, (size_t)(chunks * terms) * sizeof *sums);
   const sml_kernels *kern = sml_kernels_active();
-#pragma omp parallel num_threads(chunk_threads(chunks, (scratch_floats - thin_sums_floats(B, s)) / per_thread))
+#pragma omp parallel num_threads(sml_chunk_threads(chunks, (scratch_floats - sums_floats) / per_thread))
   {
     float *col = cols + (int64_t)omp_get_thread_num() * per_thread;
 #pragma omp for schedule(static)

@@ -82,6 +82,10 @@ int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s);
  * out = conv(in) + bias (NULL: none), through a ReLU when relu is set;
  * din = the input gradient from dout. Scratch: at least
  * sml_winograd_scratch_floats(s, 1) floats; each thread needs its share. */
+/* The threads that run a convolution's chunks of images (Winograd's, the
+ * thin algorithm's): at most one per chunk and no more than the scratch
+ * has room for, one at least (the scratch holds one thread's always). */
+int sml_chunk_threads(int64_t chunks, int64_t room);
 int sml_winograd_fits(const sml_conv_shape *s);
 int64_t sml_winograd_scratch_floats(const sml_conv_shape *s, int nthreads);
 void sml_winograd_forward(float *out, const float *in, const float *w, const float *bias, int relu, int64_t B,

@@ -191,11 +191,7 @@ static void convolve(float *out, const float *in, const float *bias, int relu, i
   const float *U = scratch;
   float *threads_scratch = scratch + 16 * (int64_t)t->cout * t->cin;
   const int64_t per_thread = thread_floats(t), chunks = (B + t->images - 1) / t->images;
-  int nthreads = omp_get_max_threads();
-  const int64_t room = (scratch_floats - 16 * (int64_t)t->cout * t->cin) / per_thread;
-  if (nthreads > room) nthreads = (int)room;
-  if (nthreads > chunks) nthreads = (int)chunks;
-  if (nthreads < 1) nthreads = 1; /* the scratch holds one thread's at least */
+  const int nthreads = sml_chunk_threads(chunks, (scratch_floats - 16 * (int64_t)t->cout * t->cin) / per_thread);
 #pragma omp parallel num_threads(nthreads)
   {
     float *mine = threads_scratch + (int64_t)omp_get_thread_num() * per_thread;

@@ -517,6 +517,11 @@ int main(int argc, char **argv) {
   check_conv_algos(1, 28, 28, 8, 1, 20);   /* the thin algorithm's chunks: 9, 9 and 2 images */
   check_conv_algos(3, 32, 32, 4, 1, 5);    /* 27 terms: 2, 2 and 1 images */
   check_conv_algos(16, 7, 9, 24, 2, 5);
+  /* an even output width without padding (forward, then the input
+   * gradient's convolution of padding 2 - 2): a tile row's last odd
+   * column is inside the image */
+  check_conv_algos(3, 6, 8, 4, 0, 3);
+  check_conv_algos(4, 5, 6, 3, 2, 2);
   check_net("conv16x3,relu,conv16x3p0,relu,fc3", 11, 9, 1, 3, 6);                    /* the second one by Winograd's */
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                                          /* no convolution at all */
   check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */

@@ -20,6 +20,7 @@
 
 #include "kernels/kernels.h"
 #include "nn/layers.h"
+#include "nn/vec4.h"
 #include <cblas.h>
 
 /* The unfolded input gradient a convolution's backward pass holds at a
@@ -303,23 +304,9 @@ void sml_conv_backward(float *din, float *dw, float *db, float *dout, const floa
   }
 }
 
-/* Four floats (or int32s) in one register on every x86-64 CPU. The
- * compiler keeps the window comparisons below as branches otherwise, which
- * mispredict on activations. */
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-/* Lanes i0..i3 of the eight in a then b (GCC and clang spell it apart). */
-#ifdef __clang__
-#define SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
-#else
-#define SHUFFLE4(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (v4i){i0, i1, i2, i3})
-#endif
-static inline v4f load4(const float *p) {
-  v4f v;
-  memcpy(&v, p, sizeof v);
-  return v;
-}
-/* Where more is set (all ones), the new value and index; else the old. */
+/* Where more is set (all ones), the new value and index; else the old.
+ * In vec4.h's registers: written as plain comparisons, the compiler keeps
+ * them as branches, which mispredict on activations. */
 static inline void take_if(v4i more, v4f v, v4i at, v4f *best, v4i *where) {
   v4i bv, bb;
   memcpy(&bv, &v, sizeof bv);
@@ -345,7 +332,7 @@ static void max_pool2_row(float *out, int32_t *argmax, const float *src, int32_t
     take_if(top_right > best, top_right, col + 1, &best, &where);
     take_if(bottom_left > best, bottom_left, col + w, &best, &where);
     take_if(bottom_right > best, bottom_right, col + w + 1, &best, &where);
-    memcpy(out + x, &best, sizeof best);
+    store4(out + x, best);
     memcpy(argmax + x, &where, sizeof where);
   }
   for (; x < ow; x++) {

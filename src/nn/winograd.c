@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "nn/layers.h"
+#include "nn/vec4.h"
 #include <cblas.h>
 
 /* The transformed inputs and products a thread holds for one chunk, in
@@ -46,11 +47,10 @@ static tiling tiling_of(int cin, int cout, int h, int w, int pad) {
 }
 
 /* A thread's scratch: V[16, cin, T], M[16, cout, T] (T = the chunk's
- * tiles), the padded frame [hp, wp] and rows: four transformed input rows
- * [4, wp], later the outputs [4, T]. */
+ * tiles), four transformed input rows [4, wp] (their padding columns stay
+ * zero) and a row of zeros [w] for the input rows in the padding. */
 static int64_t thread_floats(const tiling *t) {
-  const int64_t T = t->images * t->tiles, rows = 4 * (T > t->wp ? T : (int64_t)t->wp);
-  return 16 * (int64_t)(t->cin + t->cout) * T + (int64_t)t->hp * t->wp + rows;
+  return 16 * (int64_t)(t->cin + t->cout) * t->images * t->tiles + 4 * (int64_t)t->wp + t->w;
 }
 
 int sml_winograd_fits(const sml_conv_shape *s) { return s->k == 3 && s->stride == 1 && s->pad <= 2; }
@@ -86,104 +86,146 @@ static void transform_filters(float *U, const float *w, int f, int c, int flippe
     }
 }
 
+/* (d B)[0..3] of four tiles whose columns start at r[0], r[2], r[4], r[6]
+ * (r[0..9] read), with B = B^T^T, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0;
+ * 0 1 0 -1]: the tiles' columns 0..3 are the even and odd columns of r and
+ * of r + 2, split four lanes at a time. */
+static inline void row_times_b(const float *r, v4f *v0, v4f *v1, v4f *v2, v4f *v3) {
+  const v4f a0 = load4(r), a1 = load4(r + 4), b0 = load4(r + 2), b1 = load4(r + 6);
+  const v4f e = SHUFFLE4(a0, a1, 0, 2, 4, 6), o = SHUFFLE4(a0, a1, 1, 3, 5, 7);
+  const v4f e1 = SHUFFLE4(b0, b1, 0, 2, 4, 6), o1 = SHUFFLE4(b0, b1, 1, 3, 5, 7);
+  *v0 = e - e1;
+  *v1 = o + e1;
+  *v2 = e1 - o;
+  *v3 = o - o1;
+}
+
+/* v[k * xs + tx] = (r B)[k] of the row's tiles tx < tw (r: one padded row
+ * of 2 tw + 2 columns). Four tiles at a time, the last four overlapping
+ * the ones before where tw is not a multiple of four (they are written
+ * twice, alike); a row of fewer than four tiles through a padded copy. */
+static void band_row_times_b(float *v, int64_t xs, const float *r, int tw) {
+  v4f v0, v1, v2, v3;
+  if (tw < 4) {
+    float wide[10] = {0};
+    memcpy(wide, r, (size_t)(2 * tw + 2) * sizeof *wide);
+    row_times_b(wide, &v0, &v1, &v2, &v3);
+    for (int tx = 0; tx < tw; tx++)
+      v[tx] = v0[tx], v[xs + tx] = v1[tx], v[2 * xs + tx] = v2[tx], v[3 * xs + tx] = v3[tx];
+    return;
+  }
+  for (int tx = 0;; tx += 4) {
+    if (tx > tw - 4) tx = tw - 4;
+    row_times_b(r + 2 * tx, &v0, &v1, &v2, &v3);
+    store4(v + tx, v0);
+    store4(v + xs + tx, v1);
+    store4(v + 2 * xs + tx, v2);
+    store4(v + 3 * xs + tx, v3);
+    if (tx == tw - 4) return;
+  }
+}
+
 /* V[xi][ch][q * tiles + tile] = (B^T d B)[xi] for every tile of the chunk's
- * images q; B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. Each plane is
- * copied into the frame with its even columns first and its odd ones after
- * (tw + 1 each), so that the tiles' columns 0..3 are e[tx], o[tx],
- * e[tx + 1], o[tx + 1]: contiguous in tx, and the loops vectorise. The
- * frame's padding is zeroed by the caller once; the copies never write
- * there. */
-static void transform_inputs(float *V, float *frame, float *rows, const float *in, int64_t B, int64_t b0, int64_t nb,
-                             const tiling *t) {
+ * images q. Per band of four input rows (a row of tiles): B^T d straight
+ * from the image (rows in the padding read from zeros) into four rows
+ * padded by the caller's zero columns, then B along them, four tiles at a
+ * time in registers (the tiles' columns are every other one). */
+static void transform_inputs(float *V, float *rows, const float *zeros, const float *in, int64_t B, int64_t b0,
+                             int64_t nb, const tiling *t) {
   const int64_t T = nb * t->tiles, xs = (int64_t)t->cin * T;
-  const int half = t->tw + 1;
-  /* Input column x lands in frame column x + pad: the even ones from
-   * x = first_even on, at (x + pad) / 2; the odd ones after them. */
-  const int first_even = t->pad & 1, first_odd = 1 - first_even;
-  const int even_at = (t->pad + first_even) / 2, odd_at = half + (t->pad + first_odd) / 2;
-  const int neven = (t->w - first_even + 1) / 2, nodd = (t->w - first_odd + 1) / 2;
+  float *r0 = rows + t->pad, *r1 = r0 + t->wp, *r2 = r1 + t->wp, *r3 = r2 + t->wp;
   for (int ch = 0; ch < t->cin; ch++)
     for (int64_t q = 0; q < nb; q++) {
       const float *plane = in + ((int64_t)ch * B + b0 + q) * t->h * t->w;
-      for (int y = 0; y < t->h; y++) {
-        float *dst = frame + (int64_t)(y + t->pad) * t->wp;
-        const float *src = plane + (int64_t)y * t->w;
-        for (int k = 0; k < neven; k++) dst[even_at + k] = src[first_even + 2 * k];
-        for (int k = 0; k < nodd; k++) dst[odd_at + k] = src[first_odd + 2 * k];
-      }
-      float *restrict v = V + (int64_t)ch * T + q * t->tiles;
-      float *restrict r = rows;
+      float *v = V + (int64_t)ch * T + q * t->tiles;
       for (int ty = 0; ty < t->th; ty++) {
-        const float *d0 = frame + (int64_t)2 * ty * t->wp, *d1 = d0 + t->wp, *d2 = d1 + t->wp, *d3 = d2 + t->wp;
-        float *r0 = r, *r1 = r0 + t->wp, *r2 = r1 + t->wp, *r3 = r2 + t->wp;
-#pragma omp simd
-        for (int x = 0; x < t->wp; x++) { /* B^T d, for a band of four rows */
-          r0[x] = d0[x] - d2[x];
-          r1[x] = d1[x] + d2[x];
-          r2[x] = d2[x] - d1[x];
-          r3[x] = d1[x] - d3[x];
+        const float *d[4];
+        for (int i = 0; i < 4; i++) {
+          const int y = 2 * ty - t->pad + i;
+          d[i] = y >= 0 && y < t->h ? plane + (int64_t)y * t->w : zeros;
         }
-        for (int y = 0; y < 4; y++) { /* ... B, every tile of the band at once */
-          const float *e = r + y * t->wp, *o = e + half;
-          float *v0 = v + (int64_t)(4 * y) * xs + (int64_t)ty * t->tw, *v1 = v0 + xs, *v2 = v1 + xs, *v3 = v2 + xs;
 #pragma omp simd
-          for (int tx = 0; tx < t->tw; tx++) {
-            v0[tx] = e[tx] - e[tx + 1];
-            v1[tx] = o[tx] + e[tx + 1];
-            v2[tx] = e[tx + 1] - o[tx];
-            v3[tx] = o[tx] - o[tx + 1];
-          }
+        for (int x = 0; x < t->w; x++) { /* B^T d */
+          r0[x] = d[0][x] - d[2][x];
+          r1[x] = d[1][x] + d[2][x];
+          r2[x] = d[2][x] - d[1][x];
+          r3[x] = d[1][x] - d[3][x];
         }
+        for (int y = 0; y < 4; y++) /* ... B */
+          band_row_times_b(v + (int64_t)(4 * y) * xs + (int64_t)ty * t->tw, xs, rows + y * t->wp, t->tw);
       }
     }
 }
 
-/* out[o][b0 + q] = A^T M A (+ bias, ReLU) for every tile; A^T = [1 1 1 0;
- * 0 1 -1 -1]. The arithmetic runs over all the chunk's tiles at once
- * (contiguous, so it vectorises) into y[4][T], a tile's four outputs in
- * reading order; then each row of tiles goes to its two output rows. */
-static void transform_outputs(float *out, float *y, const float *M, const float *bias, int relu, int64_t B, int64_t b0,
+/* A^T M A of four tiles: m[xi * xs + 0..3] are their products M[xi]
+ * (A^T = [1 1 1 0; 0 1 -1 -1]); y0..y3 their outputs in reading order,
+ * with the bias added and the ReLU applied. */
+static inline void tiles_times_a(const float *m, int64_t xs, float add, int relu, v4f *y0, v4f *y1, v4f *y2, v4f *y3) {
+  v4f mm[16];
+  for (int xi = 0; xi < 16; xi++) mm[xi] = load4(m + xi * xs);
+  const v4f a0 = mm[0] + mm[4] + mm[8], c0 = mm[4] - mm[8] - mm[12];
+  const v4f a1 = mm[1] + mm[5] + mm[9], c1 = mm[5] - mm[9] - mm[13];
+  const v4f a2 = mm[2] + mm[6] + mm[10], c2 = mm[6] - mm[10] - mm[14];
+  const v4f a3 = mm[3] + mm[7] + mm[11], c3 = mm[7] - mm[11] - mm[15];
+  v4f v[4] = {a0 + a1 + a2 + add, a1 - a2 - a3 + add, c0 + c1 + c2 + add, c1 - c2 - c3 + add};
+  if (relu) /* kept where above 0 (a NaN is not), as bits */
+    for (int i = 0; i < 4; i++) v[i] = (v4f)((v4i)v[i] & (v[i] > (v4f){0}));
+  *y0 = v[0], *y1 = v[1], *y2 = v[2], *y3 = v[3];
+}
+
+/* Output rows out0 (and out1 unless NULL) of a row of tiles: those of the
+ * tw tiles at m (products m[xi * xs + tx]), ow columns. Tiles four at a
+ * time, the last four overlapping as in band_row_times_b, each pair of
+ * output rows interleaved in registers, but for the column past an odd
+ * right edge; fewer than four tiles through a padded copy of their
+ * products. */
+static void band_outputs(float *out0, float *out1, const float *m, int64_t xs, float add, int relu, int tw, int ow) {
+  v4f y0, y1, y2, y3;
+  if (tw < 4) {
+    float few[16 * 4] = {0};
+    for (int xi = 0; xi < 16; xi++)
+      for (int tx = 0; tx < tw; tx++) few[xi * 4 + tx] = m[xi * xs + tx];
+    tiles_times_a(few, 4, add, relu, &y0, &y1, &y2, &y3);
+    for (int x = 0; x < ow; x++) {
+      out0[x] = x % 2 ? y1[x / 2] : y0[x / 2];
+      if (out1) out1[x] = x % 2 ? y3[x / 2] : y2[x / 2];
+    }
+    return;
+  }
+  for (int tx = 0;; tx += 4) {
+    if (tx > tw - 4) tx = tw - 4;
+    tiles_times_a(m + tx, xs, add, relu, &y0, &y1, &y2, &y3);
+    const int x = 2 * tx, cut = x + 8 > ow; /* the last column outside (an odd width's half tile) */
+    const v4f lo0 = SHUFFLE4(y0, y1, 0, 4, 1, 5), hi0 = SHUFFLE4(y0, y1, 2, 6, 3, 7);
+    const v4f lo1 = SHUFFLE4(y2, y3, 0, 4, 1, 5), hi1 = SHUFFLE4(y2, y3, 2, 6, 3, 7);
+    store4(out0 + x, lo0);
+    if (out1) store4(out1 + x, lo1);
+    if (!cut) {
+      store4(out0 + x + 4, hi0);
+      if (out1) store4(out1 + x + 4, hi1);
+    } else
+      for (int i = 0; i < 3; i++) {
+        out0[x + 4 + i] = hi0[i];
+        if (out1) out1[x + 4 + i] = hi1[i];
+      }
+    if (tx == tw - 4) return;
+  }
+}
+
+/* out[o][b0 + q] = A^T M A (+ bias, ReLU) for every tile, a row of tiles
+ * (two output rows, one at the bottom of an odd height) at a time. */
+static void transform_outputs(float *out, const float *M, const float *bias, int relu, int64_t B, int64_t b0,
                               int64_t nb, const tiling *t) {
   const int64_t T = nb * t->tiles, xs = (int64_t)t->cout * T, ohw = (int64_t)t->oh * t->ow;
-  float *restrict y0 = y, *restrict y1 = y + T, *restrict y2 = y + 2 * T, *restrict y3 = y + 3 * T;
-  for (int o = 0; o < t->cout; o++) {
-    const float add = bias ? bias[o] : 0.0f;
-    const float *restrict m = M + (int64_t)o * T;
-#pragma omp simd
-    for (int64_t k = 0; k < T; k++) {
-      /* A^T M: the two output rows' sums (a, c), column by column */
-      const float a0 = m[k] + m[4 * xs + k] + m[8 * xs + k], c0 = m[4 * xs + k] - m[8 * xs + k] - m[12 * xs + k];
-      const float a1 = m[xs + k] + m[5 * xs + k] + m[9 * xs + k], c1 = m[5 * xs + k] - m[9 * xs + k] - m[13 * xs + k];
-      const float a2 = m[2 * xs + k] + m[6 * xs + k] + m[10 * xs + k],
-                  c2 = m[6 * xs + k] - m[10 * xs + k] - m[14 * xs + k];
-      const float a3 = m[3 * xs + k] + m[7 * xs + k] + m[11 * xs + k],
-                  c3 = m[7 * xs + k] - m[11 * xs + k] - m[15 * xs + k];
-      const float v0 = a0 + a1 + a2 + add, v1 = a1 - a2 - a3 + add, v2 = c0 + c1 + c2 + add, v3 = c1 - c2 - c3 + add;
-      y0[k] = relu ? (v0 > 0.0f ? v0 : 0.0f) : v0;
-      y1[k] = relu ? (v1 > 0.0f ? v1 : 0.0f) : v1;
-      y2[k] = relu ? (v2 > 0.0f ? v2 : 0.0f) : v2;
-      y3[k] = relu ? (v3 > 0.0f ? v3 : 0.0f) : v3;
-    }
+  for (int o = 0; o < t->cout; o++)
     for (int64_t q = 0; q < nb; q++) {
       float *plane = out + ((int64_t)o * B + b0 + q) * ohw;
+      const float *m = M + (int64_t)o * T + q * t->tiles;
       for (int ty = 0; ty < t->th; ty++) {
-        const int64_t k0 = q * t->tiles + (int64_t)ty * t->tw;
-        float *r0 = plane + (int64_t)2 * ty * t->ow, *r1 = r0 + t->ow;
-        const int full = t->ow / 2; /* tiles with both columns inside */
-        for (int tx = 0; tx < full; tx++) {
-          r0[2 * tx] = y0[k0 + tx];
-          r0[2 * tx + 1] = y1[k0 + tx];
-        }
-        if (full < t->tw) r0[2 * full] = y0[k0 + full];
-        if (2 * ty + 1 >= t->oh) continue; /* the last tile row's bottom is outside */
-        for (int tx = 0; tx < full; tx++) {
-          r1[2 * tx] = y2[k0 + tx];
-          r1[2 * tx + 1] = y3[k0 + tx];
-        }
-        if (full < t->tw) r1[2 * full] = y2[k0 + full];
+        float *r0 = plane + (int64_t)2 * ty * t->ow, *r1 = 2 * ty + 1 < t->oh ? r0 + t->ow : NULL;
+        band_outputs(r0, r1, m + (int64_t)ty * t->tw, xs, bias ? bias[o] : 0.0f, relu, t->tw, t->ow);
       }
     }
-  }
 }
 
 static void convolve(float *out, const float *in, const float *bias, int relu, int64_t B, const tiling *t,
@@ -196,17 +238,17 @@ static void convolve(float *out, const float *in, const float *bias, int relu, i
   {
     float *mine = threads_scratch + (int64_t)omp_get_thread_num() * per_thread;
     float *V = mine, *M = V + 16 * (int64_t)t->cin * t->images * t->tiles;
-    float *frame = M + 16 * (int64_t)t->cout * t->images * t->tiles, *rows = frame + (int64_t)t->hp * t->wp;
-    memset(frame, 0, (size_t)t->hp * t->wp * sizeof *frame); /* the padding, for good */
+    float *rows = M + 16 * (int64_t)t->cout * t->images * t->tiles, *zeros = rows + 4 * t->wp;
+    memset(rows, 0, (size_t)(4 * t->wp + t->w) * sizeof *rows); /* the padding, for good */
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < chunks; k++) {
       const int64_t b0 = k * t->images, nb = b0 + t->images < B ? t->images : B - b0, T = nb * t->tiles;
-      transform_inputs(V, frame, rows, in, B, b0, nb, t);
+      transform_inputs(V, rows, zeros, in, B, b0, nb, t);
       for (int xi = 0; xi < 16; xi++) /* M[xi] (cout x T) = U[xi] (cout x cin) . V[xi] (cin x T) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t->cout, (int)T, t->cin, 1.0f,
                     U + (int64_t)xi * t->cout * t->cin, t->cin, V + xi * t->cin * T, (int)T, 0.0f, M + xi * t->cout * T,
                     (int)T);
-      transform_outputs(out, rows, M, bias, relu, B, b0, nb, t);
+      transform_outputs(out, M, bias, relu, B, b0, nb, t);
     }
   }
 }

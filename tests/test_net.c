@@ -5,6 +5,7 @@
  * reference gradient itself against centred differences in double. Then
  * the spec's errors: one line naming the element and what is wrong. */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,7 +444,7 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
     const char *name = a == SML_CONV_WINOGRAD ? "winograd" : a == SML_CONV_THIN ? "thin" : "im2col";
     const int64_t nscratch = sml_conv_scratch_floats(B, &s);
     float *scratch = malloc((size_t)nscratch * sizeof *scratch);
-    /* nothing of the other algorithms' runs may be read: Winograd's forward leaves col to backward */
+    /* nothing of the other algorithms' runs may be read: only im2col's forward fills col */
     for (int64_t i = 0; i < ncol; i++) col[i] = NAN;
     for (int relu = 0; relu < 2; relu++) {
       sml_conv_forward(out, col, in, wt, bias, relu, B, &s, scratch, nscratch);
@@ -480,6 +481,29 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
            "conv %d->%d %dx%d pad %d B=%lld %s, through the ReLU: weight gradient off by %.3g of %.3g, bias %.3g", c, f,
            h, w, pad, (long long)B, name, worst_w, wscale, worst_b);
     free(scratch);
+    if (a == SML_CONV_THIN) { /* its weight gradient's bits do not depend on the thread count */
+      const int threads = omp_get_max_threads();
+      float *first = malloc((size_t)(nw + f) * sizeof *first);
+      for (int t = 1; t <= 3; t += 2) {
+        omp_set_num_threads(t);
+        const int64_t room = sml_conv_scratch_floats(B, &s);
+        scratch = malloc((size_t)room * sizeof *scratch);
+        memcpy(dout, dout0, (size_t)nout * sizeof *dout);
+        memset(dw, 0, (size_t)nw * sizeof *dw);
+        memset(db, 0, (size_t)f * sizeof *db);
+        sml_conv_backward(NULL, dw, db, dout, NULL, col, in, wt, B, &s, scratch, room);
+        if (t == 1) {
+          memcpy(first, dw, (size_t)nw * sizeof *dw);
+          memcpy(first + nw, db, (size_t)f * sizeof *db);
+        } else
+          EXPECT(!memcmp(first, dw, (size_t)nw * sizeof *dw) && !memcmp(first + nw, db, (size_t)f * sizeof *db),
+                 "conv %d->%d %dx%d pad %d B=%lld thin: other weight gradient bits on 3 threads than on 1", c, f, h, w,
+                 pad, (long long)B);
+        free(scratch);
+      }
+      omp_set_num_threads(threads);
+      free(first);
+    }
   }
   free(in), free(wt), free(bias), free(dout0), free(ref), free(rdin), free(rdw), free(rdb), free(rdw_relu),
       free(rdb_relu);

@@ -55,17 +55,19 @@ typedef struct {
  * where each output sums at most 36 terms (c*k*k), else Winograd's where it
  * fits and the input has enough channels. */
 sml_conv_algo sml_conv_pick(const sml_conv_shape *s);
+/* Whether forward fills col for backward (else col is not read). */
+int sml_conv_keeps_col(const sml_conv_shape *s);
 /* out[f, B, oh, ow] = conv(in[c, B, h, w], w[f, c*k*k]) + bias[f], through
  * a ReLU when relu is set. col[c*k*k, B*oh*ow]: the unfolded input, kept
- * for backward (by im2col's algorithm; Winograd's leaves the unfolding to
- * backward, which only training runs; the thin algorithm never uses col,
- * which may be NULL); scratch: sml_conv_scratch_floats floats, shared with
- * backward (nothing kept). */
+ * for backward where sml_conv_keeps_col (im2col's algorithm; Winograd's
+ * backward unfolds a few images at a time, as the thin algorithm does
+ * both ways; col may then be NULL); scratch: sml_conv_scratch_floats
+ * floats, shared with backward (nothing kept). */
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
 /* dw[f, c*k*k] += ..., db[f] += ..., from dout[f, B, oh, ow] and the col
- * forward left (or, after Winograd's forward, unfolds from in, the
- * forward's input; the thin algorithm unfolds in a few images at a time);
+ * forward left (or, where forward keeps none, unfolds in, the forward's
+ * input, a few images at a time);
  * with relu_out (the forward's output after its ReLU) dout is first passed
  * back through the ReLU, in place (the thin algorithm without din applies
  * it as it reads, and leaves dout as it was). din[c, B, h, w] overwritten

@@ -236,7 +236,7 @@ void sml_net_workspace(sml_workspace *ws, const sml_model *m, int64_t B) {
     if (op->kind == SML_OP_CONV) {
       const int64_t rows = (int64_t)op->c * op->k * op->k;
       const sml_conv_shape s = conv_shape(op);
-      if (s.algo != SML_CONV_THIN) /* the thin algorithm unfolds a few images at a time, in its scratch */
+      if (sml_conv_keeps_col(&s)) /* the others unfold a few images at a time, in the scratch */
         ws->col[l] = SML_ALLOC((size_t)(rows * outs) * sizeof(float));
       const int64_t held = sml_conv_scratch_floats(B, &s);
       if (held > scratch) scratch = held;

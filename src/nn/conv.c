@@ -429,18 +429,63 @@ void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, c
   }
 }
 
-void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, int64_t B, const sml_pool_shape *s) {
+/* Input rows 2y and 2y + 1 (r0, r1) of a 2 x 2 max pooling's gradient:
+ * each window's output gradient at its argmax and zeros at its other three
+ * places, written once (no clearing pass, no scattered additions), four
+ * windows at a time; at: the plane offset of r0. With pooled (the pooling's
+ * output) the gradient passes only where that is above 0. */
+static void max_pool2_backward_row(float *r0, float *r1, const float *dout, const int32_t *argmax, const float *pooled,
+                                   int32_t at, int w, int ow) {
+  int x = 0;
+  for (; x + 4 <= ow; x += 4) {
+    v4f g = load4(dout + x);
+    if (pooled) g = (v4f)((v4i)g & (load4(pooled + x) > (v4f){0}));
+    v4i where;
+    memcpy(&where, argmax + x, sizeof where);
+    const v4i place = where - (at + 2 * (x + (v4i){0, 1, 2, 3})); /* 0, 1, w or w + 1 */
+    const v4i gi = (v4i)g;
+    const v4f top_left = (v4f)(gi & (place == 0)), top_right = (v4f)(gi & (place == 1));
+    const v4f bottom_left = (v4f)(gi & (place == w)), bottom_right = (v4f)(gi & (place == w + 1));
+    store4(r0 + 2 * x, SHUFFLE4(top_left, top_right, 0, 4, 1, 5));
+    store4(r0 + 2 * x + 4, SHUFFLE4(top_left, top_right, 2, 6, 3, 7));
+    store4(r1 + 2 * x, SHUFFLE4(bottom_left, bottom_right, 0, 4, 1, 5));
+    store4(r1 + 2 * x + 4, SHUFFLE4(bottom_left, bottom_right, 2, 6, 3, 7));
+  }
+  for (; x < ow; x++) {
+    const float g = pooled && !(pooled[x] > 0.0f) ? 0.0f : dout[x];
+    const int32_t place = argmax[x] - (at + 2 * x);
+    r0[2 * x] = place == 0 ? g : 0.0f;
+    r0[2 * x + 1] = place == 1 ? g : 0.0f;
+    r1[2 * x] = place == w ? g : 0.0f;
+    r1[2 * x + 1] = place == w + 1 ? g : 0.0f;
+  }
+  for (x = 2 * ow; x < w; x++) r0[x] = r1[x] = 0.0f; /* a column no window takes */
+}
+
+void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, const float *pooled, int64_t B,
+                       const sml_pool_shape *s) {
   const int64_t ihw = (int64_t)s->h * s->w, ohw = (int64_t)s->oh * s->ow, planes = B * s->c;
   const float inv = 1.0f / (float)(s->k * s->k);
 #pragma omp parallel for schedule(static) if (planes * ihw >= (1 << 14))
   for (int64_t pl = 0; pl < planes; pl++) {
     float *dst = din + pl * ihw;
+    if (s->max && s->k == 2) { /* the common case, every input written once */
+      for (int y = 0; y < s->oh; y++) {
+        const int64_t o = pl * ohw + (int64_t)y * s->ow;
+        float *r0 = dst + (int64_t)2 * y * s->w;
+        max_pool2_backward_row(r0, r0 + s->w, dout + o, argmax + o, pooled ? pooled + o : NULL, 2 * y * s->w, s->w,
+                               s->ow);
+      }
+      memset(dst + (int64_t)2 * s->oh * s->w, 0,
+             (size_t)(s->h - 2 * s->oh) * s->w * sizeof *dst); /* a row no window takes */
+      continue;
+    }
     memset(dst, 0, (size_t)ihw * sizeof *dst);
     for (int y = 0; y < s->oh; y++)
       for (int x = 0; x < s->ow; x++) {
         const int64_t o = pl * ohw + (int64_t)y * s->ow + x;
         if (s->max) {
-          dst[argmax[o]] += dout[o];
+          if (!pooled || pooled[o] > 0.0f) dst[argmax[o]] += dout[o];
           continue;
         }
         for (int i = 0; i < s->k; i++)

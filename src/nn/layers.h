@@ -104,8 +104,14 @@ typedef struct {
   int c, h, w, k, oh, ow, max;
 } sml_pool_shape;
 void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, const sml_pool_shape *s);
-/* din[B x c planes of h x w] overwritten from dout (planes of oh x ow). */
-void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, int64_t B, const sml_pool_shape *s);
+/* din[B x c planes of h x w] overwritten from dout (planes of oh x ow).
+ * pooled (max pooling only, else NULL): the pooling's output, when its
+ * input came out of a ReLU: the gradient then passes only where that is
+ * above 0, which is all the ReLU's backward would do after a max pooling
+ * (only a window's largest input gets a gradient, and it passed the ReLU
+ * exactly when the output is above 0). */
+void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, const float *pooled, int64_t B,
+                       const sml_pool_shape *s);
 
 /* Batch normalization per channel of x[B, C, hw] (NCHW; a planar batch
  * [C, B, hw] is x[1, C, B*hw], summed in the same order):

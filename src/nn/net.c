@@ -395,8 +395,11 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
   const float *x0 = m->op[0].c == 1 ? x : ws->xin; /* forward left the NCHW copy there */
   /* The gradient of layer l's output is in grad_a for the top layer, then
    * alternately in grad_b and grad_a going down. */
+  int relu_folded = 0; /* the layer above was a max pooling that applied this one's ReLU */
   for (int l = from < m->nops ? from : m->nops - 1; l >= 0; l--) {
     const sml_op *op = &m->op[l];
+    const int relu_done = relu_folded;
+    relu_folded = 0;
     float *dout = (m->nops - 1 - l) % 2 ? ws->grad_b : ws->grad_a,
           *din = l > 0 ? (dout == ws->grad_a ? ws->grad_b : ws->grad_a) : NULL;
     const float *in = l == 0 ? x0 : ws->relaid[l] ? ws->relaid[l] : ws->act[l];
@@ -429,8 +432,9 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
         /* no samples here: zero gradients, final at once */
       } else if (op->kind == SML_OP_CONV) {
         const sml_conv_shape s = conv_shape(op);
-        sml_conv_backward(dread, grad + pw->offset, grad + pb->offset, dout, op->relu ? ws->act[l + 1] : NULL,
-                          ws->col[l], in, params + pw->offset, B, &s, ws->conv_scratch, ws->conv_scratch_floats);
+        sml_conv_backward(dread, grad + pw->offset, grad + pb->offset, dout,
+                          op->relu && !relu_done ? ws->act[l + 1] : NULL, ws->col[l], in, params + pw->offset, B, &s,
+                          ws->conv_scratch, ws->conv_scratch_floats);
       } else {
         const int64_t Din = m->width[l], Dout = m->width[l + 1];
         sml_affine_bias_grad(grad + pb->offset, dout, B, Dout);
@@ -447,7 +451,9 @@ int sml_net_backward_part(const sml_model *m, const float *params, float *grad, 
       for (int64_t i = 0; i < n; i++) din[i] = drop ? dout[i] * mask[i] : dout[i];
     } else if (din && B > 0) {
       const sml_pool_shape s = pool_shape(op);
-      sml_pool_backward(dread, dout, ws->argmax[l], B, &s);
+      /* over a convolution's ReLU, its backward folded into this one's */
+      relu_folded = s.max && l > 0 && m->op[l - 1].kind == SML_OP_CONV && m->op[l - 1].relu && !ws->relaid[l];
+      sml_pool_backward(dread, dout, ws->argmax[l], relu_folded ? ws->act[l + 1] : NULL, B, &s);
     }
     if (din && ws->relaid[l]) relay(din, ws->tmp, B, op->c, hw, !pl);
   }

@@ -143,12 +143,18 @@ int sml_chunk_threads(int64_t chunks, int64_t room) {
   return nthreads < 1 ? 1 : (int)nthreads;
 }
 
-/* The images whose unfolded input gradient backward holds at a time. */
-static int64_t dcol_images(int64_t B, const sml_conv_shape *s) {
-  const int64_t image = (int64_t)s->c * s->k * s->k * s->oh * s->ow;
-  const int64_t step = DCOL_FLOATS / image;
+/* The images of a chunk whose unfolded input (col) takes at most
+ * col_floats (at least one image, at most the batch), and the chunks of a
+ * batch of B: the input gradient's and the unfolding weight gradient's
+ * chunks (DCOL_FLOATS) and the thin algorithm's (THIN_COL_FLOATS). */
+static int64_t chunk_images(int64_t B, const sml_conv_shape *s, int64_t col_floats) {
+  const int64_t step = col_floats / ((int64_t)s->c * s->k * s->k * s->oh * s->ow);
   return step < 1 ? 1 : step < B ? step : B;
 }
+static int64_t chunk_count(int64_t B, const sml_conv_shape *s, int64_t col_floats) {
+  return B > 0 ? (B + chunk_images(B, s, col_floats) - 1) / chunk_images(B, s, col_floats) : 0;
+}
+static int64_t dcol_images(int64_t B, const sml_conv_shape *s) { return chunk_images(B, s, DCOL_FLOATS); }
 
 /* The thin algorithm, for convolutions whose outputs each sum few terms
  * (c*k*k: a first layer, over 1, 3 or 4 channels). There one large product
@@ -165,14 +171,8 @@ static int64_t dcol_images(int64_t B, const sml_conv_shape *s) {
 #define THIN_COL_FLOATS (1 << 16) /* a chunk's unfolded input (256 KiB) */
 static int thin(const sml_conv_shape *s) { return s->algo == SML_CONV_THIN; }
 
-/* The images of a chunk, and the chunks of a batch. */
-static int64_t thin_images(int64_t B, const sml_conv_shape *s) {
-  const int64_t step = THIN_COL_FLOATS / ((int64_t)s->c * s->k * s->k * s->oh * s->ow);
-  return step < 1 ? 1 : step < B ? step : B;
-}
-static int64_t thin_chunks(int64_t B, const sml_conv_shape *s) {
-  return B > 0 ? (B + thin_images(B, s) - 1) / thin_images(B, s) : 0;
-}
+static int64_t thin_images(int64_t B, const sml_conv_shape *s) { return chunk_images(B, s, THIN_COL_FLOATS); }
+static int64_t thin_chunks(int64_t B, const sml_conv_shape *s) { return chunk_count(B, s, THIN_COL_FLOATS); }
 /* Scratch: each chunk's sums (dw then db, in double), then one col per thread. */
 static int64_t thin_sums_floats(int64_t B, const sml_conv_shape *s) {
   return 2 * thin_chunks(B, s) * ((int64_t)s->f * s->c * s->k * s->k + s->f);
@@ -249,9 +249,7 @@ int sml_conv_keeps_col(const sml_conv_shape *s) { return s->algo == SML_CONV_IM2
  * chunk per thread, each chunk's product apart (BLAS runs on the calling
  * thread, or on all of them when there is one chunk), added in chunk
  * order. Scratch: the chunks' products, then one col per thread. */
-static int64_t unfolding_chunks(int64_t B, const sml_conv_shape *s) {
-  return B > 0 ? (B + dcol_images(B, s) - 1) / dcol_images(B, s) : 0;
-}
+static int64_t unfolding_chunks(int64_t B, const sml_conv_shape *s) { return chunk_count(B, s, DCOL_FLOATS); }
 static int64_t unfolding_sums_floats(int64_t B, const sml_conv_shape *s) {
   return unfolding_chunks(B, s) * s->f * s->c * s->k * s->k;
 }

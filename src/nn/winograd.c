@@ -28,9 +28,9 @@
 
 /* A convolution's geometry as the tiles see it: cin channels of h x w in,
  * cout channels of oh x ow out (oh = h + 2 pad - 2), th x tw tiles of 2 x 2
- * outputs, each input plane copied into a zero-padded hp x wp frame. */
+ * outputs, read from input rows padded to wp columns. */
 typedef struct {
-  int cin, cout, h, w, pad, oh, ow, th, tw, hp, wp;
+  int cin, cout, h, w, pad, oh, ow, th, tw, wp;
   int64_t tiles, images; /* tiles per image; images per chunk */
 } tiling;
 
@@ -38,7 +38,6 @@ static tiling tiling_of(int cin, int cout, int h, int w, int pad) {
   tiling t = {.cin = cin, .cout = cout, .h = h, .w = w, .pad = pad, .oh = h + 2 * pad - 2, .ow = w + 2 * pad - 2};
   t.th = (t.oh + 1) / 2;
   t.tw = (t.ow + 1) / 2;
-  t.hp = 2 * t.th + 2;
   t.wp = 2 * t.tw + 2;
   t.tiles = (int64_t)t.th * t.tw;
   const int64_t per_image = 16 * (int64_t)(cin + cout) * t.tiles;

@@ -481,7 +481,10 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
            "conv %d->%d %dx%d pad %d B=%lld %s, through the ReLU: weight gradient off by %.3g of %.3g, bias %.3g", c, f,
            h, w, pad, (long long)B, name, worst_w, wscale, worst_b);
     free(scratch);
-    if (a == SML_CONV_THIN) { /* its weight gradient's bits do not depend on the thread count */
+    /* the thin and Winograd weight gradients' bits do not depend on the
+     * thread count (Winograd's here: several chunks, or one too small for
+     * OpenBLAS to split) */
+    if (a != SML_CONV_IM2COL) {
       const int threads = omp_get_max_threads();
       float *first = malloc((size_t)(nw + f) * sizeof *first);
       for (int t = 1; t <= 3; t += 2) {
@@ -497,8 +500,8 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
           memcpy(first + nw, db, (size_t)f * sizeof *db);
         } else
           EXPECT(!memcmp(first, dw, (size_t)nw * sizeof *dw) && !memcmp(first + nw, db, (size_t)f * sizeof *db),
-                 "conv %d->%d %dx%d pad %d B=%lld thin: other weight gradient bits on 3 threads than on 1", c, f, h, w,
-                 pad, (long long)B);
+                 "conv %d->%d %dx%d pad %d B=%lld %s: other weight gradient bits on 3 threads than on 1", c, f, h, w,
+                 pad, (long long)B, name);
         free(scratch);
       }
       omp_set_num_threads(threads);

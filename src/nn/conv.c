@@ -145,8 +145,8 @@ int sml_chunk_threads(int64_t chunks, int64_t room) {
 
 /* The images of a chunk whose unfolded input (col) takes at most
  * col_floats (at least one image, at most the batch), and the chunks of a
- * batch of B: the input gradient's and the unfolding weight gradient's
- * chunks (DCOL_FLOATS) and the thin algorithm's (THIN_COL_FLOATS). */
+ * batch of B: the input gradient's chunks (DCOL_FLOATS) and the thin
+ * algorithm's (THIN_COL_FLOATS). */
 static int64_t chunk_images(int64_t B, const sml_conv_shape *s, int64_t col_floats) {
   const int64_t step = col_floats / ((int64_t)s->c * s->k * s->k * s->oh * s->ow);
   return step < 1 ? 1 : step < B ? step : B;
@@ -243,45 +243,9 @@ sml_conv_algo sml_conv_pick(const sml_conv_shape *s) {
 static int winograd(const sml_conv_shape *s) { return s->algo == SML_CONV_WINOGRAD; }
 int sml_conv_keeps_col(const sml_conv_shape *s) { return s->algo == SML_CONV_IM2COL; }
 
-/* dw[F, K] += dout[F, n] . unfold(in)[K, n]^T, unfolded a few images (a
- * chunk) at a time: a whole batch's col (29 MB for 32 -> 64 at 14 x 14)
- * would be written to memory and read back, a chunk's stays in cache. One
- * chunk per thread, each chunk's product apart (BLAS runs on the calling
- * thread, or on all of them when there is one chunk), added in chunk
- * order. Scratch: the chunks' products, then one col per thread. */
-static int64_t unfolding_chunks(int64_t B, const sml_conv_shape *s) { return chunk_count(B, s, DCOL_FLOATS); }
-static int64_t unfolding_sums_floats(int64_t B, const sml_conv_shape *s) {
-  return unfolding_chunks(B, s) * s->f * s->c * s->k * s->k;
-}
-static void unfolding_weight_grad(float *dw, const float *dout, const float *in, int64_t B, const sml_conv_shape *s,
-                                  float *scratch, int64_t scratch_floats) {
-  const int64_t ohw = (int64_t)s->oh * s->ow, n = B * ohw, K = (int64_t)s->c * s->k * s->k, step = dcol_images(B, s);
-  const int64_t chunks = unfolding_chunks(B, s), terms = s->f * K, per_thread = step * K * ohw;
-  float *sums = scratch, *cols = scratch + chunks * terms;
-#pragma omp parallel num_threads(sml_chunk_threads(chunks, (scratch_floats - chunks * terms) / per_thread))
-  {
-    float *col = cols + (int64_t)omp_get_thread_num() * per_thread;
-#pragma omp for schedule(static)
-    for (int64_t k = 0; k < chunks; k++) {
-      const int64_t b0 = k * step, nb = b0 + step < B ? step : B - b0;
-      im2col(col, in, B, b0, nb, s);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)(nb * ohw), 1.0f, dout + b0 * ohw, (int)n,
-                  col, (int)(nb * ohw), 0.0f, sums + k * terms, (int)K);
-    }
-  }
-  for (int64_t k = 1; k < chunks; k++)
-    for (int64_t j = 0; j < terms; j++) sums[j] += sums[k * terms + j];
-  for (int64_t j = 0; j < terms; j++) dw[j] += sums[j];
-}
-
 int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s) {
   const int64_t dcol = dcol_images(B, s) * s->c * s->k * s->k * s->oh * s->ow;
-  int64_t wino = 0; /* its products, or the unfolding weight gradient's */
-  if (winograd(s)) {
-    const int64_t products = sml_winograd_scratch_floats(s, omp_get_max_threads());
-    const int64_t unfolding = unfolding_sums_floats(B, s) + omp_get_max_threads() * dcol;
-    wino = products > unfolding ? products : unfolding;
-  }
+  const int64_t wino = winograd(s) ? sml_winograd_scratch_floats(B, s, omp_get_max_threads()) : 0;
   const int64_t thin_floats = thin(s) ? thin_sums_floats(B, s) + omp_get_max_threads() * thin_col_floats(B, s) : 0;
   const int64_t most = dcol > wino ? dcol : wino;
   return most > thin_floats ? most : thin_floats;
@@ -294,7 +258,7 @@ void sml_conv_forward(float *out, float *col, const float *in, const float *w, c
     thin_forward(out, in, w, bias, relu, B, s, scratch, scratch_floats);
     return;
   }
-  if (winograd(s)) { /* backward unfolds in itself (training only): col is not used */
+  if (winograd(s)) { /* col is not used */
     sml_winograd_forward(out, in, w, bias, relu, B, s, scratch, scratch_floats);
     return;
   }
@@ -332,7 +296,7 @@ void sml_conv_backward(float *din, float *dw, float *db, float *dout, const floa
     /* db[f] += the row sums */
 #pragma omp parallel for schedule(static) if (s->f * n >= (1 << 16))
     for (int f = 0; f < s->f; f++) db[f] += (float)row_sum(dout + f * n, n);
-    if (winograd(s)) unfolding_weight_grad(dw, dout, in, B, s, scratch, scratch_floats);
+    if (winograd(s)) sml_winograd_weight_grad(dw, dout, in, B, s, scratch, scratch_floats);
     else /* dw[F, K] += dout[F, n] . col[K, n]^T */
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->f, (int)K, (int)n, 1.0f, dout, (int)n, col, (int)n, 1.0f,
                   dw, (int)K);

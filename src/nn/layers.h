@@ -82,18 +82,21 @@ int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s);
 /* 3 x 3 convolutions of stride 1 and padding up to 2 by Winograd's
  * F(2 x 2, 3 x 3) (nn/winograd.c), for sml_conv_forward and _backward:
  * out = conv(in) + bias (NULL: none), through a ReLU when relu is set;
- * din = the input gradient from dout. Scratch: at least
- * sml_winograd_scratch_floats(s, 1) floats; each thread needs its share. */
+ * din = the input gradient from dout; dw += the weight gradient from dout
+ * and in. Scratch: at least sml_winograd_scratch_floats(B, s, 1) floats;
+ * each thread needs its share. */
 /* The threads that run a convolution's chunks of images (Winograd's, the
  * thin algorithm's): at most one per chunk and no more than the scratch
  * has room for, one at least (the scratch holds one thread's always). */
 int sml_chunk_threads(int64_t chunks, int64_t room);
 int sml_winograd_fits(const sml_conv_shape *s);
-int64_t sml_winograd_scratch_floats(const sml_conv_shape *s, int nthreads);
+int64_t sml_winograd_scratch_floats(int64_t B, const sml_conv_shape *s, int nthreads);
 void sml_winograd_forward(float *out, const float *in, const float *w, const float *bias, int relu, int64_t B,
                           const sml_conv_shape *s, float *scratch, int64_t scratch_floats);
 void sml_winograd_input_grad(float *din, const float *dout, const float *w, int64_t B, const sml_conv_shape *s,
                              float *scratch, int64_t scratch_floats);
+void sml_winograd_weight_grad(float *dw, const float *dout, const float *in, int64_t B, const sml_conv_shape *s,
+                              float *scratch, int64_t scratch_floats);
 
 /* Pooling over k x k windows with stride k (rows and columns that do not
  * fill a window are dropped), plane by plane, so the B x c planes may come

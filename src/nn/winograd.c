@@ -7,6 +7,10 @@
  * products per tile and channel pair where the direct sum takes 36. The
  * sums over input channels of the 16 transformed products are 16 matrix
  * products, U[xi] (cout x cin) . V[xi] (cin x tiles), one BLAS call each.
+ * The input gradient is such a convolution too (of the output gradient);
+ * the weight gradient sums over the tiles instead: 16 products of the
+ * transformed output gradient and inputs, D[xi] (cout x tiles) .
+ * V[xi]^T, taken back to 3 x 3 by G^T (.) G.
  *
  * The images are taken a few at a time (a chunk, its size set by the shape
  * alone), one chunk per thread, so that a chunk's transformed inputs and
@@ -47,18 +51,14 @@ static tiling tiling_of(int cin, int cout, int h, int w, int pad) {
 
 /* A thread's scratch: V[16, cin, T], M[16, cout, T] (T = the chunk's
  * tiles), four transformed input rows [4, wp] (their padding columns stay
- * zero) and a row of zeros [w] for the input rows in the padding. */
+ * zero), four rows of the output gradient's for the weight gradient [4,
+ * wp] (their column past an odd width stays zero) and a row of zeros [wp]
+ * for the rows in the padding (wp >= w + 2 pad - 2 + 2 >= w). */
 static int64_t thread_floats(const tiling *t) {
-  return 16 * (int64_t)(t->cin + t->cout) * t->images * t->tiles + 4 * (int64_t)t->wp + t->w;
+  return 16 * (int64_t)(t->cin + t->cout) * t->images * t->tiles + 9 * (int64_t)t->wp;
 }
 
 int sml_winograd_fits(const sml_conv_shape *s) { return s->k == 3 && s->stride == 1 && s->pad <= 2; }
-
-int64_t sml_winograd_scratch_floats(const sml_conv_shape *s, int nthreads) {
-  const tiling fwd = tiling_of(s->c, s->f, s->h, s->w, s->pad), bwd = tiling_of(s->f, s->c, s->oh, s->ow, 2 - s->pad);
-  const int64_t fw = thread_floats(&fwd), bw = thread_floats(&bwd);
-  return 16 * (int64_t)s->f * s->c + (int64_t)nthreads * (fw > bw ? fw : bw);
-}
 
 /* U[xi][o][i] = (G g G^T)[xi] for the filter g = w[o][i] (w[f][c][3][3]);
  * flipped: g[y][x] = w[f = i][c = o][2 - y][2 - x], the filters of the input
@@ -99,23 +99,38 @@ static inline void row_times_b(const float *r, v4f *v0, v4f *v1, v4f *v2, v4f *v
   *v3 = o - o1;
 }
 
-/* v[k * xs + tx] = (r B)[k] of the row's tiles tx < tw (r: one padded row
- * of 2 tw + 2 columns). Four tiles at a time, the last four overlapping
- * the ones before where tw is not a multiple of four (they are written
- * twice, alike); a row of fewer than four tiles through a padded copy. */
-static void band_row_times_b(float *v, int64_t xs, const float *r, int tw) {
+/* (A dY)[k] A^T of four tiles whose two columns start at r[0], r[2], r[4],
+ * r[6] (r[0..7] read), A^T = [1 1 1 0; 0 1 -1 -1]: a tile's columns p, q
+ * give p, p + q, p - q, -q. */
+static inline void row_times_a_t(const float *r, v4f *v0, v4f *v1, v4f *v2, v4f *v3) {
+  const v4f a0 = load4(r), a1 = load4(r + 4);
+  const v4f p = SHUFFLE4(a0, a1, 0, 2, 4, 6), q = SHUFFLE4(a0, a1, 1, 3, 5, 7);
+  *v0 = p;
+  *v1 = p + q;
+  *v2 = p - q;
+  *v3 = -q;
+}
+
+typedef void row_transform(const float *r, v4f *v0, v4f *v1, v4f *v2, v4f *v3);
+
+/* v[k * xs + tx] = (r X)[k] of the row's tiles tx < tw for X = B or A^T
+ * (times: row_times_b or row_times_a_t; r: span columns, 2 tw + 2 or 2 tw).
+ * Four tiles at a time, the last four overlapping the ones before where tw
+ * is not a multiple of four (they are written twice, alike); a row of
+ * fewer than four tiles through a padded copy. */
+static inline void band_row_times(float *v, int64_t xs, const float *r, int tw, int span, row_transform *times) {
   v4f v0, v1, v2, v3;
   if (tw < 4) {
     float wide[10] = {0};
-    memcpy(wide, r, (size_t)(2 * tw + 2) * sizeof *wide);
-    row_times_b(wide, &v0, &v1, &v2, &v3);
+    memcpy(wide, r, (size_t)span * sizeof *wide);
+    times(wide, &v0, &v1, &v2, &v3);
     for (int tx = 0; tx < tw; tx++)
       v[tx] = v0[tx], v[xs + tx] = v1[tx], v[2 * xs + tx] = v2[tx], v[3 * xs + tx] = v3[tx];
     return;
   }
   for (int tx = 0;; tx += 4) {
     if (tx > tw - 4) tx = tw - 4;
-    row_times_b(r + 2 * tx, &v0, &v1, &v2, &v3);
+    times(r + 2 * tx, &v0, &v1, &v2, &v3);
     store4(v + tx, v0);
     store4(v + xs + tx, v1);
     store4(v + 2 * xs + tx, v2);
@@ -151,7 +166,8 @@ static void transform_inputs(float *V, float *rows, const float *zeros, const fl
           r3[x] = d[1][x] - d[3][x];
         }
         for (int y = 0; y < 4; y++) /* ... B */
-          band_row_times_b(v + (int64_t)(4 * y) * xs + (int64_t)ty * t->tw, xs, rows + y * t->wp, t->tw);
+          band_row_times(v + (int64_t)(4 * y) * xs + (int64_t)ty * t->tw, xs, rows + y * t->wp, t->tw, 2 * t->tw + 2,
+                         row_times_b);
       }
     }
 }
@@ -174,7 +190,7 @@ static inline void tiles_times_a(const float *m, int64_t xs, float add, int relu
 
 /* Output rows out0 (and out1 unless NULL) of a row of tiles: those of the
  * tw tiles at m (products m[xi * xs + tx]), ow columns. Tiles four at a
- * time, the last four overlapping as in band_row_times_b, each pair of
+ * time, the last four overlapping as in band_row_times, each pair of
  * output rows interleaved in registers, but for the column past an odd
  * right edge; fewer than four tiles through a padded copy of their
  * products. */
@@ -237,8 +253,8 @@ static void convolve(float *out, const float *in, const float *bias, int relu, i
   {
     float *mine = threads_scratch + (int64_t)omp_get_thread_num() * per_thread;
     float *V = mine, *M = V + 16 * (int64_t)t->cin * t->images * t->tiles;
-    float *rows = M + 16 * (int64_t)t->cout * t->images * t->tiles, *zeros = rows + 4 * t->wp;
-    memset(rows, 0, (size_t)(4 * t->wp + t->w) * sizeof *rows); /* the padding, for good */
+    float *rows = M + 16 * (int64_t)t->cout * t->images * t->tiles, *zeros = rows + 8 * t->wp;
+    memset(rows, 0, (size_t)(9 * t->wp) * sizeof *rows); /* the padding, for good */
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < chunks; k++) {
       const int64_t b0 = k * t->images, nb = b0 + t->images < B ? t->images : B - b0, T = nb * t->tiles;
@@ -267,4 +283,107 @@ void sml_winograd_input_grad(float *din, const float *dout, const float *w, int6
   const tiling t = tiling_of(s->f, s->c, s->oh, s->ow, 2 - s->pad);
   transform_filters(scratch, w, s->f, s->c, 1);
   convolve(din, dout, NULL, 0, B, &t, scratch, scratch_floats);
+}
+
+/* D[xi][o][q * tiles + tile] = (A dY A^T)[xi], the gradient of the tile's
+ * products M (Y = A^T M A), from the 2 x 2 block dY of dout over it (zero
+ * past an odd edge), for the chunk's images q: A dY along the columns into
+ * four rows (A = [1 0; 1 1; 1 -1; 0 -1]), then A^T along them. */
+static void transform_output_grads(float *D, float *rows, const float *zeros, const float *dout, int64_t B, int64_t b0,
+                                   int64_t nb, const tiling *t) {
+  const int64_t T = nb * t->tiles, xs = (int64_t)t->cout * T, ohw = (int64_t)t->oh * t->ow;
+  float *r0 = rows, *r1 = r0 + t->wp, *r2 = r1 + t->wp, *r3 = r2 + t->wp;
+  for (int o = 0; o < t->cout; o++)
+    for (int64_t q = 0; q < nb; q++) {
+      const float *plane = dout + ((int64_t)o * B + b0 + q) * ohw;
+      float *d = D + (int64_t)o * T + q * t->tiles;
+      for (int ty = 0; ty < t->th; ty++) {
+        const float *y0 = plane + (int64_t)2 * ty * t->ow, *y1 = 2 * ty + 1 < t->oh ? y0 + t->ow : zeros;
+#pragma omp simd
+        for (int x = 0; x < t->ow; x++) {
+          r0[x] = y0[x];
+          r1[x] = y0[x] + y1[x];
+          r2[x] = y0[x] - y1[x];
+          r3[x] = -y1[x];
+        }
+        for (int y = 0; y < 4; y++)
+          band_row_times(d + (int64_t)(4 * y) * xs + (int64_t)ty * t->tw, xs, rows + y * t->wp, t->tw, 2 * t->tw,
+                         row_times_a_t);
+      }
+    }
+}
+
+/* The weight gradient's chunks of a batch of B images (the forward's). */
+static int64_t weight_grad_chunks(int64_t B, const tiling *t) { return (B + t->images - 1) / t->images; }
+
+/* The forward pass and the input gradient: the transformed filters [16,
+ * f, c] and each thread's share; the weight gradient: each chunk's sums
+ * [16, f, c] and each thread's share. */
+int64_t sml_winograd_scratch_floats(int64_t B, const sml_conv_shape *s, int nthreads) {
+  const tiling fwd = tiling_of(s->c, s->f, s->h, s->w, s->pad), bwd = tiling_of(s->f, s->c, s->oh, s->ow, 2 - s->pad);
+  const int64_t fw = thread_floats(&fwd), bw = thread_floats(&bwd), filters = 16 * (int64_t)s->f * s->c;
+  const int64_t products = filters + (int64_t)nthreads * (fw > bw ? fw : bw);
+  const int64_t weight_grad = weight_grad_chunks(B, &fwd) * filters + (int64_t)nthreads * fw;
+  return products > weight_grad ? products : weight_grad;
+}
+
+/* dw[o][i] += G^T S G for the sums S[xi] = sum over tiles of D[xi] * V[xi]
+ * (the gradient of U = G g G^T is that of each of its 16 terms). */
+static void add_filter_grads(float *dw, const float *S, int f, int c) {
+  for (int o = 0; o < f; o++)
+    for (int i = 0; i < c; i++) {
+      float sg[4][3], g[3][3];
+      for (int y = 0; y < 4; y++) { /* S G */
+        const float *s = S + (int64_t)o * c + i;
+        const int64_t xs = (int64_t)f * c;
+        const float s0 = s[(4 * y) * xs], s1 = s[(4 * y + 1) * xs], s2 = s[(4 * y + 2) * xs], s3 = s[(4 * y + 3) * xs];
+        sg[y][0] = s0 + 0.5f * (s1 + s2);
+        sg[y][1] = 0.5f * (s1 - s2);
+        sg[y][2] = 0.5f * (s1 + s2) + s3;
+      }
+      for (int x = 0; x < 3; x++) { /* G^T (S G) */
+        g[0][x] = sg[0][x] + 0.5f * (sg[1][x] + sg[2][x]);
+        g[1][x] = 0.5f * (sg[1][x] - sg[2][x]);
+        g[2][x] = 0.5f * (sg[1][x] + sg[2][x]) + sg[3][x];
+      }
+      float *dst = dw + ((int64_t)o * c + i) * 9;
+      for (int y = 0; y < 3; y++)
+        for (int x = 0; x < 3; x++) dst[y * 3 + x] += g[y][x];
+    }
+}
+
+/* dw += the weight gradient: per chunk of images, the 16 sums over its
+ * tiles D[xi] (f x T) . V[xi]^T (T x c), one BLAS call each, every chunk's
+ * apart (one chunk per thread), added in chunk order, so that the bits do
+ * not depend on the number of threads (but for a batch of one chunk, whose
+ * products OpenBLAS may split over threads); then back to 3 x 3 filters.
+ * As forward, 16 products per tile (4 outputs) and channel pair where the
+ * unfolded input's sum takes 36 (tests/bench/conv.c, 32 -> 64 at 14 x 14:
+ * 1.3-1.6x faster; docs/performance.md). */
+void sml_winograd_weight_grad(float *dw, const float *dout, const float *in, int64_t B, const sml_conv_shape *s,
+                              float *scratch, int64_t scratch_floats) {
+  const tiling t = tiling_of(s->c, s->f, s->h, s->w, s->pad);
+  const int64_t chunks = weight_grad_chunks(B, &t), terms = 16 * (int64_t)s->f * s->c;
+  const int64_t per_thread = thread_floats(&t);
+  float *sums = scratch, *threads_scratch = scratch + chunks * terms;
+#pragma omp parallel num_threads(sml_chunk_threads(chunks, (scratch_floats - chunks * terms) / per_thread))
+  {
+    float *V = threads_scratch + (int64_t)omp_get_thread_num() * per_thread;
+    float *D = V + 16 * (int64_t)t.cin * t.images * t.tiles;
+    float *rows = D + 16 * (int64_t)t.cout * t.images * t.tiles, *grad_rows = rows + 4 * t.wp;
+    float *zeros = rows + 8 * t.wp;
+    memset(rows, 0, (size_t)(9 * t.wp) * sizeof *rows);
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < chunks; k++) {
+      const int64_t b0 = k * t.images, nb = b0 + t.images < B ? t.images : B - b0, T = nb * t.tiles;
+      transform_inputs(V, rows, zeros, in, B, b0, nb, &t);
+      transform_output_grads(D, grad_rows, zeros, dout, B, b0, nb, &t);
+      for (int xi = 0; xi < 16; xi++) /* S[xi] (cout x cin) = D[xi] (cout x T) . V[xi]^T (T x cin) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t.cout, t.cin, (int)T, 1.0f, D + xi * t.cout * T, (int)T,
+                    V + xi * t.cin * T, (int)T, 0.0f, sums + k * terms + (int64_t)xi * t.cout * t.cin, t.cin);
+    }
+  }
+  for (int64_t k = 1; k < chunks; k++)
+    for (int64_t j = 0; j < terms; j++) sums[j] += sums[k * terms + j];
+  add_filter_grads(dw, sums, s->f, s->c);
 }

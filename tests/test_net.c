@@ -513,6 +513,49 @@ static void check_conv_algos(int c, int h, int w, int f, int pad, int64_t B) {
   free(out), free(col), free(dout), free(din), free(dw), free(db);
 }
 
+/* A wide Winograd layer (364 -> 364: 16 x 364 x 364 floats of sums per
+ * group) sums its weight gradient's chunks in one group instead of one
+ * group per chunk: the values as the double reference, the scratch
+ * without a chunk's sums for each of its 3 chunks. 2 x 2 images (one
+ * tile each), so that the reference stays small. */
+static void check_wide_weight_grad(void) {
+  const int n = 364, hw = 2;
+  const int64_t B = 91, npix = B * hw * hw, nin = n * npix, nw = (int64_t)n * n * 9;
+  sml_conv_shape s = {.c = n, .h = hw, .w = hw, .f = n, .k = 3, .stride = 1, .pad = 1, .oh = hw, .ow = hw};
+  s.algo = SML_CONV_WINOGRAD;
+  sml_rng rng = sml_rng_stream(11, (uint64_t)n, 0);
+  float *in = malloc((size_t)nin * sizeof *in), *dout = malloc((size_t)nin * sizeof *dout);
+  float *dw = calloc((size_t)nw, sizeof *dw), *db = calloc((size_t)n, sizeof *db);
+  double *ref = calloc((size_t)nw, sizeof *ref);
+  for (int64_t i = 0; i < nin; i++) in[i] = (float)sml_rng_normal(&rng);
+  for (int64_t i = 0; i < nin; i++) dout[i] = (float)sml_rng_normal(&rng);
+  for (int64_t b = 0; b < B; b++)
+    for (int y = 0; y < hw; y++)
+      for (int x = 0; x < hw; x++)
+        for (int i = 0; i < 3; i++)
+          for (int j = 0; j < 3; j++) {
+            const int iy = y - 1 + i, ix = x - 1 + j;
+            if (iy < 0 || iy >= hw || ix < 0 || ix >= hw) continue;
+            for (int o = 0; o < n; o++) {
+              const double g = dout[((int64_t)o * B + b) * hw * hw + y * hw + x];
+              double *row = ref + (int64_t)o * n * 9 + i * 3 + j;
+              const float *src = in + b * hw * hw + iy * hw + ix;
+              for (int ch = 0; ch < n; ch++) row[ch * 9] += g * src[(int64_t)ch * npix];
+            }
+          }
+  const int64_t room = sml_conv_scratch_floats(B, &s), sums = 16 * (int64_t)n * n;
+  float *scratch = malloc((size_t)room * sizeof *scratch);
+  sml_conv_backward(NULL, dw, db, dout, NULL, NULL, in, NULL, B, &s, scratch, room);
+  double worst = 0, scale = 0;
+  for (int64_t i = 0; i < nw; i++) worst = fmax(worst, fabs(dw[i] - ref[i])), scale = fmax(scale, fabs(ref[i]));
+  EXPECT(worst <= 1e-5 * scale, "conv %d->%d 2x2 B=%lld winograd: weight gradient off by %.3g of %.3g", n, n,
+         (long long)B, worst, scale);
+  EXPECT(room < sums * 3 / 2 + omp_get_max_threads() * (int64_t)(1 << 20), /* 3 groups' sums: 3 x sums */
+         "conv %d->%d 2x2 B=%lld winograd: %lld floats of scratch, more than one group's sums", n, n, (long long)B,
+         (long long)room);
+  free(in), free(dout), free(dw), free(db), free(ref), free(scratch);
+}
+
 /* A bad spec: SML_EINPUT, one line that names the network quantity and
  * says what is wrong. */
 static void check_refused(const char *net, int h, int w, const char *needle) {
@@ -550,6 +593,7 @@ int main(int argc, char **argv) {
    * column is inside the image */
   check_conv_algos(3, 6, 8, 4, 0, 3);
   check_conv_algos(4, 5, 6, 3, 2, 2);
+  check_wide_weight_grad();
   check_net("conv16x3,relu,conv16x3p0,relu,fc3", 11, 9, 1, 3, 6);                    /* the second one by Winograd's */
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                                          /* no convolution at all */
   check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */

@@ -313,17 +313,27 @@ static void transform_output_grads(float *D, float *rows, const float *zeros, co
     }
 }
 
-/* The weight gradient's chunks of a batch of B images (the forward's). */
+/* The weight gradient sums its products per group of chunks (of the
+ * forward's images each), every group's in its own [16, f, c], at most
+ * SUMS_FLOATS of them all (16 MiB): one group per chunk where that fits
+ * (the benchmark network's 32 -> 64: 22 of 128 KiB), fewer for wide
+ * layers (512 -> 512: one), whose sums would otherwise take more memory
+ * than their unfolded input. */
+#define SUMS_FLOATS (1 << 22)
 static int64_t weight_grad_chunks(int64_t B, const tiling *t) { return (B + t->images - 1) / t->images; }
+static int64_t weight_grad_groups(int64_t B, const tiling *t) {
+  const int64_t chunks = weight_grad_chunks(B, t), most = SUMS_FLOATS / (16 * (int64_t)t->cin * t->cout);
+  return chunks < most ? chunks : most > 1 ? most : 1;
+}
 
 /* The forward pass and the input gradient: the transformed filters [16,
- * f, c] and each thread's share; the weight gradient: each chunk's sums
+ * f, c] and each thread's share; the weight gradient: each group's sums
  * [16, f, c] and each thread's share. */
 int64_t sml_winograd_scratch_floats(int64_t B, const sml_conv_shape *s, int nthreads) {
   const tiling fwd = tiling_of(s->c, s->f, s->h, s->w, s->pad), bwd = tiling_of(s->f, s->c, s->oh, s->ow, 2 - s->pad);
   const int64_t fw = thread_floats(&fwd), bw = thread_floats(&bwd), filters = 16 * (int64_t)s->f * s->c;
   const int64_t products = filters + (int64_t)nthreads * (fw > bw ? fw : bw);
-  const int64_t weight_grad = weight_grad_chunks(B, &fwd) * filters + (int64_t)nthreads * fw;
+  const int64_t weight_grad = weight_grad_groups(B, &fwd) * filters + (int64_t)nthreads * fw;
   return products > weight_grad ? products : weight_grad;
 }
 
@@ -353,20 +363,21 @@ static void add_filter_grads(float *dw, const float *S, int f, int c) {
 }
 
 /* dw += the weight gradient: per chunk of images, the 16 sums over its
- * tiles D[xi] (f x T) . V[xi]^T (T x c), one BLAS call each, every chunk's
- * apart (one chunk per thread), added in chunk order, so that the bits do
- * not depend on the number of threads (but for a batch of one chunk, whose
- * products OpenBLAS may split over threads); then back to 3 x 3 filters.
- * As forward, 16 products per tile (4 outputs) and channel pair where the
- * unfolded input's sum takes 36 (tests/bench/conv.c, 32 -> 64 at 14 x 14:
- * 1.3-1.6x faster; docs/performance.md). */
+ * tiles D[xi] (f x T) . V[xi]^T (T x c), one BLAS call each, added to its
+ * group's sums (chunk after chunk; one group per thread), the groups' sums
+ * added in group order, so that the bits do not depend on the number of
+ * threads (but for a batch of one group, whose products OpenBLAS may split
+ * over threads); then back to 3 x 3 filters. As forward, 16 products per
+ * tile (4 outputs) and channel pair where the unfolded input's sum takes
+ * 36 (tests/bench/conv.c, 32 -> 64 at 14 x 14: 1.3-1.6x faster;
+ * docs/performance.md). */
 void sml_winograd_weight_grad(float *dw, const float *dout, const float *in, int64_t B, const sml_conv_shape *s,
                               float *scratch, int64_t scratch_floats) {
   const tiling t = tiling_of(s->c, s->f, s->h, s->w, s->pad);
-  const int64_t chunks = weight_grad_chunks(B, &t), terms = 16 * (int64_t)s->f * s->c;
-  const int64_t per_thread = thread_floats(&t);
-  float *sums = scratch, *threads_scratch = scratch + chunks * terms;
-#pragma omp parallel num_threads(sml_chunk_threads(chunks, (scratch_floats - chunks * terms) / per_thread))
+  const int64_t chunks = weight_grad_chunks(B, &t), groups = weight_grad_groups(B, &t);
+  const int64_t terms = 16 * (int64_t)s->f * s->c, per_thread = thread_floats(&t);
+  float *sums = scratch, *threads_scratch = scratch + groups * terms;
+#pragma omp parallel num_threads(sml_chunk_threads(groups, (scratch_floats - groups * terms) / per_thread))
   {
     float *V = threads_scratch + (int64_t)omp_get_thread_num() * per_thread;
     float *D = V + 16 * (int64_t)t.cin * t.images * t.tiles;
@@ -374,16 +385,18 @@ void sml_winograd_weight_grad(float *dw, const float *dout, const float *in, int
     float *zeros = rows + 8 * t.wp;
     memset(rows, 0, (size_t)(9 * t.wp) * sizeof *rows);
 #pragma omp for schedule(static)
-    for (int64_t k = 0; k < chunks; k++) {
-      const int64_t b0 = k * t.images, nb = b0 + t.images < B ? t.images : B - b0, T = nb * t.tiles;
-      transform_inputs(V, rows, zeros, in, B, b0, nb, &t);
-      transform_output_grads(D, grad_rows, zeros, dout, B, b0, nb, &t);
-      for (int xi = 0; xi < 16; xi++) /* S[xi] (cout x cin) = D[xi] (cout x T) . V[xi]^T (T x cin) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t.cout, t.cin, (int)T, 1.0f, D + xi * t.cout * T, (int)T,
-                    V + xi * t.cin * T, (int)T, 0.0f, sums + k * terms + (int64_t)xi * t.cout * t.cin, t.cin);
-    }
+    for (int64_t g = 0; g < groups; g++)
+      for (int64_t k = g * chunks / groups; k < (g + 1) * chunks / groups; k++) {
+        const int64_t b0 = k * t.images, nb = b0 + t.images < B ? t.images : B - b0, T = nb * t.tiles;
+        const float beta = k == g * chunks / groups ? 0.0f : 1.0f; /* the group's sums start at its first chunk */
+        transform_inputs(V, rows, zeros, in, B, b0, nb, &t);
+        transform_output_grads(D, grad_rows, zeros, dout, B, b0, nb, &t);
+        for (int xi = 0; xi < 16; xi++) /* S[xi] (cout x cin) (+)= D[xi] (cout x T) . V[xi]^T (T x cin) */
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t.cout, t.cin, (int)T, 1.0f, D + xi * t.cout * T, (int)T,
+                      V + xi * t.cin * T, (int)T, beta, sums + g * terms + (int64_t)xi * t.cout * t.cin, t.cin);
+      }
   }
-  for (int64_t k = 1; k < chunks; k++)
-    for (int64_t j = 0; j < terms; j++) sums[j] += sums[k * terms + j];
+  for (int64_t g = 1; g < groups; g++)
+    for (int64_t j = 0; j < terms; j++) sums[j] += sums[g * terms + j];
   add_filter_grads(dw, sums, s->f, s->c);
 }

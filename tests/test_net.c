@@ -556,6 +556,27 @@ static void check_wide_weight_grad(void) {
   free(in), free(dout), free(dw), free(db), free(ref), free(scratch);
 }
 
+/* A batch of no images adds nothing to the gradients, by every algorithm
+ * (net.c does not call them so, the library's other callers may). */
+static void check_empty_batch(void) {
+  sml_conv_shape s = {.c = 16, .h = 5, .w = 5, .f = 16, .k = 3, .stride = 1, .pad = 1, .oh = 5, .ow = 5};
+  float dw[16 * 16 * 9], db[16], w[16 * 16 * 9] = {0}, none[1] = {0};
+  for (int a = 0; a < SML_CONV_ALGOS; a++) {
+    s.algo = (sml_conv_algo)a;
+    const int64_t room = sml_conv_scratch_floats(0, &s) + 1;
+    float *scratch = malloc((size_t)room * sizeof *scratch);
+    for (int64_t i = 0; i < room; i++) scratch[i] = NAN; /* what is not written must not be read */
+    for (int i = 0; i < 16 * 16 * 9; i++) dw[i] = 1.0f;
+    for (int i = 0; i < 16; i++) db[i] = 1.0f;
+    sml_conv_backward(NULL, dw, db, none, NULL, none, none, w, 0, &s, scratch, room);
+    int same = 1;
+    for (int i = 0; i < 16 * 16 * 9; i++) same &= dw[i] == 1.0f;
+    for (int i = 0; i < 16; i++) same &= db[i] == 1.0f;
+    EXPECT(same, "conv 16->16 algorithm %d, batch of 0: the gradients changed", a);
+    free(scratch);
+  }
+}
+
 /* A bad spec: SML_EINPUT, one line that names the network quantity and
  * says what is wrong. */
 static void check_refused(const char *net, int h, int w, const char *needle) {
@@ -594,6 +615,7 @@ int main(int argc, char **argv) {
   check_conv_algos(3, 6, 8, 4, 0, 3);
   check_conv_algos(4, 5, 6, 3, 2, 2);
   check_wide_weight_grad();
+  check_empty_batch();
   check_net("conv16x3,relu,conv16x3p0,relu,fc3", 11, 9, 1, 3, 6);                    /* the second one by Winograd's */
   check_net("fc7,relu,fc3", 3, 4, 2, 3, 2);                                          /* no convolution at all */
   check_net("conv4x3,relu,dropout0.5,pool2,fc6,relu,dropout0.3,fc3", 6, 5, 2, 3, 4); /* dropout, twice */
@@ -610,7 +632,8 @@ int main(int argc, char **argv) {
   /* cut into parts that agree their sums: the whole batch's pass */
   check_split("conv4x3,bn,relu,pool2,fc6,bn,relu,fc5", 6, 6, 1, 5, 7, 3);
   check_split("conv3x3s2,bn,relu,dropout0.3,conv5x3,relu,bn,fc4", 9, 8, 3, 4, 5, 1);
-  check_split("conv4x3,bn,relu,fc5", 5, 5, 1, 5, 4, 0); /* a part without samples */
+  check_split("conv4x3,bn,relu,fc5", 5, 5, 1, 5, 4, 0);                /* a part without samples */
+  check_split("conv16x3,bn,relu,conv16x3,relu,fc5", 5, 5, 1, 5, 4, 0); /* ... through Winograd's layer */
   check_split("fc6,bn,conv5x1,bn,relu,fc4", 2, 2, 3, 4, 5, 2);
   check_refused("bn,conv8x3,fc10", 28, 28, "element 1 'bn' follows no layer");
   check_refused("conv8x3,bn2,fc10", 28, 28, "element 2 'bn2' is not a layer");

@@ -254,6 +254,7 @@ int64_t sml_conv_scratch_floats(int64_t B, const sml_conv_shape *s) {
 void sml_conv_forward(float *out, float *col, const float *in, const float *w, const float *bias, int relu, int64_t B,
                       const sml_conv_shape *s, float *scratch, int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
+  if (B <= 0) return; /* no outputs (and BLAS refuses the empty products' strides) */
   if (thin(s)) {
     thin_forward(out, in, w, bias, relu, B, s, scratch, scratch_floats);
     return;
@@ -284,6 +285,7 @@ void sml_conv_backward(float *din, float *dw, float *db, float *dout, const floa
                        const float *in, const float *w, int64_t B, const sml_conv_shape *s, float *scratch,
                        int64_t scratch_floats) {
   const int64_t n = B * s->oh * s->ow, K = (int64_t)s->c * s->k * s->k;
+  if (B <= 0) return;    /* nothing to add, no input gradient to write */
   if (thin(s) && !din) { /* the ReLU applied as dout streams through: nothing else reads it */
     thin_weight_grad(dw, db, dout, relu_out, in, B, s, scratch, scratch_floats);
     return;

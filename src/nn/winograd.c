@@ -373,6 +373,7 @@ static void add_filter_grads(float *dw, const float *S, int f, int c) {
  * docs/performance.md). */
 void sml_winograd_weight_grad(float *dw, const float *dout, const float *in, int64_t B, const sml_conv_shape *s,
                               float *scratch, int64_t scratch_floats) {
+  if (B <= 0) return; /* no tiles: nothing to add (the sums would be unset) */
   const tiling t = tiling_of(s->c, s->f, s->h, s->w, s->pad);
   const int64_t chunks = weight_grad_chunks(B, &t), groups = weight_grad_groups(B, &t);
   const int64_t terms = 16 * (int64_t)s->f * s->c, per_thread = thread_floats(&t);

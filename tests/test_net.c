@@ -592,7 +592,8 @@ int main(int argc, char **argv) {
   tests_check_ranks(argv[0]);
   tests_select_kernels("test_net");
   check_net("conv4x3,relu,pool2,fc5", 6, 6, 1, 5, 3);
-  check_net("conv5x3,relu,pool2,fc4", 7, 9, 2, 4, 3); /* a row and a column no window takes, the ReLU folded */
+  check_net("conv5x3,relu,pool2,fc4", 7, 9, 2, 4, 3);  /* a row and a column no window takes, the ReLU folded */
+  check_net("conv3x3,relu,pool2,fc4", 6, 15, 1, 4, 2); /* 7 windows a row: the last four overlap the first */
   check_net("conv3x3s2,relu,conv4x2p1,relu,avgpool2,fc6", 9, 7, 3, 6, 2); /* stride 2, padding, odd sizes, RGB */
   check_net("conv5x5p0,relu,fc8,relu,fc4", 7, 7, 2, 4, 1);                /* batch 1 */
   check_net("conv2x3s3p2,pool3,fc3", 11, 10, 1, 3, 4);                    /* rows and columns a window drops */

@@ -336,24 +336,29 @@ static inline void take_if(v4i more, v4f v, v4i at, v4f *best, v4i *where) {
 
 /* One output row of 2 x 2 max pooling: out[x], argmax[x] for the window
  * at input rows at/w and at/w + 1, columns 2x and 2x + 1 (the first of
- * equal values wins, NaN never does). */
+ * equal values wins, NaN never does). Four windows at a time, the last
+ * four overlapping the ones before where ow is not a multiple of four
+ * (they are written twice, alike: a scalar tail cost as much as the rest
+ * of a 7-wide row); rows of fewer than four windows one at a time. */
 static void max_pool2_row(float *out, int32_t *argmax, const float *src, int32_t at, int w, int ow) {
   const float *r0 = src + at, *r1 = r0 + w;
-  int x = 0;
-  for (; x + 4 <= ow; x += 4) {
-    const v4f a0 = load4(r0 + 2 * x), a1 = load4(r0 + 2 * x + 4), b0 = load4(r1 + 2 * x), b1 = load4(r1 + 2 * x + 4);
-    const v4i col = at + 2 * (x + (v4i){0, 1, 2, 3});
-    v4f best = SHUFFLE4(a0, a1, 0, 2, 4, 6);
-    v4i where = col;
-    const v4f top_right = SHUFFLE4(a0, a1, 1, 3, 5, 7), bottom_left = SHUFFLE4(b0, b1, 0, 2, 4, 6),
-              bottom_right = SHUFFLE4(b0, b1, 1, 3, 5, 7);
-    take_if(top_right > best, top_right, col + 1, &best, &where);
-    take_if(bottom_left > best, bottom_left, col + w, &best, &where);
-    take_if(bottom_right > best, bottom_right, col + w + 1, &best, &where);
-    store4(out + x, best);
-    memcpy(argmax + x, &where, sizeof where);
-  }
-  for (; x < ow; x++) {
+  if (ow >= 4)
+    for (int x = 0;; x += 4) {
+      if (x > ow - 4) x = ow - 4;
+      const v4f a0 = load4(r0 + 2 * x), a1 = load4(r0 + 2 * x + 4), b0 = load4(r1 + 2 * x), b1 = load4(r1 + 2 * x + 4);
+      const v4i col = at + 2 * (x + (v4i){0, 1, 2, 3});
+      v4f best = SHUFFLE4(a0, a1, 0, 2, 4, 6);
+      v4i where = col;
+      const v4f top_right = SHUFFLE4(a0, a1, 1, 3, 5, 7), bottom_left = SHUFFLE4(b0, b1, 0, 2, 4, 6),
+                bottom_right = SHUFFLE4(b0, b1, 1, 3, 5, 7);
+      take_if(top_right > best, top_right, col + 1, &best, &where);
+      take_if(bottom_left > best, bottom_left, col + w, &best, &where);
+      take_if(bottom_right > best, bottom_right, col + w + 1, &best, &where);
+      store4(out + x, best);
+      memcpy(argmax + x, &where, sizeof where);
+      if (x == ow - 4) return;
+    }
+  for (int x = 0; x < ow; x++) {
     const int32_t c = at + 2 * x, cand[4] = {c, c + 1, c + w, c + w + 1};
     int32_t best = c;
     for (int q = 1; q < 4; q++) best = src[cand[q]] > src[best] ? cand[q] : best;
@@ -400,30 +405,33 @@ void sml_pool_forward(float *out, int32_t *argmax, const float *in, int64_t B, c
  * output) the gradient passes only where that is above 0. */
 static void max_pool2_backward_row(float *r0, float *r1, const float *dout, const int32_t *argmax, const float *pooled,
                                    int32_t at, int w, int ow) {
-  int x = 0;
-  for (; x + 4 <= ow; x += 4) {
-    v4f g = load4(dout + x);
-    if (pooled) g = (v4f)((v4i)g & (load4(pooled + x) > (v4f){0}));
-    v4i where;
-    memcpy(&where, argmax + x, sizeof where);
-    const v4i place = where - (at + 2 * (x + (v4i){0, 1, 2, 3})); /* 0, 1, w or w + 1 */
-    const v4i gi = (v4i)g;
-    const v4f top_left = (v4f)(gi & (place == 0)), top_right = (v4f)(gi & (place == 1));
-    const v4f bottom_left = (v4f)(gi & (place == w)), bottom_right = (v4f)(gi & (place == w + 1));
-    store4(r0 + 2 * x, SHUFFLE4(top_left, top_right, 0, 4, 1, 5));
-    store4(r0 + 2 * x + 4, SHUFFLE4(top_left, top_right, 2, 6, 3, 7));
-    store4(r1 + 2 * x, SHUFFLE4(bottom_left, bottom_right, 0, 4, 1, 5));
-    store4(r1 + 2 * x + 4, SHUFFLE4(bottom_left, bottom_right, 2, 6, 3, 7));
-  }
-  for (; x < ow; x++) {
-    const float g = pooled && !(pooled[x] > 0.0f) ? 0.0f : dout[x];
-    const int32_t place = argmax[x] - (at + 2 * x);
-    r0[2 * x] = place == 0 ? g : 0.0f;
-    r0[2 * x + 1] = place == 1 ? g : 0.0f;
-    r1[2 * x] = place == w ? g : 0.0f;
-    r1[2 * x + 1] = place == w + 1 ? g : 0.0f;
-  }
-  for (x = 2 * ow; x < w; x++) r0[x] = r1[x] = 0.0f; /* a column no window takes */
+  if (ow >= 4) /* four windows at a time, the last four overlapping as in max_pool2_row */
+    for (int x = 0;; x += 4) {
+      if (x > ow - 4) x = ow - 4;
+      v4f g = load4(dout + x);
+      if (pooled) g = (v4f)((v4i)g & (load4(pooled + x) > (v4f){0}));
+      v4i where;
+      memcpy(&where, argmax + x, sizeof where);
+      const v4i place = where - (at + 2 * (x + (v4i){0, 1, 2, 3})); /* 0, 1, w or w + 1 */
+      const v4i gi = (v4i)g;
+      const v4f top_left = (v4f)(gi & (place == 0)), top_right = (v4f)(gi & (place == 1));
+      const v4f bottom_left = (v4f)(gi & (place == w)), bottom_right = (v4f)(gi & (place == w + 1));
+      store4(r0 + 2 * x, SHUFFLE4(top_left, top_right, 0, 4, 1, 5));
+      store4(r0 + 2 * x + 4, SHUFFLE4(top_left, top_right, 2, 6, 3, 7));
+      store4(r1 + 2 * x, SHUFFLE4(bottom_left, bottom_right, 0, 4, 1, 5));
+      store4(r1 + 2 * x + 4, SHUFFLE4(bottom_left, bottom_right, 2, 6, 3, 7));
+      if (x == ow - 4) break;
+    }
+  else
+    for (int x = 0; x < ow; x++) {
+      const float g = pooled && !(pooled[x] > 0.0f) ? 0.0f : dout[x];
+      const int32_t place = argmax[x] - (at + 2 * x);
+      r0[2 * x] = place == 0 ? g : 0.0f;
+      r0[2 * x + 1] = place == 1 ? g : 0.0f;
+      r1[2 * x] = place == w ? g : 0.0f;
+      r1[2 * x + 1] = place == w + 1 ? g : 0.0f;
+    }
+  for (int x = 2 * ow; x < w; x++) r0[x] = r1[x] = 0.0f; /* a column no window takes */
 }
 
 void sml_pool_backward(float *din, const float *dout, const int32_t *argmax, const float *pooled, int64_t B,

@@ -57,6 +57,22 @@ static tiling tiling_of(int cin, int cout, int h, int w, int pad) {
 static int64_t thread_floats(const tiling *t) {
   return 16 * (int64_t)(t->cin + t->cout) * t->images * t->tiles + 9 * (int64_t)t->wp;
 }
+typedef struct {
+  float *V, *M, *rows, *grad_rows, *zeros; /* M: the products, or the output gradient's tiles */
+} thread_scratch;
+/* That scratch at base, its rows' padding and the zeros cleared for good. */
+static thread_scratch thread_scratch_at(float *base, const tiling *t) {
+  thread_scratch p = {.V = base};
+  p.M = p.V + 16 * (int64_t)t->cin * t->images * t->tiles;
+  p.rows = p.M + 16 * (int64_t)t->cout * t->images * t->tiles;
+  p.grad_rows = p.rows + 4 * t->wp;
+  p.zeros = p.rows + 8 * t->wp;
+  memset(p.rows, 0, (size_t)(9 * t->wp) * sizeof *p.rows);
+  return p;
+}
+
+/* The chunks of a batch of B images. */
+static int64_t chunk_count(int64_t B, const tiling *t) { return (B + t->images - 1) / t->images; }
 
 int sml_winograd_fits(const sml_conv_shape *s) { return s->k == 3 && s->stride == 1 && s->pad <= 2; }
 
@@ -247,18 +263,16 @@ static void convolve(float *out, const float *in, const float *bias, int relu, i
                      float *scratch, int64_t scratch_floats) {
   const float *U = scratch;
   float *threads_scratch = scratch + 16 * (int64_t)t->cout * t->cin;
-  const int64_t per_thread = thread_floats(t), chunks = (B + t->images - 1) / t->images;
+  const int64_t per_thread = thread_floats(t), chunks = chunk_count(B, t);
   const int nthreads = sml_chunk_threads(chunks, (scratch_floats - 16 * (int64_t)t->cout * t->cin) / per_thread);
 #pragma omp parallel num_threads(nthreads)
   {
-    float *mine = threads_scratch + (int64_t)omp_get_thread_num() * per_thread;
-    float *V = mine, *M = V + 16 * (int64_t)t->cin * t->images * t->tiles;
-    float *rows = M + 16 * (int64_t)t->cout * t->images * t->tiles, *zeros = rows + 8 * t->wp;
-    memset(rows, 0, (size_t)(9 * t->wp) * sizeof *rows); /* the padding, for good */
+    const thread_scratch p = thread_scratch_at(threads_scratch + (int64_t)omp_get_thread_num() * per_thread, t);
+    float *V = p.V, *M = p.M;
 #pragma omp for schedule(static)
     for (int64_t k = 0; k < chunks; k++) {
       const int64_t b0 = k * t->images, nb = b0 + t->images < B ? t->images : B - b0, T = nb * t->tiles;
-      transform_inputs(V, rows, zeros, in, B, b0, nb, t);
+      transform_inputs(V, p.rows, p.zeros, in, B, b0, nb, t);
       for (int xi = 0; xi < 16; xi++) /* M[xi] (cout x T) = U[xi] (cout x cin) . V[xi] (cin x T) */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, t->cout, (int)T, t->cin, 1.0f,
                     U + (int64_t)xi * t->cout * t->cin, t->cin, V + xi * t->cin * T, (int)T, 0.0f, M + xi * t->cout * T,
@@ -320,9 +334,8 @@ static void transform_output_grads(float *D, float *rows, const float *zeros, co
  * layers (512 -> 512: one), whose sums would otherwise take more memory
  * than their unfolded input. */
 #define SUMS_FLOATS (1 << 22)
-static int64_t weight_grad_chunks(int64_t B, const tiling *t) { return (B + t->images - 1) / t->images; }
 static int64_t weight_grad_groups(int64_t B, const tiling *t) {
-  const int64_t chunks = weight_grad_chunks(B, t), most = SUMS_FLOATS / (16 * (int64_t)t->cin * t->cout);
+  const int64_t chunks = chunk_count(B, t), most = SUMS_FLOATS / (16 * (int64_t)t->cin * t->cout);
   return chunks < most ? chunks : most > 1 ? most : 1;
 }
 
@@ -342,10 +355,10 @@ int64_t sml_winograd_scratch_floats(int64_t B, const sml_conv_shape *s, int nthr
 static void add_filter_grads(float *dw, const float *S, int f, int c) {
   for (int o = 0; o < f; o++)
     for (int i = 0; i < c; i++) {
+      const float *s = S + (int64_t)o * c + i;
+      const int64_t xs = (int64_t)f * c;
       float sg[4][3], g[3][3];
       for (int y = 0; y < 4; y++) { /* S G */
-        const float *s = S + (int64_t)o * c + i;
-        const int64_t xs = (int64_t)f * c;
         const float s0 = s[(4 * y) * xs], s1 = s[(4 * y + 1) * xs], s2 = s[(4 * y + 2) * xs], s3 = s[(4 * y + 3) * xs];
         sg[y][0] = s0 + 0.5f * (s1 + s2);
         sg[y][1] = 0.5f * (s1 - s2);
@@ -375,23 +388,20 @@ void sml_winograd_weight_grad(float *dw, const float *dout, const float *in, int
                               float *scratch, int64_t scratch_floats) {
   if (B <= 0) return; /* no tiles: nothing to add (the sums would be unset) */
   const tiling t = tiling_of(s->c, s->f, s->h, s->w, s->pad);
-  const int64_t chunks = weight_grad_chunks(B, &t), groups = weight_grad_groups(B, &t);
+  const int64_t chunks = chunk_count(B, &t), groups = weight_grad_groups(B, &t);
   const int64_t terms = 16 * (int64_t)s->f * s->c, per_thread = thread_floats(&t);
   float *sums = scratch, *threads_scratch = scratch + groups * terms;
 #pragma omp parallel num_threads(sml_chunk_threads(groups, (scratch_floats - groups * terms) / per_thread))
   {
-    float *V = threads_scratch + (int64_t)omp_get_thread_num() * per_thread;
-    float *D = V + 16 * (int64_t)t.cin * t.images * t.tiles;
-    float *rows = D + 16 * (int64_t)t.cout * t.images * t.tiles, *grad_rows = rows + 4 * t.wp;
-    float *zeros = rows + 8 * t.wp;
-    memset(rows, 0, (size_t)(9 * t.wp) * sizeof *rows);
+    const thread_scratch p = thread_scratch_at(threads_scratch + (int64_t)omp_get_thread_num() * per_thread, &t);
+    float *V = p.V, *D = p.M;
 #pragma omp for schedule(static)
     for (int64_t g = 0; g < groups; g++)
       for (int64_t k = g * chunks / groups; k < (g + 1) * chunks / groups; k++) {
         const int64_t b0 = k * t.images, nb = b0 + t.images < B ? t.images : B - b0, T = nb * t.tiles;
         const float beta = k == g * chunks / groups ? 0.0f : 1.0f; /* the group's sums start at its first chunk */
-        transform_inputs(V, rows, zeros, in, B, b0, nb, &t);
-        transform_output_grads(D, grad_rows, zeros, dout, B, b0, nb, &t);
+        transform_inputs(V, p.rows, p.zeros, in, B, b0, nb, &t);
+        transform_output_grads(D, p.grad_rows, p.zeros, dout, B, b0, nb, &t);
         for (int xi = 0; xi < 16; xi++) /* S[xi] (cout x cin) (+)= D[xi] (cout x T) . V[xi]^T (T x cin) */
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t.cout, t.cin, (int)T, 1.0f, D + xi * t.cout * T, (int)T,
                       V + xi * t.cin * T, (int)T, beta, sums + g * terms + (int64_t)xi * t.cout * t.cin, t.cin);
